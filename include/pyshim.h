@@ -1,0 +1,477 @@
+/* pyshim — run CPython in-process without linking libpython.
+ *
+ * One binary finds a CPython 3.8 ... 3.14 at run time, dlopens it, and offers
+ * this small handle-based API. Conventions that hold for every function:
+ *
+ * - Status-returning calls return PYS_OK (0) or a negative PYS_E_* code.
+ *   Handle-returning calls return a new, owned handle, or the invalid handle
+ *   (id 0, pys_ok() false) on failure. Release owned handles with
+ *   pys_release(); they are also released by pys_scope_end() and pys_close().
+ * - Every failure sets the calling thread's error detail (pys_last_error()).
+ *   A Python exception never stays pending after a call returns.
+ * - Thread safety: every function may be called from any thread after
+ *   pys_open() (the GIL is taken and given back inside the call), unless its
+ *   comment says otherwise.
+ * - Borrowed `const char *` results are valid until the handle they came
+ *   from is released (or, for error text, until this thread's next failing
+ *   call).
+ */
+#ifndef PYSHIM_H
+#define PYSHIM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(_WIN32) && defined(PYS_BUILDING)
+#define PYS_API __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define PYS_API __attribute__((visibility("default")))
+#else
+#define PYS_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define PYS_VERSION_MAJOR 0
+#define PYS_VERSION_MINOR 1
+#define PYS_VERSION_PATCH 0
+
+/* ======================================================================= */
+/* Errors                                                                  */
+/* ======================================================================= */
+
+/* X(name, value, text): the one list of result codes. */
+#define PYS_ERRNO_MAP(X)                                                        \
+    X(OK, 0, "success")                                                         \
+    X(E_ARG, -1, "invalid argument")                                           \
+    X(E_HANDLE, -2, "invalid, released or stale handle")                       \
+    X(E_CLOSED, -3, "the runtime is not open")                                 \
+    X(E_STATE, -4, "not allowed in the current state")                         \
+    X(E_NOTFOUND, -5, "no suitable Python was found")                          \
+    X(E_LOAD, -6, "libpython could not be loaded")                             \
+    X(E_SYMBOL, -7, "a required C-API symbol is missing")                      \
+    X(E_INIT, -8, "Python initialisation failed")                              \
+    X(E_PYTHON, -9, "Python raised an exception")                              \
+    X(E_TYPE, -10, "wrong Python type")                                        \
+    X(E_OVERFLOW, -11, "value out of range")                                   \
+    X(E_VALUE, -12, "invalid value")                                           \
+    X(E_EXIT, -13, "Python raised SystemExit")                                 \
+    X(E_TIMEOUT, -14, "deadline expired")                                      \
+    X(E_INTERRUPTED, -15, "interrupted")                                       \
+    X(E_NOMEM, -16, "out of memory")                                           \
+    X(E_UNSUPPORTED, -17, "not supported by the loaded Python")                \
+    X(E_DEPS, -18, "building the dependency environment failed")               \
+    X(E_CANCELLED, -19, "cancelled")                                           \
+    X(E_PENDING, -20, "not finished yet")                                      \
+    X(E_INTERNAL, -21, "internal error")
+
+enum {
+#define PYS__ERRNO_ENUM(name, value, text) PYS_##name = value,
+    PYS_ERRNO_MAP(PYS__ERRNO_ENUM)
+#undef PYS__ERRNO_ENUM
+};
+
+/* The detail of this thread's last failure. Strings are never NULL (empty
+ * when not applicable) and stay valid until this thread's next failing call.
+ * `searched` lists the places tried when a Python could not be found. */
+typedef struct pys_error {
+    int code;              /* PYS_E_*, or PYS_OK when nothing failed yet */
+    const char *context;   /* the call that failed, e.g. "pys_getattr" */
+    const char *type;      /* Python exception type ("ValueError"), or "" */
+    const char *message;   /* human readable message */
+    const char *traceback; /* formatted Python traceback, or "" */
+    const char *const *searched;
+    size_t nsearched;
+    int exit_code;         /* SystemExit's code when code == PYS_E_EXIT */
+} pys_error;
+
+/* Returns this thread's last failure (never NULL; code PYS_OK when none).
+ * Owned by pyshim; valid until this thread's next failing call.
+ * Thread-safe (per thread). No errors. */
+PYS_API const pys_error *pys_last_error(void);
+/* Clears this thread's error detail. Thread-safe. */
+PYS_API void pys_clear_error(void);
+/* Returns static text for a code ("unknown error" for unknown codes).
+ * Thread-safe. */
+PYS_API const char *pys_strerror(int code);
+/* Returns the code's name ("PYS_E_TYPE"), static. Thread-safe. */
+PYS_API const char *pys_err_name(int code);
+
+/* ======================================================================= */
+/* Runtime                                                                 */
+/* ======================================================================= */
+
+typedef struct pys_runtime pys_runtime;
+
+/* A handle to a Python object: slot index + generation. id 0 is invalid. */
+typedef struct pys_obj {
+    uint64_t id;
+} pys_obj;
+
+#define PYS_NULL ((pys_obj){0})
+
+typedef enum pys_log_level {
+    PYS_LOG_DEBUG = 0,
+    PYS_LOG_INFO = 1,
+    PYS_LOG_WARN = 2,
+    PYS_LOG_ERROR = 3,
+} pys_log_level;
+
+/* Called for each log line; pyshim is silent without one. May be called
+ * from any thread that calls into pyshim. */
+typedef void (*pys_log_fn)(pys_log_level level, const char *msg, void *userdata);
+
+/* Options for pys_open. Zero-initialised means "default" for every field. */
+typedef struct pys_options {
+    const char *library_path;  /* explicit libpython; no search. Env: PYSHIM_LIBPYTHON */
+    const char *python;        /* version pin "3.12" or "3.13t". Env: PYSHIM_PYTHON_VERSION */
+    const char *venv;          /* a venv directory. Env: VIRTUAL_ENV */
+    bool prefer_uv;            /* also search uv-managed Pythons, and build with uv */
+    const char *uv_project;    /* a uv project dir: `uv sync`, then load its .venv */
+    const char *const *dependencies; /* NULL-terminated requirements: cached venv */
+    const char *const *find_links;   /* NULL-terminated extra wheel dirs for dependencies */
+    const char *index_url;     /* package index for dependencies */
+    bool no_index;             /* do not use any index for dependencies */
+    bool skip_finalize;        /* pys_close leaves the interpreter initialised */
+    bool install_signal_handlers; /* let Python install its signal handlers */
+    bool ignore_environment;   /* do not read the PYSHIM_* / VIRTUAL_ENV variables */
+    const char *bridge_module; /* name of the C bridge module, default "c_bridge" */
+    const char *const *argv;   /* sys.argv (NULL-terminated); default [""] */
+    pys_log_fn logger;
+    void *logger_userdata;
+} pys_options;
+
+/* Finds, loads and initialises Python. On success *out is the runtime and
+ * the GIL is released. Returns PYS_OK, or PYS_E_NOTFOUND (pys_last_error()
+ * lists the places tried), PYS_E_ARG (bad options or pin), PYS_E_LOAD,
+ * PYS_E_SYMBOL (names the symbol and version), PYS_E_INIT (names the path
+ * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
+ * (one per process) or a different libpython was loaded earlier in this
+ * process. The runtime is owned by the caller until pys_close().
+ * Thread-safe against concurrent pys_open (one wins). */
+PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
+
+/* Flushes sys.stdout/sys.stderr, runs atexit handlers and finalises Python
+ * (unless skip_finalize), releasing every handle. Returns PYS_OK,
+ * PYS_E_ARG (NULL) or PYS_E_CLOSED (already closed). The runtime pointer is
+ * invalid afterwards. Call it once, from any thread, after other threads
+ * have stopped calling (calls that race with close return PYS_E_CLOSED). */
+PYS_API int pys_close(pys_runtime *rt);
+
+/* The open runtime, or NULL. Thread-safe. */
+PYS_API pys_runtime *pys_runtime_current(void);
+
+/* Facts about the loaded Python. Strings are owned by the runtime and valid
+ * until pys_close. Thread-safe. */
+typedef struct pys_info {
+    int major, minor, micro;
+    bool free_threaded;
+    const char *version;        /* Py_GetVersion() */
+    const char *library;        /* the libpython file loaded */
+    const char *executable;     /* sys.executable */
+    const char *prefix;         /* sys.prefix */
+    const char *base_prefix;    /* sys.base_prefix */
+    const char *venv;           /* venv in use, or "" */
+    const char *source;         /* "explicit", "venv", "path", ... */
+} pys_info;
+
+/* Returns PYS_OK and fills *out, or PYS_E_ARG / PYS_E_CLOSED. */
+PYS_API int pys_get_info(pys_runtime *rt, pys_info *out);
+
+/* ---- discovery without loading ---------------------------------------- */
+
+typedef struct pys_candidate {
+    const char *path;        /* library file as found */
+    const char *realpath;
+    const char *executable;  /* interpreter of that install, or "" */
+    const char *prefix;      /* install prefix, or "" */
+    const char *source;      /* "explicit", "venv", "uv", "path", "pyenv", "ldconfig", "system" */
+    const char *reason;      /* why accepted or rejected */
+    int major, minor;
+    bool free_threaded;
+    bool accepted;
+    bool chosen;
+} pys_candidate;
+
+typedef struct pys_probe_result pys_probe_result;
+
+/* Lists every candidate libpython for `opts` (NULL = defaults) without
+ * loading any. Returns PYS_OK (even when none is accepted: then
+ * pys_probe_chosen() is -1 and pys_last_error() says why), or PYS_E_ARG /
+ * PYS_E_NOMEM. *out is owned by the caller: pys_probe_free(). Spawns no
+ * interpreter. Thread-safe; does not need an open runtime. */
+PYS_API int pys_probe(const pys_options *opts, pys_probe_result **out);
+PYS_API size_t pys_probe_count(const pys_probe_result *p);
+/* Borrowed; valid until pys_probe_free. NULL when i is out of range. */
+PYS_API const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i);
+/* Index of the candidate pys_open would load, or -1. */
+PYS_API int pys_probe_chosen(const pys_probe_result *p);
+/* The venv that would be used, or NULL. Borrowed. */
+PYS_API const char *pys_probe_venv(const pys_probe_result *p);
+PYS_API void pys_probe_free(pys_probe_result *p);
+
+/* ======================================================================= */
+/* Handles and scopes                                                      */
+/* ======================================================================= */
+
+/* True when o is not the invalid handle (says nothing about staleness). */
+static inline bool pys_ok(pys_obj o) { return o.id != 0; }
+
+/* Releases a handle. Returns PYS_OK; PYS_E_HANDLE for a released, stale or
+ * never-issued handle (including a second release); PYS_E_CLOSED. */
+PYS_API int pys_release(pys_obj o);
+/* Returns a new handle to the same object, or PYS_NULL (PYS_E_HANDLE,
+ * PYS_E_CLOSED). */
+PYS_API pys_obj pys_dup(pys_obj o);
+/* PYS_OK if o is a live handle, else PYS_E_HANDLE / PYS_E_CLOSED. */
+PYS_API int pys_check(pys_obj o);
+/* Number of live handles (for leak checks). Thread-safe. */
+PYS_API size_t pys_handle_count(pys_runtime *rt);
+
+/* Opens a scope on the calling thread: every handle this thread creates
+ * until the matching pys_scope_end is released by it. Scopes nest.
+ * Returns PYS_OK, PYS_E_CLOSED or PYS_E_NOMEM. */
+PYS_API int pys_scope_begin(pys_runtime *rt);
+/* Releases every handle created on this thread since the matching
+ * pys_scope_begin (ones already released are skipped). Returns PYS_OK, or
+ * PYS_E_STATE when no scope is open on this thread. */
+PYS_API int pys_scope_end(pys_runtime *rt);
+/* Like pys_scope_end, but `keep` survives: returns a new handle for it
+ * owned by the enclosing scope (or by the caller), or PYS_NULL if keep was
+ * not live (the scope is ended either way). */
+PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
+
+/* ======================================================================= */
+/* Running code                                                            */
+/* ======================================================================= */
+
+/* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
+ * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code set; the
+ * host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
+ * compiled once (a bounded cache). */
+PYS_API int pys_exec(pys_runtime *rt, const char *src);
+/* Same in the given namespace dict (globals = locals = ns). */
+PYS_API int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns);
+/* Evaluates an expression in __main__; new handle or PYS_NULL. */
+PYS_API pys_obj pys_eval(pys_runtime *rt, const char *expr);
+PYS_API pys_obj pys_eval_in(pys_runtime *rt, const char *expr, pys_obj ns);
+
+typedef enum pys_mode { PYS_MODE_EXEC = 0, PYS_MODE_EVAL = 1 } pys_mode;
+/* Compiles once; returns a handle to the code object, or PYS_NULL
+ * (PYS_E_PYTHON with the SyntaxError). `filename` may be NULL. */
+PYS_API pys_obj pys_compile(pys_runtime *rt, const char *src, const char *filename, pys_mode mode);
+/* Runs a compiled code object in ns (PYS_NULL = __main__). Returns the
+ * value (None for exec mode) as a new handle, or PYS_NULL. */
+PYS_API pys_obj pys_run(pys_obj code, pys_obj ns);
+/* The __main__ module's dict (new handle). */
+PYS_API pys_obj pys_main_dict(pys_runtime *rt);
+/* Sets sys.argv from a NULL-terminated array. PYS_OK or error. */
+PYS_API int pys_set_argv(pys_runtime *rt, const char *const *argv);
+
+/* ======================================================================= */
+/* Objects                                                                 */
+/* ======================================================================= */
+
+/* Imports a module (dotted names ok). New handle, or PYS_NULL with
+ * PYS_E_PYTHON (ModuleNotFoundError ...). */
+PYS_API pys_obj pys_import(pys_runtime *rt, const char *module);
+/* Gets an attribute; "a.b.c" walks dotted names. New handle or PYS_NULL
+ * (PYS_E_PYTHON AttributeError names the missing part, PYS_E_HANDLE ...). */
+PYS_API pys_obj pys_getattr(pys_obj o, const char *name);
+/* Sets an attribute (dotted: sets on the last object). */
+PYS_API int pys_setattr(pys_obj o, const char *name, pys_obj value);
+/* Deletes an attribute. */
+PYS_API int pys_delattr(pys_obj o, const char *name);
+/* Returns 1 if present, 0 if not, or a negative code. Exceptions other
+ * than AttributeError raised by a property are errors, not "absent". */
+PYS_API int pys_hasattr(pys_obj o, const char *name);
+
+/* Calls fn(*args). New handle or PYS_NULL. */
+PYS_API pys_obj pys_call(pys_obj fn, const pys_obj *args, size_t nargs);
+/* Calls fn(*args, **kwargs); kwargs may be PYS_NULL. */
+PYS_API pys_obj pys_call_kw(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs_dict);
+/* Calls fn with C values described by fmt (see "Formats" below), keyword
+ * arguments as `name=CODE`. Example: pys_callf(print, "s s sep=s", "a", "b", "-").
+ * A malformed format is PYS_E_ARG and nothing is called. */
+PYS_API pys_obj pys_callf(pys_obj fn, const char *fmt, ...);
+PYS_API pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap);
+/* Calls o.name(...) with a format (fmt NULL or "" = no arguments). */
+PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...);
+
+/* Formats (pys_callf, pys_call_method, pys_build):
+ *   q int64_t   Q uint64_t   i int   d double   b bool (passed as int)
+ *   s const char* (UTF-8, NUL-terminated; NULL gives None)
+ *   s# const char*, size_t    y const void*, size_t (bytes)
+ *   n None (takes no argument)   O pys_obj (borrowed by the call)
+ *   N pys_obj (released by the call, even on failure)
+ *   name=X   keyword argument (callf and call_method only)
+ *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only)
+ * Spaces and commas between items are ignored. */
+
+typedef enum pys_cmp { PYS_LT = 0, PYS_LE, PYS_EQ, PYS_NE, PYS_GT, PYS_GE } pys_cmp;
+/* Rich comparison: 1 true, 0 false, negative code on error. */
+PYS_API int pys_compare(pys_obj a, pys_obj b, pys_cmp op);
+/* repr(o) / str(o) as new str handles (use pys_str_view to read). */
+PYS_API pys_obj pys_repr(pys_obj o);
+PYS_API pys_obj pys_str(pys_obj o);
+/* Type name ("int", "numpy.ndarray" qualified for non-builtins) copied
+ * into buf (truncated, NUL-terminated). Returns PYS_OK or error. */
+PYS_API int pys_type_name(pys_obj o, char *buf, size_t size);
+/* Returns 1/0, or a negative code. */
+PYS_API int pys_is_none(pys_obj o);
+PYS_API int pys_isinstance(pys_obj o, pys_obj cls);
+PYS_API int pys_truthy(pys_obj o);
+PYS_API int pys_callable(pys_obj o);
+/* A new handle to type(o). */
+PYS_API pys_obj pys_type(pys_obj o);
+
+/* Context managers. pys_with calls body(value_of_enter, ud) between
+ * __enter__ and __exit__. If body returns non-zero with a Python exception
+ * (any failing pyshim call inside it), __exit__ receives that exception and
+ * may suppress it (then pys_with returns PYS_OK). Returns body's status,
+ * __exit__'s failure, or PYS_E_PYTHON. */
+typedef int (*pys_with_fn)(pys_obj value, void *ud);
+PYS_API int pys_with(pys_obj manager, pys_with_fn body, void *ud);
+
+/* A bound module: a module resolved once, called by name. */
+typedef struct pys_bound pys_bound;
+/* Imports `module` and binds it. Caller owns the result: pys_unbind. NULL
+ * on error (PYS_E_PYTHON ...). */
+PYS_API pys_bound *pys_bind(pys_runtime *rt, const char *module);
+PYS_API void pys_unbind(pys_bound *b);
+/* 1 when the module has a callable `name`, 0 when not, negative on error. */
+PYS_API int pys_bound_has(pys_bound *b, const char *name);
+/* A new list handle of the module's public callable names. */
+PYS_API pys_obj pys_bound_names(pys_bound *b);
+/* module.name(*fmt values). */
+PYS_API pys_obj pys_bound_call(pys_bound *b, const char *name, const char *fmt, ...);
+/* The module object (new handle). */
+PYS_API pys_obj pys_bound_module(pys_bound *b);
+
+/* ======================================================================= */
+/* Scalars and strings                                                     */
+/* ======================================================================= */
+
+PYS_API pys_obj pys_from_int64(pys_runtime *rt, int64_t v);
+PYS_API pys_obj pys_from_uint64(pys_runtime *rt, uint64_t v);
+PYS_API pys_obj pys_from_double(pys_runtime *rt, double v);
+PYS_API pys_obj pys_from_bool(pys_runtime *rt, bool v);
+/* UTF-8 text (PYS_E_VALUE if invalid UTF-8; PYS_E_ARG for NULL). */
+PYS_API pys_obj pys_from_str(pys_runtime *rt, const char *s);
+PYS_API pys_obj pys_from_strn(pys_runtime *rt, const char *s, size_t len);
+PYS_API pys_obj pys_from_bytes(pys_runtime *rt, const void *data, size_t len);
+PYS_API pys_obj pys_from_bytearray(pys_runtime *rt, const void *data, size_t len);
+PYS_API pys_obj pys_none(pys_runtime *rt);
+
+/* Range-checked reads: PYS_E_TYPE (message names the expected and actual
+ * types) or PYS_E_OVERFLOW; *out is untouched on failure.
+ * to_int64/to_uint64 accept int (and bool); to_double accepts float and int;
+ * to_bool accepts bool only (use pys_truthy for truthiness). */
+PYS_API int pys_to_int64(pys_obj o, int64_t *out);
+PYS_API int pys_to_uint64(pys_obj o, uint64_t *out);
+PYS_API int pys_to_int32(pys_obj o, int32_t *out);
+PYS_API int pys_to_double(pys_obj o, double *out);
+PYS_API int pys_to_bool(pys_obj o, bool *out);
+/* UTF-8 of a str, borrowed, valid while the handle lives; *len (NULL-able)
+ * gets the byte length (strings may hold NULs). NULL on error (PYS_E_TYPE,
+ * PYS_E_VALUE for lone surrogates). */
+PYS_API const char *pys_str_view(pys_obj o, size_t *len);
+/* A malloc'd copy of str(o) for any object (free() it). NULL on error. */
+PYS_API char *pys_str_copy(pys_obj o, size_t *len);
+/* Contents of bytes / bytearray / any buffer exporter, copied into a
+ * malloc'd block (free() it; NUL-terminated for convenience). */
+PYS_API void *pys_bytes_copy(pys_obj o, size_t *len);
+/* Borrowed view of a bytes object (not bytearray), valid while the handle
+ * lives. PYS_E_TYPE for other types. */
+PYS_API const void *pys_bytes_view(pys_obj o, size_t *len);
+
+/* ======================================================================= */
+/* Collections                                                             */
+/* ======================================================================= */
+
+/* From handle arrays (items are borrowed: the caller keeps its handles). */
+PYS_API pys_obj pys_list_new(pys_runtime *rt, const pys_obj *items, size_t n);
+PYS_API pys_obj pys_tuple_new(pys_runtime *rt, const pys_obj *items, size_t n);
+PYS_API pys_obj pys_set_new(pys_runtime *rt, const pys_obj *items, size_t n);
+PYS_API pys_obj pys_frozenset_new(pys_runtime *rt, const pys_obj *items, size_t n);
+PYS_API pys_obj pys_dict_new(pys_runtime *rt);
+/* Builds a value from a format ("[q d s]", "(q s)", "{s:q, s:[d d]}"). */
+PYS_API pys_obj pys_build(pys_runtime *rt, const char *fmt, ...);
+PYS_API pys_obj pys_vbuild(pys_runtime *rt, const char *fmt, va_list ap);
+
+/* Length: PYS_OK and *out, or error (PYS_E_TYPE for unsized objects). */
+PYS_API int pys_len(pys_obj o, size_t *out);
+/* o[key] (any object key). */
+PYS_API pys_obj pys_getitem(pys_obj o, pys_obj key);
+/* o[index]; negative indexes count from the end. */
+PYS_API pys_obj pys_getitem_index(pys_obj o, int64_t index);
+/* o["key"]. */
+PYS_API pys_obj pys_getitem_str(pys_obj o, const char *key);
+PYS_API int pys_setitem(pys_obj o, pys_obj key, pys_obj value);
+PYS_API int pys_setitem_index(pys_obj o, int64_t index, pys_obj value);
+PYS_API int pys_setitem_str(pys_obj o, const char *key, pys_obj value);
+PYS_API int pys_delitem(pys_obj o, pys_obj key);
+PYS_API int pys_delitem_index(pys_obj o, int64_t index);
+PYS_API int pys_delitem_str(pys_obj o, const char *key);
+/* `key in o`: 1, 0, or negative code. */
+PYS_API int pys_contains(pys_obj o, pys_obj key);
+PYS_API int pys_contains_str(pys_obj o, const char *key);
+/* list.append / set.add. */
+PYS_API int pys_append(pys_obj list, pys_obj item);
+PYS_API int pys_set_add(pys_obj set, pys_obj item);
+/* Mapping views as new lists. */
+PYS_API pys_obj pys_keys(pys_obj mapping);
+PYS_API pys_obj pys_values(pys_obj mapping);
+PYS_API pys_obj pys_items(pys_obj mapping);
+/* iter(o): new iterator handle. */
+PYS_API pys_obj pys_iter(pys_obj o);
+/* Next item: returns 1 and *item (new handle), 0 at the end (*item =
+ * PYS_NULL), or a negative code when the iterator raised. */
+PYS_API int pys_iter_next(pys_obj it, pys_obj *item);
+
+/* ======================================================================= */
+/* Bulk arrays and JSON                                                    */
+/* ======================================================================= */
+
+/* C arrays to a new list of float / int. */
+PYS_API pys_obj pys_list_from_doubles(pys_runtime *rt, const double *v, size_t n);
+PYS_API pys_obj pys_list_from_int64s(pys_runtime *rt, const int64_t *v, size_t n);
+/* Any sequence of numbers to a C array. *n_out gets the length; if it is
+ * larger than cap nothing is written and PYS_E_OVERFLOW is returned (call
+ * pys_len first). Element errors (PYS_E_TYPE/OVERFLOW) name the index. */
+PYS_API int pys_to_doubles(pys_obj seq, double *out, size_t cap, size_t *n_out);
+PYS_API int pys_to_int64s(pys_obj seq, int64_t *out, size_t cap, size_t *n_out);
+
+/* The cJSON type, forward-declared so this header does not need cJSON.h. */
+struct cJSON;
+/* Maximum nesting depth of JSON conversions in either direction. */
+#define PYS_JSON_MAX_DEPTH 512
+/* cJSON tree to Python (objects -> dict, arrays -> list, integral numbers
+ * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG. */
+PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
+/* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
+ * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
+ * float (finite), bool, None. Anything else, NaN/inf, a cycle or depth
+ * beyond PYS_JSON_MAX_DEPTH is an error (NULL, PYS_E_TYPE / E_VALUE /
+ * E_OVERFLOW with the path to the bad value). */
+PYS_API struct cJSON *pys_to_json(pys_obj o);
+/* JSON text both ways (convenience over the cJSON calls). */
+PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
+/* malloc'd compact JSON text; free() it. */
+PYS_API char *pys_to_json_text(pys_obj o);
+
+#ifdef __cplusplus
+}
+#endif
+
+#include "pyshim_threads.h"
+#include "pyshim_bridge.h"
+#include "pyshim_async.h"
+#include "pyshim_buffer.h"
+#include "pyshim_deps.h"
+
+#endif /* PYSHIM_H */

@@ -1,0 +1,439 @@
+/* Collections: constructors from handle arrays and formats, item access by
+ * object / index / string key, membership, length, mapping views and
+ * iteration (end distinguishable from error). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BEGIN_H(errval)                                                                            \
+    pys_runtime *rt = pys__begin_h(__func__);                                                      \
+    if (!rt)                                                                                       \
+        return errval;
+
+/* A new list of the handles' objects, or NULL (error set). */
+static PyObject *list_of(pys_runtime *rt, const pys_obj *items, size_t n, const char *fn)
+{
+    if (n && !items) {
+        pys__fail(fn, PYS_E_ARG, "%s: items is NULL but n is %zu", fn, n);
+        return NULL;
+    }
+    if (n > (size_t)PTRDIFF_MAX / sizeof(void *)) {
+        pys__fail(fn, PYS_E_OVERFLOW, "%s: n is too large", fn);
+        return NULL;
+    }
+    PyObject *l = pys__api.PyList_New((Py_ssize_t)n);
+    if (!l) {
+        pys__fail_py(rt, fn);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        PyObject *o = pys__h_get(rt, items[i], fn);
+        if (!o) {
+            pys__fail(fn, PYS_E_HANDLE, "%s: item %zu is not a live handle", fn, i);
+            pys__api.Py_DecRef(l);
+            return NULL;
+        }
+        pys__api.Py_IncRef(o);
+        pys__api.PyList_SetItem(l, (Py_ssize_t)i, o);
+    }
+    return l;
+}
+
+enum { K_LIST, K_TUPLE, K_SET, K_FROZENSET };
+
+static pys_obj make(pys_runtime *rt, const pys_obj *items, size_t n, int kind, const char *fn)
+{
+    if (!pys__begin(rt, fn))
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *l = list_of(rt, items, n, fn);
+    if (l) {
+        PyObject *r = l;
+        if (kind == K_TUPLE)
+            r = pys__api.PySequence_Tuple(l);
+        else if (kind == K_SET)
+            r = pys__api.PySet_New(l);
+        else if (kind == K_FROZENSET)
+            r = pys__api.PyFrozenSet_New(l);
+        if (r != l)
+            pys__api.Py_DecRef(l);
+        if (!r)
+            pys__fail_py(rt, fn);
+        else
+            out = pys__h_new(rt, r, fn);
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_list_new(pys_runtime *rt, const pys_obj *items, size_t n)
+{
+    return make(rt, items, n, K_LIST, __func__);
+}
+
+pys_obj pys_tuple_new(pys_runtime *rt, const pys_obj *items, size_t n)
+{
+    return make(rt, items, n, K_TUPLE, __func__);
+}
+
+pys_obj pys_set_new(pys_runtime *rt, const pys_obj *items, size_t n)
+{
+    return make(rt, items, n, K_SET, __func__);
+}
+
+pys_obj pys_frozenset_new(pys_runtime *rt, const pys_obj *items, size_t n)
+{
+    return make(rt, items, n, K_FROZENSET, __func__);
+}
+
+pys_obj pys_dict_new(pys_runtime *rt)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    PyObject *d = pys__api.PyDict_New();
+    pys_obj out = d ? pys__h_new(rt, d, __func__) : PYS_NULL;
+    if (!d)
+        pys__fail_py(rt, __func__);
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_vbuild(pys_runtime *rt, const char *fmt, va_list ap)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    va_list aq;
+    va_copy(aq, ap);
+    int rc;
+    PyObject *v = pys__fmt_build(rt, __func__, fmt, &aq, &rc);
+    va_end(aq);
+    pys_obj out = v ? pys__h_new(rt, v, __func__) : PYS_NULL;
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_build(pys_runtime *rt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vbuild(rt, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int pys_len(pys_obj o, size_t *out)
+{
+    if (!out)
+        return pys__fail(__func__, PYS_E_ARG, "pys_len: out is NULL");
+    BEGIN_H(pys_last_error()->code);
+    int rc = PYS_OK;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    if (!obj) {
+        rc = PYS_E_HANDLE;
+    } else {
+        Py_ssize_t n = pys__api.PyObject_Size(obj);
+        if (n < 0) {
+            if (pys__api.PyErr_ExceptionMatches(PYS__EXC(TypeError))) {
+                pys__api.PyErr_Clear();
+                char tn[128];
+                rc = pys__fail(__func__, PYS_E_TYPE, "pys_len: object of type %s has no len()",
+                               pys__type_name(obj, tn, sizeof tn));
+            } else {
+                rc = pys__fail_py(rt, __func__);
+            }
+        } else {
+            *out = (size_t)n;
+        }
+    }
+    pys__end(rt);
+    return rc;
+}
+
+/* Key kinds for the item functions. */
+typedef struct key {
+    pys_obj h;
+    const char *s;
+    int64_t index;
+    int kind; /* 0 object, 1 string, 2 index */
+} key;
+
+/* A new reference to the key object, or NULL (error set). */
+static PyObject *key_obj(pys_runtime *rt, const key *k, const char *fn)
+{
+    if (k->kind == 1) {
+        if (!k->s) {
+            pys__fail(fn, PYS_E_ARG, "%s: key is NULL", fn);
+            return NULL;
+        }
+        PyObject *s = pys__api.PyUnicode_FromString(k->s);
+        if (!s)
+            pys__fail_py(rt, fn);
+        return s;
+    }
+    if (k->kind == 2) {
+        PyObject *i = pys__api.PyLong_FromLongLong(k->index);
+        if (!i)
+            pys__fail_py(rt, fn);
+        return i;
+    }
+    PyObject *o = pys__h_get(rt, k->h, fn);
+    if (o)
+        pys__api.Py_IncRef(o);
+    return o;
+}
+
+static pys_obj get_item(pys_obj o, const key *k, const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, o, fn);
+    PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
+    if (ko) {
+        PyObject *r = pys__api.PyObject_GetItem(obj, ko);
+        if (!r)
+            pys__fail_py(rt, fn);
+        else
+            out = pys__h_new(rt, r, fn);
+        pys__api.Py_DecRef(ko);
+    }
+    pys__end(rt);
+    return out;
+}
+
+static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = PYS_OK;
+    PyObject *obj = pys__h_get(rt, o, fn);
+    PyObject *v = obj && !del ? pys__h_get(rt, value, fn) : NULL;
+    PyObject *ko = obj && (del || v) ? key_obj(rt, k, fn) : NULL;
+    if (!ko) {
+        rc = pys_last_error()->code;
+    } else {
+        int r = del ? pys__api.PyObject_DelItem(obj, ko) : pys__api.PyObject_SetItem(obj, ko, v);
+        if (r < 0)
+            rc = pys__fail_py(rt, fn);
+        pys__api.Py_DecRef(ko);
+    }
+    pys__end(rt);
+    return rc;
+}
+
+pys_obj pys_getitem(pys_obj o, pys_obj k)
+{
+    key kk = {.h = k, .kind = 0};
+    return get_item(o, &kk, __func__);
+}
+
+pys_obj pys_getitem_index(pys_obj o, int64_t index)
+{
+    key kk = {.index = index, .kind = 2};
+    return get_item(o, &kk, __func__);
+}
+
+pys_obj pys_getitem_str(pys_obj o, const char *k)
+{
+    key kk = {.s = k, .kind = 1};
+    return get_item(o, &kk, __func__);
+}
+
+int pys_setitem(pys_obj o, pys_obj k, pys_obj value)
+{
+    key kk = {.h = k, .kind = 0};
+    return set_item(o, &kk, value, false, __func__);
+}
+
+int pys_setitem_index(pys_obj o, int64_t index, pys_obj value)
+{
+    key kk = {.index = index, .kind = 2};
+    return set_item(o, &kk, value, false, __func__);
+}
+
+int pys_setitem_str(pys_obj o, const char *k, pys_obj value)
+{
+    key kk = {.s = k, .kind = 1};
+    return set_item(o, &kk, value, false, __func__);
+}
+
+int pys_delitem(pys_obj o, pys_obj k)
+{
+    key kk = {.h = k, .kind = 0};
+    return set_item(o, &kk, PYS_NULL, true, __func__);
+}
+
+int pys_delitem_index(pys_obj o, int64_t index)
+{
+    key kk = {.index = index, .kind = 2};
+    return set_item(o, &kk, PYS_NULL, true, __func__);
+}
+
+int pys_delitem_str(pys_obj o, const char *k)
+{
+    key kk = {.s = k, .kind = 1};
+    return set_item(o, &kk, PYS_NULL, true, __func__);
+}
+
+static int contains(pys_obj o, const key *k, const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc;
+    PyObject *obj = pys__h_get(rt, o, fn);
+    PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
+    if (!ko) {
+        rc = pys_last_error()->code;
+    } else {
+        rc = pys__api.PySequence_Contains(obj, ko);
+        if (rc < 0)
+            rc = pys__fail_py(rt, fn);
+        pys__api.Py_DecRef(ko);
+    }
+    pys__end(rt);
+    return rc;
+}
+
+int pys_contains(pys_obj o, pys_obj k)
+{
+    key kk = {.h = k, .kind = 0};
+    return contains(o, &kk, __func__);
+}
+
+int pys_contains_str(pys_obj o, const char *k)
+{
+    key kk = {.s = k, .kind = 1};
+    return contains(o, &kk, __func__);
+}
+
+static int add(pys_obj c, pys_obj item, bool set, const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = PYS_OK;
+    PyObject *co = pys__h_get(rt, c, fn);
+    PyObject *io = co ? pys__h_get(rt, item, fn) : NULL;
+    if (!io) {
+        rc = PYS_E_HANDLE;
+    } else {
+        unsigned long fl = pys__tp_flags(co);
+        bool ok = set ? pys__is(co, pys__api.PySet_Type) != 0 : (fl & PYS__Py_TPFLAGS_LIST_SUBCLASS) != 0;
+        if (!ok) {
+            char tn[128];
+            rc = pys__fail(fn, PYS_E_TYPE, "%s: expected a %s, got %s", fn, set ? "set" : "list",
+                           pys__type_name(co, tn, sizeof tn));
+        } else if ((set ? pys__api.PySet_Add(co, io) : pys__api.PyList_Append(co, io)) < 0) {
+            rc = pys__fail_py(rt, fn);
+        }
+    }
+    pys__end(rt);
+    return rc;
+}
+
+int pys_append(pys_obj list, pys_obj item)
+{
+    return add(list, item, false, __func__);
+}
+
+int pys_set_add(pys_obj set, pys_obj item)
+{
+    return add(set, item, true, __func__);
+}
+
+/* list(mapping.keys()) etc. through the method, so any mapping works. */
+static pys_obj view(pys_obj m, const char *method, const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, m, fn);
+    if (obj) {
+        PyObject *r = NULL;
+        if (pys__tp_flags(obj) & PYS__Py_TPFLAGS_DICT_SUBCLASS) {
+            r = method[0] == 'k'   ? pys__api.PyDict_Keys(obj)
+                : method[0] == 'v' ? pys__api.PyDict_Values(obj)
+                                   : pys__api.PyDict_Items(obj);
+        } else {
+            PyObject *f = pys__api.PyObject_GetAttrString(obj, method);
+            PyObject *v = f ? pys__api.PyObject_CallObject(f, NULL) : NULL;
+            r = v ? pys__api.PySequence_List(v) : NULL;
+            if (f)
+                pys__api.Py_DecRef(f);
+            if (v)
+                pys__api.Py_DecRef(v);
+        }
+        if (!r)
+            pys__fail_py(rt, fn);
+        else
+            out = pys__h_new(rt, r, fn);
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_keys(pys_obj m)
+{
+    return view(m, "keys", __func__);
+}
+
+pys_obj pys_values(pys_obj m)
+{
+    return view(m, "values", __func__);
+}
+
+pys_obj pys_items(pys_obj m)
+{
+    return view(m, "items", __func__);
+}
+
+pys_obj pys_iter(pys_obj o)
+{
+    BEGIN_H(PYS_NULL);
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    if (obj) {
+        PyObject *it = pys__api.PyObject_GetIter(obj);
+        if (!it)
+            pys__fail_py(rt, __func__);
+        else
+            out = pys__h_new(rt, it, __func__);
+    }
+    pys__end(rt);
+    return out;
+}
+
+int pys_iter_next(pys_obj it, pys_obj *item)
+{
+    if (!item)
+        return pys__fail(__func__, PYS_E_ARG, "pys_iter_next: item is NULL");
+    *item = PYS_NULL;
+    BEGIN_H(pys_last_error()->code);
+    int rc;
+    PyObject *i = pys__h_get(rt, it, __func__);
+    if (!i) {
+        rc = PYS_E_HANDLE;
+    } else if (!pys__api.PyIter_Check(i)) {
+        char tn[128];
+        rc = pys__fail(__func__, PYS_E_TYPE,
+                       "pys_iter_next: %s is not an iterator (use pys_iter first)",
+                       pys__type_name(i, tn, sizeof tn));
+    } else {
+        PyObject *v = pys__api.PyIter_Next(i);
+        if (v) {
+            *item = pys__h_new(rt, v, __func__);
+            rc = pys_ok(*item) ? 1 : PYS_E_NOMEM;
+        } else if (pys__api.PyErr_Occurred()) {
+            rc = pys__fail_py(rt, __func__);
+        } else {
+            rc = 0;
+        }
+    }
+    pys__end(rt);
+    return rc;
+}

@@ -1,0 +1,351 @@
+/* Handles, scopes, and entering/leaving the interpreter.
+ *
+ * A handle id packs: bits 0-31 slot index + 1, bits 32-55 the slot's
+ * generation, bits 56-63 the runtime epoch (which open of the runtime made
+ * it). A slot's generation changes on every release, so stale, doubly
+ * released and never-issued ids are recognised and refused with
+ * PYS_E_HANDLE. Slots live in fixed 4096-entry chunks that never move (no
+ * malloc per handle; a chunk per 4096). All table access happens with the
+ * GIL held; free-threaded builds add rt->lock.
+ *
+ * Scopes are per thread: a stack of marks into a list of ids made since. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* ---- entering and leaving --------------------------------------------------- */
+
+static pys_runtime *begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
+{
+    atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_acq_rel);
+    if (atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN) {
+        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+        pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+        return NULL;
+    }
+    t->gstate = pys__api.PyGILState_Ensure();
+    t->gil_depth = 1;
+    return rt;
+}
+
+pys_runtime *pys__begin(pys_runtime *rt, const char *fn)
+{
+    if (!rt) {
+        pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
+        return NULL;
+    }
+    if (rt != &pys__the_runtime) {
+        pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
+        return NULL;
+    }
+    pys__tls *t = pys__tls_get();
+    if (t->gil_depth > 0) {
+        /* Nested inside a batch or a callback of this runtime: the GIL is
+         * ours already; the batch counted us in. */
+        t->gil_depth++;
+        return rt;
+    }
+    return begin_slow(rt, t, fn);
+}
+
+pys_runtime *pys__begin_h(const char *fn)
+{
+    return pys__begin(&pys__the_runtime, fn);
+}
+
+void pys__end(pys_runtime *rt)
+{
+    pys__tls *t = pys__tls_get();
+    if (--t->gil_depth > 0)
+        return;
+    pys__api.PyGILState_Release(t->gstate);
+    atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+static inline pys__slot *slot_at(pys__htable *ht, uint32_t index)
+{
+    return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
+}
+
+static inline uint64_t make_id(const pys__htable *ht, uint32_t index, uint32_t gen)
+{
+    return ((uint64_t)ht->epoch << 56) | ((uint64_t)gen << 32) | (uint64_t)(index + 1);
+}
+
+static void scope_track(pys__tls *t, uint64_t id)
+{
+    if (t->scope_n == t->scope_cap) {
+        size_t cap = t->scope_cap ? t->scope_cap * 2 : 256;
+        uint64_t *v = realloc(t->scope_ids, cap * sizeof *v);
+        if (!v)
+            return; /* the handle stays valid; it just outlives the scope */
+        t->scope_ids = v;
+        t->scope_cap = cap;
+    }
+    t->scope_ids[t->scope_n++] = id;
+}
+
+pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
+{
+    if (!o)
+        return PYS_NULL;
+    pys__htable *ht = &rt->ht;
+    PYS__LOCK(rt);
+    uint32_t index;
+    if (ht->free_head) {
+        index = ht->free_head - 1;
+        ht->free_head = slot_at(ht, index)->next;
+    } else {
+        if (ht->next_unused == ht->nchunks * PYS__CHUNK_SIZE) {
+            if (ht->nchunks == PYS__MAX_CHUNKS) {
+                PYS__UNLOCK(rt);
+                pys__api.Py_DecRef(o);
+                pys__fail(fn, PYS_E_NOMEM, "%s: handle table full (%zu live handles)", fn,
+                          ht->live);
+                return PYS_NULL;
+            }
+            pys__slot *c = calloc(PYS__CHUNK_SIZE, sizeof *c);
+            if (!c) {
+                PYS__UNLOCK(rt);
+                pys__api.Py_DecRef(o);
+                pys__fail(fn, PYS_E_NOMEM, "%s: out of memory for handles", fn);
+                return PYS_NULL;
+            }
+            for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++)
+                c[i].gen = 1;
+            ht->chunks[ht->nchunks++] = c;
+        }
+        index = ht->next_unused++;
+    }
+    pys__slot *s = slot_at(ht, index);
+    s->obj = o;
+    s->next = 0;
+    ht->live++;
+    uint64_t id = make_id(ht, index, s->gen);
+    PYS__UNLOCK(rt);
+    pys__tls *t = pys__tls_get();
+    if (t->scope_nmarks)
+        scope_track(t, id);
+    return (pys_obj){id};
+}
+
+/* Returns the live slot for id or NULL. Call with the lock held. */
+static pys__slot *lookup(pys__htable *ht, uint64_t id)
+{
+    uint32_t index1 = (uint32_t)(id & 0xffffffffu);
+    uint32_t gen = (uint32_t)((id >> 32) & PYS__GEN_MASK);
+    uint8_t epoch = (uint8_t)(id >> 56);
+    if (index1 == 0 || epoch != ht->epoch || index1 > ht->next_unused)
+        return NULL;
+    pys__slot *s = slot_at(ht, index1 - 1);
+    if (!s->obj || s->gen != gen)
+        return NULL;
+    return s;
+}
+
+static void describe_bad(const pys__htable *ht, pys_obj h, const char *fn)
+{
+    if (h.id == 0)
+        pys__fail(fn, PYS_E_HANDLE, "%s: the invalid handle (id 0) was passed, "
+                  "probably the result of a failed call", fn);
+    else if ((uint8_t)(h.id >> 56) != ht->epoch)
+        pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx belongs to an earlier runtime", fn,
+                  (unsigned long long)h.id);
+    else
+        pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx was released or never issued", fn,
+                  (unsigned long long)h.id);
+}
+
+PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    PYS__LOCK(rt);
+    pys__slot *s = lookup(&rt->ht, h.id);
+    PyObject *o = s ? s->obj : NULL;
+    PYS__UNLOCK(rt);
+    if (!o)
+        describe_bad(&rt->ht, h, fn);
+    return o;
+}
+
+int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    pys__htable *ht = &rt->ht;
+    PYS__LOCK(rt);
+    pys__slot *s = lookup(ht, h.id);
+    if (!s) {
+        PYS__UNLOCK(rt);
+        if (fn)
+            describe_bad(ht, h, fn);
+        return PYS_E_HANDLE;
+    }
+    PyObject *o = s->obj;
+    uint32_t index = (uint32_t)(h.id & 0xffffffffu) - 1;
+    s->obj = NULL;
+    s->gen = (s->gen + 1) & PYS__GEN_MASK;
+    if (s->gen == 0)
+        s->gen = 1;
+    s->next = ht->free_head;
+    ht->free_head = index + 1;
+    ht->live--;
+    PYS__UNLOCK(rt);
+    pys__api.Py_DecRef(o);
+    return PYS_OK;
+}
+
+void pys__h_clear(pys_runtime *rt)
+{
+    pys__htable *ht = &rt->ht;
+    for (uint32_t i = 0; i < ht->next_unused; i++) {
+        pys__slot *s = slot_at(ht, i);
+        if (s->obj) {
+            PyObject *o = s->obj;
+            s->obj = NULL;
+            pys__api.Py_DecRef(o);
+        }
+    }
+    for (uint32_t c = 0; c < ht->nchunks; c++) {
+        free(ht->chunks[c]);
+        ht->chunks[c] = NULL;
+    }
+    uint8_t epoch = ht->epoch;
+    ht->nchunks = ht->free_head = ht->next_unused = 0;
+    ht->live = 0;
+    ht->epoch = epoch;
+}
+
+/* ---- public handle calls ------------------------------------------------------ */
+
+int pys_release(pys_obj o)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = pys__h_release(rt, o, __func__);
+    pys__end(rt);
+    return rc;
+}
+
+pys_obj pys_dup(pys_obj o)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj r = PYS_NULL;
+    PyObject *p = pys__h_get(rt, o, __func__);
+    if (p) {
+        pys__api.Py_IncRef(p);
+        r = pys__h_new(rt, p, __func__);
+    }
+    pys__end(rt);
+    return r;
+}
+
+int pys_check(pys_obj o)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = pys__h_get(rt, o, __func__) ? PYS_OK : PYS_E_HANDLE;
+    pys__end(rt);
+    return rc;
+}
+
+size_t pys_handle_count(pys_runtime *rt)
+{
+    if (rt != &pys__the_runtime ||
+        atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN)
+        return 0;
+    PYS__LOCK(rt);
+    size_t n = rt->ht.live;
+    PYS__UNLOCK(rt);
+    return n;
+}
+
+/* ---- scopes ----------------------------------------------------------------------- */
+
+int pys_scope_begin(pys_runtime *rt)
+{
+    if (!pys__begin(rt, __func__))
+        return pys_last_error()->code;
+    pys__tls *t = pys__tls_get();
+    int rc = PYS_OK;
+    if (t->scope_nmarks == t->scope_capmarks) {
+        size_t cap = t->scope_capmarks ? t->scope_capmarks * 2 : 8;
+        size_t *v = realloc(t->scope_marks, cap * sizeof *v);
+        if (!v) {
+            rc = pys__fail(__func__, PYS_E_NOMEM, "pys_scope_begin: out of memory");
+            goto out;
+        }
+        t->scope_marks = v;
+        t->scope_capmarks = cap;
+    }
+    pys__tls_register(t);
+    t->scope_marks[t->scope_nmarks++] = t->scope_n;
+out:
+    pys__end(rt);
+    return rc;
+}
+
+/* Pops the innermost scope, releasing its handles except `keep`. Returns
+ * whether `keep` was found live among them (then it is still live). */
+static int scope_pop(pys_runtime *rt, uint64_t keep, bool *kept, const char *fn)
+{
+    pys__tls *t = pys__tls_get();
+    if (!t->scope_nmarks)
+        return pys__fail(fn, PYS_E_STATE, "%s: no scope is open on this thread", fn);
+    size_t mark = t->scope_marks[--t->scope_nmarks];
+    for (size_t i = t->scope_n; i > mark; i--) {
+        uint64_t id = t->scope_ids[i - 1];
+        if (keep && id == keep) {
+            *kept = true;
+            continue;
+        }
+        PYS__LOCK(rt);
+        pys__slot *s = lookup(&rt->ht, id);
+        PYS__UNLOCK(rt);
+        if (s)
+            pys__h_release(rt, (pys_obj){id}, fn);
+    }
+    t->scope_n = mark;
+    if (!t->scope_nmarks && t->scope_cap > 4096) {
+        free(t->scope_ids);
+        t->scope_ids = NULL;
+        t->scope_cap = 0;
+    }
+    return PYS_OK;
+}
+
+int pys_scope_end(pys_runtime *rt)
+{
+    if (!pys__begin(rt, __func__))
+        return pys_last_error()->code;
+    bool kept = false;
+    int rc = scope_pop(rt, 0, &kept, __func__);
+    pys__end(rt);
+    return rc;
+}
+
+pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    pys_obj r = PYS_NULL;
+    PyObject *o = pys__h_get(rt, keep, __func__);
+    if (o)
+        pys__api.Py_IncRef(o);
+    bool kept = false;
+    int rc = scope_pop(rt, keep.id, &kept, __func__);
+    if (kept)
+        pys__h_release(rt, keep, __func__);
+    if (o) {
+        if (rc == PYS_OK)
+            r = pys__h_new(rt, o, __func__); /* tracked by the enclosing scope */
+        else
+            pys__api.Py_DecRef(o);
+    }
+    pys__end(rt);
+    return r;
+}

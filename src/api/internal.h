@@ -1,0 +1,222 @@
+/* Internal state of the api layer: the runtime singleton, per-thread state,
+ * the handle table and the error helpers shared by every api/convert/async
+ * file.
+ *
+ * Invariants:
+ * - One runtime per process; it is a static object, so a pointer to it stays
+ *   valid after pys_close and later calls get PYS_E_CLOSED, never UB.
+ * - Every CPython call happens between pys__begin and pys__end, which hold
+ *   the GIL (attached thread state on free-threaded builds). The handle table
+ *   and the compile cache are protected by the GIL, plus rt->lock on
+ *   free-threaded builds.
+ * - A Python exception is turned into this thread's pys_error by
+ *   pys__fail_py before the public call returns; none stays pending. */
+#ifndef PYS_INTERNAL_H
+#define PYS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "capi.h"
+#include "pyshim.h"
+
+enum { PYS__ST_CLOSED = 0, PYS__ST_OPENING, PYS__ST_OPEN, PYS__ST_CLOSING };
+
+/* ---- handle table --------------------------------------------------------- */
+
+#define PYS__CHUNK_BITS 12u
+#define PYS__CHUNK_SIZE (1u << PYS__CHUNK_BITS)
+#define PYS__MAX_CHUNKS 65536u
+#define PYS__GEN_MASK 0xffffffu
+
+typedef struct pys__slot {
+    PyObject *obj;  /* NULL when free */
+    uint32_t gen;   /* 24-bit generation, never 0 */
+    uint32_t next;  /* free list: index + 1 of the next free slot, 0 = end */
+} pys__slot;
+
+typedef struct pys__htable {
+    pys__slot *chunks[PYS__MAX_CHUNKS];
+    uint32_t nchunks;
+    uint32_t free_head;   /* index + 1, 0 = empty */
+    uint32_t next_unused; /* slots below this have been used at least once */
+    size_t live;
+    uint8_t epoch;        /* runtime generation, never 0 */
+} pys__htable;
+
+/* ---- compile cache -------------------------------------------------------- */
+
+#define PYS__CC_SIZE 256u
+typedef struct pys__cc_entry {
+    char *src;
+    size_t len;
+    uint64_t hash;
+    int mode;
+    PyObject *code;
+} pys__cc_entry;
+
+/* ---- the runtime ---------------------------------------------------------- */
+
+struct pys_runtime {
+    _Atomic int state;
+    _Atomic long inflight;       /* threads inside a pyshim call (outside batches) */
+    int version;                 /* 0xMMmm */
+    int micro;
+    bool free_threaded;
+    bool finalize;               /* !skip_finalize */
+    PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
+    pthread_t opener;
+    pthread_mutex_t lock;        /* free-threaded builds only */
+
+    pys__htable ht;
+    pys__cc_entry cc[PYS__CC_SIZE];
+
+    PyObject *main_dict;         /* __main__.__dict__ (strong) */
+    PyObject *builtins;          /* builtins module (strong) */
+    PyObject *tb_format;         /* traceback.format_exception (lazy, strong) */
+    PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
+    PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
+
+    /* Facts and owned strings behind pys_info. */
+    pys_info info;
+    char *s_version, *s_library, *s_executable, *s_prefix, *s_base_prefix, *s_venv,
+        *s_source;
+    char *bridge_module;
+    pys_log_fn logger;
+    void *logger_ud;
+
+    /* Hooks other areas fill in (bridge, async, threads); called at close
+     * with the GIL held, before handles are dropped. */
+    void (*on_close[8])(pys_runtime *rt);
+    int non_close;
+    /* Deadline/interrupt state, owned by src/api/threads.c. */
+    void *threads;
+};
+
+extern pys_runtime pys__the_runtime;
+extern _Atomic(pys_runtime *) pys__current;
+
+/* ---- per-thread state ------------------------------------------------------ */
+
+typedef struct pys__tls {
+    int gil_depth;      /* >0: this thread holds the GIL through pyshim */
+    int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
+    bool registered;    /* destructor key set */
+    /* scopes */
+    uint64_t *scope_ids;
+    size_t scope_n, scope_cap;
+    size_t *scope_marks;
+    size_t scope_nmarks, scope_capmarks;
+    /* pys_with: while capture_depth > 0, pys__fail_py keeps the exception
+     * object (strong ref) so __exit__ can receive the real exception. */
+    int capture_depth;
+    PyObject *captured_exc;
+    /* error detail */
+    pys_error err;
+    char *e_context, *e_type, *e_message, *e_traceback;
+    char **e_searched;
+} pys__tls;
+
+pys__tls *pys__tls_get(void);
+/* Frees heap memory held by this thread's state (called at thread exit). */
+void pys__tls_register(pys__tls *t);
+
+/* ---- entering and leaving ------------------------------------------------ */
+
+/* Checks rt is the open runtime and takes the GIL unless this thread holds
+ * it already through pyshim. Returns rt, or NULL with the error set
+ * (PYS_E_ARG for NULL, PYS_E_CLOSED). */
+pys_runtime *pys__begin(pys_runtime *rt, const char *fn);
+/* Same, for calls that only get a handle: uses the current runtime. */
+pys_runtime *pys__begin_h(const char *fn);
+void pys__end(pys_runtime *rt);
+
+#define PYS__LOCK(rt)                                                                             \
+    do {                                                                                           \
+        if ((rt)->free_threaded)                                                                   \
+            pthread_mutex_lock(&(rt)->lock);                                                       \
+    } while (0)
+#define PYS__UNLOCK(rt)                                                                           \
+    do {                                                                                           \
+        if ((rt)->free_threaded)                                                                   \
+            pthread_mutex_unlock(&(rt)->lock);                                                     \
+    } while (0)
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Sets this thread's error (no Python involved). Returns code. */
+int pys__fail(const char *fn, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
+/* Turns the pending Python exception into this thread's error and clears
+ * it. Returns PYS_E_PYTHON, or PYS_E_EXIT / PYS_E_TIMEOUT / PYS_E_INTERRUPTED
+ * by exception type. Needs the GIL. If nothing is pending, records an
+ * internal error. */
+int pys__fail_py(pys_runtime *rt, const char *fn);
+/* Copies a loader diagnostic into this thread's error. Returns d->code. */
+int pys__fail_diag(const char *fn, const pys__diag *d);
+/* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */
+const char *pys__type_name(PyObject *o, char *buf, size_t size);
+/* Raises a Python TypeError-like exception `exc` with a printf message. */
+void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
+
+/* ---- handles ---------------------------------------------------------------- */
+
+/* Wraps a new reference in a handle (steals it). NULL o gives PYS_NULL
+ * without touching the error (the caller reports). On table exhaustion the
+ * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */
+pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
+/* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. */
+PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn);
+/* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
+int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);
+/* Drops every handle (close). */
+void pys__h_clear(pys_runtime *rt);
+
+/* ---- helpers for typed checks (no struct layouts) ------------------------ */
+
+static inline unsigned long pys__tp_flags(PyObject *o)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    unsigned long f = pys__api.PyType_GetFlags(t);
+    pys__api.Py_DecRef(t);
+    return f;
+}
+/* 1 if isinstance(o, TYPE), else 0 (never fails for builtin types). */
+static inline int pys__is(PyObject *o, void *type)
+{
+    int r = pys__api.PyObject_IsInstance(o, (PyObject *)type);
+    if (r < 0) {
+        pys__api.PyErr_Clear();
+        return 0;
+    }
+    return r;
+}
+
+/* Run a compiled or cached source (run.c). mode: PYS__Py_file_input /
+ * PYS__Py_eval_input. Returns a new reference or NULL (exception set). */
+PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *globals);
+void pys__cc_clear(pys_runtime *rt);
+
+/* Builds a Python value from one format item (format.c); see pyshim.h. */
+typedef struct pys__fmt {
+    const char *p;
+    const char *fn;
+    pys_runtime *rt;
+} pys__fmt;
+/* Parses callf-style arguments: returns a new tuple in *args and a new dict
+ * (or NULL) in *kwargs. On failure returns a PYS_E_* with the error set and
+ * any 'N' handles still released. */
+int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap,
+                       PyObject **args, PyObject **kwargs);
+PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc);
+
+/* Range-checked reads of one object (scalar.c), shared with array.c and
+ * json.c. Error set on failure. Need the GIL. */
+int pys__as_int64(PyObject *o, int64_t *out, const char *fn);
+int pys__as_double(PyObject *o, double *out, const char *fn);
+
+/* Log through the user's logger, if any. */
+void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);
+
+#endif

@@ -1,0 +1,705 @@
+/* The object protocol: import, attributes (dotted), calls (vectorcall where
+ * the version exports it, 3.9+; a tuple call on 3.8), formats, comparison,
+ * repr/str, type checks, context managers and bound modules. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BEGIN_H(errval)                                                                            \
+    pys_runtime *rt = pys__begin_h(__func__);                                                      \
+    if (!rt)                                                                                       \
+        return errval;
+
+pys_obj pys_import(pys_runtime *rt, const char *module)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    if (!module || !*module) {
+        pys__fail(__func__, PYS_E_ARG, "pys_import: module name is NULL or empty");
+    } else {
+        PyObject *m = pys__api.PyImport_ImportModule(module);
+        if (!m)
+            pys__fail_py(rt, __func__);
+        else
+            out = pys__h_new(rt, m, __func__);
+    }
+    pys__end(rt);
+    return out;
+}
+
+/* Walks "a.b.c" from o; returns a new reference or NULL (exception set).
+ * With `parent`, stops before the last part and stores its name there. */
+static PyObject *walk(PyObject *o, const char *name, const char **last)
+{
+    pys__api.Py_IncRef(o);
+    const char *p = name;
+    for (;;) {
+        const char *dot = strchr(p, '.');
+        if (!dot && last) {
+            *last = p;
+            return o;
+        }
+        size_t n = dot ? (size_t)(dot - p) : strlen(p);
+        char buf[256];
+        char *part = n < sizeof buf ? buf : malloc(n + 1);
+        if (!part) {
+            pys__api.Py_DecRef(o);
+            pys__api.PyErr_SetString(PYS__EXC(MemoryError), "out of memory");
+            return NULL;
+        }
+        memcpy(part, p, n);
+        part[n] = '\0';
+        PyObject *next = pys__api.PyObject_GetAttrString(o, part);
+        if (part != buf)
+            free(part);
+        pys__api.Py_DecRef(o);
+        if (!next)
+            return NULL;
+        o = next;
+        if (!dot)
+            return o;
+        p = dot + 1;
+    }
+}
+
+static bool valid_name(const char *name, const char *fn)
+{
+    if (!name || !*name) {
+        pys__fail(fn, PYS_E_ARG, "%s: attribute name is NULL or empty", fn);
+        return false;
+    }
+    size_t n = strlen(name);
+    if (name[0] == '.' || name[n - 1] == '.' || strstr(name, "..")) {
+        pys__fail(fn, PYS_E_ARG, "%s: malformed dotted name \"%s\"", fn, name);
+        return false;
+    }
+    return true;
+}
+
+pys_obj pys_getattr(pys_obj o, const char *name)
+{
+    BEGIN_H(PYS_NULL);
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    if (obj && valid_name(name, __func__)) {
+        PyObject *r = walk(obj, name, NULL);
+        if (!r)
+            pys__fail_py(rt, __func__);
+        else
+            out = pys__h_new(rt, r, __func__);
+    }
+    pys__end(rt);
+    return out;
+}
+
+static int setattr_common(pys_obj o, const char *name, PyObject *value_or_null, pys_obj value,
+                          const char *fn)
+{
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = PYS_OK;
+    PyObject *obj = pys__h_get(rt, o, fn);
+    PyObject *v = value_or_null;
+    if (!obj || !valid_name(name, fn)) {
+        rc = pys_last_error()->code;
+        goto out;
+    }
+    if (pys_ok(value)) {
+        v = pys__h_get(rt, value, fn);
+        if (!v) {
+            rc = PYS_E_HANDLE;
+            goto out;
+        }
+    }
+    const char *last = NULL;
+    PyObject *target = walk(obj, name, &last);
+    if (!target) {
+        rc = pys__fail_py(rt, fn);
+        goto out;
+    }
+    if (pys__api.PyObject_SetAttrString(target, last, v) < 0)
+        rc = pys__fail_py(rt, fn);
+    pys__api.Py_DecRef(target);
+out:
+    pys__end(rt);
+    return rc;
+}
+
+int pys_setattr(pys_obj o, const char *name, pys_obj value)
+{
+    if (!pys_ok(value))
+        return pys__fail(__func__, PYS_E_HANDLE, "pys_setattr: the value handle is invalid");
+    return setattr_common(o, name, NULL, value, __func__);
+}
+
+int pys_delattr(pys_obj o, const char *name)
+{
+    return setattr_common(o, name, NULL, PYS_NULL, __func__);
+}
+
+int pys_hasattr(pys_obj o, const char *name)
+{
+    BEGIN_H(pys_last_error()->code);
+    int rc;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    if (!obj || !valid_name(name, __func__)) {
+        rc = pys_last_error()->code;
+    } else {
+        PyObject *r = walk(obj, name, NULL);
+        if (r) {
+            pys__api.Py_DecRef(r);
+            rc = 1;
+        } else if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
+            pys__api.PyErr_Clear();
+            rc = 0;
+        } else {
+            rc = pys__fail_py(rt, __func__);
+        }
+    }
+    pys__end(rt);
+    return rc;
+}
+
+/* ---- calls ----------------------------------------------------------------------- */
+
+/* fn(*args, **kwargs) with borrowed PyObject* arguments. New ref or NULL. */
+static PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
+{
+    if (pys__api.PyObject_VectorcallDict)
+        return pys__api.PyObject_VectorcallDict(fn, args, n, kwargs);
+    PyObject *t = pys__api.PyTuple_New((Py_ssize_t)n);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        pys__api.Py_IncRef(args[i]);
+        pys__api.PyTuple_SetItem(t, (Py_ssize_t)i, args[i]);
+    }
+    PyObject *r = pys__api.PyObject_Call(fn, t, kwargs);
+    pys__api.Py_DecRef(t);
+    return r;
+}
+
+static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs,
+                            const char *name)
+{
+    pys_runtime *rt = pys__begin_h(name);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *stack[8];
+    PyObject **argv = stack;
+    PyObject *f = pys__h_get(rt, fn, name);
+    PyObject *kw = NULL;
+    if (!f)
+        goto out;
+    if (nargs && !args) {
+        pys__fail(name, PYS_E_ARG, "%s: args is NULL but nargs is %zu", name, nargs);
+        goto out;
+    }
+    if (pys_ok(kwargs)) {
+        kw = pys__h_get(rt, kwargs, name);
+        if (!kw)
+            goto out;
+        if (!(pys__tp_flags(kw) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
+            char tn[128];
+            pys__fail(name, PYS_E_TYPE, "%s: kwargs must be a dict, not %s", name,
+                      pys__type_name(kw, tn, sizeof tn));
+            goto out;
+        }
+    }
+    if (nargs > 8) {
+        argv = malloc(nargs * sizeof *argv);
+        if (!argv) {
+            pys__fail(name, PYS_E_NOMEM, "%s: out of memory", name);
+            argv = stack;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < nargs; i++) {
+        argv[i] = pys__h_get(rt, args[i], name);
+        if (!argv[i]) {
+            pys__fail(name, PYS_E_HANDLE, "%s: argument %zu is not a live handle", name, i);
+            goto out;
+        }
+    }
+    PyObject *r = call_raw(f, argv, nargs, kw);
+    if (!r)
+        pys__fail_py(rt, name);
+    else
+        out = pys__h_new(rt, r, name);
+out:
+    if (argv != stack)
+        free(argv);
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_call(pys_obj fn, const pys_obj *args, size_t nargs)
+{
+    return call_handles(fn, args, nargs, PYS_NULL, __func__);
+}
+
+pys_obj pys_call_kw(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs_dict)
+{
+    return call_handles(fn, args, nargs, kwargs_dict, __func__);
+}
+
+/* Calls f with format values; f is borrowed. Consumes ap fully. */
+static pys_obj call_fmt(pys_runtime *rt, PyObject *f, const char *fmt, va_list *ap,
+                        const char *name)
+{
+    PyObject *args = NULL, *kwargs = NULL;
+    if (pys__fmt_call_args(rt, name, fmt, ap, &args, &kwargs) != PYS_OK)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    if (f) {
+        PyObject *r = pys__api.PyObject_Call(f, args, kwargs);
+        if (!r)
+            pys__fail_py(rt, name);
+        else
+            out = pys__h_new(rt, r, name);
+    }
+    pys__api.Py_DecRef(args);
+    if (kwargs)
+        pys__api.Py_DecRef(kwargs);
+    return out;
+}
+
+pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap)
+{
+    BEGIN_H(PYS_NULL);
+    va_list aq;
+    va_copy(aq, ap);
+    PyObject *f = pys__h_get(rt, fn, __func__);
+    pys_obj out = PYS_NULL;
+    if (f) {
+        out = call_fmt(rt, f, fmt, &aq, __func__);
+    } else {
+        /* still consume/release 'N' arguments as promised */
+        int code = pys_last_error()->code;
+        PyObject *a = NULL, *k = NULL;
+        pys__tls *t = pys__tls_get();
+        (void)t;
+        if (pys__fmt_call_args(rt, __func__, fmt, &aq, &a, &k) == PYS_OK) {
+            pys__api.Py_DecRef(a);
+            if (k)
+                pys__api.Py_DecRef(k);
+            pys__fail(__func__, code, "pys_callf: the function handle is not live");
+        }
+    }
+    va_end(aq);
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_callf(pys_obj fn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vcallf(fn, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...)
+{
+    BEGIN_H(PYS_NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    PyObject *m = NULL;
+    if (obj && valid_name(name, __func__)) {
+        m = walk(obj, name, NULL);
+        if (!m)
+            pys__fail_py(rt, __func__);
+    }
+    if (m || !fmt) {
+        out = m ? call_fmt(rt, m, fmt, &ap, __func__) : PYS_NULL;
+    } else {
+        int code = pys_last_error()->code;
+        PyObject *a = NULL, *k = NULL;
+        if (pys__fmt_call_args(rt, __func__, fmt, &ap, &a, &k) == PYS_OK) {
+            pys__api.Py_DecRef(a);
+            if (k)
+                pys__api.Py_DecRef(k);
+        }
+        (void)code;
+    }
+    if (m)
+        pys__api.Py_DecRef(m);
+    va_end(ap);
+    pys__end(rt);
+    return out;
+}
+
+/* ---- comparison, text, types ------------------------------------------------- */
+
+int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
+{
+    BEGIN_H(pys_last_error()->code);
+    int rc;
+    PyObject *x = pys__h_get(rt, a, __func__);
+    PyObject *y = x ? pys__h_get(rt, b, __func__) : NULL;
+    if (!x || !y) {
+        rc = PYS_E_HANDLE;
+    } else if ((int)op < PYS_LT || (int)op > PYS_GE) {
+        rc = pys__fail(__func__, PYS_E_ARG, "pys_compare: unknown operator %d", (int)op);
+    } else {
+        rc = pys__api.PyObject_RichCompareBool(x, y, (int)op);
+        if (rc < 0)
+            rc = pys__fail_py(rt, __func__);
+    }
+    pys__end(rt);
+    return rc;
+}
+
+static pys_obj unary(pys_obj o, PyObject *(*f)(PyObject *), const char *name)
+{
+    pys_runtime *rt = pys__begin_h(name);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *obj = pys__h_get(rt, o, name);
+    if (obj) {
+        PyObject *r = f(obj);
+        if (!r)
+            pys__fail_py(rt, name);
+        else
+            out = pys__h_new(rt, r, name);
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_repr(pys_obj o)
+{
+    return unary(o, pys__api.PyObject_Repr, __func__);
+}
+
+pys_obj pys_str(pys_obj o)
+{
+    return unary(o, pys__api.PyObject_Str, __func__);
+}
+
+pys_obj pys_type(pys_obj o)
+{
+    return unary(o, pys__api.PyObject_Type, __func__);
+}
+
+int pys_type_name(pys_obj o, char *buf, size_t size)
+{
+    if (!buf || !size)
+        return pys__fail(__func__, PYS_E_ARG, "pys_type_name: buffer is NULL or empty");
+    buf[0] = '\0';
+    BEGIN_H(pys_last_error()->code);
+    int rc = PYS_OK;
+    PyObject *obj = pys__h_get(rt, o, __func__);
+    if (obj)
+        pys__type_name(obj, buf, size);
+    else
+        rc = PYS_E_HANDLE;
+    pys__end(rt);
+    return rc;
+}
+
+static int predicate(pys_obj o, int (*f)(pys_runtime *, PyObject *), const char *name)
+{
+    pys_runtime *rt = pys__begin_h(name);
+    if (!rt)
+        return pys_last_error()->code;
+    PyObject *obj = pys__h_get(rt, o, name);
+    int rc = obj ? f(rt, obj) : PYS_E_HANDLE;
+    if (rc < 0 && obj)
+        rc = pys__fail_py(rt, name);
+    pys__end(rt);
+    return rc;
+}
+
+static int is_none_f(pys_runtime *rt, PyObject *o)
+{
+    return o == PYS__None;
+}
+
+static int truthy_f(pys_runtime *rt, PyObject *o)
+{
+    return pys__api.PyObject_IsTrue(o);
+}
+
+static int callable_f(pys_runtime *rt, PyObject *o)
+{
+    return pys__api.PyCallable_Check(o) ? 1 : 0;
+}
+
+int pys_is_none(pys_obj o)
+{
+    return predicate(o, is_none_f, __func__);
+}
+
+int pys_truthy(pys_obj o)
+{
+    return predicate(o, truthy_f, __func__);
+}
+
+int pys_callable(pys_obj o)
+{
+    return predicate(o, callable_f, __func__);
+}
+
+int pys_isinstance(pys_obj o, pys_obj cls)
+{
+    BEGIN_H(pys_last_error()->code);
+    int rc;
+    PyObject *x = pys__h_get(rt, o, __func__);
+    PyObject *c = x ? pys__h_get(rt, cls, __func__) : NULL;
+    if (!x || !c) {
+        rc = PYS_E_HANDLE;
+    } else {
+        rc = pys__api.PyObject_IsInstance(x, c);
+        if (rc < 0)
+            rc = pys__fail_py(rt, __func__);
+    }
+    pys__end(rt);
+    return rc;
+}
+
+/* ---- context managers ------------------------------------------------------------ */
+
+int pys_with(pys_obj manager, pys_with_fn body, void *ud)
+{
+    BEGIN_H(pys_last_error()->code);
+    int rc = PYS_OK;
+    PyObject *mgr = pys__h_get(rt, manager, __func__);
+    PyObject *type = NULL, *enter = NULL, *exit_ = NULL, *value = NULL;
+    if (!mgr) {
+        rc = PYS_E_HANDLE;
+        goto out;
+    }
+    if (!body) {
+        rc = pys__fail(__func__, PYS_E_ARG, "pys_with: body is NULL");
+        goto out;
+    }
+    /* Like the with statement: look the methods up on the type. */
+    type = pys__api.PyObject_Type(mgr);
+    enter = pys__api.PyObject_GetAttrString(type, "__enter__");
+    exit_ = enter ? pys__api.PyObject_GetAttrString(type, "__exit__") : NULL;
+    if (!enter || !exit_) {
+        if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
+            pys__api.PyErr_Clear();
+            char tn[128];
+            rc = pys__fail(__func__, PYS_E_TYPE,
+                           "pys_with: %s does not support the context manager protocol",
+                           pys__type_name(mgr, tn, sizeof tn));
+        } else {
+            rc = pys__fail_py(rt, __func__);
+        }
+        goto out;
+    }
+    value = call_raw(enter, &mgr, 1, NULL);
+    if (!value) {
+        rc = pys__fail_py(rt, __func__);
+        goto out;
+    }
+    pys__api.Py_IncRef(value);
+    pys_obj hv = pys__h_new(rt, value, __func__);
+    pys__tls *t = pys__tls_get();
+    t->capture_depth++;
+    int brc = body(hv, ud);
+    t->capture_depth--;
+    PyObject *exc = t->captured_exc;
+    t->captured_exc = NULL;
+    pys__h_release(rt, hv, NULL);
+    PyObject *args[4] = {mgr, PYS__None, PYS__None, PYS__None};
+    if (brc != PYS_OK) {
+        if (!exc) {
+            /* A pyshim failure with no Python exception behind it: give
+             * __exit__ a RuntimeError carrying the pyshim message. */
+            const pys_error *e = pys_last_error();
+            PyObject *msg = pys__api.PyUnicode_FromString(e->message);
+            exc = msg ? call_raw(PYS__EXC(RuntimeError), &msg, 1, NULL) : NULL;
+            if (msg)
+                pys__api.Py_DecRef(msg);
+            if (!exc)
+                pys__api.PyErr_Clear();
+        }
+        if (exc) {
+            args[1] = pys__api.PyObject_Type(exc);
+            args[2] = exc;
+            args[3] = pys__api.PyException_GetTraceback(exc);
+            if (!args[3])
+                args[3] = PYS__None, pys__api.Py_IncRef(PYS__None);
+        }
+    }
+    PyObject *r = call_raw(exit_, args, 4, NULL);
+    if (exc) {
+        pys__api.Py_DecRef(args[1]);
+        pys__api.Py_DecRef(args[3]);
+        pys__api.Py_DecRef(exc);
+    }
+    if (!r) {
+        rc = pys__fail_py(rt, __func__);
+    } else {
+        int suppress = brc != PYS_OK ? pys__api.PyObject_IsTrue(r) : 0;
+        pys__api.Py_DecRef(r);
+        if (suppress < 0)
+            rc = pys__fail_py(rt, __func__);
+        else if (suppress > 0)
+            rc = PYS_OK;
+        else
+            rc = brc;
+    }
+    pys__api.Py_DecRef(value);
+out:
+    if (type)
+        pys__api.Py_DecRef(type);
+    if (enter)
+        pys__api.Py_DecRef(enter);
+    if (exit_)
+        pys__api.Py_DecRef(exit_);
+    pys__end(rt);
+    return rc;
+}
+
+/* ---- bound modules ---------------------------------------------------------------- */
+
+struct pys_bound {
+    pys_runtime *rt;
+    pys_obj module;
+};
+
+pys_bound *pys_bind(pys_runtime *rt, const char *module)
+{
+    pys_obj m = pys_import(rt, module);
+    if (!pys_ok(m))
+        return NULL;
+    pys_bound *b = malloc(sizeof *b);
+    if (!b) {
+        pys_release(m);
+        pys__fail(__func__, PYS_E_NOMEM, "pys_bind: out of memory");
+        return NULL;
+    }
+    b->rt = rt;
+    b->module = m;
+    /* Bound modules outlive scopes: take the module out of any open one. */
+    pys__tls *t = pys__tls_get();
+    if (t->scope_n && t->scope_ids[t->scope_n - 1] == m.id)
+        t->scope_n--;
+    return b;
+}
+
+void pys_unbind(pys_bound *b)
+{
+    if (!b)
+        return;
+    if (atomic_load(&b->rt->state) == PYS__ST_OPEN)
+        pys_release(b->module);
+    free(b);
+}
+
+pys_obj pys_bound_module(pys_bound *b)
+{
+    if (!b) {
+        pys__fail(__func__, PYS_E_ARG, "pys_bound_module: NULL");
+        return PYS_NULL;
+    }
+    return pys_dup(b->module);
+}
+
+int pys_bound_has(pys_bound *b, const char *name)
+{
+    if (!b)
+        return pys__fail(__func__, PYS_E_ARG, "pys_bound_has: NULL");
+    BEGIN_H(pys_last_error()->code);
+    int rc;
+    PyObject *m = pys__h_get(rt, b->module, __func__);
+    if (!m || !valid_name(name, __func__)) {
+        rc = pys_last_error()->code;
+    } else {
+        PyObject *f = walk(m, name, NULL);
+        if (f) {
+            rc = pys__api.PyCallable_Check(f) ? 1 : 0;
+            pys__api.Py_DecRef(f);
+        } else if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
+            pys__api.PyErr_Clear();
+            rc = 0;
+        } else {
+            rc = pys__fail_py(rt, __func__);
+        }
+    }
+    pys__end(rt);
+    return rc;
+}
+
+pys_obj pys_bound_names(pys_bound *b)
+{
+    if (!b) {
+        pys__fail(__func__, PYS_E_ARG, "pys_bound_names: NULL");
+        return PYS_NULL;
+    }
+    BEGIN_H(PYS_NULL);
+    pys_obj out = PYS_NULL;
+    PyObject *m = pys__h_get(rt, b->module, __func__);
+    PyObject *names = m ? pys__api.PyObject_Dir(m) : NULL;
+    PyObject *list = names ? pys__api.PyList_New(0) : NULL;
+    if (m && !list) {
+        pys__fail_py(rt, __func__);
+        goto out;
+    }
+    for (Py_ssize_t i = 0; list && i < pys__api.PyList_Size(names); i++) {
+        PyObject *n = pys__api.PyList_GetItem(names, i); /* borrowed */
+        const char *s = pys__api.PyUnicode_AsUTF8AndSize(n, NULL);
+        if (!s || s[0] == '_') {
+            pys__api.PyErr_Clear();
+            continue;
+        }
+        PyObject *f = pys__api.PyObject_GetAttr(m, n);
+        if (!f) {
+            pys__api.PyErr_Clear();
+            continue;
+        }
+        if (pys__api.PyCallable_Check(f))
+            pys__api.PyList_Append(list, n);
+        pys__api.Py_DecRef(f);
+    }
+    if (list)
+        out = pys__h_new(rt, list, __func__);
+out:
+    if (names)
+        pys__api.Py_DecRef(names);
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_bound_call(pys_bound *b, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (!b) {
+        va_end(ap);
+        pys__fail(__func__, PYS_E_ARG, "pys_bound_call: NULL");
+        return PYS_NULL;
+    }
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt) {
+        va_end(ap);
+        return PYS_NULL;
+    }
+    pys_obj out = PYS_NULL;
+    PyObject *m = pys__h_get(rt, b->module, __func__);
+    PyObject *f = NULL;
+    if (m && valid_name(name, __func__)) {
+        f = walk(m, name, NULL);
+        if (!f)
+            pys__fail_py(rt, __func__);
+    }
+    if (f) {
+        out = call_fmt(rt, f, fmt, &ap, __func__);
+        pys__api.Py_DecRef(f);
+    }
+    va_end(ap);
+    pys__end(rt);
+    return out;
+}

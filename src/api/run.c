@@ -1,0 +1,230 @@
+/* Running source: exec/eval in __main__ or a namespace, compile-once, and a
+ * bounded cache so repeated identical source is parsed once.
+ *
+ * The cache is direct-mapped (256 entries keyed by FNV-1a of mode+source,
+ * full comparison on hit, replace on collision): O(1), bounded, and no
+ * eviction bookkeeping. Code objects are immutable, so sharing one between
+ * runs is safe. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+static uint64_t fnv1a(const char *s, size_t n, int mode)
+{
+    uint64_t h = 1469598103934665603ull ^ (uint64_t)mode;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* A new reference to the code object for src, compiled at most once while
+ * it stays in the cache. NULL with the exception set on a SyntaxError. */
+static PyObject *cached_code(pys_runtime *rt, const char *src, int mode)
+{
+    size_t n = strlen(src);
+    uint64_t h = fnv1a(src, n, mode);
+    PYS__LOCK(rt);
+    pys__cc_entry *e = &rt->cc[h & (PYS__CC_SIZE - 1)];
+    if (e->code && e->hash == h && e->mode == mode && e->len == n && memcmp(e->src, src, n) == 0) {
+        PyObject *code = e->code;
+        pys__api.Py_IncRef(code);
+        PYS__UNLOCK(rt);
+        return code;
+    }
+    PYS__UNLOCK(rt);
+    PyObject *code = pys__api.Py_CompileString(src, "<pyshim>", mode);
+    if (!code)
+        return NULL;
+    char *copy = pys__strndup(src, n);
+    if (!copy)
+        return code; /* still runs; just not cached */
+    PYS__LOCK(rt);
+    if (e->code) {
+        pys__api.Py_DecRef(e->code);
+        free(e->src);
+    }
+    pys__api.Py_IncRef(code);
+    *e = (pys__cc_entry){.src = copy, .len = n, .hash = h, .mode = mode, .code = code};
+    PYS__UNLOCK(rt);
+    return code;
+}
+
+void pys__cc_clear(pys_runtime *rt)
+{
+    for (size_t i = 0; i < PYS__CC_SIZE; i++) {
+        if (rt->cc[i].code)
+            pys__api.Py_DecRef(rt->cc[i].code);
+        free(rt->cc[i].src);
+        rt->cc[i] = (pys__cc_entry){0};
+    }
+}
+
+PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *globals)
+{
+    PyObject *code = cached_code(rt, src, mode);
+    if (!code)
+        return NULL;
+    PyObject *r = pys__api.PyEval_EvalCode(code, globals, globals);
+    pys__api.Py_DecRef(code);
+    return r;
+}
+
+/* The namespace for ns (PYS_NULL = __main__): borrowed, or NULL + error. */
+static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
+{
+    if (!pys_ok(ns))
+        return rt->main_dict;
+    PyObject *d = pys__h_get(rt, ns, fn);
+    if (d && !(pys__tp_flags(d) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
+        char tn[128];
+        pys__fail(fn, PYS_E_TYPE, "%s: the namespace must be a dict, not %s", fn,
+                  pys__type_name(d, tn, sizeof tn));
+        return NULL;
+    }
+    /* 3.8/3.9 give a namespace without __builtins__ only {"None": None}
+     * when no frame is running; give it the real builtins like __main__. */
+    if (d) {
+        PyObject *key = pys__api.PyUnicode_FromString("__builtins__");
+        int has = key ? pys__api.PySequence_Contains(d, key) : -1;
+        if (has == 0)
+            has = pys__api.PyDict_SetItem(d, key, rt->builtins) < 0 ? -1 : 1;
+        if (key)
+            pys__api.Py_DecRef(key);
+        if (has < 0) {
+            pys__fail_py(rt, fn);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static int exec_common(pys_runtime *rt, const char *src, pys_obj ns, const char *fn)
+{
+    if (!pys__begin(rt, fn))
+        return pys_last_error()->code;
+    int rc = PYS_OK;
+    if (!src) {
+        rc = pys__fail(fn, PYS_E_ARG, "%s: source is NULL", fn);
+        goto out;
+    }
+    PyObject *g = namespace_of(rt, ns, fn);
+    if (!g) {
+        rc = pys_last_error()->code;
+        goto out;
+    }
+    PyObject *r = pys__run_src(rt, src, PYS__Py_file_input, g);
+    if (!r)
+        rc = pys__fail_py(rt, fn);
+    else
+        pys__api.Py_DecRef(r);
+out:
+    pys__end(rt);
+    return rc;
+}
+
+int pys_exec(pys_runtime *rt, const char *src)
+{
+    return exec_common(rt, src, PYS_NULL, __func__);
+}
+
+int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns)
+{
+    if (!pys_ok(ns))
+        return pys__fail(__func__, PYS_E_HANDLE, "pys_exec_in: the namespace handle is invalid");
+    return exec_common(rt, src, ns, __func__);
+}
+
+static pys_obj eval_common(pys_runtime *rt, const char *expr, pys_obj ns, const char *fn)
+{
+    if (!pys__begin(rt, fn))
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    if (!expr) {
+        pys__fail(fn, PYS_E_ARG, "%s: expression is NULL", fn);
+        goto out;
+    }
+    PyObject *g = namespace_of(rt, ns, fn);
+    if (!g)
+        goto out;
+    PyObject *r = pys__run_src(rt, expr, PYS__Py_eval_input, g);
+    if (!r)
+        pys__fail_py(rt, fn);
+    else
+        out = pys__h_new(rt, r, fn);
+out:
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_eval(pys_runtime *rt, const char *expr)
+{
+    return eval_common(rt, expr, PYS_NULL, __func__);
+}
+
+pys_obj pys_eval_in(pys_runtime *rt, const char *expr, pys_obj ns)
+{
+    if (!pys_ok(ns)) {
+        pys__fail(__func__, PYS_E_HANDLE, "pys_eval_in: the namespace handle is invalid");
+        return PYS_NULL;
+    }
+    return eval_common(rt, expr, ns, __func__);
+}
+
+pys_obj pys_compile(pys_runtime *rt, const char *src, const char *filename, pys_mode mode)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    if (!src) {
+        pys__fail(__func__, PYS_E_ARG, "pys_compile: source is NULL");
+    } else if (mode != PYS_MODE_EXEC && mode != PYS_MODE_EVAL) {
+        pys__fail(__func__, PYS_E_ARG, "pys_compile: unknown mode %d", (int)mode);
+    } else {
+        int m = mode == PYS_MODE_EVAL ? PYS__Py_eval_input : PYS__Py_file_input;
+        PyObject *code = pys__api.Py_CompileString(src, filename ? filename : "<pyshim>", m);
+        if (!code)
+            pys__fail_py(rt, __func__);
+        else
+            out = pys__h_new(rt, code, __func__);
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_run(pys_obj code, pys_obj ns)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    PyObject *c = pys__h_get(rt, code, __func__);
+    PyObject *g = c ? namespace_of(rt, ns, __func__) : NULL;
+    if (c && g) {
+        if (!pys__is(c, pys__api.PyCode_Type)) {
+            char tn[128];
+            pys__fail(__func__, PYS_E_TYPE, "pys_run: expected a code object, got %s",
+                      pys__type_name(c, tn, sizeof tn));
+        } else {
+            PyObject *r = pys__api.PyEval_EvalCode(c, g, g);
+            if (!r)
+                pys__fail_py(rt, __func__);
+            else
+                out = pys__h_new(rt, r, __func__);
+        }
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_main_dict(pys_runtime *rt)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    pys__api.Py_IncRef(rt->main_dict);
+    pys_obj out = pys__h_new(rt, rt->main_dict, __func__);
+    pys__end(rt);
+    return out;
+}

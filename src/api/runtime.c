@@ -1,0 +1,502 @@
+/* The runtime: open (choose, load, initialise), close (flush, atexit,
+ * finalise), facts about the loaded Python, and the public probe.
+ *
+ * One runtime per process: CPython keeps one main interpreter and cannot
+ * be unloaded. The runtime object is static, so late calls through a stale
+ * pointer read state CLOSED instead of freed memory. A runtime opened again
+ * after a close reuses the same library (re-initialising CPython, or
+ * re-attaching to it after skip_finalize); a different library is refused. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "init.h"
+#include "internal.h"
+
+pys_runtime pys__the_runtime;
+_Atomic(pys_runtime *) pys__current;
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint8_t next_epoch = 1;
+
+/* ---- the public probe ------------------------------------------------------- */
+
+struct pys_probe_result {
+    pys__probe probe;
+    pys_candidate *c;
+};
+
+static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
+{
+    static const pys_options zero;
+    if (!o)
+        o = &zero;
+    *po = (pys__probe_opts){
+        .library_path = o->library_path,
+        .python = o->python,
+        .venv = o->venv,
+        .prefer_uv = o->prefer_uv,
+        .use_env = !o->ignore_environment,
+    };
+}
+
+int pys_probe(const pys_options *opts, pys_probe_result **out)
+{
+    if (!out)
+        return pys__fail(__func__, PYS_E_ARG, "pys_probe: out is NULL");
+    *out = NULL;
+    pys_probe_result *r = calloc(1, sizeof *r);
+    if (!r)
+        return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
+    pys__probe_opts po;
+    probe_opts_from(opts, &po);
+    pys__diag d = {0};
+    int rc = pys__probe_run(&po, &r->probe, &d);
+    if (rc != PYS_OK && rc != PYS_E_NOTFOUND) {
+        pys__fail_diag(__func__, &d);
+        pys__diag_free(&d);
+        pys__probe_free(&r->probe);
+        free(r);
+        return rc;
+    }
+    if (rc == PYS_E_NOTFOUND)
+        pys__fail_diag(__func__, &d);
+    pys__diag_free(&d);
+    r->c = calloc(r->probe.n ? r->probe.n : 1, sizeof *r->c);
+    if (!r->c) {
+        pys__probe_free(&r->probe);
+        free(r);
+        return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
+    }
+    for (size_t i = 0; i < r->probe.n; i++) {
+        const pys__candidate *s = &r->probe.v[i];
+        r->c[i] = (pys_candidate){
+            .path = s->path ? s->path : "",
+            .realpath = s->realpath ? s->realpath : "",
+            .executable = s->executable ? s->executable : "",
+            .prefix = s->prefix ? s->prefix : "",
+            .source = pys__source_name(s->source),
+            .reason = s->reason ? s->reason : "",
+            .major = s->major,
+            .minor = s->minor,
+            .free_threaded = s->free_threaded,
+            .accepted = s->accepted,
+            .chosen = (int)i == r->probe.chosen,
+        };
+    }
+    *out = r;
+    return PYS_OK;
+}
+
+size_t pys_probe_count(const pys_probe_result *p)
+{
+    return p ? p->probe.n : 0;
+}
+
+const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i)
+{
+    return p && i < p->probe.n ? &p->c[i] : NULL;
+}
+
+int pys_probe_chosen(const pys_probe_result *p)
+{
+    return p ? p->probe.chosen : -1;
+}
+
+const char *pys_probe_venv(const pys_probe_result *p)
+{
+    return p ? p->probe.venv : NULL;
+}
+
+void pys_probe_free(pys_probe_result *p)
+{
+    if (!p)
+        return;
+    pys__probe_free(&p->probe);
+    free(p->c);
+    free(p);
+}
+
+/* ---- open ------------------------------------------------------------------------ */
+
+static void free_strings(pys_runtime *rt)
+{
+    free(rt->s_version);
+    free(rt->s_library);
+    free(rt->s_executable);
+    free(rt->s_prefix);
+    free(rt->s_base_prefix);
+    free(rt->s_venv);
+    free(rt->s_source);
+    free(rt->bridge_module);
+    rt->s_version = rt->s_library = rt->s_executable = rt->s_prefix = rt->s_base_prefix =
+        rt->s_venv = rt->s_source = rt->bridge_module = NULL;
+}
+
+static char *sys_str(const char *name)
+{
+    PyObject *v = pys__api.PySys_GetObject(name); /* borrowed */
+    if (!v || !pys__is(v, pys__api.PyUnicode_Type)) {
+        pys__api.PyErr_Clear();
+        return pys__strdup("");
+    }
+    const char *u = pys__api.PyUnicode_AsUTF8AndSize(v, NULL);
+    if (!u) {
+        pys__api.PyErr_Clear();
+        return pys__strdup("");
+    }
+    return pys__strdup(u);
+}
+
+int pys_set_argv(pys_runtime *rt, const char *const *argv)
+{
+    if (!pys__begin(rt, __func__))
+        return pys_last_error()->code;
+    int rc = PYS_OK;
+    PyObject *list = pys__api.PyList_New(0);
+    for (size_t i = 0; list && argv && argv[i]; i++) {
+        PyObject *s = pys__api.PyUnicode_DecodeUTF8(argv[i], (Py_ssize_t)strlen(argv[i]),
+                                                    "surrogateescape");
+        if (!s || pys__api.PyList_Append(list, s) < 0) {
+            if (s)
+                pys__api.Py_DecRef(s);
+            pys__api.Py_DecRef(list);
+            list = NULL;
+            break;
+        }
+        pys__api.Py_DecRef(s);
+    }
+    if (list && pys__api.PyList_Size(list) == 0) {
+        PyObject *empty = pys__api.PyUnicode_FromString("");
+        pys__api.PyList_Append(list, empty);
+        pys__api.Py_DecRef(empty);
+    }
+    if (!list || pys__api.PySys_SetObject("argv", list) < 0)
+        rc = pys__fail_py(rt, __func__);
+    if (list)
+        pys__api.Py_DecRef(list);
+    pys__end(rt);
+    return rc;
+}
+
+/* With the GIL held right after initialisation: cache objects and facts. */
+static int post_init(pys_runtime *rt, const pys_options *o)
+{
+    PyObject *main = pys__api.PyImport_AddModule("__main__"); /* borrowed */
+    if (!main)
+        return pys__fail_py(rt, "pys_open");
+    rt->main_dict = pys__api.PyModule_GetDict(main);
+    pys__api.Py_IncRef(rt->main_dict);
+    rt->builtins = pys__api.PyImport_ImportModule("builtins");
+    if (!rt->builtins)
+        return pys__fail_py(rt, "pys_open");
+    rt->exc_timeout = pys__api.PyErr_NewExceptionWithDoc(
+        "pyshim.DeadlineExceeded",
+        "Raised by pyshim in Python code that ran past its deadline. Derives from "
+        "BaseException so that `except Exception` does not swallow it.",
+        PYS__EXC(BaseException), NULL);
+    rt->exc_interrupt = pys__api.PyErr_NewExceptionWithDoc(
+        "pyshim.Interrupted", "Raised by pys_interrupt() in the Python code being run.",
+        PYS__EXC(BaseException), NULL);
+    if (!rt->exc_timeout || !rt->exc_interrupt)
+        return pys__fail_py(rt, "pys_open");
+    /* A free-threaded build says so in sys.abiflags ("t"). */
+    PyObject *abi = pys__api.PySys_GetObject("abiflags");
+    if (abi && pys__is(abi, pys__api.PyUnicode_Type)) {
+        const char *a = pys__api.PyUnicode_AsUTF8AndSize(abi, NULL);
+        if (a && strchr(a, 't'))
+            rt->free_threaded = true;
+    }
+    pys__api.PyErr_Clear();
+    rt->s_executable = sys_str("executable");
+    rt->s_prefix = sys_str("prefix");
+    rt->s_base_prefix = sys_str("base_prefix");
+    rt->s_version = pys__strdup(pys__api.Py_GetVersion());
+    return PYS_OK;
+}
+
+/* Chooses the Python to load: a uv project's .venv (after `uv sync`), or the
+ * probe's choice, or, with dependencies, the cached venv built for them on
+ * top of the probe's choice. *venv_hold owns a venv path the probe options
+ * point at. */
+static int open_choose(const pys_options *o, pys__probe_opts *po, pys__probe *probe,
+                       char **venv_hold, pys__diag *d)
+{
+    bool have_deps = o->dependencies && o->dependencies[0];
+    if (o->uv_project && have_deps)
+        return pys__diag_set(d, PYS_E_ARG,
+                             "uv_project and dependencies cannot be combined: list the "
+                             "dependencies in the project's pyproject.toml");
+    if (o->uv_project) {
+        const char *pin = po->python;
+        if (!pin && po->use_env)
+            pin = getenv("PYSHIM_PYTHON_VERSION");
+        int rc = pys__uv_sync(o->uv_project, pin, venv_hold, d);
+        if (rc != PYS_OK)
+            return rc;
+        po->venv = *venv_hold;
+    }
+    int rc = pys__probe_run(po, probe, d);
+    if (rc != PYS_OK || !have_deps)
+        return rc;
+    const pys__candidate *c = &probe->v[probe->chosen];
+    if (!c->executable)
+        return pys__diag_set(d, PYS_E_DEPS,
+                             "dependencies need the interpreter of %s, but none was found "
+                             "beside it",
+                             c->path);
+    pys__deps_req req = {
+        .python_executable = c->executable,
+        .major = c->major,
+        .minor = c->minor,
+        .free_threaded = c->free_threaded,
+        .requirements = o->dependencies,
+        .find_links = o->find_links,
+        .index_url = o->index_url,
+        .no_index = o->no_index,
+        .prefer_uv = o->prefer_uv,
+    };
+    char *venv = NULL;
+    rc = pys__deps_ensure(&req, &venv, d);
+    if (rc != PYS_OK)
+        return rc;
+    free(*venv_hold);
+    *venv_hold = venv;
+    pys__probe_free(probe);
+    po->venv = venv;
+    po->library_path = NULL;
+    po->use_env = false; /* the venv is now the explicit choice */
+    return pys__probe_run(po, probe, d);
+}
+
+int pys_open(const pys_options *opts, pys_runtime **out)
+{
+    static const pys_options zero;
+    const pys_options *o = opts ? opts : &zero;
+    if (!out)
+        return pys__fail(__func__, PYS_E_ARG, "pys_open: out is NULL");
+    *out = NULL;
+    if (pys__tls_get()->gil_depth > 0)
+        return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
+    pthread_mutex_lock(&open_lock);
+    pys_runtime *rt = &pys__the_runtime;
+    if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
+        pthread_mutex_unlock(&open_lock);
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_open: a runtime is already open in this process "
+                         "(CPython allows one; close it first)");
+    }
+    atomic_store(&rt->state, PYS__ST_OPENING);
+
+    pys__probe_opts po;
+    probe_opts_from(o, &po);
+    pys__probe probe = {0};
+    pys__diag d = {0};
+    char *venv_hold = NULL;
+    int rc = open_choose(o, &po, &probe, &venv_hold, &d);
+    if (rc != PYS_OK)
+        goto fail;
+    const pys__candidate *c = &probe.v[probe.chosen];
+
+    int version = 0, micro = 0;
+    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, &version,
+                        &micro, &d);
+    if (rc != PYS_OK)
+        goto fail;
+
+    char *exe_default = NULL;
+    const char *prefix = c->prefix;
+    if (!prefix) {
+        rc = pys__diag_set(&d, PYS_E_INIT,
+                           "cannot tell the install prefix of %s, so its standard library "
+                           "cannot be located",
+                           c->path);
+        goto fail;
+    }
+    const char *exe = c->executable;
+    if (!exe) {
+        exe_default = pys__asprintf("%s/bin/python%d.%d%s", prefix, version >> 8, version & 0xff,
+                                    c->free_threaded ? "t" : "");
+        exe = exe_default;
+    }
+    pys__init_opts io = {
+        .executable = probe.venv ? probe.venv_executable : exe,
+        .home = probe.venv ? NULL : prefix,
+        .stdlib_prefix = prefix,
+        .version = version,
+        .free_threaded = c->free_threaded,
+        .install_signal_handlers = o->install_signal_handlers,
+    };
+    bool was_init = false;
+    PyThreadState *main_ts = NULL;
+    rc = pys__py_init(&io, &main_ts, &was_init, &d);
+    free(exe_default);
+    if (rc != PYS_OK)
+        goto fail;
+
+    /* Fill the runtime. */
+    free_strings(rt);
+    rt->version = version;
+    rt->micro = micro;
+    rt->free_threaded = c->free_threaded;
+    rt->finalize = !o->skip_finalize;
+    if (!was_init)
+        rt->main_tstate = main_ts;
+    rt->opener = pthread_self();
+    rt->logger = o->logger;
+    rt->logger_ud = o->logger_userdata;
+    rt->s_library = pys__strdup(c->realpath ? c->realpath : c->path);
+    rt->s_venv = pys__strdup(probe.venv ? probe.venv : "");
+    rt->s_source = pys__strdup(pys__source_name(c->source));
+    rt->bridge_module = pys__strdup(o->bridge_module ? o->bridge_module : "c_bridge");
+    if (next_epoch == 0)
+        next_epoch = 1;
+    rt->ht.epoch = next_epoch++;
+    pthread_mutex_init(&rt->lock, NULL);
+
+    int gs = pys__api.PyGILState_Ensure();
+    rc = post_init(rt, o);
+    pys__api.PyGILState_Release(gs);
+    if (rc != PYS_OK) {
+        pthread_mutex_unlock(&open_lock);
+        atomic_store(&rt->state, PYS__ST_CLOSED);
+        pys__probe_free(&probe);
+        pys__diag_free(&d);
+        free(venv_hold);
+        return rc;
+    }
+    rt->info = (pys_info){
+        .major = version >> 8,
+        .minor = version & 0xff,
+        .micro = micro,
+        .free_threaded = rt->free_threaded,
+        .version = rt->s_version ? rt->s_version : "",
+        .library = rt->s_library ? rt->s_library : "",
+        .executable = rt->s_executable ? rt->s_executable : "",
+        .prefix = rt->s_prefix ? rt->s_prefix : "",
+        .base_prefix = rt->s_base_prefix ? rt->s_base_prefix : "",
+        .venv = rt->s_venv ? rt->s_venv : "",
+        .source = rt->s_source ? rt->s_source : "",
+    };
+    atomic_store(&rt->inflight, 0);
+    atomic_store(&rt->state, PYS__ST_OPEN);
+    atomic_store(&pys__current, rt);
+    pthread_mutex_unlock(&open_lock);
+    pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d from %s (%s)", version >> 8,
+             version & 0xff, micro, rt->info.library, rt->info.source);
+    if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
+        rc = pys_last_error()->code;
+        pys_close(rt);
+        pys__probe_free(&probe);
+        free(venv_hold);
+        return rc;
+    }
+    pys__probe_free(&probe);
+    pys__diag_free(&d);
+    free(venv_hold);
+    *out = rt;
+    return PYS_OK;
+
+fail:
+    pys__fail_diag(__func__, &d);
+    pys__diag_free(&d);
+    pys__probe_free(&probe);
+    free(venv_hold);
+    atomic_store(&rt->state, PYS__ST_CLOSED);
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+/* ---- close ------------------------------------------------------------------------ */
+
+static void flush_std(void)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+    for (size_t i = 0; i < 2; i++) {
+        PyObject *f = pys__api.PySys_GetObject(names[i]); /* borrowed */
+        if (!f || f == PYS__None)
+            continue;
+        PyObject *flush = pys__api.PyObject_GetAttrString(f, "flush");
+        PyObject *r = flush ? pys__api.PyObject_CallObject(flush, NULL) : NULL;
+        if (r)
+            pys__api.Py_DecRef(r);
+        if (flush)
+            pys__api.Py_DecRef(flush);
+        if (pys__api.PyErr_Occurred())
+            pys__api.PyErr_Clear();
+    }
+}
+
+int pys_close(pys_runtime *rt)
+{
+    if (!rt)
+        return pys__fail(__func__, PYS_E_ARG, "pys_close: runtime is NULL");
+    if (rt != &pys__the_runtime)
+        return pys__fail(__func__, PYS_E_ARG, "pys_close: not a pyshim runtime");
+    if (pys__tls_get()->gil_depth > 0)
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_close: called inside a pyshim call or batch on this thread");
+    pthread_mutex_lock(&open_lock);
+    int expect = PYS__ST_OPEN;
+    if (!atomic_compare_exchange_strong(&rt->state, &expect, PYS__ST_CLOSING)) {
+        pthread_mutex_unlock(&open_lock);
+        return pys__fail(__func__, PYS_E_CLOSED, "pys_close: the runtime is not open");
+    }
+    /* Let calls in progress finish; new ones see CLOSING and fail. */
+    while (atomic_load(&rt->inflight) > 0) {
+        struct timespec ts = {0, 200000};
+        nanosleep(&ts, NULL);
+    }
+    int gs = pys__api.PyGILState_Ensure();
+    for (int i = rt->non_close - 1; i >= 0; i--)
+        rt->on_close[i](rt);
+    rt->non_close = 0;
+    flush_std();
+    pys__h_clear(rt);
+    pys__cc_clear(rt);
+    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->tb_format, &rt->exc_timeout,
+                           &rt->exc_interrupt};
+    for (size_t i = 0; i < sizeof cached / sizeof cached[0]; i++) {
+        if (*cached[i])
+            pys__api.Py_DecRef(*cached[i]);
+        *cached[i] = NULL;
+    }
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    int rc = PYS_OK;
+    if (rt->finalize) {
+        if (rt->main_tstate && pthread_equal(rt->opener, pthread_self())) {
+            pys__api.PyGILState_Release(gs);
+            pys__api.PyEval_RestoreThread(rt->main_tstate);
+        }
+        if (pys__api.Py_FinalizeEx() < 0)
+            pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
+        rt->main_tstate = NULL;
+        pys__py_init_free();
+    } else {
+        pys__api.PyGILState_Release(gs);
+    }
+    atomic_store(&pys__current, NULL);
+    free_strings(rt);
+    rt->info = (pys_info){0};
+    pthread_mutex_destroy(&rt->lock);
+    atomic_store(&rt->state, PYS__ST_CLOSED);
+    pthread_mutex_unlock(&open_lock);
+    return rc;
+}
+
+pys_runtime *pys_runtime_current(void)
+{
+    return atomic_load(&pys__current);
+}
+
+int pys_get_info(pys_runtime *rt, pys_info *out)
+{
+    if (!rt || !out)
+        return pys__fail(__func__, PYS_E_ARG, "pys_get_info: NULL argument");
+    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN)
+        return pys__fail(__func__, PYS_E_CLOSED, "pys_get_info: the runtime is not open");
+    *out = rt->info;
+    return PYS_OK;
+}

@@ -1,0 +1,323 @@
+/* cJSON trees to and from Python values.
+ *
+ * JSON numbers carry no int/float distinction in cJSON, so an integral
+ * value with |v| <= 2^53 becomes an int and anything else a float; in the
+ * other direction an int beyond 2^53 cannot be represented exactly and is
+ * PYS_E_OVERFLOW rather than a silently rounded number. Cycles are caught
+ * by keeping the containers on the current path; depth is bounded by
+ * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]"). */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define EXACT_INT_LIMIT 9007199254740992.0 /* 2^53 */
+
+/* ---- JSON -> Python -------------------------------------------------------------- */
+
+static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const char *fn)
+{
+    if (depth > PYS_JSON_MAX_DEPTH) {
+        pys__fail(fn, PYS_E_VALUE, "%s: JSON nested deeper than %d levels", fn,
+                  PYS_JSON_MAX_DEPTH);
+        return NULL;
+    }
+    PyObject *o = NULL;
+    if (cJSON_IsNull(j)) {
+        pys__api.Py_IncRef(PYS__None);
+        return PYS__None;
+    }
+    if (cJSON_IsTrue(j) || cJSON_IsFalse(j)) {
+        return pys__api.PyBool_FromLong(cJSON_IsTrue(j));
+    }
+    if (cJSON_IsNumber(j)) {
+        double v = j->valuedouble;
+        if (isfinite(v) && floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
+            o = pys__api.PyLong_FromLongLong((long long)v);
+        else
+            o = pys__api.PyFloat_FromDouble(v);
+    } else if (cJSON_IsString(j)) {
+        const char *s = j->valuestring ? j->valuestring : "";
+        o = pys__api.PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "strict");
+        if (!o) {
+            pys__api.PyErr_Clear();
+            pys__fail(fn, PYS_E_VALUE, "%s: a JSON string is not valid UTF-8", fn);
+            return NULL;
+        }
+    } else if (cJSON_IsArray(j)) {
+        o = pys__api.PyList_New(0);
+        for (const cJSON *c = j->child; o && c; c = c->next) {
+            PyObject *v = from_json(rt, c, depth + 1, fn);
+            if (!v || pys__api.PyList_Append(o, v) < 0) {
+                if (v)
+                    pys__api.Py_DecRef(v);
+                pys__api.Py_DecRef(o);
+                return NULL;
+            }
+            pys__api.Py_DecRef(v);
+        }
+    } else if (cJSON_IsObject(j)) {
+        o = pys__api.PyDict_New();
+        for (const cJSON *c = j->child; o && c; c = c->next) {
+            PyObject *v = from_json(rt, c, depth + 1, fn);
+            if (!v || pys__api.PyDict_SetItemString(o, c->string ? c->string : "", v) < 0) {
+                if (v)
+                    pys__api.Py_DecRef(v);
+                pys__api.Py_DecRef(o);
+                return NULL;
+            }
+            pys__api.Py_DecRef(v);
+        }
+    } else {
+        pys__fail(fn, PYS_E_VALUE, "%s: unsupported cJSON node (type %d)", fn, j->type);
+        return NULL;
+    }
+    return o;
+}
+
+pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json)
+{
+    if (!pys__begin(rt, __func__))
+        return PYS_NULL;
+    pys_obj out = PYS_NULL;
+    if (!json) {
+        pys__fail(__func__, PYS_E_ARG, "pys_from_json: json is NULL");
+    } else {
+        PyObject *o = from_json(rt, json, 0, __func__);
+        if (o)
+            out = pys__h_new(rt, o, __func__);
+        else if (pys__api.PyErr_Occurred())
+            pys__fail_py(rt, __func__);
+    }
+    pys__end(rt);
+    return out;
+}
+
+pys_obj pys_from_json_text(pys_runtime *rt, const char *text)
+{
+    if (!text) {
+        pys__fail(__func__, PYS_E_ARG, "pys_from_json_text: text is NULL");
+        return PYS_NULL;
+    }
+    cJSON *j = cJSON_Parse(text);
+    if (!j) {
+        const char *at = cJSON_GetErrorPtr();
+        pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %ld",
+                  at ? (long)(at - text) : -1L);
+        return PYS_NULL;
+    }
+    pys_obj o = pys_from_json(rt, j);
+    cJSON_Delete(j);
+    return o;
+}
+
+/* ---- Python -> JSON -------------------------------------------------------------- */
+
+typedef struct walk {
+    pys_runtime *rt;
+    const char *fn;
+    PyObject *stack[PYS_JSON_MAX_DEPTH + 1];
+    int depth;
+    /* the path to the current value, as segments */
+    char seg[PYS_JSON_MAX_DEPTH + 1][48];
+} walk;
+
+static char *path_of(const walk *w)
+{
+    pys__sb b = {0};
+    pys__sb_add(&b, "$");
+    for (int i = 0; i < w->depth; i++)
+        pys__sb_add(&b, w->seg[i]);
+    return pys__sb_take(&b);
+}
+
+static cJSON *fail_at(walk *w, int code, const char *what, PyObject *o)
+{
+    char *p = path_of(w);
+    char tn[128] = "";
+    if (o)
+        pys__type_name(o, tn, sizeof tn);
+    pys__fail(w->fn, code, "%s: %s%s%s at %s", w->fn, what, o ? ": " : "", o ? tn : "",
+              p ? p : "$");
+    free(p);
+    return NULL;
+}
+
+static cJSON *to_json(walk *w, PyObject *o);
+
+static cJSON *push(walk *w, PyObject *container)
+{
+    if (w->depth >= PYS_JSON_MAX_DEPTH)
+        return fail_at(w, PYS_E_VALUE, "nested deeper than PYS_JSON_MAX_DEPTH", NULL);
+    for (int i = 0; i < w->depth; i++)
+        if (w->stack[i] == container)
+            return fail_at(w, PYS_E_VALUE, "cycle: a container contains itself", NULL);
+    w->stack[w->depth] = container;
+    return (cJSON *)1;
+}
+
+static cJSON *child(walk *w, PyObject *v, const char *segfmt, const char *key, long index)
+{
+    if (key)
+        snprintf(w->seg[w->depth], sizeof w->seg[0], segfmt, key);
+    else
+        snprintf(w->seg[w->depth], sizeof w->seg[0], segfmt, index);
+    w->depth++;
+    cJSON *c = to_json(w, v);
+    w->depth--;
+    return c;
+}
+
+static cJSON *seq_to_json(walk *w, PyObject *o)
+{
+    if (!push(w, o))
+        return NULL;
+    cJSON *arr = cJSON_CreateArray();
+    PyObject *it = pys__api.PyObject_GetIter(o);
+    if (!arr || !it) {
+        cJSON_Delete(arr);
+        if (it)
+            pys__api.Py_DecRef(it);
+        pys__fail_py(w->rt, w->fn);
+        return NULL;
+    }
+    PyObject *v;
+    long i = 0;
+    while ((v = pys__api.PyIter_Next(it))) {
+        cJSON *c = child(w, v, "[%ld]", NULL, i++);
+        pys__api.Py_DecRef(v);
+        if (!c) {
+            cJSON_Delete(arr);
+            pys__api.Py_DecRef(it);
+            return NULL;
+        }
+        cJSON_AddItemToArray(arr, c);
+    }
+    pys__api.Py_DecRef(it);
+    if (pys__api.PyErr_Occurred()) {
+        cJSON_Delete(arr);
+        pys__fail_py(w->rt, w->fn);
+        return NULL;
+    }
+    return arr;
+}
+
+static cJSON *dict_to_json(walk *w, PyObject *o)
+{
+    if (!push(w, o))
+        return NULL;
+    cJSON *obj = cJSON_CreateObject();
+    if (!obj)
+        return fail_at(w, PYS_E_NOMEM, "out of memory", NULL);
+    Py_ssize_t pos = 0;
+    PyObject *k, *v;
+    while (pys__api.PyDict_Next(o, &pos, &k, &v)) {
+        if (!(pys__tp_flags(k) & PYS__Py_TPFLAGS_UNICODE_SUBCLASS)) {
+            cJSON_Delete(obj);
+            return fail_at(w, PYS_E_TYPE, "dict key is not a str", k);
+        }
+        Py_ssize_t n = 0;
+        const char *ks = pys__api.PyUnicode_AsUTF8AndSize(k, &n);
+        if (!ks || strlen(ks) != (size_t)n) {
+            pys__api.PyErr_Clear();
+            cJSON_Delete(obj);
+            return fail_at(w, PYS_E_VALUE, "dict key is not representable (NUL or surrogate)",
+                           NULL);
+        }
+        pys__api.Py_IncRef(v); /* the dict may change under a callback */
+        cJSON *c = child(w, v, ".%s", ks, 0);
+        pys__api.Py_DecRef(v);
+        if (!c) {
+            cJSON_Delete(obj);
+            return NULL;
+        }
+        cJSON_AddItemToObject(obj, ks, c);
+    }
+    return obj;
+}
+
+static cJSON *to_json(walk *w, PyObject *o)
+{
+    if (o == PYS__None)
+        return cJSON_CreateNull();
+    if (o == PYS__True)
+        return cJSON_CreateTrue();
+    if (o == PYS__False)
+        return cJSON_CreateFalse();
+    unsigned long fl = pys__tp_flags(o);
+    if (fl & PYS__Py_TPFLAGS_LONG_SUBCLASS) {
+        int overflow = 0;
+        long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
+        if (overflow || v > (1LL << 53) || v < -(1LL << 53))
+            return fail_at(w, PYS_E_OVERFLOW, "int beyond 2^53 cannot be a JSON number exactly",
+                           NULL);
+        if (v == -1 && pys__api.PyErr_Occurred()) {
+            pys__fail_py(w->rt, w->fn);
+            return NULL;
+        }
+        return cJSON_CreateNumber((double)v);
+    }
+    if (pys__is(o, pys__api.PyFloat_Type)) {
+        double v = pys__api.PyFloat_AsDouble(o);
+        if (!isfinite(v))
+            return fail_at(w, PYS_E_VALUE, "NaN or infinity has no JSON form", NULL);
+        return cJSON_CreateNumber(v);
+    }
+    if (fl & PYS__Py_TPFLAGS_UNICODE_SUBCLASS) {
+        Py_ssize_t n = 0;
+        const char *s = pys__api.PyUnicode_AsUTF8AndSize(o, &n);
+        if (!s) {
+            pys__api.PyErr_Clear();
+            return fail_at(w, PYS_E_VALUE, "str is not encodable as UTF-8", NULL);
+        }
+        if (strlen(s) != (size_t)n)
+            return fail_at(w, PYS_E_VALUE, "str with an embedded NUL cannot be a cJSON string",
+                           NULL);
+        return cJSON_CreateString(s);
+    }
+    if (fl & PYS__Py_TPFLAGS_DICT_SUBCLASS)
+        return dict_to_json(w, o);
+    if ((fl & (PYS__Py_TPFLAGS_LIST_SUBCLASS | PYS__Py_TPFLAGS_TUPLE_SUBCLASS)) ||
+        pys__is(o, pys__api.PySet_Type) || pys__is(o, pys__api.PyFrozenSet_Type))
+        return seq_to_json(w, o);
+    return fail_at(w, PYS_E_TYPE, "value has no JSON form", o);
+}
+
+struct cJSON *pys_to_json(pys_obj h)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return NULL;
+    cJSON *out = NULL;
+    PyObject *o = pys__h_get(rt, h, __func__);
+    if (o) {
+        walk *w = calloc(1, sizeof *w);
+        if (!w) {
+            pys__fail(__func__, PYS_E_NOMEM, "pys_to_json: out of memory");
+        } else {
+            w->rt = rt;
+            w->fn = __func__;
+            out = to_json(w, o);
+            free(w);
+        }
+    }
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    pys__end(rt);
+    return out;
+}
+
+char *pys_to_json_text(pys_obj o)
+{
+    cJSON *j = pys_to_json(o);
+    if (!j)
+        return NULL;
+    char *s = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    if (!s)
+        pys__fail(__func__, PYS_E_NOMEM, "pys_to_json_text: out of memory");
+    return s;
+}

@@ -1,0 +1,26 @@
+#ifndef PYS_INIT_H
+#define PYS_INIT_H
+
+#include "capi.h"
+
+typedef struct pys__init_opts {
+    const char *executable; /* program name: the install's (or venv's) interpreter */
+    const char *home;       /* PYTHONHOME equivalent, or NULL (venvs: found via pyvenv.cfg) */
+    const char *stdlib_prefix; /* where the stdlib must be (checked before init) */
+    int version;            /* 0xMMmm */
+    bool free_threaded;
+    bool install_signal_handlers;
+} pys__init_opts;
+
+/* Checks the stdlib, configures and initialises CPython, then releases the
+ * GIL. *main_tstate receives the main thread state (for finalisation).
+ * If Python is already initialised (an earlier runtime skipped finalize),
+ * only takes the state. PYS_E_INIT names the path it checked. */
+int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was_initialized,
+                 pys__diag *d);
+/* Frees the strings handed to CPython's setters (after Py_FinalizeEx). */
+void pys__py_init_free(void);
+/* True when `prefix` holds the stdlib of Python 3.minor (ft: python3.Xt). */
+bool pys__stdlib_present(const char *prefix, int minor, bool ft, char **looked_at);
+
+#endif

@@ -1,0 +1,127 @@
+/* The loader layer: choose a libpython (discover.c), build dependency venvs
+ * (depvenv.c, spawn.c), dlopen it and fill the C-API table (capi.c), and
+ * initialise the interpreter (init.c).
+ *
+ * This layer knows nothing about handles. Failures are reported through a
+ * pys__diag, which the api layer turns into the thread's pys_error. */
+#ifndef PYS_LOADER_H
+#define PYS_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+/* ---- diagnostics -------------------------------------------------------- */
+
+/* What a loader step says when it fails: a PYS_E_* code, a message and
+ * (for "not found") the list of places tried. All strings are owned. */
+typedef struct pys__diag {
+    int code;
+    char *message;
+    char **searched;
+    size_t nsearched, capsearched;
+} pys__diag;
+
+/* Sets code and message (replacing any earlier one). Returns code. */
+int pys__diag_set(pys__diag *d, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
+/* Appends one "tried" line (copied). */
+void pys__diag_searched(pys__diag *d, const char *fmt, ...) PYS__PRINTF(2, 3);
+void pys__diag_free(pys__diag *d);
+
+/* ---- discovery ---------------------------------------------------------- */
+
+/* Where a candidate came from, in precedence order. */
+typedef enum pys__source {
+    PYS__SRC_EXPLICIT = 0, /* options.library_path / PYSHIM_LIBPYTHON */
+    PYS__SRC_VENV,         /* options.venv / VIRTUAL_ENV (pyvenv.cfg home) */
+    PYS__SRC_UV,           /* uv-managed install (prefer_uv) */
+    PYS__SRC_PATH,         /* an interpreter on PATH */
+    PYS__SRC_PYENV,        /* ~/.pyenv/versions/VER (pyenv shims on PATH) */
+    PYS__SRC_LDCONFIG,     /* the dynamic linker's cache */
+    PYS__SRC_SYSTEM,       /* standard library directories */
+} pys__source;
+
+const char *pys__source_name(pys__source s);
+
+typedef struct pys__candidate {
+    char *path;        /* the library file as found */
+    char *realpath;    /* resolved; candidates are unique by realpath */
+    char *executable;  /* the install's interpreter (bin/python3.X), or NULL */
+    char *prefix;      /* the install prefix (dir holding lib/python3.X), or NULL */
+    pys__source source;
+    int major, minor;  /* from the file name; 0.0 when unknown */
+    bool free_threaded;/* "libpython3.Xt" */
+    bool accepted;
+    char *reason;      /* why accepted or rejected (always set) */
+} pys__candidate;
+
+typedef struct pys__probe_opts {
+    const char *library_path; /* explicit library: no search */
+    const char *python;       /* pin: "3.12", "3.13t", or NULL */
+    const char *venv;         /* venv directory, or NULL */
+    bool prefer_uv;
+    bool use_env;             /* honour PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV */
+} pys__probe_opts;
+
+typedef struct pys__probe {
+    pys__candidate *v;
+    size_t n, cap;
+    int chosen;            /* index into v, or -1 */
+    char *venv;            /* the venv in use (absolute), or NULL */
+    char *venv_executable; /* the venv's own interpreter (DIR/bin/python3...) */
+    char *pin;             /* the effective version pin, or NULL */
+} pys__probe;
+
+/* Builds the candidate list and chooses one. Returns PYS_OK with
+ * out->chosen >= 0, or an error code with `d` filled (PYS_E_NOTFOUND lists
+ * every path tried; PYS_E_ARG for a malformed pin). `out` is always
+ * initialised and must be freed with pys__probe_free, even on error. */
+int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d);
+void pys__probe_free(pys__probe *p);
+
+/* Parses "3.12" / "3.13t" / "3" into its parts. Returns false if malformed. */
+bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft);
+
+/* Supported range (inclusive). */
+#define PYS__MIN_MINOR 8
+#define PYS__MAX_MINOR 14
+
+/* ---- subprocesses ------------------------------------------------------- */
+
+/* Runs argv[0] (searched on PATH when it has no slash) with the given argv,
+ * never through a shell. env_add: NULL or NULL-terminated "K=V" strings added
+ * to (overriding) the current environment. Captures stdout and stderr
+ * (each NULL-able). Returns the exit status (0..255), or -1 if it could not
+ * be started (d filled). Every call increments pys__spawn_count(). */
+int pys__spawn(const char *const *argv, const char *const *env_add,
+               char **out_stdout, char **out_stderr, pys__diag *d);
+/* How many subprocesses this process has started through pys__spawn. */
+unsigned long pys__spawn_count(void);
+/* Finds an executable on PATH; malloc'd path or NULL. */
+char *pys__which(const char *name);
+
+/* ---- dependency venvs and uv (depvenv.c) ------------------------------- */
+
+typedef struct pys__deps_req {
+    const char *python_executable; /* the chosen base interpreter */
+    int major, minor;
+    bool free_threaded;
+    const char *const *requirements; /* NULL-terminated */
+    const char *const *find_links;   /* NULL-terminated or NULL */
+    const char *index_url;           /* or NULL */
+    bool no_index;
+    bool prefer_uv;                  /* use uv when it is on PATH */
+} pys__deps_req;
+
+/* Ensures the cached venv for `req` exists, building it if needed (under a
+ * file lock, in a temp dir renamed into place). On success *venv_dir is the
+ * cache entry (malloc'd). A cache hit starts no subprocess. */
+int pys__deps_ensure(const pys__deps_req *req, char **venv_dir, pys__diag *d);
+/* Runs `uv sync` for the project (requires DIR/pyproject.toml); *venv_dir is
+ * DIR/.venv (malloc'd). */
+int pys__uv_sync(const char *project_dir, const char *python_pin, char **venv_dir, pys__diag *d);
+/* The cache root ($XDG_CACHE_HOME/pyshim/venvs or ~/.cache/pyshim/venvs). */
+char *pys__deps_cache_dir(void);
+
+#endif

@@ -1,0 +1,55 @@
+/* Test harness: every PYS_TEST runs once per supported Python found on the
+ * machine (Criterion parameterised tests, each in its own process), with a
+ * runtime opened on that Python's library. PYSHIM_TEST_PYTHONS="3.8,3.13"
+ * restricts the set for quick runs. */
+#ifndef PYSHIM_TEST_H
+#define PYSHIM_TEST_H
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <pyshim.h>
+
+typedef struct pyt_python {
+    char path[1024];
+    char prefix[1024];
+    char executable[1024];
+    char source[32];
+    int major, minor;
+    bool free_threaded;
+} pyt_python;
+
+/* The accepted candidates of a default probe, one per distinct library. */
+struct criterion_test_params pyt_params(void);
+/* Opens a runtime on py (asserts success). */
+pys_runtime *pyt_open(const pyt_python *py);
+pys_runtime *pyt_open_opts(const pyt_python *py, pys_options *o);
+void pyt_close(pys_runtime *rt);
+/* "3.11 (pyenv) /root/..." for messages. */
+const char *pyt_name(const pyt_python *py);
+/* Fails the test with the last pyshim error. */
+#define pyt_assert_ok(rc)                                                                          \
+    cr_assert_eq((rc), PYS_OK, "%s failed: %s: %s", #rc, pys_err_name(rc),                         \
+                 pys_last_error()->message)
+#define pyt_assert_h(h)                                                                            \
+    cr_assert(pys_ok(h), "%s failed: %s: %s", #h, pys_err_name(pys_last_error()->code),             \
+              pys_last_error()->message)
+/* Evaluates expr and returns its int64 value (asserts). */
+int64_t pyt_eval_i64(pys_runtime *rt, const char *expr);
+
+#define PYS_TEST(suite, name, ...)                                                                 \
+    ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
+    static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py);                      \
+    ParameterizedTest(pyt_python *py, suite, name, __VA_ARGS__)                                     \
+    {                                                                                              \
+        pys_runtime *rt = pyt_open(py);                                                            \
+        suite##_##name##_body(rt, py);                                                             \
+        pyt_close(rt);                                                                             \
+    }                                                                                              \
+    static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py)
+
+/* Same, but the body opens the runtime itself (gets only py). */
+#define PYS_TEST_NOOPEN(suite, name, ...)                                                          \
+    ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
+    ParameterizedTest(pyt_python *py, suite, name, __VA_ARGS__)
+
+#endif

@@ -203,8 +203,7 @@ static int finish_run(int rc)
     const pys_error *e = pys_last_error();
     if (rc == PYS_E_EXIT) {
         /* A non-int code is printed like the interpreter does. */
-        if (e->exit_code == 1 && e->message && *e->message &&
-            strncmp(e->message, "SystemExit", 10) != 0)
+        if (strncmp(e->message, "SystemExit", 10) != 0)
             fprintf(stderr, "%s\n", e->message);
         return e->exit_code;
     }

@@ -160,7 +160,7 @@ const char *pys__type_name(PyObject *o, char *buf, size_t size)
                         ? pys__api.PyUnicode_AsUTF8AndSize(qn, NULL)
                         : NULL;
     if (q) {
-        if (m && strcmp(m, "builtins") != 0)
+        if (m && strcmp(m, "builtins") != 0 && strcmp(m, "__main__") != 0)
             snprintf(buf, size, "%s.%s", m, q);
         else
             snprintf(buf, size, "%s", q);
@@ -260,7 +260,7 @@ static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, 
 }
 
 /* SystemExit.code -> exit status and message, as the interpreter does. */
-static int exit_code_of(PyObject *value, char **msg)
+static int exit_code_of(PyObject *value, char **msg, bool *textual)
 {
     PyObject *code = pys__api.PyObject_GetAttrString(value, "code");
     int status = 1;
@@ -280,6 +280,7 @@ static int exit_code_of(PyObject *value, char **msg)
     } else {
         free(*msg);
         *msg = str_of(code);
+        *textual = true;
         status = 1;
     }
     pys__api.Py_DecRef(code);
@@ -320,9 +321,10 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
     char *trace = format_traceback(rt, type, value, tb);
     int code = PYS_E_PYTHON;
     int exit_status = 0;
+    bool textual = false;
     if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(SystemExit))) {
         code = PYS_E_EXIT;
-        exit_status = exit_code_of(value, &msg);
+        exit_status = exit_code_of(value, &msg, &textual);
     } else if (rt->exc_timeout && pys__api.PyErr_GivenExceptionMatches(type, rt->exc_timeout)) {
         code = PYS_E_TIMEOUT;
     } else if (rt->exc_interrupt &&
@@ -345,7 +347,10 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     /* Messages read "ValueError: bad value" like Python's last line. */
-    char *full = msg && *msg ? pys__asprintf("%s: %s", tname, msg) : pys__strdup(tname);
+    /* SystemExit with a message reads like the interpreter prints it. */
+    char *full = textual && msg && *msg ? pys__strdup(msg)
+                 : msg && *msg ? pys__asprintf("%s: %s", tname, msg)
+                               : pys__strdup(tname);
     free(msg);
     set_error(fn, code, pys__strdup(tname), full, trace);
     tls_state.err.exit_code = exit_status;

@@ -310,13 +310,86 @@ struct cJSON *pys_to_json(pys_obj h)
     return out;
 }
 
+/* Compact JSON text of a tree. cJSON's own printer rounds large integral
+ * numbers to 15 significant digits (9007199254740992 prints as
+ * 9.00719925474099e+15), which would read back as a different value, so
+ * numbers are printed exactly here: integral values as integers, others
+ * with the fewest digits (15-17) that read back exactly. */
+static void print_string(pys__sb *b, const char *s)
+{
+    pys__sb_add(b, "\"");
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        switch (*p) {
+        case '"': pys__sb_add(b, "\\\""); break;
+        case '\\': pys__sb_add(b, "\\\\"); break;
+        case '\n': pys__sb_add(b, "\\n"); break;
+        case '\r': pys__sb_add(b, "\\r"); break;
+        case '\t': pys__sb_add(b, "\\t"); break;
+        case '\b': pys__sb_add(b, "\\b"); break;
+        case '\f': pys__sb_add(b, "\\f"); break;
+        default:
+            if (*p < 0x20)
+                pys__sb_addf(b, "\\u%04x", *p);
+            else
+                pys__sb_addn(b, (const char *)p, 1);
+        }
+    }
+    pys__sb_add(b, "\"");
+}
+
+static void print_json(pys__sb *b, const cJSON *j)
+{
+    if (cJSON_IsNull(j)) {
+        pys__sb_add(b, "null");
+    } else if (cJSON_IsTrue(j)) {
+        pys__sb_add(b, "true");
+    } else if (cJSON_IsFalse(j)) {
+        pys__sb_add(b, "false");
+    } else if (cJSON_IsNumber(j)) {
+        double v = j->valuedouble;
+        if (floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
+            pys__sb_addf(b, "%.0f", v);
+        else {
+            /* the shortest of 15..17 digits that reads back exactly */
+            char num[40];
+            for (int prec = 15; prec <= 17; prec++) {
+                snprintf(num, sizeof num, "%.*g", prec, v);
+                if (strtod(num, NULL) == v)
+                    break;
+            }
+            pys__sb_add(b, num);
+        }
+    } else if (cJSON_IsString(j)) {
+        print_string(b, j->valuestring ? j->valuestring : "");
+    } else if (cJSON_IsArray(j) || cJSON_IsObject(j)) {
+        bool obj = cJSON_IsObject(j);
+        pys__sb_add(b, obj ? "{" : "[");
+        for (const cJSON *c = j->child; c; c = c->next) {
+            if (c != j->child)
+                pys__sb_add(b, ",");
+            if (obj) {
+                print_string(b, c->string ? c->string : "");
+                pys__sb_add(b, ":");
+            }
+            print_json(b, c);
+        }
+        pys__sb_add(b, obj ? "}" : "]");
+    } else if (cJSON_IsRaw(j) && j->valuestring) {
+        pys__sb_add(b, j->valuestring);
+    } else {
+        pys__sb_add(b, "null");
+    }
+}
+
 char *pys_to_json_text(pys_obj o)
 {
     cJSON *j = pys_to_json(o);
     if (!j)
         return NULL;
-    char *s = cJSON_PrintUnformatted(j);
+    pys__sb b = {0};
+    print_json(&b, j);
     cJSON_Delete(j);
+    char *s = pys__sb_take(&b);
     if (!s)
         pys__fail(__func__, PYS_E_NOMEM, "pys_to_json_text: out of memory");
     return s;

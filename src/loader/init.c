@@ -114,6 +114,19 @@ int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was
         return rc;
     }
     free(looked);
+    looked = NULL;
+    /* Without a home of ours (venvs), CPython honours PYTHONHOME. */
+    const char *env_home = getenv("PYTHONHOME");
+    if (!o->home && env_home && *env_home &&
+        !pys__stdlib_present(env_home, o->version & 0xff, o->free_threaded, &looked)) {
+        pys__diag_searched(d, "%s/os.py", looked ? looked : env_home);
+        int rc = pys__diag_set(d, PYS_E_INIT,
+                               "PYTHONHOME=%s has no standard library at %s; unset it or fix it",
+                               env_home, looked ? looked : env_home);
+        free(looked);
+        return rc;
+    }
+    free(looked);
     int rc = o->version >= 0x030e && pys__api.Py_InitializeFromInitConfig
                  ? init_pep741(o, d)
                  : init_legacy(o, d);

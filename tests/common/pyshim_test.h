@@ -36,10 +36,10 @@ const char *pyt_name(const pyt_python *py);
 /* Evaluates expr and returns its int64 value (asserts). */
 int64_t pyt_eval_i64(pys_runtime *rt, const char *expr);
 
-#define PYS_TEST(suite, name)                                                               \
+#define PYS_TEST(suite, name, ...)                                                               \
     ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
     static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py);                      \
-    ParameterizedTest(pyt_python *py, suite, name, .timeout = 300)                                     \
+    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)                                     \
     {                                                                                              \
         pys_runtime *rt = pyt_open(py);                                                            \
         suite##_##name##_body(rt, py);                                                             \
@@ -47,9 +47,10 @@ int64_t pyt_eval_i64(pys_runtime *rt, const char *expr);
     }                                                                                              \
     static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py)
 
-/* Same, but the body opens the runtime itself (gets only py). */
-#define PYS_TEST_NOOPEN(suite, name)                                                          \
+/* Same, but the body opens the runtime itself (gets only py). Extra
+ * arguments of both are Criterion test options (.timeout = 60, ...). */
+#define PYS_TEST_NOOPEN(suite, name, ...)                                                          \
     ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
-    ParameterizedTest(pyt_python *py, suite, name, .timeout = 300)
+    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)
 
 #endif

@@ -1,0 +1,274 @@
+/* The pyshim CLI, run as a user would: probe, run (-c / FILE / -m), eval,
+ * exit statuses, venvs, errors. The binary comes from PYSHIM_TEST_CLI. */
+#include <cJSON.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pyshim_test.h"
+
+extern char **environ;
+
+typedef struct result {
+    int status;
+    char out[65536];
+    char err[65536];
+} result;
+
+/* Runs the CLI with args (NULL-terminated), env additions "K=V" (may be
+ * NULL), capturing both streams. */
+static result *cli(const char *const *args, const char *const *env_add)
+{
+    static result r;
+    memset(&r, 0, sizeof r);
+    const char *bin = getenv("PYSHIM_TEST_CLI");
+    cr_assert_not_null(bin, "PYSHIM_TEST_CLI is not set (run through meson test)");
+    const char *argv[64] = {bin};
+    size_t n = 1;
+    for (size_t i = 0; args[i]; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    const char *envp[512];
+    size_t m = 0;
+    for (char **e = environ; *e && m < 400; e++) {
+        bool overridden = false;
+        for (size_t i = 0; env_add && env_add[i]; i++) {
+            size_t k = strcspn(env_add[i], "=");
+            if (strncmp(*e, env_add[i], k + 1) == 0)
+                overridden = true;
+        }
+        if (!overridden && strncmp(*e, "VIRTUAL_ENV=", 12) != 0 &&
+            strncmp(*e, "PYSHIM_LIBPYTHON=", 17) != 0 &&
+            strncmp(*e, "PYSHIM_PYTHON_VERSION=", 22) != 0)
+            envp[m++] = *e;
+    }
+    for (size_t i = 0; env_add && env_add[i]; i++)
+        envp[m++] = env_add[i];
+    envp[m] = NULL;
+    int po[2], pe[2];
+    cr_assert_eq(pipe(po), 0);
+    cr_assert_eq(pipe(pe), 0);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawn_file_actions_addclose(&fa, po[0]);
+    posix_spawn_file_actions_addclose(&fa, pe[0]);
+    pid_t pid;
+    int rc = posix_spawn(&pid, bin, &fa, NULL, (char *const *)argv, (char *const *)envp);
+    cr_assert_eq(rc, 0, "spawn %s", bin);
+    posix_spawn_file_actions_destroy(&fa);
+    close(po[1]);
+    close(pe[1]);
+    size_t no = 0, ne = 0;
+    struct pollfd fds[2] = {{po[0], POLLIN, 0}, {pe[0], POLLIN, 0}};
+    int open_fds = 2;
+    while (open_fds > 0) {
+        poll(fds, 2, -1);
+        for (int i = 0; i < 2; i++) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
+            char *buf = i == 0 ? r.out : r.err;
+            size_t *len = i == 0 ? &no : &ne;
+            ssize_t k = read(fds[i].fd, buf + *len, sizeof r.out - 1 - *len);
+            if (k <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                open_fds--;
+            } else {
+                *len += (size_t)k;
+            }
+        }
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return &r;
+}
+
+#define CLI(...) cli((const char *const[]){__VA_ARGS__, NULL}, NULL)
+
+static char *write_tmp(const char *name, const char *text)
+{
+    static char dir[64];
+    if (!dir[0]) {
+        snprintf(dir, sizeof dir, "/tmp/pyshim-cli-XXXXXX");
+        cr_assert_not_null(mkdtemp(dir));
+    }
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+Test(cli, probe_json_lists_everything)
+{
+    result *r = CLI("probe", "--json");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    cJSON *j = cJSON_Parse(r->out);
+    cr_assert_not_null(j, "not JSON: %s", r->out);
+    cJSON *cands = cJSON_GetObjectItem(j, "candidates");
+    cr_assert(cJSON_IsArray(cands));
+    cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "chosen")));
+    int accepted = 0, chosen = 0;
+    cJSON *c;
+    cJSON_ArrayForEach(c, cands)
+    {
+        const char *path = cJSON_GetObjectItem(c, "path")->valuestring;
+        const char *reason = cJSON_GetObjectItem(c, "reason")->valuestring;
+        cr_assert(reason && *reason, "%s has no reason", path);
+        cr_assert(cJSON_GetObjectItem(c, "source")->valuestring[0]);
+        if (cJSON_IsTrue(cJSON_GetObjectItem(c, "accepted")))
+            accepted++;
+        if (cJSON_IsTrue(cJSON_GetObjectItem(c, "chosen")))
+            chosen++;
+        /* 3.7 and older are listed and rejected with a reason */
+        if (strstr(path, "libpython3.7m") || strstr(path, "libpython3.6m")) {
+            cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(c, "accepted")));
+            cr_assert(strstr(reason, "older than"), "%s: %s", path, reason);
+        }
+        if (strlen(path) > 13 && strcmp(path + strlen(path) - 13, "libpython3.so") == 0)
+            cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(c, "accepted")));
+    }
+    cr_assert_geq(accepted, 1);
+    cr_assert_eq(chosen, 1);
+    cJSON_Delete(j);
+    r = CLI("probe");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "would load:"), "%s", r->out);
+}
+
+PYS_TEST_NOOPEN(cli, run_pinned_version_and_prefix)
+{
+    char pin[16], expect[2200];
+    snprintf(pin, sizeof pin, "%d.%d%s", py->major, py->minor, py->free_threaded ? "t" : "");
+    result *r = CLI("run", "--python", pin, "-c",
+                    "import sys; print('%d.%d' % sys.version_info[:2])");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(expect, sizeof expect, "%d.%d\n", py->major, py->minor);
+    cr_assert_str_eq(r->out, expect);
+    r = CLI("run", "--library", py->path, "-c", "import sys; print(sys.prefix); print(sys.executable)");
+    cr_assert_eq(r->status, 0, "stderr: %s", r->err);
+    snprintf(expect, sizeof expect, "%s\n%s\n", py->prefix, py->executable);
+    cr_assert_str_eq(r->out, expect);
+}
+
+Test(cli, run_argv_and_exit_status)
+{
+    result *r = CLI("run", "-c", "import sys; print(sys.argv)", "a", "b c");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "['-c', 'a', 'b c']\n");
+    r = CLI("run", "-c", "raise SystemExit(5)");
+    cr_assert_eq(r->status, 5);
+    r = CLI("run", "-c", "import sys; sys.exit('bye')");
+    cr_assert_eq(r->status, 1);
+    cr_assert_str_eq(r->err, "bye\n");
+    r = CLI("run", "-c", "def f():\n    g()\ndef g():\n    raise KeyError('k')\nf()");
+    cr_assert_eq(r->status, 1);
+    cr_assert(strstr(r->err, "Traceback (most recent call last)"), "%s", r->err);
+    cr_assert(strstr(r->err, "in f") && strstr(r->err, "in g"), "%s", r->err);
+    cr_assert(strstr(r->err, "KeyError: 'k'"), "%s", r->err);
+    r = CLI("run", "-c", "print('out'); import sys; sys.stdout.flush(); print('err', file=sys.stderr)");
+    cr_assert_str_eq(r->out, "out\n");
+    cr_assert_str_eq(r->err, "err\n");
+}
+
+Test(cli, run_file_and_module)
+{
+    char *script = write_tmp("script.py", "import sys, helper\n"
+                                          "print(__name__, sys.argv[1:], helper.X)\n");
+    char path[256];
+    snprintf(path, sizeof path, "%s", script);
+    write_tmp("helper.py", "X = 42\n");
+    result *r = CLI("run", path, "one", "two");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "__main__ ['one', 'two'] 42\n");
+    r = CLI("run", "-m", "json.tool", "--help");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "usage:"), "%s", r->out);
+    r = CLI("run", "-m", "no_such_module_q");
+    cr_assert_eq(r->status, 1);
+    cr_assert(strstr(r->err, "No module named"), "%s", r->err);
+}
+
+Test(cli, eval_json_or_repr)
+{
+    result *r = CLI("eval", "{'a': [1, 2.5, None, True], 'b': 'x'}");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "{\"a\":[1,2.5,null,true],\"b\":\"x\"}\n");
+    r = CLI("eval", "complex(1, 2)");
+    cr_assert_eq(r->status, 0);
+    cr_assert_str_eq(r->out, "(1+2j)\n");
+    r = CLI("eval", "1/0");
+    cr_assert_eq(r->status, 1);
+    cr_assert(strstr(r->err, "ZeroDivisionError"));
+}
+
+Test(cli, pyshim_errors_exit_2)
+{
+    result *r = CLI("run", "--library", "/nonexistent/libpython3.12.so", "-c", "1");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "PYS_E_NOTFOUND"), "%s", r->err);
+    cr_assert(strstr(r->err, "tried:"), "%s", r->err);
+    r = CLI("run", "--python", "3.x", "-c", "1");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "PYS_E_ARG"), "%s", r->err);
+    r = CLI("run", "--python", "3.7", "-c", "1");
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "not supported"), "%s", r->err);
+    r = CLI("run");
+    cr_assert_eq(r->status, 2);
+    r = CLI("frobnicate");
+    cr_assert_eq(r->status, 2);
+    r = CLI("--help");
+    cr_assert_eq(r->status, 0);
+    cr_assert(strstr(r->out, "pyshim probe"));
+    const char *env[] = {"PYSHIM_PYTHON_VERSION=2.7", NULL};
+    r = cli((const char *const[]){"run", "-c", "1", NULL}, env);
+    cr_assert_eq(r->status, 2);
+}
+
+PYS_TEST_NOOPEN(cli, run_in_venv)
+{
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/pyshim-cli-venv-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    char venv[128], cmd[2048];
+    snprintf(venv, sizeof venv, "%s/env", dir);
+    snprintf(cmd, sizeof cmd, "'%s' -m venv --without-pip '%s' >/dev/null 2>&1", py->executable,
+             venv);
+    if (system(cmd) != 0)
+        cr_skip_test("no venv module for %s", pyt_name(py));
+    char mod[512];
+    snprintf(mod, sizeof mod, "%s/lib/python%d.%d%s/site-packages/venv_only.py", venv, py->major,
+             py->minor, py->free_threaded ? "t" : "");
+    FILE *f = fopen(mod, "w");
+    cr_assert_not_null(f);
+    fputs("MARK = 'in venv'\n", f);
+    fclose(f);
+    const char *code = "import sys, venv_only; print(venv_only.MARK); print(sys.prefix)";
+    char *real = realpath(venv, NULL);
+    char expect[512];
+    snprintf(expect, sizeof expect, "in venv\n%s\n", real);
+    result *r = CLI("run", "--venv", venv, "-c", code);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, expect);
+    char envvar[256];
+    snprintf(envvar, sizeof envvar, "VIRTUAL_ENV=%s", venv);
+    const char *env[] = {envvar, NULL};
+    r = cli((const char *const[]){"run", "-c", code, NULL}, env);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, expect);
+    r = cli((const char *const[]){"probe", "--json", NULL}, env);
+    cr_assert(strstr(r->out, "\"venv\""));
+    free(real);
+}

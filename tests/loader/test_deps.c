@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "wheel.h"
+
 #include "loader.h"
 #include "pyshim.h"
 
@@ -166,54 +168,15 @@ static void need_python(tpy *py)
         cr_skip_test("no python with venv+pip");
 }
 
-/* Builds tinypkg 1.0 (VALUE = 42, console script tinypkg-hello) into a
- * wheel dir: with `pip wheel`, or, when setuptools is missing, by writing
- * the wheel with zipfile. Returns the wheel dir. */
+/* tinypkg 1.0 (VALUE = 42, console script tinypkg-hello) built into a
+ * wheel dir (tests/common/wheel.c). */
 static char *make_wheel(const tpy *py)
 {
-    char *work = tmp_dir(), path[2048];
-    snprintf(path, sizeof path, "%s/tinypkg", work);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/tinypkg/tinypkg", work);
-    mkdir(path, 0755);
-    snprintf(path, sizeof path, "%s/tinypkg/tinypkg/__init__.py", work);
-    write_text(path, "VALUE = 42\n\ndef main():\n    print(VALUE)\n");
-    snprintf(path, sizeof path, "%s/tinypkg/pyproject.toml", work);
-    write_text(path, "[build-system]\nrequires = [\"setuptools\"]\n"
-                     "build-backend = \"setuptools.build_meta\"\n\n"
-                     "[project]\nname = \"tinypkg\"\nversion = \"1.0\"\n\n"
-                     "[project.scripts]\ntinypkg-hello = \"tinypkg:main\"\n");
-    char src[2048], wheels[2048];
-    snprintf(src, sizeof src, "%s/tinypkg", work);
-    snprintf(wheels, sizeof wheels, "%s/wheels", work);
-    const char *pw[] = {py->exe, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-                        "--no-index", "-q", "-w", wheels, src, NULL};
-    if (run(pw, NULL, NULL) != 0) {
-        mkdir(wheels, 0755);
-        const char *zw[] = {
-            py->exe, "-c",
-            "import sys, zipfile, hashlib, base64\n"
-            "di = 'tinypkg-1.0.dist-info/'\n"
-            "files = {'tinypkg/__init__.py': b'VALUE = 42\\n\\ndef main():\\n    print(VALUE)\\n',\n"
-            "  di + 'METADATA': b'Metadata-Version: 2.1\\nName: tinypkg\\nVersion: 1.0\\n',\n"
-            "  di + 'WHEEL': b'Wheel-Version: 1.0\\nGenerator: test\\nRoot-Is-Purelib: true\\n"
-            "Tag: py3-none-any\\n',\n"
-            "  di + 'entry_points.txt': b'[console_scripts]\\ntinypkg-hello = tinypkg:main\\n'}\n"
-            "rec = []\n"
-            "with zipfile.ZipFile(sys.argv[1] + '/tinypkg-1.0-py3-none-any.whl', 'w') as z:\n"
-            "    for n, b in files.items():\n"
-            "        z.writestr(n, b)\n"
-            "        h = base64.urlsafe_b64encode(hashlib.sha256(b).digest()).rstrip(b'=')\n"
-            "        rec.append('%s,sha256=%s,%d' % (n, h.decode(), len(b)))\n"
-            "    z.writestr(di + 'RECORD', '\\n'.join(rec + [di + 'RECORD,,']) + '\\n')\n",
-            wheels, NULL};
-        cr_assert_eq(run(zw, NULL, NULL), 0, "could not build the test wheel");
-    }
-    char whl[2100];
-    snprintf(whl, sizeof whl, "%s/tinypkg-1.0-py3-none-any.whl", wheels);
-    cr_assert(exists(whl), "no wheel at %s", whl);
+    char *work = tmp_dir();
+    char *wheels = pyt_make_tinypkg_wheel(py->exe, work);
+    cr_assert_not_null(wheels, "could not build the test wheel with %s", py->exe);
     free(work);
-    return strdup(wheels);
+    return wheels;
 }
 
 typedef struct treq {

@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include "capi.h"
+#include "loader.h"
 #include "pyshim_test.h"
+#include "wheel.h"
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -374,4 +376,76 @@ Test(venv, not_a_venv)
     pys_runtime *rt = NULL;
     cr_assert_eq(pys_open(&o, &rt), PYS_E_NOTFOUND);
     cr_assert(strstr(pys_last_error()->message, "pyvenv.cfg"), "%s", pys_last_error()->message);
+}
+
+/* ---- dependencies through pys_open ------------------------------------------------ */
+
+PYS_TEST_NOOPEN(deps, open_builds_then_hits_cache, .timeout = 240)
+{
+    char *work = tmpdir();
+    char *wheels = pyt_make_tinypkg_wheel(py->executable, work);
+    if (!wheels)
+        cr_skip_test("cannot build a wheel with %s", pyt_name(py));
+    char cache[2048];
+    snprintf(cache, sizeof cache, "%s/cache", work);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    const char *deps[] = {"tinypkg==1.0", NULL};
+    const char *links[] = {wheels, NULL};
+    pys_options o = {.library_path = py->path, .ignore_environment = true,
+                     .dependencies = deps, .find_links = links, .no_index = true};
+    pys_runtime *rt = NULL;
+    int rc = pys_open(&o, &rt);
+    if (rc == PYS_E_DEPS && strstr(pys_last_error()->message, "No module named pip"))
+        cr_skip_test("%s has no pip", pyt_name(py));
+    pyt_assert_ok(rc);
+    unsigned long spawns = pys__spawn_count();
+    cr_assert_gt(spawns, 0, "the first open builds the venv");
+    cr_assert_eq(pyt_eval_i64(rt, "__import__('tinypkg').VALUE"), 42);
+    pys_info info;
+    pys_get_info(rt, &info);
+    cr_assert(strstr(info.venv, "/pyshim/venvs/"), "venv %s", info.venv);
+    cr_assert_str_eq(info.prefix, info.venv);
+    pyt_close(rt);
+    /* Again, and with the requirement listed twice: a cache hit, no subprocess. */
+    const char *deps2[] = {"tinypkg==1.0", "tinypkg==1.0", NULL};
+    o.dependencies = deps2;
+    pyt_assert_ok(pys_open(&o, &rt));
+    cr_assert_eq(pys__spawn_count(), spawns, "a cache hit must start no subprocess");
+    cr_assert_eq(pyt_eval_i64(rt, "__import__('tinypkg').VALUE"), 42);
+    pyt_close(rt);
+    free(wheels);
+}
+
+Test(deps, bad_requirement_is_a_clear_error, .timeout = 120)
+{
+    char *work = tmpdir();
+    char cache[128];
+    snprintf(cache, sizeof cache, "%s/cache", work);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    const char *deps[] = {"definitely-not-a-package-zz==9", NULL};
+    const char *links[] = {work, NULL};
+    pys_options o = {.dependencies = deps, .find_links = links, .no_index = true,
+                     .ignore_environment = true};
+    pys_runtime *rt = NULL;
+    int rc = pys_open(&o, &rt);
+    cr_assert_eq(rc, PYS_E_DEPS, "%s", pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "definitely-not-a-package-zz"), "%s",
+              pys_last_error()->message);
+    cr_assert_null(pys_runtime_current());
+    const char *both[] = {"x", NULL};
+    o.dependencies = both;
+    o.uv_project = work;
+    cr_assert_eq(pys_open(&o, &rt), PYS_E_ARG);
+}
+
+Test(deps, uv_project_needs_pyproject)
+{
+    char *work = tmpdir();
+    pys_options o = {.uv_project = work, .ignore_environment = true};
+    pys_runtime *rt = NULL;
+    int rc = pys_open(&o, &rt);
+    cr_assert(rc == PYS_E_ARG || rc == PYS_E_DEPS, "%s", pys_err_name(rc));
+    cr_assert(strstr(pys_last_error()->message, "pyproject.toml") ||
+                  strstr(pys_last_error()->message, "uv"),
+              "%s", pys_last_error()->message);
 }

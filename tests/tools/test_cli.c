@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "pyshim_test.h"
+#include "wheel.h"
 
 extern char **environ;
 
@@ -271,4 +272,51 @@ PYS_TEST_NOOPEN(cli, run_in_venv)
     r = cli((const char *const[]){"probe", "--json", NULL}, env);
     cr_assert(strstr(r->out, "\"venv\""));
     free(real);
+}
+
+Test(cli, run_with_dependencies_and_deps_commands, .timeout = 240)
+{
+    /* The interpreter the CLI would choose by default builds the wheel. */
+    pys_probe_result *pr = NULL;
+    cr_assert_eq(pys_probe(NULL, &pr), PYS_OK);
+    int chosen = pys_probe_chosen(pr);
+    cr_assert_geq(chosen, 0);
+    char exe[1024];
+    snprintf(exe, sizeof exe, "%s", pys_probe_get(pr, (size_t)chosen)->executable);
+    pys_probe_free(pr);
+    char work[64];
+    snprintf(work, sizeof work, "/tmp/pyshim-cli-deps-XXXXXX");
+    cr_assert_not_null(mkdtemp(work));
+    char *wheels = pyt_make_tinypkg_wheel(exe, work);
+    if (!wheels)
+        cr_skip_test("cannot build a wheel with %s", exe);
+    char cache[128];
+    snprintf(cache, sizeof cache, "XDG_CACHE_HOME=%s/cache", work);
+    const char *env[] = {cache, NULL};
+    result *r = cli((const char *const[]){"run", "--with", "tinypkg==1.0", "--find-links", wheels,
+                                          "--no-index", "-c",
+                                          "import tinypkg; print(tinypkg.VALUE)", NULL},
+                    env);
+    if (r->status == 2 && strstr(r->err, "No module named pip"))
+        cr_skip_test("%s has no pip", exe);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "42\n");
+    r = cli((const char *const[]){"deps", "list", "--json", NULL}, env);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cJSON *j = cJSON_Parse(r->out);
+    cr_assert(cJSON_IsArray(j) && cJSON_GetArraySize(j) == 1, "%s", r->out);
+    cJSON *e = cJSON_GetArrayItem(j, 0);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(e, "valid")));
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(e, "requirements"), 0)->valuestring,
+                     "tinypkg==1.0");
+    cJSON_Delete(j);
+    r = cli((const char *const[]){"deps", "list", NULL}, env);
+    cr_assert(strstr(r->out, "tinypkg==1.0"), "%s", r->out);
+    r = cli((const char *const[]){"deps", "clear", NULL}, env);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    r = cli((const char *const[]){"deps", "list", NULL}, env);
+    cr_assert_str_eq(r->out, "no cached dependency venvs\n");
+    r = cli((const char *const[]){"deps", "bogus", NULL}, env);
+    cr_assert_eq(r->status, 2);
+    free(wheels);
 }

@@ -249,11 +249,21 @@ PYS_TEST(handles, scope_end_keep)
     pyt_assert_ok(pys_release(kept));
 }
 
-PYS_TEST(handles, many_mixed_operations_do_not_leak)
+static long rss_kb(void)
 {
-    size_t base = pys_handle_count(rt);
-    pys_obj fn = pys_eval(rt, "lambda a, b: a + b");
-    for (int i = 0; i < 100000; i++) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long pages = 0, resident = 0;
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static void mixed_ops(pys_runtime *rt, pys_obj fn, pys_obj d, int from, int to)
+{
+    for (int i = from; i < to; i++) {
         pys_obj a = pys_from_int64(rt, i);
         pys_obj s = pys_from_str(rt, "abc");
         pys_obj r = pys_callf(fn, "O q", a, (int64_t)1);
@@ -262,12 +272,38 @@ PYS_TEST(handles, many_mixed_operations_do_not_leak)
         cr_assert_eq(v, i + 1);
         size_t len = 0;
         cr_assert_str_eq(pys_str_view(s, &len), "abc");
+        cr_assert_eq(pys_setitem_str(d, "k", r), PYS_OK);
+        pys_obj g = pys_getitem_str(d, "k");
+        double x = 0;
+        cr_assert_eq(pys_to_double(g, &x), PYS_OK);
         pys_release(a);
         pys_release(s);
         pys_release(r);
+        pys_release(g);
     }
+}
+
+PYS_TEST(handles, many_mixed_operations_do_not_leak)
+{
+    size_t base = pys_handle_count(rt);
+    pys_obj fn = pys_eval(rt, "lambda a, b: a + b");
+    pys_obj d = pys_dict_new(rt);
+    mixed_ops(rt, fn, d, 0, 20000); /* warm up allocator pools and caches */
+    long before = rss_kb();
+    mixed_ops(rt, fn, d, 20000, 120000); /* 100 000 more */
+    long after = rss_kb();
+    pys_release(d);
     pys_release(fn);
     cr_assert_eq(pys_handle_count(rt), base);
+#if defined(__SANITIZE_ADDRESS__)
+    /* ASan's quarantine holds freed memory: RSS says nothing here; the
+     * leak check at exit is the proof in this build. */
+    (void)before;
+    (void)after;
+#else
+    /* Flat: a leak of even one 16-byte object per iteration would be 1.6 MB. */
+    cr_assert_lt(after - before, 1024, "RSS grew from %ld kB to %ld kB", before, after);
+#endif
 }
 
 /* ---- run ------------------------------------------------------------------------------ */

@@ -4,6 +4,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#define PYT_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PYT_LSAN 1
+#endif
+#endif
+#ifdef PYT_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
+
 static bool wanted(int major, int minor, bool ft)
 {
     const char *only = getenv("PYSHIM_TEST_PYTHONS");
@@ -89,4 +100,15 @@ int64_t pyt_eval_i64(pys_runtime *rt, const char *expr)
     cr_assert_eq(rc, PYS_OK, "to_int64(%s): %s", expr, pys_last_error()->message);
     pys_release(o);
     return v;
+}
+
+void pyt_leak_check(void)
+{
+#ifdef PYT_LSAN
+    /* The runtime may be closed or not (skip_finalize tests): either way
+     * everything pyshim allocated must be freed or still reachable. */
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0,
+                 "LeakSanitizer found leaks in this test (run the test binary without --tap "
+                 "and with --filter to see the report)");
+#endif
 }

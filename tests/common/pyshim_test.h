@@ -36,21 +36,35 @@ const char *pyt_name(const pyt_python *py);
 /* Evaluates expr and returns its int64 value (asserts). */
 int64_t pyt_eval_i64(pys_runtime *rt, const char *expr);
 
-#define PYS_TEST(suite, name, ...)                                                               \
+/* Under ASan: runs LeakSanitizer now, in this test's process, and fails
+ * the test if it finds a leak (the report goes to stderr; rerun the test
+ * binary without --tap to see it). LeakSanitizer's own exit-time report
+ * never fails a Criterion test, so every test that touches Python calls
+ * this at its end. No-op in other builds. */
+void pyt_leak_check(void);
+
+#define PYS_TEST(suite, name, ...)                                                                 \
     ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
     static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py);                      \
-    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)                                     \
+    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)                                  \
     {                                                                                              \
         pys_runtime *rt = pyt_open(py);                                                            \
         suite##_##name##_body(rt, py);                                                             \
         pyt_close(rt);                                                                             \
+        pyt_leak_check();                                                                          \
     }                                                                                              \
     static void suite##_##name##_body(pys_runtime *rt, const pyt_python *py)
 
-/* Same, but the body opens the runtime itself (gets only py). Extra
- * arguments of both are Criterion test options (.timeout = 60, ...). */
+/* Same, but the body opens (and closes) the runtime itself; it gets only
+ * py. Extra arguments of both are Criterion test options (.timeout = 60). */
 #define PYS_TEST_NOOPEN(suite, name, ...)                                                          \
     ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \
-    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)
+    static void suite##_##name##_body(const pyt_python *py);                                       \
+    ParameterizedTest(pyt_python *py, suite, name, ##__VA_ARGS__)                                  \
+    {                                                                                              \
+        suite##_##name##_body(py);                                                                 \
+        pyt_leak_check();                                                                          \
+    }                                                                                              \
+    static void suite##_##name##_body(const pyt_python *py)
 
 #endif

@@ -9,7 +9,7 @@
  * Exit status of run: the script's SystemExit code; 1 after an uncaught
  * exception (its traceback is printed); 2 for a pyshim error (code name,
  * message and the places tried). */
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

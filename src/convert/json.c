@@ -6,7 +6,7 @@
  * PYS_E_OVERFLOW rather than a silently rounded number. Cycles are caught
  * by keeping the containers on the current path; depth is bounded by
  * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]"). */
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

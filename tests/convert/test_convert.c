@@ -1,6 +1,6 @@
 /* Conversion tests: scalars (range checks), strings, bytes, JSON, bulk
  * arrays. Every PYS_TEST runs once per supported Python found. */
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -7,13 +7,12 @@ int pys__diag_set(pys__diag *d, int code, const char *fmt, ...)
 {
     if (!d)
         return code;
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *msg = pys__vasprintf(fmt, ap);
     va_end(ap);
     free(d->message);
-    d->message = pys__sb_take(&b);
+    d->message = msg;
     d->code = code;
     return code;
 }
@@ -30,12 +29,10 @@ void pys__diag_searched(pys__diag *d, const char *fmt, ...)
         d->searched = v;
         d->capsearched = cap;
     }
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *s = pys__vasprintf(fmt, ap);
     va_end(ap);
-    char *s = pys__sb_take(&b);
     if (s)
         d->searched[d->nsearched++] = s;
 }

@@ -157,12 +157,10 @@ static const char *base_name(const char *path)
 PYS__PRINTF(2, 3)
 static void place(ctx *c, const char *fmt, ...)
 {
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *s = chk(c, pys__vasprintf(fmt, ap));
     va_end(ap);
-    char *s = chk(c, pys__sb_take(&b));
     if (s)
         pys__diag_searched(&c->log, "%s", s);
     free(s);
@@ -175,12 +173,10 @@ static int fail(ctx *c, pys__diag *d, int code, const char *fmt, ...)
 {
     if (!d)
         return code;
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *msg = chk(c, pys__vasprintf(fmt, ap));
     va_end(ap);
-    char *msg = chk(c, pys__sb_take(&b));
     pys__diag_set(d, code, "%s", msg ? msg : "out of memory");
     free(msg);
     for (size_t i = 0; i < c->log.nsearched; i++)
@@ -376,13 +372,12 @@ static char *find_stdlib(ctx *c, const char *prefix, int minor, bool ft)
 PYS__PRINTF(4, 5)
 static verdict judged(ctx *c, pys__candidate *k, verdict v, const char *fmt, ...)
 {
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *reason = chk(c, pys__vasprintf(fmt, ap));
     va_end(ap);
     free(k->reason);
-    k->reason = chk(c, pys__sb_take(&b));
+    k->reason = reason;
     k->accepted = v == V_ACCEPT;
     if (!k->accepted) {
         c->nrejected++;

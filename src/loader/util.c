@@ -96,14 +96,20 @@ char *pys__strdup(const char *s)
     return s ? pys__strndup(s, strlen(s)) : NULL;
 }
 
-char *pys__asprintf(const char *fmt, ...)
+char *pys__vasprintf(const char *fmt, va_list ap)
 {
     pys__sb b = {0};
+    pys__sb_vaddf(&b, fmt, ap);
+    return pys__sb_take(&b);
+}
+
+char *pys__asprintf(const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *s = pys__vasprintf(fmt, ap);
     va_end(ap);
-    return pys__sb_take(&b);
+    return s;
 }
 
 char *pys__path_join(const char *dir, const char *name)

@@ -33,6 +33,7 @@ void pys__sb_free(pys__sb *b);
 char *pys__strdup(const char *s);
 char *pys__strndup(const char *s, size_t n);
 char *pys__asprintf(const char *fmt, ...) PYS__PRINTF(1, 2);
+char *pys__vasprintf(const char *fmt, va_list ap);
 /* dir + "/" + name, without doubling the slash. */
 char *pys__path_join(const char *dir, const char *name);
 /* Directory part of a path ("/a/b/c" -> "/a/b"; "c" -> "."). */

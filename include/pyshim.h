@@ -112,7 +112,11 @@ typedef struct pys_obj {
     uint64_t id;
 } pys_obj;
 
+#ifdef __cplusplus
+#define PYS_NULL (pys_obj{0})
+#else
 #define PYS_NULL ((pys_obj){0})
+#endif
 
 typedef enum pys_log_level {
     PYS_LOG_DEBUG = 0,
@@ -124,6 +128,8 @@ typedef enum pys_log_level {
 /* Called for each log line; pyshim is silent without one. May be called
  * from any thread that calls into pyshim. */
 typedef void (*pys_log_fn)(pys_log_level level, const char *msg, void *userdata);
+
+struct pys_bridge_func; /* pyshim_bridge.h */
 
 /* Options for pys_open. Zero-initialised means "default" for every field. */
 typedef struct pys_options {
@@ -140,6 +146,8 @@ typedef struct pys_options {
     bool install_signal_handlers; /* let Python install its signal handlers */
     bool ignore_environment;   /* do not read the PYSHIM_* / VIRTUAL_ENV variables */
     const char *bridge_module; /* name of the C bridge module, default "c_bridge" */
+    const struct pys_bridge_func *bridge_funcs; /* registered in bridge_module at open */
+    size_t nbridge_funcs;      /* (copied; see pyshim_bridge.h) */
     const char *const *argv;   /* sys.argv (NULL-terminated); default [""] */
     pys_log_fn logger;
     void *logger_userdata;
@@ -157,9 +165,14 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
 
 /* Flushes sys.stdout/sys.stderr, runs atexit handlers and finalises Python
  * (unless skip_finalize), releasing every handle. Returns PYS_OK,
- * PYS_E_ARG (NULL) or PYS_E_CLOSED (already closed). The runtime pointer is
- * invalid afterwards. Call it once, from any thread, after other threads
- * have stopped calling (calls that race with close return PYS_E_CLOSED). */
+ * PYS_E_ARG (NULL), PYS_E_CLOSED (already closed) or PYS_E_STATE (called
+ * inside a pyshim call or batch). The runtime pointer is invalid
+ * afterwards. May be called from any thread, also while other threads are
+ * calling: calls that start after it are refused (PYS_E_CLOSED); calls in
+ * progress on other threads have the Python code they run interrupted
+ * (they return PYS_E_INTERRUPTED, see pys_interrupt) and are waited for, as
+ * are batches (pys_gil_acquire) held by other threads: a batch that is
+ * never released makes pys_close wait forever. */
 PYS_API int pys_close(pys_runtime *rt);
 
 /* The open runtime, or NULL. Thread-safe. */

@@ -12,7 +12,7 @@
 
 #include "internal.h"
 
-static _Thread_local pys__tls tls_state;
+_Thread_local pys__tls pys__tls_state;
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
@@ -39,6 +39,11 @@ static void tls_destroy(void *p)
     tls_free_errors(t);
     free(t->scope_ids);
     free(t->scope_marks);
+    free(t->held); /* empty by now: every call level has ended */
+    free(t->held_depth);
+    t->held = NULL;
+    t->held_depth = NULL;
+    t->nheld = t->capheld = 0;
     t->scope_ids = NULL;
     t->scope_marks = NULL;
     t->scope_n = t->scope_cap = t->scope_nmarks = t->scope_capmarks = 0;
@@ -59,14 +64,9 @@ void pys__tls_register(pys__tls *t)
     t->registered = true;
 }
 
-pys__tls *pys__tls_get(void)
-{
-    return &tls_state;
-}
-
 const pys_error *pys_last_error(void)
 {
-    pys__tls *t = &tls_state;
+    pys__tls *t = &pys__tls_state;
     if (!t->err.context)
         tls_free_errors(t);
     return &t->err;
@@ -74,7 +74,7 @@ const pys_error *pys_last_error(void)
 
 void pys_clear_error(void)
 {
-    tls_free_errors(&tls_state);
+    tls_free_errors(&pys__tls_state);
 }
 
 const char *pys_strerror(int code)
@@ -103,7 +103,7 @@ const char *pys_err_name(int code)
 
 static void set_error(const char *fn, int code, char *type, char *message, char *traceback)
 {
-    pys__tls *t = &tls_state;
+    pys__tls *t = &pys__tls_state;
     tls_free_errors(t);
     pys__tls_register(t);
     t->e_context = pys__strdup(fn ? fn : "");
@@ -132,7 +132,7 @@ int pys__fail_diag(const char *fn, const pys__diag *d)
 {
     int code = d->code ? d->code : PYS_E_INTERNAL;
     set_error(fn, code, NULL, pys__strdup(d->message ? d->message : pys_strerror(code)), NULL);
-    pys__tls *t = &tls_state;
+    pys__tls *t = &pys__tls_state;
     if (d->nsearched) {
         t->e_searched = calloc(d->nsearched, sizeof(char *));
         if (t->e_searched) {
@@ -213,15 +213,24 @@ static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, 
 {
     if (!tb)
         return NULL;
-    if (!rt->tb_format) {
+    PyObject *fmt = atomic_load_explicit(&rt->tb_format, memory_order_acquire);
+    if (!fmt) {
+        /* Looked up on first use (it imports traceback, which pys_open
+         * should not pay for). Two threads may race here on free-threaded
+         * builds: one publishes, the other drops its copy. */
         PyObject *m = pys__api.PyImport_ImportModule("traceback");
         if (m) {
-            rt->tb_format = pys__api.PyObject_GetAttrString(m, "format_exception");
+            fmt = pys__api.PyObject_GetAttrString(m, "format_exception");
             pys__api.Py_DecRef(m);
         }
-        if (!rt->tb_format) {
+        if (!fmt) {
             pys__api.PyErr_Clear();
             return NULL;
+        }
+        PyObject *expected = NULL;
+        if (!atomic_compare_exchange_strong(&rt->tb_format, &expected, fmt)) {
+            pys__api.Py_DecRef(fmt);
+            fmt = expected;
         }
     }
     PyObject *args = pys__api.PyTuple_New(3);
@@ -235,7 +244,7 @@ static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, 
     pys__api.PyTuple_SetItem(args, 0, type);
     pys__api.PyTuple_SetItem(args, 1, value);
     pys__api.PyTuple_SetItem(args, 2, tb);
-    PyObject *lines = pys__api.PyObject_CallObject(rt->tb_format, args);
+    PyObject *lines = pys__api.PyObject_CallObject(fmt, args);
     pys__api.Py_DecRef(args);
     char *r = NULL;
     if (lines) {
@@ -333,7 +342,7 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
     } else if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(KeyboardInterrupt))) {
         code = PYS_E_INTERRUPTED;
     }
-    pys__tls *t = &tls_state;
+    pys__tls *t = &pys__tls_state;
     if (t->capture_depth > 0 && value != PYS__None) {
         if (t->captured_exc)
             pys__api.Py_DecRef(t->captured_exc);
@@ -353,7 +362,7 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
                                : pys__strdup(tname);
     free(msg);
     set_error(fn, code, pys__strdup(tname), full, trace);
-    tls_state.err.exit_code = exit_status;
+    pys__tls_state.err.exit_code = exit_status;
     return code;
 }
 

@@ -18,12 +18,15 @@
 
 static pys_runtime *begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
 {
-    atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_acq_rel);
-    if (atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN) {
+    /* seq_cst: pairs with pys_close's store of CLOSING then load of
+     * inflight (either close sees us, or we see CLOSING). */
+    atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) != PYS__ST_OPEN) {
         atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
         pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
         return NULL;
     }
+    pys__thr_enter(rt, t);
     t->gstate = pys__api.PyGILState_Ensure();
     t->gil_depth = 1;
     return rt;
@@ -57,8 +60,11 @@ pys_runtime *pys__begin_h(const char *fn)
 void pys__end(pys_runtime *rt)
 {
     pys__tls *t = pys__tls_get();
+    if (__builtin_expect(t->nheld != 0, 0))
+        pys__held_drop(t, t->gil_depth);
     if (--t->gil_depth > 0)
         return;
+    pys__thr_leave(t);
     pys__api.PyGILState_Release(t->gstate);
     atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
 }
@@ -88,36 +94,50 @@ static void scope_track(pys__tls *t, uint64_t id)
     t->scope_ids[t->scope_n++] = id;
 }
 
+/* Locking only on free-threaded builds (or when tests force it). The GIL
+ * builds' paths below stay free of calls so that they compile to a few
+ * instructions; the locked variants are separate, out-of-line functions. */
+#define LOCKING(rt) __builtin_expect((rt)->free_threaded || pys__force_locking, 0)
+
+/* Adds a chunk of slots. Returns false when the table is full or out of
+ * memory (error set, o dropped). Lock held when locking. */
+static __attribute__((noinline)) bool grow(pys_runtime *rt, PyObject *o, const char *fn)
+{
+    pys__htable *ht = &rt->ht;
+    pys__slot *c = ht->nchunks == PYS__MAX_CHUNKS ? NULL : calloc(PYS__CHUNK_SIZE, sizeof *c);
+    if (!c) {
+        bool full = ht->nchunks == PYS__MAX_CHUNKS;
+        size_t live = ht->live;
+        if (LOCKING(rt))
+            pthread_mutex_unlock(&rt->lock);
+        pys__api.Py_DecRef(o);
+        if (full)
+            pys__fail(fn, PYS_E_NOMEM, "%s: handle table full (%zu live handles)", fn, live);
+        else
+            pys__fail(fn, PYS_E_NOMEM, "%s: out of memory for handles", fn);
+        return false;
+    }
+    for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++)
+        c[i].gen = 1;
+    ht->chunks[ht->nchunks++] = c;
+    return true;
+}
+
 pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
 {
     if (!o)
         return PYS_NULL;
     pys__htable *ht = &rt->ht;
-    PYS__LOCK(rt);
+    bool locking = LOCKING(rt);
+    if (locking)
+        pthread_mutex_lock(&rt->lock);
     uint32_t index;
-    if (ht->free_head) {
+    if (__builtin_expect(ht->free_head != 0, 1)) {
         index = ht->free_head - 1;
         ht->free_head = slot_at(ht, index)->next;
     } else {
-        if (ht->next_unused == ht->nchunks * PYS__CHUNK_SIZE) {
-            if (ht->nchunks == PYS__MAX_CHUNKS) {
-                PYS__UNLOCK(rt);
-                pys__api.Py_DecRef(o);
-                pys__fail(fn, PYS_E_NOMEM, "%s: handle table full (%zu live handles)", fn,
-                          ht->live);
-                return PYS_NULL;
-            }
-            pys__slot *c = calloc(PYS__CHUNK_SIZE, sizeof *c);
-            if (!c) {
-                PYS__UNLOCK(rt);
-                pys__api.Py_DecRef(o);
-                pys__fail(fn, PYS_E_NOMEM, "%s: out of memory for handles", fn);
-                return PYS_NULL;
-            }
-            for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++)
-                c[i].gen = 1;
-            ht->chunks[ht->nchunks++] = c;
-        }
+        if (ht->next_unused == ht->nchunks * PYS__CHUNK_SIZE && !grow(rt, o, fn))
+            return PYS_NULL; /* unlocked by grow */
         index = ht->next_unused++;
     }
     pys__slot *s = slot_at(ht, index);
@@ -125,7 +145,8 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
     s->next = 0;
     ht->live++;
     uint64_t id = make_id(ht, index, s->gen);
-    PYS__UNLOCK(rt);
+    if (locking)
+        pthread_mutex_unlock(&rt->lock);
     pys__tls *t = pys__tls_get();
     if (t->scope_nmarks)
         scope_track(t, id);
@@ -133,20 +154,21 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
 }
 
 /* Returns the live slot for id or NULL. Call with the lock held. */
-static pys__slot *lookup(pys__htable *ht, uint64_t id)
+static inline __attribute__((always_inline)) pys__slot *lookup(pys__htable *ht, uint64_t id)
 {
     uint32_t index1 = (uint32_t)(id & 0xffffffffu);
     uint32_t gen = (uint32_t)((id >> 32) & PYS__GEN_MASK);
     uint8_t epoch = (uint8_t)(id >> 56);
-    if (index1 == 0 || epoch != ht->epoch || index1 > ht->next_unused)
+    if (__builtin_expect(index1 == 0 || epoch != ht->epoch || index1 > ht->next_unused, 0))
         return NULL;
     pys__slot *s = slot_at(ht, index1 - 1);
-    if (!s->obj || s->gen != gen)
+    if (__builtin_expect(!s->obj || s->gen != gen, 0))
         return NULL;
     return s;
 }
 
-static void describe_bad(const pys__htable *ht, pys_obj h, const char *fn)
+static __attribute__((noinline)) void describe_bad(const pys__htable *ht, pys_obj h,
+                                                   const char *fn)
 {
     if (h.id == 0)
         pys__fail(fn, PYS_E_HANDLE, "%s: the invalid handle (id 0) was passed, "
@@ -159,13 +181,67 @@ static void describe_bad(const pys__htable *ht, pys_obj h, const char *fn)
                   (unsigned long long)h.id);
 }
 
-PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn)
+/* Holds o for the current call level of this thread (see pys__tls.held).
+ * Returns false if it could not be recorded (then o is not held). */
+static bool held_push(pys__tls *t, PyObject *o)
 {
-    PYS__LOCK(rt);
+    if (t->nheld == t->capheld) {
+        size_t cap = t->capheld ? t->capheld * 2 : 16;
+        PyObject **h = realloc(t->held, cap * sizeof *h);
+        if (h)
+            t->held = h;
+        int *d = h ? realloc(t->held_depth, cap * sizeof *d) : NULL;
+        if (!d)
+            return false;
+        t->held_depth = d;
+        t->capheld = cap;
+        pys__tls_register(t); /* frees the arrays at thread exit */
+    }
+    pys__api.Py_IncRef(o);
+    t->held[t->nheld] = o;
+    t->held_depth[t->nheld++] = t->gil_depth;
+    return true;
+}
+
+void pys__held_drop(pys__tls *t, int depth)
+{
+    while (t->nheld && t->held_depth[t->nheld - 1] >= depth) {
+        t->nheld--;
+        pys__api.Py_DecRef(t->held[t->nheld]);
+    }
+    if (!t->nheld && t->capheld > 256) {
+        free(t->held);
+        free(t->held_depth);
+        t->held = NULL;
+        t->held_depth = NULL;
+        t->capheld = 0;
+    }
+}
+
+/* Free-threaded lookup: the object is held (a strong reference taken under
+ * the table lock) until this call level ends, so a pys_release of the same
+ * handle on another thread cannot free it while this call uses it. */
+static __attribute__((noinline)) PyObject *h_get_locked(pys_runtime *rt, pys_obj h)
+{
+    pthread_mutex_lock(&rt->lock);
     pys__slot *s = lookup(&rt->ht, h.id);
     PyObject *o = s ? s->obj : NULL;
-    PYS__UNLOCK(rt);
-    if (!o)
+    if (o && !held_push(pys__tls_get(), o))
+        o = NULL; /* out of memory: reported as a bad handle below */
+    pthread_mutex_unlock(&rt->lock);
+    return o;
+}
+
+PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    PyObject *o;
+    if (LOCKING(rt)) {
+        o = h_get_locked(rt, h);
+    } else {
+        pys__slot *s = lookup(&rt->ht, h.id);
+        o = s ? s->obj : NULL;
+    }
+    if (__builtin_expect(!o, 0))
         describe_bad(&rt->ht, h, fn);
     return o;
 }
@@ -173,10 +249,13 @@ PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn)
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
 {
     pys__htable *ht = &rt->ht;
-    PYS__LOCK(rt);
+    bool locking = LOCKING(rt);
+    if (locking)
+        pthread_mutex_lock(&rt->lock);
     pys__slot *s = lookup(ht, h.id);
-    if (!s) {
-        PYS__UNLOCK(rt);
+    if (__builtin_expect(!s, 0)) {
+        if (locking)
+            pthread_mutex_unlock(&rt->lock);
         if (fn)
             describe_bad(ht, h, fn);
         return PYS_E_HANDLE;
@@ -190,7 +269,8 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     s->next = ht->free_head;
     ht->free_head = index + 1;
     ht->live--;
-    PYS__UNLOCK(rt);
+    if (locking)
+        pthread_mutex_unlock(&rt->lock);
     pys__api.Py_DecRef(o);
     return PYS_OK;
 }

@@ -75,7 +75,7 @@ struct pys_runtime {
 
     PyObject *main_dict;         /* __main__.__dict__ (strong) */
     PyObject *builtins;          /* builtins module (strong) */
-    PyObject *tb_format;         /* traceback.format_exception (lazy, strong) */
+    PyObject *_Atomic tb_format; /* traceback.format_exception (lazy, strong) */
     PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
     PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
 
@@ -93,6 +93,11 @@ struct pys_runtime {
     int non_close;
     /* Deadline/interrupt state, owned by src/api/threads.c. */
     void *threads;
+    /* Host modules and their finder, owned by src/api/bridge.c. */
+    void *bridge;
+    /* Async state (pys__async: helper namespace, internal loop), owned by
+     * src/async/loop.c; its close hook is registered on first async use. */
+    void *async;
 };
 
 extern pys_runtime pys__the_runtime;
@@ -113,13 +118,33 @@ typedef struct pys__tls {
      * object (strong ref) so __exit__ can receive the real exception. */
     int capture_depth;
     PyObject *captured_exc;
+    /* Free-threaded builds (or forced locking): objects looked up by
+     * handle are held (strong reference) until the call level that looked
+     * them up ends, so a pys_release racing on another thread cannot free
+     * them mid-call. Empty on GIL builds. */
+    PyObject **held;
+    int *held_depth;
+    size_t nheld, capheld;
     /* error detail */
     pys_error err;
     char *e_context, *e_type, *e_message, *e_traceback;
     char **e_searched;
+    /* threads.c: batches (gil_depth right after each pys_gil_acquire),
+     * this thread's interrupt record, and its per-call deadline. */
+    int batch_n;
+    int batch_at[64];
+    struct pys__thr *thr;
+    uint32_t deadline_ms;
+    uint8_t deadline_epoch;
 } pys__tls;
 
-pys__tls *pys__tls_get(void);
+/* The calling thread's state (the variable lives in error.c). Inline, as
+ * every call reads it on entry and exit. */
+extern _Thread_local pys__tls pys__tls_state;
+static inline pys__tls *pys__tls_get(void)
+{
+    return &pys__tls_state;
+}
 /* Frees heap memory held by this thread's state (called at thread exit). */
 void pys__tls_register(pys__tls *t);
 
@@ -132,15 +157,34 @@ pys_runtime *pys__begin(pys_runtime *rt, const char *fn);
 /* Same, for calls that only get a handle: uses the current runtime. */
 pys_runtime *pys__begin_h(const char *fn);
 void pys__end(pys_runtime *rt);
+/* Drops the objects this thread holds from call levels >= depth (see
+ * pys__tls.held). Code that lowers gil_depth by hand calls it first. */
+void pys__held_drop(pys__tls *t, int depth);
+
+/* threads.c: the depth 0 -> 1 and 1 -> 0 transitions of a thread (called by
+ * pys__begin before taking the GIL, by pys__end before giving it back). */
+void pys__thr_enter(pys_runtime *rt, pys__tls *t);
+void pys__thr_leave(pys__tls *t);
+/* threads.c, for pys_close: interrupt the calls in flight (state CLOSING),
+ * then, once they drained, stop the watchdog thread (without the GIL). */
+void pys__threads_closing(pys_runtime *rt);
+void pys__threads_stop(pys_runtime *rt);
+/* threads.c, for pys_close: with the GIL, before Py_FinalizeEx on a thread
+ * other than the opener (threading's shutdown would wait forever). */
+void pys__threads_before_finalize(pys_runtime *rt);
+/* Test switch (threads.c; env PYSHIM_FORCE_LOCKING=1 at load, or
+ * pys__test_force_locking): take rt->lock on GIL builds too, to run the
+ * free-threaded locking path. Changed only while no call is in progress. */
+extern bool pys__force_locking;
 
 #define PYS__LOCK(rt)                                                                             \
     do {                                                                                           \
-        if ((rt)->free_threaded)                                                                   \
+        if ((rt)->free_threaded || pys__force_locking)                                             \
             pthread_mutex_lock(&(rt)->lock);                                                       \
     } while (0)
 #define PYS__UNLOCK(rt)                                                                           \
     do {                                                                                           \
-        if ((rt)->free_threaded)                                                                   \
+        if ((rt)->free_threaded || pys__force_locking)                                             \
             pthread_mutex_unlock(&(rt)->lock);                                                     \
     } while (0)
 
@@ -215,6 +259,13 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
  * json.c. Error set on failure. Need the GIL. */
 int pys__as_int64(PyObject *o, int64_t *out, const char *fn);
 int pys__as_double(PyObject *o, double *out, const char *fn);
+
+/* Bridge (bridge.c). pys__bridge_check validates pys_options.bridge_funcs
+ * without Python (pys_open calls it before loading anything);
+ * pys__bridge_open registers them, GIL held, at the end of pys_open. Both
+ * return PYS_OK or a code with the error set. */
+int pys__bridge_check(const pys_options *o);
+int pys__bridge_open(pys_runtime *rt, const pys_options *o);
 
 /* Log through the user's logger, if any. */
 void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);

@@ -168,6 +168,8 @@ int pys_hasattr(pys_obj o, const char *name)
 /* fn(*args, **kwargs) with borrowed PyObject* arguments. New ref or NULL. */
 static PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
 {
+    if (!kwargs && pys__api.PyObject_Vectorcall) /* 3.11+: one step less */
+        return pys__api.PyObject_Vectorcall(fn, args, n, NULL);
     if (pys__api.PyObject_VectorcallDict)
         return pys__api.PyObject_VectorcallDict(fn, args, n, kwargs);
     PyObject *t = pys__api.PyTuple_New((Py_ssize_t)n);

@@ -279,6 +279,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     *out = NULL;
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
+    if (pys__bridge_check(o) != PYS_OK)
+        return pys_last_error()->code;
     pthread_mutex_lock(&open_lock);
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
@@ -305,14 +307,16 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (rc != PYS_OK)
         goto fail;
 
-    char *exe_default = NULL;
+    char *exe_default = NULL, *guessed = NULL;
     const char *prefix = c->prefix;
     if (!prefix) {
-        rc = pys__diag_set(&d, PYS_E_INIT,
-                           "cannot tell the install prefix of %s, so its standard library "
-                           "cannot be located",
-                           c->path);
-        goto fail;
+        /* An explicit library with no stdlib found beside it: check the
+         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
+         * error names a real path, before CPython could exit(). */
+        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
+        guessed = dir ? pys__path_dir(dir) : NULL;
+        free(dir);
+        prefix = guessed ? guessed : "/";
     }
     const char *exe = c->executable;
     if (!exe) {
@@ -332,6 +336,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     PyThreadState *main_ts = NULL;
     rc = pys__py_init(&io, &main_ts, &was_init, &d);
     free(exe_default);
+    free(guessed);
     if (rc != PYS_OK)
         goto fail;
 
@@ -357,6 +362,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
 
     int gs = pys__api.PyGILState_Ensure();
     rc = post_init(rt, o);
+    if (rc == PYS_OK)
+        rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
     if (rc != PYS_OK) {
         pthread_mutex_unlock(&open_lock);
@@ -443,11 +450,19 @@ int pys_close(pys_runtime *rt)
         pthread_mutex_unlock(&open_lock);
         return pys__fail(__func__, PYS_E_CLOSED, "pys_close: the runtime is not open");
     }
-    /* Let calls in progress finish; new ones see CLOSING and fail. */
-    while (atomic_load(&rt->inflight) > 0) {
+    /* Let calls in progress finish; new ones see CLOSING and fail. Python
+     * code they are running is interrupted (they return PYS_E_INTERRUPTED);
+     * batches are waited for. Then the watchdog stops (threads.c). */
+    pys__threads_closing(rt);
+    for (unsigned long spins = 1; atomic_load(&rt->inflight) > 0; spins++) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
+        if (spins % 25000 == 0)
+            pys__log(rt, PYS_LOG_WARN,
+                     "pys_close: still waiting for %ld call(s) or batch(es) on other threads",
+                     atomic_load(&rt->inflight));
     }
+    pys__threads_stop(rt);
     int gs = pys__api.PyGILState_Ensure();
     for (int i = rt->non_close - 1; i >= 0; i--)
         rt->on_close[i](rt);
@@ -455,20 +470,26 @@ int pys_close(pys_runtime *rt)
     flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);
-    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->tb_format, &rt->exc_timeout,
-                           &rt->exc_interrupt};
+    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt};
     for (size_t i = 0; i < sizeof cached / sizeof cached[0]; i++) {
         if (*cached[i])
             pys__api.Py_DecRef(*cached[i]);
         *cached[i] = NULL;
     }
+    PyObject *tb_format = atomic_exchange(&rt->tb_format, NULL);
+    if (tb_format)
+        pys__api.Py_DecRef(tb_format);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     int rc = PYS_OK;
     if (rt->finalize) {
-        if (rt->main_tstate && pthread_equal(rt->opener, pthread_self())) {
+        /* On the opener thread, Ensure found the main thread state (a new
+         * thread that got the opener's pthread_t after it exited did not). */
+        if (rt->main_tstate && pys__api.PyGILState_GetThisThreadState() == rt->main_tstate) {
             pys__api.PyGILState_Release(gs);
             pys__api.PyEval_RestoreThread(rt->main_tstate);
+        } else {
+            pys__threads_before_finalize(rt);
         }
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");

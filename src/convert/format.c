@@ -257,7 +257,10 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
     *args = NULL;
     *kwargs = NULL;
     fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
-    PyObject *pos = check(&c, pys__api.PyList_New(0));
+    /* Positional values collect in an array (on the stack for up to 16),
+     * then move into a tuple of the exact size: no list, no appends. */
+    PyObject *stack[16], **pos = stack;
+    size_t npos = 0, cap = sizeof stack / sizeof stack[0];
     PyObject *kw = NULL;
     for (;;) {
         skip_sep(&c);
@@ -278,8 +281,23 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
                     kw = check(&c, pys__api.PyDict_New());
                 if (kw && pys__api.PyDict_SetItemString(kw, name, v) < 0)
                     check(&c, NULL);
-            } else if (pos && pys__api.PyList_Append(pos, v) < 0) {
-                check(&c, NULL);
+            } else {
+                if (npos == cap) {
+                    PyObject **bigger = malloc(2 * cap * sizeof *bigger);
+                    if (bigger) {
+                        memcpy(bigger, pos, npos * sizeof *pos);
+                        if (pos != stack)
+                            free(pos);
+                        pos = bigger;
+                        cap *= 2;
+                    } else if (!failed(&c)) {
+                        c.rc = pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
+                    }
+                }
+                if (npos < cap) {
+                    pos[npos++] = v; /* owned by pos now */
+                    v = NULL;
+                }
             }
         }
         if (v)
@@ -287,11 +305,15 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
         if (failed(&c) && c.rc == PYS_E_ARG && !*c.p)
             break;
     }
-    if (!failed(&c)) {
-        *args = check(&c, pys__api.PySequence_Tuple(pos));
+    if (!failed(&c) && (*args = check(&c, pys__api.PyTuple_New((Py_ssize_t)npos)))) {
+        for (size_t i = 0; i < npos; i++)
+            pys__api.PyTuple_SetItem(*args, (Py_ssize_t)i, pos[i]); /* steals */
+        npos = 0;
     }
-    if (pos)
-        pys__api.Py_DecRef(pos);
+    for (size_t i = 0; i < npos; i++)
+        pys__api.Py_DecRef(pos[i]);
+    if (pos != stack)
+        free(pos);
     if (failed(&c)) {
         if (kw)
             pys__api.Py_DecRef(kw);

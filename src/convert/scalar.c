@@ -141,9 +141,12 @@ static int type_err(PyObject *o, const char *want, const char *fn)
 }
 
 
+/* Type checks on the hot paths: PyObject_IsInstance answers an exact
+ * match with one pointer comparison, and PyObject_Type + pointer compares
+ * cost two calls, where the type's flags cost three. */
 int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
 {
-    if (!(pys__tp_flags(o) & PYS__Py_TPFLAGS_LONG_SUBCLASS))
+    if (!pys__is(o, pys__api.PyLong_Type))
         return type_err(o, "int", fn);
     int overflow = 0;
     long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
@@ -157,8 +160,12 @@ int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
 
 int pys__as_double(PyObject *o, double *out, const char *fn)
 {
-    unsigned long fl = pys__tp_flags(o);
-    if (!(fl & PYS__Py_TPFLAGS_LONG_SUBCLASS) && !pys__is(o, pys__api.PyFloat_Type))
+    PyObject *t = pys__api.PyObject_Type(o);
+    bool ok = t == (PyObject *)pys__api.PyFloat_Type || t == (PyObject *)pys__api.PyLong_Type ||
+              (pys__api.PyType_GetFlags(t) & PYS__Py_TPFLAGS_LONG_SUBCLASS) ||
+              pys__api.PyType_IsSubtype(t, (PyObject *)pys__api.PyFloat_Type);
+    pys__api.Py_DecRef(t);
+    if (!ok)
         return type_err(o, "float or int", fn);
     double v = pys__api.PyFloat_AsDouble(o);
     if (v == -1.0 && pys__api.PyErr_Occurred()) {
@@ -264,7 +271,7 @@ const char *pys_str_view(pys_obj h, size_t *len)
     const char *r = NULL;
     PyObject *o = pys__h_get(rt, h, __func__);
     if (o) {
-        if (!(pys__tp_flags(o) & PYS__Py_TPFLAGS_UNICODE_SUBCLASS)) {
+        if (!pys__is(o, pys__api.PyUnicode_Type)) {
             type_err(o, "str", __func__);
         } else {
             Py_ssize_t n = 0;

@@ -44,6 +44,19 @@ typedef struct PyMethodDef {
     const char *ml_doc;
 } PyMethodDef;
 
+/* PyType_Slot / PyType_Spec: stable ABI. */
+typedef struct PyType_Slot {
+    int slot;
+    void *pfunc;
+} PyType_Slot;
+typedef struct PyType_Spec {
+    const char *name;
+    int basicsize;
+    int itemsize;
+    unsigned int flags;
+    PyType_Slot *slots;
+} PyType_Spec;
+
 /* Constants from the stable ABI (values fixed since 3.x). */
 #define PYS__Py_single_input 256
 #define PYS__Py_file_input 257

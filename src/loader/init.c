@@ -14,6 +14,7 @@
  * CPython answers a missing stdlib with a fatal error that exit()s the host. */
 #include "init.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -127,9 +128,17 @@ int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was
         return rc;
     }
     free(looked);
+    /* CPython 3.8 points this thread's alternate signal stack at
+     * faulthandler's buffer during init and frees the buffer when it
+     * finalises, possibly from another thread, leaving this thread with a
+     * dangling sigaltstack. Keep the host's own. */
+    stack_t host_altstack;
+    bool have_altstack = sigaltstack(NULL, &host_altstack) == 0;
     int rc = o->version >= 0x030e && pys__api.Py_InitializeFromInitConfig
                  ? init_pep741(o, d)
                  : init_legacy(o, d);
+    if (have_altstack)
+        sigaltstack(&host_altstack, NULL);
     if (rc != PYS_OK)
         return rc;
     if (!pys__api.Py_IsInitialized())

@@ -1,0 +1,574 @@
+/* Threads: batches, free-threaded builds, interrupts and deadlines.
+ *
+ * Batches. pys_gil_acquire is pys__begin plus a per-thread mark; while this
+ * thread's gil_depth > 0, pys__begin/pys__end only count (no atomic, no
+ * GILState call). The outermost level is counted once in rt->inflight, so
+ * pys_close waits for it. batch_at[] remembers gil_depth after each acquire,
+ * so a release from inside a call made in the batch is refused instead of
+ * dropping the GIL under that call.
+ *
+ * Interrupts and deadlines raise an exception in the target thread with
+ * PyThreadState_SetAsyncExc (needs the GIL; the eval loop checks at loop
+ * back-edges and calls). Each thread that calls pyshim owns a record, claimed
+ * on its first call, handed back at thread exit for reuse, never freed, on a
+ * lock-free list. Its `armed` word is (seq << 2 | state): seq counts the
+ * thread's top-level calls (a batch is one), state is IDLE, ACTIVE, POSTING
+ * or POSTED. The thread stores ACTIVE on its depth 0 -> 1 transition (before
+ * taking the GIL) and CASes back to IDLE on 1 -> 0 (holding it), clearing an
+ * exception that was posted but not raised. A poster CASes ACTIVE/POSTED ->
+ * POSTING for the seq it saw, so an exception can only land in the call it
+ * was meant for, never in a later one. All of this is correct with real
+ * parallelism (free-threaded builds): no GIL is assumed, only the atomics.
+ *
+ * One watchdog thread (started on the first pys_set_deadline or
+ * pys_interrupt, joined by pys_close before finalising) posts: at a call's
+ * deadline, after pys_interrupt, and again every PYS_INTERRUPT_REPEAT_MS
+ * until the call returns (so catching BaseException once does not swallow
+ * it). It holds off while the target thread is inside importlib's own code
+ * (see in_importlib). It sleeps until the earliest time it has work;
+ * `wd.next_wake` is that time (0 while it scans, INT64_MAX when it has
+ * none), and a call with a deadline wakes it only when its deadline is
+ * earlier: with seq_cst on both sides, either the scan sees the call's
+ * ACTIVE or the call sees a value that makes it wake the watchdog.
+ *
+ * Free-threaded builds: PYS__LOCK takes rt->lock around the handle table
+ * and the compile cache (forced on GIL builds by PYSHIM_FORCE_LOCKING=1 or
+ * pys__test_force_locking, to test that path).
+ *
+ * Lock order: the GIL, then wd.mu. The watchdog never waits for the GIL
+ * while holding wd.mu, and never posts while holding it. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+enum { ST_IDLE = 0, ST_ACTIVE = 1, ST_POSTING = 2, ST_POSTED = 3 };
+#define ST_MASK 3u
+#define RETRY_NS 5000000LL         /* re-post soon when the target had no thread state yet */
+#define IMPORT_RETRY_NS 10000000LL /* look again when it was inside importlib */
+#define BATCH_MAX ((int)(sizeof(((pys__tls *)0)->batch_at) / sizeof(int)))
+
+struct pys__thr {
+    struct pys__thr *next;       /* immutable once on the list */
+    _Atomic int owned;           /* a live thread owns it */
+    _Atomic uint64_t armed;      /* seq << 2 | state */
+    _Atomic unsigned long ident; /* PyThread_get_thread_ident of the owner */
+    _Atomic int64_t expires;     /* deadline of the current call (ns), 0 none */
+    _Atomic uint64_t intr_seq;   /* call seq that pys_interrupt targets */
+    /* Watchdog-only: what it last posted, to which call, when again. */
+    uint64_t wd_seq;
+    PyObject *wd_exc;
+    int64_t wd_again;
+};
+
+bool pys__force_locking;
+
+static _Atomic(struct pys__thr *) thr_head;
+static pthread_key_t thr_key;
+static pthread_once_t thr_once = PTHREAD_ONCE_INIT;
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    bool running, stop, kick;
+    _Atomic int64_t next_wake;
+} wd = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_wake = INT64_MAX};
+static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
+
+__attribute__((constructor)) static void force_locking_from_env(void)
+{
+    const char *e = getenv("PYSHIM_FORCE_LOCKING");
+    pys__force_locking = e && *e && strcmp(e, "0") != 0;
+}
+
+/* Test aid, not public API: makes GIL builds take the free-threaded
+ * builds' locks. Call only while no pyshim call is in progress. */
+PYS_API void pys__test_force_locking(bool on);
+void pys__test_force_locking(bool on)
+{
+    pys__force_locking = on;
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* ---- thread records ---------------------------------------------------------- */
+
+static void thr_release(void *p)
+{
+    struct pys__thr *r = p;
+    pys__tls *t = pys__tls_get();
+    if (t->thr == r)
+        t->thr = NULL;
+    atomic_store_explicit(&r->owned, 0, memory_order_release);
+}
+
+static void thr_key_make(void)
+{
+    pthread_key_create(&thr_key, thr_release);
+}
+
+/* This thread's record, claimed on first use. NULL only when out of memory
+ * (calls still work; they just cannot be interrupted). */
+static struct pys__thr *thr_claim(pys__tls *t)
+{
+    struct pys__thr *r;
+    for (r = atomic_load_explicit(&thr_head, memory_order_acquire); r; r = r->next) {
+        int free_ = 0;
+        if (atomic_load_explicit(&r->owned, memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong_explicit(&r->owned, &free_, 1, memory_order_acquire,
+                                                    memory_order_relaxed))
+            goto claimed;
+    }
+    r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    atomic_init(&r->owned, 1);
+    r->next = atomic_load_explicit(&thr_head, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&thr_head, &r->next, r, memory_order_release,
+                                                  memory_order_relaxed))
+        ;
+claimed:
+    atomic_store_explicit(&r->ident, pys__api.PyThread_get_thread_ident(),
+                          memory_order_relaxed);
+    pthread_once(&thr_once, thr_key_make);
+    pthread_setspecific(thr_key, r);
+    t->thr = r;
+    return r;
+}
+
+static void wd_kick(pys_runtime *rt);
+
+void pys__thr_enter(pys_runtime *rt, pys__tls *t)
+{
+    struct pys__thr *r = t->thr;
+    if (!r && !(r = thr_claim(t)))
+        return;
+    /* Only this thread changes seq, and its record is IDLE here. */
+    uint64_t seq = (atomic_load_explicit(&r->armed, memory_order_relaxed) >> 2) + 1;
+    int64_t exp = 0;
+    if (t->deadline_ms && t->deadline_epoch == rt->ht.epoch)
+        exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
+    atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
+    if (!exp) {
+        atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_seq_cst);
+    int64_t nw = atomic_load_explicit(&wd.next_wake, memory_order_seq_cst);
+    if (nw == 0 || exp < nw)
+        wd_kick(rt);
+}
+
+void pys__thr_leave(pys__tls *t)
+{
+    struct pys__thr *r = t->thr;
+    if (!r)
+        return;
+    uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+    for (;;) {
+        if ((w & ST_MASK) == ST_POSTING) {
+            /* Only on free-threaded builds: on GIL builds the poster holds
+             * the GIL from POSTING to POSTED, and so do we here. */
+            sched_yield();
+            w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&r->armed, &w, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+                                                  memory_order_acq_rel, memory_order_relaxed))
+            break;
+    }
+    /* Posted but maybe not raised yet: it must not hit later Python code. */
+    if ((w & ST_MASK) == ST_POSTED)
+        pys__api.PyThreadState_SetAsyncExc(
+            atomic_load_explicit(&r->ident, memory_order_relaxed), NULL);
+}
+
+/* ---- the watchdog ------------------------------------------------------------ */
+
+/* What record r (in a call with sequence seq) needs: the exception to post
+ * and from when (ns), or NULL. */
+static PyObject *wanted(pys_runtime *rt, struct pys__thr *r, uint64_t seq, int64_t *when)
+{
+    PyObject *exc;
+    if (atomic_load_explicit(&r->intr_seq, memory_order_relaxed) == seq) {
+        exc = rt->exc_interrupt;
+        *when = 0;
+    } else {
+        int64_t e = atomic_load_explicit(&r->expires, memory_order_relaxed);
+        if (!e)
+            return NULL;
+        exc = rt->exc_timeout;
+        *when = e;
+    }
+    if (r->wd_seq == seq && r->wd_exc == exc && r->wd_again > *when)
+        *when = r->wd_again;
+    return exc;
+}
+
+/* Returns true when some record is due now; else *next = earliest time one
+ * will be (INT64_MAX when none). With wd.mu held. */
+static bool wd_scan(pys_runtime *rt, int64_t now, int64_t *next)
+{
+    *next = INT64_MAX;
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_seq_cst);
+        unsigned st = w & ST_MASK;
+        int64_t when;
+        if ((st != ST_ACTIVE && st != ST_POSTED) || !wanted(rt, r, w >> 2, &when))
+            continue;
+        if (when <= now)
+            return true;
+        if (when < *next)
+            *next = when;
+    }
+    return false;
+}
+
+/* Whether thread `ident` is running importlib's bootstrap code (its
+ * innermost Python frame): an exception raised there can leave an import
+ * lock held for good, hanging every later import of that module (CPython's
+ * own hazard with Ctrl-C). Delivery waits until it is out. A thread
+ * suspended for the GIL raises exactly where it was suspended, so looking
+ * at the innermost frame is enough there; C-API calls only, no bytecode,
+ * so the watchdog keeps the GIL while it looks (on free-threaded builds
+ * the thread runs on meanwhile: best effort). `frames` is
+ * sys._current_frames() or NULL. */
+static bool in_importlib(PyObject *frames, unsigned long ident)
+{
+    if (!frames)
+        return false;
+    PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
+    PyObject *f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
+    PyObject *code = f ? pys__api.PyObject_GetAttrString(f, "f_code") : NULL;
+    PyObject *name = code ? pys__api.PyObject_GetAttrString(code, "co_filename") : NULL;
+    const char *s = name && pys__is(name, pys__api.PyUnicode_Type)
+                        ? pys__api.PyUnicode_AsUTF8AndSize(name, NULL)
+                        : NULL;
+    bool r = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
+    if (name)
+        pys__api.Py_DecRef(name);
+    if (code)
+        pys__api.Py_DecRef(code);
+    if (key)
+        pys__api.Py_DecRef(key);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return r;
+}
+
+/* Posts to every record that is due, holding the GIL. Without wd.mu. */
+static void wd_post(pys_runtime *rt)
+{
+    int gs = pys__api.PyGILState_Ensure();
+    int64_t now = now_ns();
+    PyObject *cf = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
+    PyObject *frames = cf ? pys__api.PyObject_CallObject(cf, NULL) : NULL;
+    if (!frames || !pys__is(frames, pys__api.PyDict_Type)) {
+        if (frames)
+            pys__api.Py_DecRef(frames);
+        frames = NULL;
+        pys__api.PyErr_Clear();
+    }
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+        unsigned st = w & ST_MASK;
+        uint64_t seq = w >> 2;
+        int64_t when;
+        PyObject *exc;
+        if ((st != ST_ACTIVE && st != ST_POSTED) || !(exc = wanted(rt, r, seq, &when)) ||
+            when > now)
+            continue;
+        if (in_importlib(frames, atomic_load_explicit(&r->ident, memory_order_relaxed))) {
+            r->wd_seq = seq;
+            r->wd_exc = exc;
+            r->wd_again = now + IMPORT_RETRY_NS;
+            continue;
+        }
+        if (!atomic_compare_exchange_strong_explicit(&r->armed, &w, seq << 2 | ST_POSTING,
+                                                     memory_order_acquire, memory_order_relaxed))
+            continue; /* the call ended (or a new one began) meanwhile */
+        int n = pys__api.PyThreadState_SetAsyncExc(
+            atomic_load_explicit(&r->ident, memory_order_relaxed), exc);
+        atomic_store_explicit(&r->armed, seq << 2 | ST_POSTED, memory_order_release);
+        r->wd_seq = seq;
+        r->wd_exc = exc;
+        r->wd_again = now + (n > 0 ? PYS_INTERRUPT_REPEAT_MS * 1000000LL : RETRY_NS);
+    }
+    if (frames)
+        pys__api.Py_DecRef(frames);
+    pys__api.PyGILState_Release(gs);
+}
+
+static void *wd_main(void *arg)
+{
+    pys_runtime *rt = arg;
+    pthread_mutex_lock(&wd.mu);
+    while (!wd.stop) {
+        atomic_store_explicit(&wd.next_wake, 0, memory_order_seq_cst);
+        wd.kick = false;
+        int64_t next;
+        if (wd_scan(rt, now_ns(), &next)) {
+            pthread_mutex_unlock(&wd.mu);
+            wd_post(rt);
+            pthread_mutex_lock(&wd.mu);
+            continue;
+        }
+        atomic_store_explicit(&wd.next_wake, next, memory_order_seq_cst);
+        if (wd.stop || wd.kick)
+            continue;
+        if (next == INT64_MAX) {
+            pthread_cond_wait(&wd.cv, &wd.mu);
+        } else {
+            struct timespec ts = {(time_t)(next / 1000000000LL), (long)(next % 1000000000LL)};
+            pthread_cond_timedwait(&wd.cv, &wd.mu, &ts);
+        }
+    }
+    atomic_store_explicit(&wd.next_wake, INT64_MAX, memory_order_seq_cst);
+    pthread_mutex_unlock(&wd.mu);
+    return NULL;
+}
+
+static void wd_init(void)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&wd.cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
+ * the runtime is open, or closing when `closing` (pys_close's own use). */
+/* With wd.mu held: starts the watchdog unless it runs. 0 or an errno. */
+static int wd_start_locked(pys_runtime *rt)
+{
+    if (wd.running)
+        return 0;
+    /* The watchdog takes no signals meant for the application. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    wd.stop = false;
+    int e = pthread_create(&wd.thread, NULL, wd_main, rt);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    wd.running = e == 0;
+    return e;
+}
+
+static int wd_start(pys_runtime *rt, bool closing, const char *fn)
+{
+    pthread_once(&wd_once, wd_init);
+    pthread_mutex_lock(&wd.mu);
+    int st = atomic_load(&rt->state);
+    int rc = PYS_OK, e;
+    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
+        rc = pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+    else if ((e = wd_start_locked(rt)) != 0)
+        rc = pys__fail(fn, PYS_E_NOMEM, "%s: cannot start the watchdog thread (error %d)", fn, e);
+    pthread_mutex_unlock(&wd.mu);
+    return rc;
+}
+
+/* Wakes the watchdog to rescan. Called by threads counted in rt->inflight
+ * (so pys_close has not stopped the watchdog) or after wd_start; starts it
+ * if it does not run (a deadline set for an earlier runtime whose epoch
+ * came round again). */
+static void wd_kick(pys_runtime *rt)
+{
+    pthread_once(&wd_once, wd_init);
+    pthread_mutex_lock(&wd.mu);
+    wd_start_locked(rt);
+    wd.kick = true;
+    pthread_cond_signal(&wd.cv);
+    pthread_mutex_unlock(&wd.mu);
+}
+
+void pys__threads_stop(pys_runtime *rt)
+{
+    (void)rt;
+    pthread_once(&wd_once, wd_init);
+    pthread_mutex_lock(&wd.mu);
+    if (!wd.running) {
+        pthread_mutex_unlock(&wd.mu);
+        return;
+    }
+    wd.stop = true;
+    pthread_cond_signal(&wd.cv);
+    pthread_mutex_unlock(&wd.mu);
+    pthread_join(wd.thread, NULL);
+    pthread_mutex_lock(&wd.mu);
+    wd.running = false;
+    wd.stop = false;
+    pthread_mutex_unlock(&wd.mu);
+}
+
+/* Marks every call in progress, except the calling thread's, for
+ * interruption. Returns how many. */
+static int mark_all(void)
+{
+    struct pys__thr *self = pys__tls_get()->thr;
+    int n = 0;
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next) {
+        if (r == self)
+            continue;
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+        unsigned st = w & ST_MASK;
+        if (st == ST_ACTIVE || st == ST_POSTED || st == ST_POSTING) {
+            atomic_store_explicit(&r->intr_seq, w >> 2, memory_order_relaxed);
+            n++;
+        }
+    }
+    return n;
+}
+
+void pys__threads_closing(pys_runtime *rt)
+{
+    if (mark_all() > 0 && wd_start(rt, true, "pys_close") == PYS_OK)
+        wd_kick(rt);
+}
+
+/* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
+ * tstate lock of threading's main thread when called on another thread;
+ * that lock is released only when the main thread's state is deleted,
+ * after finalisation: a hang. On the main thread, _shutdown releases it
+ * itself; do the same here, without marking that thread stopped (so
+ * non-daemon threads are still joined and threading's atexit hooks run).
+ * 3.8 releases it from any thread; 3.13+ no longer use that lock. */
+static const char shutdown_fix[] =
+    "import sys\n"
+    "t = sys.modules.get('threading')\n"
+    "m = getattr(t, '_main_thread', None)\n"
+    "if m is not None and m.ident != t.get_ident():\n"
+    "    lk = getattr(m, '_tstate_lock', None)\n"
+    "    if lk is not None and lk.locked():\n"
+    "        lk.release()\n";
+
+void pys__threads_before_finalize(pys_runtime *rt)
+{
+    if (rt->version < 0x0309 || rt->version > 0x030c)
+        return;
+    PyObject *g = pys__api.PyDict_New();
+    if (g && pys__api.PyDict_SetItemString(g, "__builtins__", pys__api.PyEval_GetBuiltins()) == 0) {
+        PyObject *r = pys__api.PyRun_StringFlags(shutdown_fix, PYS__Py_file_input, g, g, NULL);
+        if (r)
+            pys__api.Py_DecRef(r);
+    }
+    if (g)
+        pys__api.Py_DecRef(g);
+    if (pys__api.PyErr_Occurred()) {
+        pys__api.PyErr_Clear();
+        pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
+    }
+}
+
+/* ---- public ------------------------------------------------------------------- */
+
+static int check_rt(pys_runtime *rt, const char *fn)
+{
+    if (!rt)
+        return pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
+    if (rt != &pys__the_runtime)
+        return pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
+    if (atomic_load(&rt->state) != PYS__ST_OPEN)
+        return pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+    return PYS_OK;
+}
+
+int pys_gil_acquire(pys_runtime *rt)
+{
+    pys__tls *t = pys__tls_get();
+    if (t->batch_n == BATCH_MAX)
+        return pys__fail(__func__, PYS_E_STATE, "pys_gil_acquire: batches nested more than %d deep",
+                         BATCH_MAX);
+    if (!pys__begin(rt, __func__))
+        return pys_last_error()->code;
+    t->batch_at[t->batch_n++] = t->gil_depth;
+    return PYS_OK;
+}
+
+int pys_gil_release(pys_runtime *rt)
+{
+    if (!rt)
+        return pys__fail(__func__, PYS_E_ARG, "pys_gil_release: runtime is NULL");
+    if (rt != &pys__the_runtime)
+        return pys__fail(__func__, PYS_E_ARG, "pys_gil_release: not a pyshim runtime");
+    pys__tls *t = pys__tls_get();
+    if (t->batch_n == 0)
+        return pys__fail(__func__, PYS_E_STATE, "pys_gil_release: this thread holds no batch");
+    if (t->batch_at[t->batch_n - 1] != t->gil_depth)
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_gil_release: a pyshim call made inside this batch has not "
+                         "returned yet");
+    t->batch_n--;
+    pys__end(rt);
+    return PYS_OK;
+}
+
+int pys_with_gil(pys_runtime *rt, pys_gil_fn fn, void *ud)
+{
+    if (!fn)
+        return pys__fail(__func__, PYS_E_ARG, "pys_with_gil: fn is NULL");
+    int rc = pys_gil_acquire(rt);
+    if (rc != PYS_OK)
+        return rc;
+    rc = fn(rt, ud);
+    pys_gil_release(rt);
+    return rc;
+}
+
+bool pys_free_threaded(pys_runtime *rt)
+{
+    return rt == &pys__the_runtime && atomic_load(&rt->state) == PYS__ST_OPEN &&
+           rt->free_threaded;
+}
+
+int pys_interrupt(pys_runtime *rt)
+{
+    int rc = check_rt(rt, __func__);
+    if (rc != PYS_OK)
+        return rc;
+    int n = mark_all();
+    if (n == 0)
+        return 0;
+    rc = wd_start(rt, false, __func__);
+    if (rc != PYS_OK)
+        return rc;
+    wd_kick(rt);
+    return n;
+}
+
+int pys_set_deadline(pys_runtime *rt, uint32_t ms)
+{
+    int rc = check_rt(rt, __func__);
+    if (rc != PYS_OK)
+        return rc;
+    if (ms) {
+        rc = wd_start(rt, false, __func__);
+        if (rc != PYS_OK)
+            return rc;
+    }
+    pys__tls *t = pys__tls_get();
+    t->deadline_ms = ms;
+    t->deadline_epoch = rt->ht.epoch;
+    return PYS_OK;
+}
+
+uint32_t pys_get_deadline(pys_runtime *rt)
+{
+    pys__tls *t = pys__tls_get();
+    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN ||
+        t->deadline_epoch != rt->ht.epoch)
+        return 0;
+    return t->deadline_ms;
+}

@@ -24,11 +24,12 @@ typedef struct sym_entry {
     const char *name;
     int since;
     int req;
+    bool data;
 } sym_entry;
 
 static const sym_entry syms[] = {
-#define PYS_FN(ret, name, params, since, req) {#name, since, req},
-#define PYS_DATA(name, since, req) {#name, since, req},
+#define PYS_FN(ret, name, params, since, req) {#name, since, req, false},
+#define PYS_DATA(name, since, req) {#name, since, req, true},
 #include "capi.def"
 #undef PYS_FN
 #undef PYS_DATA
@@ -82,6 +83,24 @@ static void *dlsym_resolve(void *ctx, const char *name)
     return dlsym(ctx, name);
 }
 
+/* When the host program itself links libpython, a non-PIC host gets copy
+ * relocations: Py_True, PyBool_Type ... live in the executable and
+ * libpython's own code uses those copies. Data symbols must then come from
+ * the global scope (the copies), not from the library's own definitions. */
+static void use_global_data(pys__capi *t)
+{
+    void *slots[NSYMS];
+    memcpy(slots, t, sizeof slots);
+    for (size_t i = 0; i < NSYMS; i++) {
+        if (!syms[i].data)
+            continue;
+        void *g = dlsym(RTLD_DEFAULT, syms[i].name);
+        if (g)
+            slots[i] = g;
+    }
+    memcpy(t, slots, sizeof slots);
+}
+
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *loaded_handle;
 static char *loaded_path;
@@ -107,6 +126,11 @@ int pys__capi_load(const char *path, int expect_major, int expect_minor, int *ve
         }
         goto out;
     }
+    /* Was this very library mapped before (the host links libpython)? */
+    void *pre = dlopen(real, RTLD_NOW | RTLD_NOLOAD);
+    bool host_had_it = pre != NULL;
+    if (pre)
+        dlclose(pre);
     void *h = dlopen(real, RTLD_NOW | RTLD_GLOBAL);
     if (!h) {
         const char *e = dlerror();
@@ -149,6 +173,8 @@ int pys__capi_load(const char *path, int expect_major, int expect_minor, int *ve
         dlclose(h);
         goto out;
     }
+    if (host_had_it)
+        use_global_data(&pys__api);
     loaded_handle = h;
     loaded_path = real;
     real = NULL;

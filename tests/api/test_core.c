@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <unistd.h>
 
 #include "pyshim_test.h"
@@ -907,4 +908,58 @@ PYS_TEST(threads, unknown_thread_can_call)
     cr_assert_eq(pthread_create(&t, NULL, thread_eval, rt), 0);
     pthread_join(t, &res);
     cr_assert_eq((intptr_t)res, 45);
+}
+
+/* ---- va_list variants ---------------------------------------------------------------- */
+
+static pys_obj via_vcallf(pys_obj fn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vcallf(fn, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static pys_obj via_vbuild(pys_runtime *rt, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vbuild(rt, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+static pys_obj via_vcall_asyncf(pys_obj fn, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vcall_asyncf(fn, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+PYS_TEST(varargs, vcallf_vbuild_vcall_asyncf)
+{
+    pys_obj fmt = pys_eval(rt, "'{}-{}-{sep}'.format");
+    pys_obj r = via_vcallf(fmt, "q s sep=d", (int64_t)7, "x", 0.5);
+    pyt_assert_h(r);
+    cr_assert_str_eq(pys_str_view(r, NULL), "7-x-0.5");
+    pys_obj b = via_vbuild(rt, "[q (s b)]", (int64_t)1, "t", 0);
+    pys_obj br = pys_repr(b);
+    cr_assert_str_eq(pys_str_view(br, NULL), "[1, ('t', False)]");
+    cr_assert(!pys_ok(via_vbuild(rt, "[q", (int64_t)1)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    pyt_assert_ok(pys_exec(rt, "async def add_later(a, b=0):\n"
+                               "    import asyncio\n"
+                               "    await asyncio.sleep(0)\n"
+                               "    return a + b\n"));
+    pys_obj af = pys_eval(rt, "add_later");
+    pys_obj ar = via_vcall_asyncf(af, "q b=q", (int64_t)40, (int64_t)2);
+    int64_t v = 0;
+    pyt_assert_ok(pys_to_int64(ar, &v));
+    cr_assert_eq(v, 42);
+    pys_obj all[] = {fmt, r, b, br, af, ar};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        pyt_assert_ok(pys_release(all[i]));
 }

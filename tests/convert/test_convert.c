@@ -317,3 +317,21 @@ PYS_TEST(arrays, doubles_and_int64s)
     for (size_t k = 0; k < 7; k++)
         pys_release(all[k]);
 }
+
+PYS_TEST(arrays, tuple_from_array)
+{
+    int32_t v[3] = {INT32_MIN, 0, INT32_MAX};
+    pys_obj t = pys_tuple_from_array(rt, PYS_ELEM_INT32, v, 3);
+    pyt_assert_h(t);
+    pys_obj r = pys_repr(t);
+    cr_assert_str_eq(pys_str_view(r, NULL), "(-2147483648, 0, 2147483647)");
+    int32_t back[3] = {0};
+    size_t n = 0;
+    pyt_assert_ok(pys_to_array(t, PYS_ELEM_INT32, back, 3, &n));
+    cr_assert_eq(n, 3);
+    cr_assert_eq(memcmp(back, v, sizeof v), 0);
+    cr_assert(!pys_ok(pys_tuple_from_array(rt, PYS_ELEM_INT32, NULL, 2)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    pys_release(r);
+    pys_release(t);
+}

@@ -267,6 +267,12 @@ int pys__as_double(PyObject *o, double *out, const char *fn);
 int pys__bridge_check(const pys_options *o);
 int pys__bridge_open(pys_runtime *rt, const pys_options *o);
 
+/* f(*args, **kwargs) with the objects of live handles (object.c). Returns
+ * a new reference, or NULL with the error set (PYS_E_ARG, PYS_E_HANDLE
+ * naming the argument, or the Python exception). Needs the GIL. */
+PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, size_t nargs,
+                             PyObject *kwargs, const char *name);
+
 /* Log through the user's logger, if any. */
 void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);
 

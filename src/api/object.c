@@ -184,6 +184,39 @@ static PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObjec
     return r;
 }
 
+PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, size_t nargs,
+                             PyObject *kwargs, const char *name)
+{
+    if (nargs && !args) {
+        pys__fail(name, PYS_E_ARG, "%s: args is NULL but nargs is %zu", name, nargs);
+        return NULL;
+    }
+    PyObject *stack[8];
+    PyObject **argv = nargs ? stack : NULL;
+    if (nargs > 8) {
+        argv = malloc(nargs * sizeof *argv);
+        if (!argv) {
+            pys__fail(name, PYS_E_NOMEM, "%s: out of memory", name);
+            return NULL;
+        }
+    }
+    PyObject *r = NULL;
+    for (size_t i = 0; i < nargs; i++) {
+        argv[i] = pys__h_get(rt, args[i], name);
+        if (!argv[i]) {
+            pys__fail(name, PYS_E_HANDLE, "%s: argument %zu is not a live handle", name, i);
+            goto out;
+        }
+    }
+    r = call_raw(f, argv, nargs, kwargs);
+    if (!r)
+        pys__fail_py(rt, name);
+out:
+    if (nargs > 8)
+        free(argv);
+    return r;
+}
+
 static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs,
                             const char *name)
 {
@@ -191,16 +224,10 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *stack[8];
-    PyObject **argv = stack;
     PyObject *f = pys__h_get(rt, fn, name);
     PyObject *kw = NULL;
     if (!f)
         goto out;
-    if (nargs && !args) {
-        pys__fail(name, PYS_E_ARG, "%s: args is NULL but nargs is %zu", name, nargs);
-        goto out;
-    }
     if (pys_ok(kwargs)) {
         kw = pys__h_get(rt, kwargs, name);
         if (!kw)
@@ -212,29 +239,10 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
             goto out;
         }
     }
-    if (nargs > 8) {
-        argv = malloc(nargs * sizeof *argv);
-        if (!argv) {
-            pys__fail(name, PYS_E_NOMEM, "%s: out of memory", name);
-            argv = stack;
-            goto out;
-        }
-    }
-    for (size_t i = 0; i < nargs; i++) {
-        argv[i] = pys__h_get(rt, args[i], name);
-        if (!argv[i]) {
-            pys__fail(name, PYS_E_HANDLE, "%s: argument %zu is not a live handle", name, i);
-            goto out;
-        }
-    }
-    PyObject *r = call_raw(f, argv, nargs, kw);
-    if (!r)
-        pys__fail_py(rt, name);
-    else
+    PyObject *r = pys__call_handles(rt, f, args, nargs, kw, name);
+    if (r)
         out = pys__h_new(rt, r, name);
 out:
-    if (argv != stack)
-        free(argv);
     pys__end(rt);
     return out;
 }

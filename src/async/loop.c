@@ -722,27 +722,9 @@ static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, co
                   "function, not %s", fn, pys__type_name(o, tn, sizeof tn));
         return NULL;
     }
-    PyObject *t = pys__api.PyTuple_New((Py_ssize_t)nargs);
-    if (!t) {
-        pys__fail_py(rt, fn);
+    PyObject *r = pys__call_handles(rt, o, args, nargs, NULL, fn);
+    if (!r)
         return NULL;
-    }
-    for (size_t i = 0; i < nargs; i++) {
-        PyObject *a = pys__h_get(rt, args[i], fn);
-        if (!a) {
-            pys__api.Py_DecRef(t);
-            pys__fail(fn, PYS_E_HANDLE, "%s: argument %zu is not a live handle", fn, i);
-            return NULL;
-        }
-        pys__api.Py_IncRef(a);
-        pys__api.PyTuple_SetItem(t, (Py_ssize_t)i, a);
-    }
-    PyObject *r = pys__api.PyObject_Call(o, t, NULL);
-    pys__api.Py_DecRef(t);
-    if (!r) {
-        pys__fail_py(rt, fn);
-        return NULL;
-    }
     PyObject *c = pys__async_to_coro(rt, st, r, fn);
     pys__api.Py_DecRef(r);
     return c;

@@ -75,31 +75,9 @@ static PyObject *call_coro(pys_runtime *rt, pys__async *st, pys_obj fn_h, const 
     PyObject *f = pys__h_get(rt, fn_h, fn);
     if (!f)
         return NULL;
-    if (nargs && !args) {
-        pys__fail(fn, PYS_E_ARG, "%s: args is NULL but nargs is %zu", fn, nargs);
+    PyObject *r = pys__call_handles(rt, f, args, nargs, NULL, fn);
+    if (!r)
         return NULL;
-    }
-    PyObject *t = pys__api.PyTuple_New((Py_ssize_t)nargs);
-    if (!t) {
-        pys__fail_py(rt, fn);
-        return NULL;
-    }
-    for (size_t i = 0; i < nargs; i++) {
-        PyObject *a = pys__h_get(rt, args[i], fn);
-        if (!a) {
-            pys__api.Py_DecRef(t);
-            pys__fail(fn, PYS_E_HANDLE, "%s: argument %zu is not a live handle", fn, i);
-            return NULL;
-        }
-        pys__api.Py_IncRef(a);
-        pys__api.PyTuple_SetItem(t, (Py_ssize_t)i, a);
-    }
-    PyObject *r = pys__api.PyObject_Call(f, t, NULL);
-    pys__api.Py_DecRef(t);
-    if (!r) {
-        pys__fail_py(rt, fn);
-        return NULL;
-    }
     PyObject *coro = pys__async_to_coro(rt, st, r, fn);
     pys__api.Py_DecRef(r);
     return coro;

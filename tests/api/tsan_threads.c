@@ -5,18 +5,20 @@
  * posted, start/stop), and pys_close from another thread while calls run.
  *
  * Criterion cannot run under TSan (its arena allocator fails), so this is a
- * plain program, not part of the default run. Build and run:
- *   meson setup build-thr-tsan -Db_sanitize=thread && ninja -C build-thr-tsan
- *   cc -fsanitize=thread -g -O1 -Iinclude tests/api/tsan_threads.c \
- *      -Lbuild-thr-tsan -lpyshim -Wl,-rpath,$PWD/build-thr-tsan -pthread -o /tmp/tsan_threads
- *   /tmp/tsan_threads /path/to/libpython3.X.so.1.0
+ * plain program: a -Db_sanitize=thread build registers it as the only test
+ * (scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false).
+ *   tsan_threads                      every supported Python found, one
+ *                                     child process each
+ *   tsan_threads LIBPYTHON            that library only
  * Exit status 0 when every check held (TSan reports make it 66). */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <pyshim.h>
 
@@ -146,13 +148,51 @@ static void *closer(void *p)
     return NULL;
 }
 
-int main(int argc, char **argv)
+static int run_checks(const char *library);
+
+/* Runs the checks once per accepted candidate of a default probe, each in
+ * a child process (one CPython per process). */
+static int run_all(const char *self)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s /path/to/libpython3.X.so\n", argv[0]);
+    pys_probe_result *pr = NULL;
+    if (pys_probe(NULL, &pr) != PYS_OK) {
+        fprintf(stderr, "pys_probe: %s\n", pys_last_error()->message);
         return 2;
     }
-    pys_options o = {.library_path = argv[1], .ignore_environment = true};
+    int bad = 0, ran = 0;
+    for (size_t i = 0; i < pys_probe_count(pr); i++) {
+        const pys_candidate *c = pys_probe_get(pr, i);
+        if (!c->accepted)
+            continue;
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0) {
+            execl(self, self, c->realpath, (char *)NULL);
+            _exit(127);
+        }
+        int st = 0;
+        waitpid(pid, &st, 0);
+        int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        printf("%s Python %d.%d%s %s (exit %d)\n", code ? "FAIL" : "ok  ", c->major, c->minor,
+               c->free_threaded ? "t" : "", c->realpath, code);
+        bad += code != 0;
+        ran++;
+    }
+    pys_probe_free(pr);
+    printf("tsan_threads: %d passed, %d failed\n", ran - bad, bad);
+    return ran == 0 || bad ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return run_all(argv[0]);
+    return run_checks(argv[1]);
+}
+
+static int run_checks(const char *library)
+{
+    pys_options o = {.library_path = library, .ignore_environment = true};
     if (pys_open(&o, &rt) != PYS_OK) {
         fprintf(stderr, "pys_open: %s\n", pys_last_error()->message);
         return 2;

@@ -2130,12 +2130,10 @@ int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...
         rt = &pys__the_runtime;
     char *msg = NULL;
     if (fmt) {
-        pys__sb b = {0};
         va_list ap;
         va_start(ap, fmt);
-        pys__sb_vaddf(&b, fmt, ap);
+        msg = pys__vasprintf(fmt, ap);
         va_end(ap);
-        msg = b.s ? pys__sb_take(&b) : pys__strdup("");
     }
     /* Inside a callback the GIL is held (gil_depth > 0). */
     PyObject *type = NULL;

@@ -119,12 +119,11 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
 
 int pys__fail(const char *fn, int code, const char *fmt, ...)
 {
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *msg = pys__vasprintf(fmt, ap);
     va_end(ap);
-    set_error(fn, code, NULL, pys__sb_take(&b), NULL);
+    set_error(fn, code, NULL, msg, NULL);
     return code;
 }
 
@@ -177,12 +176,10 @@ const char *pys__type_name(PyObject *o, char *buf, size_t size)
 
 void pys__raise(PyObject *exc, const char *fmt, ...)
 {
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *s = pys__vasprintf(fmt, ap);
     va_end(ap);
-    char *s = pys__sb_take(&b);
     pys__api.PyErr_SetString(exc, s ? s : "error");
     free(s);
 }
@@ -370,12 +367,10 @@ void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...)
 {
     if (!rt || !rt->logger)
         return;
-    pys__sb b = {0};
     va_list ap;
     va_start(ap, fmt);
-    pys__sb_vaddf(&b, fmt, ap);
+    char *s = pys__vasprintf(fmt, ap);
     va_end(ap);
-    char *s = pys__sb_take(&b);
     if (s)
         rt->logger(level, s, rt->logger_ud);
     free(s);

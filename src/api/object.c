@@ -291,8 +291,6 @@ pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap)
         /* still consume/release 'N' arguments as promised */
         int code = pys_last_error()->code;
         PyObject *a = NULL, *k = NULL;
-        pys__tls *t = pys__tls_get();
-        (void)t;
         if (pys__fmt_call_args(rt, __func__, fmt, &aq, &a, &k) == PYS_OK) {
             pys__api.Py_DecRef(a);
             if (k)
@@ -330,14 +328,13 @@ pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...)
     if (m || !fmt) {
         out = m ? call_fmt(rt, m, fmt, &ap, __func__) : PYS_NULL;
     } else {
-        int code = pys_last_error()->code;
+        /* still consume the arguments so 'N' handles are released */
         PyObject *a = NULL, *k = NULL;
         if (pys__fmt_call_args(rt, __func__, fmt, &ap, &a, &k) == PYS_OK) {
             pys__api.Py_DecRef(a);
             if (k)
                 pys__api.Py_DecRef(k);
         }
-        (void)code;
     }
     if (m)
         pys__api.Py_DecRef(m);

@@ -876,8 +876,12 @@ typedef struct worker {
     atomic_bool started;
     long ok, interrupted;
     int last_rc, spin_rc, bad;
+    double released_at; /* kind 2: when the batch was given back */
     char err[256];
 } worker;
+
+/* Set by the closing thread right before it calls pys_close. */
+static atomic_bool close_begun;
 
 static void *worker_main(void *p)
 {
@@ -889,9 +893,16 @@ static void *worker_main(void *p)
         if (pys_gil_acquire(w->rt) != PYS_OK)
             w->bad++;
         atomic_store(&w->started, true);
-        /* Hold the batch for 300 ms of calls that run no Python. */
-        double t0 = now_ms();
-        while (now_ms() - t0 < 300) {
+        /* Hold the batch (calls that run no Python) until 100 ms after
+         * close has begun, so close must wait for it however late the
+         * threads were scheduled (5 s at most if close never comes). */
+        double t0 = now_ms(), seen = 0;
+        for (;;) {
+            double now = now_ms();
+            if (!seen && atomic_load(&close_begun))
+                seen = now;
+            if ((seen && now - seen >= 100) || now - t0 >= 5000)
+                break;
             pys_obj o = pys_from_int64(w->rt, 3);
             int64_t v = 0;
             if (pys_to_int64(o, &v) != PYS_OK || v != 3)
@@ -899,6 +910,7 @@ static void *worker_main(void *p)
             pys_release(o);
             w->ok++;
         }
+        w->released_at = now_ms();
         if (pys_gil_release(w->rt) != PYS_OK)
             w->bad++;
     }
@@ -931,15 +943,17 @@ static void *worker_main(void *p)
 typedef struct closer {
     pys_runtime *rt;
     int rc;
-    double took;
+    double took, done_at;
 } closer;
 
 static void *closer_main(void *p)
 {
     closer *c = p;
     double t0 = now_ms();
+    atomic_store(&close_begun, true);
     c->rc = pys_close(c->rt);
-    c->took = now_ms() - t0;
+    c->done_at = now_ms();
+    c->took = c->done_at - t0;
     return NULL;
 }
 
@@ -947,6 +961,7 @@ static void close_while_calling(pys_runtime *rt, const pyt_python *py)
 {
     enum { NW = 5 };
     static const int kinds[NW] = {0, 0, 1, 2, 0};
+    atomic_store(&close_begun, false);
     worker w[NW];
     pthread_t th[NW];
     for (int i = 0; i < NW; i++) {
@@ -962,8 +977,11 @@ static void close_while_calling(pys_runtime *rt, const pyt_python *py)
     for (int i = 0; i < NW; i++)
         pthread_join(th[i], NULL);
     cr_assert_eq(c.rc, PYS_OK, "pys_close from another thread: %s", pys_err_name(c.rc));
-    /* It waited for the batch (held 300 ms from its start). */
-    cr_assert_geq(c.took, 150, "close took %.0f ms", c.took);
+    /* It waited for the batch, which was held until 100 ms after close
+     * began: close returned only after the batch was given back. */
+    cr_assert_geq(c.done_at, w[3].released_at, "close returned %.0f ms before the batch ended",
+                  w[3].released_at - c.done_at);
+    cr_assert_geq(c.took, 100, "close took %.0f ms", c.took);
     cr_assert_lt(c.took, 5000, "close took %.0f ms", c.took);
     for (int i = 0; i < NW; i++) {
         cr_assert_eq(w[i].bad, 0, "worker %d", i);

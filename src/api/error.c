@@ -36,6 +36,7 @@ static void tls_free_errors(pys__tls *t)
 static void tls_destroy(void *p)
 {
     pys__tls *t = p;
+    pys__threads_tls_exit(t);
     tls_free_errors(t);
     free(t->scope_ids);
     free(t->scope_marks);

@@ -1,4 +1,4 @@
-/* Handles, scopes, and entering/leaving the interpreter.
+/* Handles and scopes.
  *
  * A handle id packs: bits 0-31 slot index + 1, bits 32-55 the slot's
  * generation, bits 56-63 the runtime epoch (which open of the runtime made
@@ -8,66 +8,12 @@
  * malloc per handle; a chunk per 4096). All table access happens with the
  * GIL held; free-threaded builds add rt->lock.
  *
- * Scopes are per thread: a stack of marks into a list of ids made since. */
+ * Scopes are per thread: a stack of marks into a list of ids made since.
+ * Entering and leaving (pys__begin/pys__end) are in internal.h and threads.c. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-/* ---- entering and leaving --------------------------------------------------- */
-
-static pys_runtime *begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
-{
-    /* seq_cst: pairs with pys_close's store of CLOSING then load of
-     * inflight (either close sees us, or we see CLOSING). */
-    atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_seq_cst);
-    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) != PYS__ST_OPEN) {
-        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
-        pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-        return NULL;
-    }
-    pys__thr_enter(rt, t);
-    t->gstate = pys__api.PyGILState_Ensure();
-    t->gil_depth = 1;
-    return rt;
-}
-
-pys_runtime *pys__begin(pys_runtime *rt, const char *fn)
-{
-    if (!rt) {
-        pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
-        return NULL;
-    }
-    if (rt != &pys__the_runtime) {
-        pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
-        return NULL;
-    }
-    pys__tls *t = pys__tls_get();
-    if (t->gil_depth > 0) {
-        /* Nested inside a batch or a callback of this runtime: the GIL is
-         * ours already; the batch counted us in. */
-        t->gil_depth++;
-        return rt;
-    }
-    return begin_slow(rt, t, fn);
-}
-
-pys_runtime *pys__begin_h(const char *fn)
-{
-    return pys__begin(&pys__the_runtime, fn);
-}
-
-void pys__end(pys_runtime *rt)
-{
-    pys__tls *t = pys__tls_get();
-    if (__builtin_expect(t->nheld != 0, 0))
-        pys__held_drop(t, t->gil_depth);
-    if (--t->gil_depth > 0)
-        return;
-    pys__thr_leave(t);
-    pys__api.PyGILState_Release(t->gstate);
-    atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
-}
 
 /* ---- the table ----------------------------------------------------------------- */
 
@@ -97,7 +43,7 @@ static void scope_track(pys__tls *t, uint64_t id)
 /* Locking only on free-threaded builds (or when tests force it). The GIL
  * builds' paths below stay free of calls so that they compile to a few
  * instructions; the locked variants are separate, out-of-line functions. */
-#define LOCKING(rt) __builtin_expect((rt)->free_threaded || pys__force_locking, 0)
+#define LOCKING(rt) __builtin_expect((rt)->locking, 0)
 
 /* Adds a chunk of slots. Returns false when the table is full or out of
  * memory (error set, o dropped). Lock held when locking. */

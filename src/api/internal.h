@@ -61,13 +61,18 @@ typedef struct pys__cc_entry {
 
 struct pys_runtime {
     _Atomic int state;
-    _Atomic long inflight;       /* threads inside a pyshim call (outside batches) */
+    _Atomic long inflight;       /* outermost calls in flight not seen in a thread record */
     int version;                 /* 0xMMmm */
     int micro;
     bool free_threaded;
+    bool locking;                /* free_threaded || pys__force_locking */
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
     pthread_t opener;
+    uint64_t opens;              /* pys_open count: tags cached thread states */
+    /* The thread state this thread has attached (NULL if none); always
+     * set while open. */
+    PyThreadState *(*tstate_now)(void);
     pthread_mutex_t lock;        /* free-threaded builds only */
 
     pys__htable ht;
@@ -136,6 +141,17 @@ typedef struct pys__tls {
     struct pys__thr *thr;
     uint32_t deadline_ms;
     uint8_t deadline_epoch;
+    /* The thread state pyshim keeps for this thread between calls (its
+     * PyGILState count held), valid while tstate_gen == rt->opens; calls
+     * attach it with PyEval_RestoreThread. NULL with tstate_gen current:
+     * this thread's state is not pyshim's to keep. tstate_own: pyshim
+     * made it and deletes it at thread exit. See threads.c. */
+    PyThreadState *tstate;
+    uint64_t tstate_gen;
+    bool tstate_own;
+    /* The outermost call was counted in rt->inflight (this thread has no
+     * interrupt record: out of memory) instead of in its record. */
+    bool counted;
 } pys__tls;
 
 /* The calling thread's state (the variable lives in error.c). Inline, as
@@ -150,24 +166,66 @@ void pys__tls_register(pys__tls *t);
 
 /* ---- entering and leaving ------------------------------------------------ */
 
+/* Out-of-line halves of pys__begin / pys__end (threads.c): the runtime
+ * checks, the depth 0 -> 1 and 1 -> 0 transitions (in-flight accounting,
+ * interrupt records, PyGILState_Ensure/Release), and the held-reference
+ * drop of free-threaded builds. */
+pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
+void pys__end_slow(pys_runtime *rt, pys__tls *t);
+
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
- * (PYS_E_ARG for NULL, PYS_E_CLOSED). */
-pys_runtime *pys__begin(pys_runtime *rt, const char *fn);
+ * (PYS_E_ARG for NULL, PYS_E_CLOSED). Inside a batch or a callback this is
+ * a thread-local depth count, inlined into every public call. */
+static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime *rt,
+                                                                     const char *fn)
+{
+    pys__tls *t = pys__tls_get();
+    if (__builtin_expect(t->gil_depth > 0 && rt == &pys__the_runtime, 1)) {
+        /* Nested inside a batch or a callback of this runtime: the GIL is
+         * ours already; the batch counted us in. */
+        t->gil_depth++;
+        return rt;
+    }
+    return pys__begin_slow(rt, t, fn);
+}
 /* Same, for calls that only get a handle: uses the current runtime. */
-pys_runtime *pys__begin_h(const char *fn);
-void pys__end(pys_runtime *rt);
+static inline __attribute__((always_inline)) pys_runtime *pys__begin_h(const char *fn)
+{
+    return pys__begin(&pys__the_runtime, fn);
+}
+static inline __attribute__((always_inline)) void pys__end(pys_runtime *rt)
+{
+    pys__tls *t = pys__tls_get();
+    if (__builtin_expect(t->gil_depth > 1 && t->nheld == 0, 1)) {
+        t->gil_depth--;
+        return;
+    }
+    pys__end_slow(rt, t);
+}
 /* Drops the objects this thread holds from call levels >= depth (see
  * pys__tls.held). Code that lowers gil_depth by hand calls it first. */
 void pys__held_drop(pys__tls *t, int depth);
 
-/* threads.c: the depth 0 -> 1 and 1 -> 0 transitions of a thread (called by
- * pys__begin before taking the GIL, by pys__end before giving it back). */
-void pys__thr_enter(pys_runtime *rt, pys__tls *t);
-void pys__thr_leave(pys__tls *t);
-/* threads.c, for pys_close: interrupt the calls in flight (state CLOSING),
- * then, once they drained, stop the watchdog thread (without the GIL). */
+/* threads.c: a thread entering from Python (a bridge callback on a thread
+ * that is not inside a pyshim call) counts itself in flight so that
+ * pys_close waits for it. pys__enter_outer returns false (nothing counted)
+ * when the runtime is not open. GIL held or not, both are cheap. */
+bool pys__enter_outer(pys_runtime *rt, pys__tls *t);
+void pys__leave_outer(pys_runtime *rt, pys__tls *t);
+/* threads.c: registers for asymmetric fences (membarrier), once per
+ * process; pys_open calls it before the runtime is open. */
+void pys__threads_init(void);
+/* threads.c: at thread exit (pthread key destructor of the tls), gives
+ * back the thread state pyshim kept for this thread, if the runtime that
+ * made it is still open. */
+void pys__threads_tls_exit(pys__tls *t);
+/* threads.c, for pys_close (state CLOSING already stored): fence, then
+ * interrupt the calls in flight; pys__threads_in_flight counts the
+ * outermost calls still in progress on other threads; once none are,
+ * pys__threads_stop stops the watchdog thread (without the GIL). */
 void pys__threads_closing(pys_runtime *rt);
+long pys__threads_in_flight(pys_runtime *rt);
 void pys__threads_stop(pys_runtime *rt);
 /* threads.c, for pys_close: with the GIL, before Py_FinalizeEx on a thread
  * other than the opener (threading's shutdown would wait forever). */
@@ -179,12 +237,12 @@ extern bool pys__force_locking;
 
 #define PYS__LOCK(rt)                                                                             \
     do {                                                                                           \
-        if ((rt)->free_threaded || pys__force_locking)                                             \
+        if ((rt)->locking)                                                                         \
             pthread_mutex_lock(&(rt)->lock);                                                       \
     } while (0)
 #define PYS__UNLOCK(rt)                                                                           \
     do {                                                                                           \
-        if ((rt)->free_threaded || pys__force_locking)                                             \
+        if ((rt)->locking)                                                                         \
             pthread_mutex_unlock(&(rt)->lock);                                                     \
     } while (0)
 

@@ -290,6 +290,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
                          "(CPython allows one; close it first)");
     }
     atomic_store(&rt->state, PYS__ST_OPENING);
+    pys__threads_init();
 
     pys__probe_opts po;
     probe_opts_from(o, &po);
@@ -345,6 +346,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->version = version;
     rt->micro = micro;
     rt->free_threaded = c->free_threaded;
+    rt->locking = rt->free_threaded || pys__force_locking;
     rt->finalize = !o->skip_finalize;
     if (!was_init)
         rt->main_tstate = main_ts;
@@ -358,6 +360,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (next_epoch == 0)
         next_epoch = 1;
     rt->ht.epoch = next_epoch++;
+    rt->opens++;
+    rt->tstate_now = pys__api.PyThreadState_GetUnchecked ? pys__api.PyThreadState_GetUnchecked
+                                                         : pys__api._PyThreadState_UncheckedGet;
     pthread_mutex_init(&rt->lock, NULL);
 
     int gs = pys__api.PyGILState_Ensure();
@@ -387,6 +392,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         .source = rt->s_source ? rt->s_source : "",
     };
     atomic_store(&rt->inflight, 0);
+    rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
     pthread_mutex_unlock(&open_lock);
@@ -454,13 +460,13 @@ int pys_close(pys_runtime *rt)
      * code they are running is interrupted (they return PYS_E_INTERRUPTED);
      * batches are waited for. Then the watchdog stops (threads.c). */
     pys__threads_closing(rt);
-    for (unsigned long spins = 1; atomic_load(&rt->inflight) > 0; spins++) {
+    for (unsigned long spins = 1; pys__threads_in_flight(rt) > 0; spins++) {
         struct timespec ts = {0, 200000};
         nanosleep(&ts, NULL);
         if (spins % 25000 == 0)
             pys__log(rt, PYS_LOG_WARN,
                      "pys_close: still waiting for %ld call(s) or batch(es) on other threads",
-                     atomic_load(&rt->inflight));
+                     pys__threads_in_flight(rt));
     }
     pys__threads_stop(rt);
     int gs = pys__api.PyGILState_Ensure();

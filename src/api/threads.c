@@ -1,11 +1,23 @@
 /* Threads: batches, free-threaded builds, interrupts and deadlines.
  *
  * Batches. pys_gil_acquire is pys__begin plus a per-thread mark; while this
- * thread's gil_depth > 0, pys__begin/pys__end only count (no atomic, no
- * GILState call). The outermost level is counted once in rt->inflight, so
- * pys_close waits for it. batch_at[] remembers gil_depth after each acquire,
- * so a release from inside a call made in the batch is refused instead of
- * dropping the GIL under that call.
+ * thread's gil_depth > 0, pys__begin/pys__end only count (inline, in
+ * internal.h: no atomic, no GILState call). batch_at[] remembers gil_depth
+ * after each acquire, so a release from inside a call made in the batch is
+ * refused instead of dropping the GIL under that call.
+ *
+ * In flight. pys_close must not finalise while a call is between its entry
+ * and its PyGILState_Release. The outermost level of each call (a batch is
+ * one) sets its thread record's `busy` flag on entry and clears it after
+ * giving the GIL back; pys_close stores CLOSING, then scans the records
+ * and waits for every flag to drop. The entry is a store of `busy` then a
+ * load of rt->state, the close a store of the state then loads of `busy`:
+ * a Dekker pair that needs a full fence on both sides. pys_close pays for
+ * it with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which runs a full
+ * barrier on every thread of the process, so the entry needs only a
+ * compiler barrier (an "asymmetric fence"); where membarrier is missing,
+ * the entry uses a real fence. A thread without a record (out of memory)
+ * and a bridge callback entered from Python count in rt->inflight instead.
  *
  * Interrupts and deadlines raise an exception in the target thread with
  * PyThreadState_SetAsyncExc (needs the GIL; the eval loop checks at loop
@@ -39,6 +51,11 @@
  * while holding wd.mu, and never posts while holding it. */
 #include <signal.h>
 #include <stdlib.h>
+#if defined(__linux__)
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -53,6 +70,7 @@ enum { ST_IDLE = 0, ST_ACTIVE = 1, ST_POSTING = 2, ST_POSTED = 3 };
 struct pys__thr {
     struct pys__thr *next;       /* immutable once on the list */
     _Atomic int owned;           /* a live thread owns it */
+    _Atomic int busy;            /* its owner is inside an outermost call */
     _Atomic uint64_t armed;      /* seq << 2 | state */
     _Atomic unsigned long ident; /* PyThread_get_thread_ident of the owner */
     _Atomic int64_t expires;     /* deadline of the current call (ns), 0 none */
@@ -90,6 +108,7 @@ PYS_API void pys__test_force_locking(bool on);
 void pys__test_force_locking(bool on)
 {
     pys__force_locking = on;
+    pys__the_runtime.locking = pys__the_runtime.free_threaded || on;
 }
 
 static int64_t now_ns(void)
@@ -146,49 +165,329 @@ claimed:
 
 static void wd_kick(pys_runtime *rt);
 
-void pys__thr_enter(pys_runtime *rt, pys__tls *t)
+/* ---- asymmetric fences --------------------------------------------------------- */
+
+static _Atomic bool asym;             /* membarrier registered: entries use a compiler barrier */
+static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
+
+static void asym_init(void)
 {
-    struct pys__thr *r = t->thr;
-    if (!r && !(r = thr_claim(t)))
-        return;
-    /* Only this thread changes seq, and its record is IDLE here. */
-    uint64_t seq = (atomic_load_explicit(&r->armed, memory_order_relaxed) >> 2) + 1;
-    int64_t exp = 0;
-    if (t->deadline_ms && t->deadline_epoch == rt->ht.epoch)
-        exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
-    atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
-    if (!exp) {
-        atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
-        return;
+#if defined(__linux__) && defined(SYS_membarrier)
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
+        atomic_store(&asym, true);
+#endif
+}
+
+void pys__threads_init(void)
+{
+    pthread_once(&asym_once, asym_init);
+}
+
+/* The entry's side of the Dekker pair (see the top of the file). */
+static inline void light_fence(void)
+{
+    if (__builtin_expect(atomic_load_explicit(&asym, memory_order_relaxed), 1))
+        atomic_signal_fence(memory_order_seq_cst);
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+}
+
+/* pys_close's side: after it, every entry that did not see CLOSING has
+ * its `busy` visible here. */
+static void heavy_fence(void)
+{
+    atomic_thread_fence(memory_order_seq_cst);
+#if defined(__linux__) && defined(SYS_membarrier)
+    if (atomic_load(&asym) && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+        /* Registered, so this cannot fail; if it ever did, entries would
+         * run without a fence while close relied on one. */
+        abort();
     }
+#endif
+}
+
+/* ---- entering and leaving --------------------------------------------------- */
+
+/* Arms r for a new outermost call: the thread's record is IDLE here and
+ * only this thread changes its seq. */
+static __attribute__((noinline)) void thr_arm_deadline(pys_runtime *rt, pys__tls *t,
+                                                        struct pys__thr *r, uint64_t seq)
+{
+    int64_t exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
+    atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
     atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_seq_cst);
     int64_t nw = atomic_load_explicit(&wd.next_wake, memory_order_seq_cst);
     if (nw == 0 || exp < nw)
         wd_kick(rt);
 }
 
-void pys__thr_leave(pys__tls *t)
+static inline void thr_arm(pys_runtime *rt, pys__tls *t, struct pys__thr *r)
 {
-    struct pys__thr *r = t->thr;
-    if (!r)
+    uint64_t seq = (atomic_load_explicit(&r->armed, memory_order_relaxed) >> 2) + 1;
+    if (__builtin_expect(t->deadline_ms != 0, 0) && t->deadline_epoch == rt->ht.epoch) {
+        thr_arm_deadline(rt, t, r, seq);
         return;
-    uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
-    for (;;) {
-        if ((w & ST_MASK) == ST_POSTING) {
-            /* Only on free-threaded builds: on GIL builds the poster holds
-             * the GIL from POSTING to POSTED, and so do we here. */
-            sched_yield();
-            w = atomic_load_explicit(&r->armed, memory_order_relaxed);
-            continue;
-        }
-        if (atomic_compare_exchange_weak_explicit(&r->armed, &w, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
-                                                  memory_order_acq_rel, memory_order_relaxed))
-            break;
     }
-    /* Posted but maybe not raised yet: it must not hit later Python code. */
-    if ((w & ST_MASK) == ST_POSTED)
+    atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
+    atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
+}
+
+/* Ends r's call, with the GIL held; clears an exception that was posted
+ * but not raised yet, so it cannot hit later Python code. */
+static inline void thr_disarm(pys_runtime *rt, struct pys__thr *r)
+{
+    uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+    if (!rt->free_threaded) {
+        /* The watchdog changes `armed` only while it holds the GIL, as we
+         * do: a plain store cannot lose one of its transitions. */
+        atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+                              memory_order_release);
+    } else {
+        for (;;) {
+            if ((w & ST_MASK) == ST_POSTING) {
+                /* The poster is between its CAS and SetAsyncExc. */
+                sched_yield();
+                w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+                continue;
+            }
+            if (atomic_compare_exchange_weak_explicit(&r->armed, &w,
+                                                      (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+                                                      memory_order_acq_rel, memory_order_relaxed))
+                break;
+        }
+    }
+    if (__builtin_expect((w & ST_MASK) == ST_POSTED, 0))
         pys__api.PyThreadState_SetAsyncExc(
             atomic_load_explicit(&r->ident, memory_order_relaxed), NULL);
+}
+
+/* ---- the GIL of an outermost call ---------------------------------------- */
+
+enum { GS_LOCKED = 0, GS_UNLOCKED = 1, GS_KEPT = 2 };
+
+/* Takes the GIL for an outermost call (t->gstate says how to give it back).
+ *
+ * PyGILState_Ensure/Release per call would look the thread state up in
+ * CPython's TSS each time and, on a thread Python did not create, make and
+ * delete a thread state per call (losing threading.local data between
+ * calls). Instead pyshim keeps the thread state of a thread that had none
+ * (made by Ensure, its gilstate count held, deleted at thread exit by
+ * pys__threads_tls_exit) and the main thread state of an interpreter it
+ * initialised; later calls attach it with PyEval_RestoreThread /
+ * PyEval_SaveThread. A kept state is invalidated by the next pys_open
+ * (tstate_gen), and never attached while this thread already holds the
+ * GIL some other way (a host that embeds Python itself, or Python code
+ * that called into C with the GIL held): then Ensure/Release are used, as
+ * they are for thread states that belong to someone else (a thread Python
+ * started, or the host's), which could be deleted behind pyshim's back. */
+static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t)
+{
+    bool probe = t->tstate_gen != rt->opens && rt->tstate_now;
+    PyThreadState *prev = probe ? pys__api.PyGILState_GetThisThreadState() : NULL;
+    t->gstate = pys__api.PyGILState_Ensure();
+    if (!probe)
+        return;
+    t->tstate_gen = rt->opens;
+    t->tstate = NULL;
+    if (t->gstate != GS_UNLOCKED || (prev && prev != rt->main_tstate))
+        return; /* not ours to keep */
+    t->tstate = prev ? prev : pys__api.PyGILState_GetThisThreadState();
+    t->tstate_own = !prev;
+    t->gstate = GS_KEPT;
+    pys__tls_register(t); /* for pys__threads_tls_exit */
+}
+
+static inline void gil_take(pys_runtime *rt, pys__tls *t)
+{
+    PyThreadState *ts = t->tstate;
+    if (__builtin_expect(ts != NULL && t->tstate_gen == rt->opens, 1) && rt->tstate_now() != ts) {
+        pys__api.PyEval_RestoreThread(ts);
+        t->gstate = GS_KEPT;
+        return;
+    }
+    gil_take_slow(rt, t);
+}
+
+static inline void gil_give(pys__tls *t)
+{
+    if (__builtin_expect(t->gstate == GS_KEPT, 1))
+        pys__api.PyEval_SaveThread();
+    else
+        pys__api.PyGILState_Release(t->gstate);
+}
+
+static pys_runtime *closed(const char *fn)
+{
+    pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+    return NULL;
+}
+
+/* Counts an outermost entry in rt->inflight. False if not open. */
+static bool count_in(pys_runtime *rt)
+{
+    /* seq_cst: pairs with pys_close's store of CLOSING then load of
+     * inflight (either close sees us, or we see CLOSING). */
+    atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_seq_cst);
+    if (atomic_load_explicit(&rt->state, memory_order_seq_cst) != PYS__ST_OPEN) {
+        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+        return false;
+    }
+    return true;
+}
+
+static __attribute__((noinline)) pys_runtime *bad_runtime(pys_runtime *rt, const char *fn)
+{
+    if (!rt)
+        pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
+    else
+        pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
+    return NULL;
+}
+
+/* Enters the runtime in state CLOSING or CLOSED: undoes r's marks and
+ * fails. If the watchdog posted meanwhile, the runtime is CLOSING (close
+ * waits for `busy` before it stops the watchdog and finalises), so the
+ * interpreter is still there: take the GIL once to disarm. */
+static __attribute__((noinline)) pys_runtime *begin_refused(pys_runtime *rt, struct pys__thr *r,
+                                                            const char *fn)
+{
+    uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+    if ((w & ST_MASK) == ST_ACTIVE &&
+        atomic_compare_exchange_strong_explicit(&r->armed, &w, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+                                                memory_order_acq_rel, memory_order_relaxed)) {
+        atomic_store_explicit(&r->busy, 0, memory_order_release);
+        return closed(fn);
+    }
+    int gs = pys__api.PyGILState_Ensure();
+    thr_disarm(rt, r);
+    pys__api.PyGILState_Release(gs);
+    atomic_store_explicit(&r->busy, 0, memory_order_release);
+    return closed(fn);
+}
+
+/* A thread without a record yet: claim one, or (out of memory) count the
+ * call in rt->inflight; it cannot be interrupted then. */
+static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, pys__tls *t,
+                                                               const char *fn)
+{
+    /* thr_claim asks Python for the thread id: not before it is loaded. */
+    if (atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN)
+        return closed(fn);
+    if (thr_claim(t))
+        return pys__begin_slow(rt, t, fn);
+    if (!count_in(rt))
+        return closed(fn);
+    t->counted = true;
+    gil_take(rt, t);
+    t->gil_depth = 1;
+    return rt;
+}
+
+pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
+{
+    if (__builtin_expect(rt != &pys__the_runtime, 0))
+        return bad_runtime(rt, fn);
+    if (t->gil_depth > 0) { /* not reached through pys__begin */
+        t->gil_depth++;
+        return rt;
+    }
+    struct pys__thr *r = t->thr;
+    if (__builtin_expect(!r, 0))
+        return begin_unrecorded(rt, t, fn);
+    /* Both stores before the fence: pys_close either sees this call
+     * (waits for it, and marks it for interruption) or we see CLOSING. */
+    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    thr_arm(rt, t, r);
+    light_fence();
+    if (__builtin_expect(atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN,
+                         0))
+        return begin_refused(rt, r, fn);
+    gil_take(rt, t);
+    t->gil_depth = 1;
+    return rt;
+}
+
+static __attribute__((noinline)) void end_counted(pys_runtime *rt, pys__tls *t)
+{
+    t->counted = false;
+    gil_give(t);
+    atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+}
+
+void pys__end_slow(pys_runtime *rt, pys__tls *t)
+{
+    if (t->nheld)
+        pys__held_drop(t, t->gil_depth);
+    if (--t->gil_depth > 0)
+        return;
+    if (__builtin_expect(t->counted, 0)) {
+        end_counted(rt, t);
+        return;
+    }
+    struct pys__thr *r = t->thr;
+    thr_disarm(rt, r);
+    gil_give(t);
+    /* Last: from here pys_close may finalise. */
+    atomic_store_explicit(&r->busy, 0, memory_order_release);
+}
+
+bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
+{
+    struct pys__thr *r = t->thr;
+    if (__builtin_expect(!r, 0) && !(r = thr_claim(t))) {
+        if (!count_in(rt))
+            return false;
+        t->counted = true;
+        return true;
+    }
+    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    light_fence();
+    if (atomic_load_explicit(&rt->state, memory_order_relaxed) != PYS__ST_OPEN) {
+        atomic_store_explicit(&r->busy, 0, memory_order_release);
+        return false;
+    }
+    return true;
+}
+
+void pys__leave_outer(pys_runtime *rt, pys__tls *t)
+{
+    if (t->counted) {
+        t->counted = false;
+        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+        return;
+    }
+    atomic_store_explicit(&t->thr->busy, 0, memory_order_release);
+}
+
+void pys__threads_tls_exit(pys__tls *t)
+{
+    pys_runtime *rt = &pys__the_runtime;
+    PyThreadState *ts = t->tstate;
+    t->tstate = NULL;
+    if (!ts || !t->tstate_own || t->gil_depth > 0 || !count_in(rt))
+        return; /* not ours, or not open: finalisation frees it (or did) */
+    if (t->tstate_gen == rt->opens) {
+        /* What PyGILState_Release does at count 0, without its TSS lookup:
+         * the TSS value may already be cleared by the time this runs. */
+        pys__api.PyEval_RestoreThread(ts);
+        pys__api.PyThreadState_Clear(ts);
+        pys__api.PyThreadState_DeleteCurrent();
+    }
+    atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+}
+
+/* Outermost calls in flight on threads other than the caller. */
+long pys__threads_in_flight(pys_runtime *rt)
+{
+    long n = atomic_load(&rt->inflight);
+    struct pys__thr *self = pys__tls_get()->thr;
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next)
+        if (r != self && atomic_load_explicit(&r->busy, memory_order_acquire))
+            n++;
+    return n;
 }
 
 /* ---- the watchdog ------------------------------------------------------------ */
@@ -434,9 +733,11 @@ static int mark_all(void)
 
 void pys__threads_closing(pys_runtime *rt)
 {
+    heavy_fence();
     if (mark_all() > 0 && wd_start(rt, true, "pys_close") == PYS_OK)
         wd_kick(rt);
 }
+
 
 /* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
  * tstate lock of threading's main thread when called on another thread;

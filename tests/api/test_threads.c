@@ -112,6 +112,49 @@ PYS_TEST(threads, autogil_from_fresh_pthreads)
     cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
 }
 
+/* A host thread keeps one Python thread state across its calls: data in
+ * threading.local() set by one call is seen by the next, and the state is
+ * deleted when the thread exits (its thread-local data is freed). */
+typedef struct local_arg {
+    pys_runtime *rt;
+    int rc_set, rc_get;
+    int64_t seen, same_ident;
+} local_arg;
+
+static void *local_main(void *p)
+{
+    local_arg *a = p;
+    a->rc_set = pys_exec(a->rt, "tl.x = 41\n"
+                                "first_ident = threading.get_ident()\n"
+                                "class Probe: pass\n"
+                                "probe = Probe()\n"
+                                "tl.probe = probe\n"
+                                "ref = weakref.ref(probe)\n"
+                                "del probe\n");
+    a->seen = eval_i64(a->rt, "getattr(tl, 'x', -1) + 1");
+    a->same_ident = eval_i64(a->rt, "int(threading.get_ident() == first_ident)");
+    a->rc_get = pys_last_error()->code;
+    return NULL;
+}
+
+PYS_TEST(threads, thread_state_kept_between_calls_and_freed_at_exit)
+{
+    pyt_assert_ok(pys_exec(rt, "import threading, weakref, gc\ntl = threading.local()\n"));
+    for (int round = 0; round < 3; round++) {
+        local_arg a = {.rt = rt};
+        pthread_join(spawn(local_main, &a), NULL);
+        cr_assert_eq(a.rc_set, PYS_OK, "%s", pys_err_name(a.rc_set));
+        cr_assert_eq(a.seen, 42, "threading.local data was lost between two calls (%lld)",
+                     (long long)a.seen);
+        cr_assert_eq(a.same_ident, 1);
+        /* The thread has exited: its thread state, and with it tl's data
+         * for that thread, is gone. */
+        cr_assert_eq(pyt_eval_i64(rt, "gc.collect() * 0 + int(ref() is None)"), 1,
+                     "round %d: the exited thread's thread-local data is still alive", round);
+        cr_assert_eq(pyt_eval_i64(rt, "getattr(tl, 'x', -1)"), -1, "not this thread's data");
+    }
+}
+
 /* ==== batches =========================================================== */
 
 static int batch_body(pys_runtime *rt, void *ud)

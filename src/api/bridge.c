@@ -2,14 +2,23 @@
  *
  * Each registration is a PyCFunction (METH_FASTCALL | METH_KEYWORDS: no
  * argument tuple per call, 3.8+) whose PyMethodDef lives in a malloc'd
- * `br_reg`. Its `self` is a small private module object holding a capsule
- * that owns the br_reg; the capsule's destructor frees it when the last
- * reference to the function goes. A module as `self` (rather than the
- * capsule itself) keeps the function an ordinary module-level builtin:
- * repr "<built-in function add>", no "method of PyCapsule" in help(), and
- * pickling by name. CPython keeps m_ml valid while m_self lives (3.10+
- * drops the class before self for exactly this; 3.8/3.9 never touch m_ml
- * after dropping self).
+ * `br_reg`. Its `self` is a small private module object (a BridgeSelf, a
+ * ModuleType subclass defined in finder_src) whose one __slots__ slot
+ * holds a capsule that owns the br_reg; the capsule's destructor frees it
+ * when the last reference to the function goes. A module as `self` (rather
+ * than the capsule itself) keeps the function an ordinary module-level
+ * builtin: repr "<built-in function add>", no "method of PyCapsule" in
+ * help(), and pickling by name. CPython keeps m_ml valid while m_self
+ * lives (3.10+ drops the class before self for exactly this; 3.8/3.9 never
+ * touch m_ml after dropping self).
+ *
+ * Every call goes from `self` to its br_reg, so that step is one load: the
+ * slot sits right after the module object (at ModuleType.__basicsize__,
+ * where CPython puts a subclass's first slot), an offset checked once per
+ * open on a probe object; if the check ever failed, calls would read the
+ * slot through its descriptor instead. The descriptor is deleted from the
+ * class, so Python code cannot replace the capsule (and free the br_reg)
+ * under a live function.
  *
  * Typed calls: trampolines, not libffi. libffi would mean a new build and
  * run-time dependency (and apt in CI) for one feature, against the design's
@@ -57,8 +66,6 @@
 #define BR_MAXP 14 /* parameters (BR_MAXI + BR_MAXD) */
 #define BR_MAXI 6  /* integer-class C parameters */
 #define BR_MAXD 8  /* double C parameters */
-#define BR_CAPSULE "pyshim.bridge"
-#define BR_KEY "__pyshim_bridge__"
 
 #if UINTPTR_MAX == UINT64_MAX &&                                                                  \
     ((defined(__x86_64__) && !defined(_WIN32)) || defined(__aarch64__))
@@ -656,7 +663,7 @@ static void reg_link(br_reg *r)
 
 static void capsule_destroy(PyObject *cap)
 {
-    br_reg *r = pys__api.PyCapsule_GetPointer(cap, BR_CAPSULE);
+    br_reg *r = pys__api.PyCapsule_GetPointer(cap, NULL);
     if (!r) {
         pys__api.PyErr_Clear();
         return;
@@ -769,9 +776,11 @@ static br_reg *reg_find(PyObject *host, const char *name, const br_reg *except)
 /* ======================================================================= */
 
 typedef struct br_state {
-    PyObject *finder;  /* PyshimHostFinder instance, on sys.meta_path */
-    PyObject *modules; /* finder.modules: name -> module */
-    PyObject *key;     /* interned BR_KEY */
+    PyObject *finder;    /* PyshimHostFinder instance, on sys.meta_path */
+    PyObject *modules;   /* finder.modules: name -> module */
+    PyObject *self_new;  /* bridge_self(name, capsule): a function's self */
+    PyObject *self_get;  /* the slot's __get__(self): the capsule of a self */
+    Py_ssize_t self_off; /* offset of that slot in a self; 0: use self_get */
 } br_state;
 
 static const char finder_src[] =
@@ -816,7 +825,18 @@ static const char finder_src[] =
     "        except ValueError:\n"
     "            pass\n"
     "finder = PyshimHostFinder()\n"
-    "sys.meta_path.insert(0, finder)\n";
+    "sys.meta_path.insert(0, finder)\n"
+    "class BridgeSelf(type(sys)):\n"
+    "    '''The __self__ of C functions registered through pyshim: a module\n"
+    "    named after the function's module, keeping its registration alive.'''\n"
+    "    __slots__ = ('registration',)\n"
+    "_slot = BridgeSelf.__dict__['registration']\n"
+    "del BridgeSelf.registration  # out of reach of Python code from here on\n"
+    "def bridge_self(name, registration):\n"
+    "    s = BridgeSelf(name)\n"
+    "    _slot.__set__(s, registration)\n"
+    "    return s\n"
+    "bridge_self_get = _slot.__get__\n";
 
 static void bridge_close(pys_runtime *rt);
 
@@ -852,6 +872,81 @@ static int finder_call(br_state *st, const char *method, PyObject *a)
     return 0;
 }
 
+/* ns[name] as a new reference, or NULL (an exception set only if the
+ * lookup itself failed). */
+static PyObject *ns_get(PyObject *ns, const char *name)
+{
+    PyObject *k = pys__api.PyUnicode_FromString(name);
+    PyObject *v = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
+    if (k)
+        pys__api.Py_DecRef(k);
+    if (v)
+        pys__api.Py_IncRef(v);
+    return v;
+}
+
+/* A new BridgeSelf named `name` whose slot holds `value`, or NULL with an
+ * exception set. */
+static PyObject *self_make(br_state *st, PyObject *name, PyObject *value)
+{
+    PyObject *args = pys__api.PyTuple_New(2);
+    if (!args)
+        return NULL;
+    pys__api.Py_IncRef(name);
+    pys__api.PyTuple_SetItem(args, 0, name);
+    pys__api.Py_IncRef(value);
+    pys__api.PyTuple_SetItem(args, 1, value);
+    PyObject *s = pys__api.PyObject_CallObject(st->self_new, args);
+    pys__api.Py_DecRef(args);
+    return s;
+}
+
+/* o.__basicsize__, or -1. */
+static long long basicsize(PyObject *o)
+{
+    PyObject *b = o ? pys__api.PyObject_GetAttrString(o, "__basicsize__") : NULL;
+    if (!b)
+        return -1;
+    int ovf = 0;
+    long long v = pys__api.PyLong_AsLongLongAndOverflow(b, &ovf);
+    pys__api.Py_DecRef(b);
+    return ovf ? -1 : v;
+}
+
+/* Where a BridgeSelf keeps its slot: right after the module object, where
+ * CPython places a subclass's first slot, if the type's size agrees and a
+ * probe shows the object stored there; else 0. Leaves no exception. */
+static Py_ssize_t self_slot_offset(br_state *st)
+{
+    Py_ssize_t off = 0;
+    PyObject *name = pys__api.PyUnicode_FromString("probe");
+    PyObject *probe = name ? self_make(st, name, st->finder) : NULL;
+    PyObject *type = probe ? pys__api.PyObject_Type(probe) : NULL;
+    long long base = basicsize(pys__api.PyModule_Type), size = basicsize(type);
+    if (probe && base > 0 && base % (long long)sizeof(PyObject *) == 0 &&
+        size >= base + (long long)sizeof(PyObject *) &&
+        *(PyObject *const *)((const char *)probe + base) == st->finder)
+        off = (Py_ssize_t)base;
+    if (type)
+        pys__api.Py_DecRef(type);
+    if (probe)
+        pys__api.Py_DecRef(probe);
+    if (name)
+        pys__api.Py_DecRef(name);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return off;
+}
+
+/* Test switch: new runtimes read selves through the descriptor, as if the
+ * slot's offset had not been confirmed. */
+static bool br_test_no_self_off;
+PYS_API void pys__test_bridge_no_self_offset(bool on);
+void pys__test_bridge_no_self_offset(bool on)
+{
+    br_test_no_self_off = on;
+}
+
 /* The bridge state (GIL held): made by pys__bridge_open, and again on use
  * only if that did not happen. NULL with the error set. */
 static br_state *state_get(pys_runtime *rt, const char *fn)
@@ -881,19 +976,15 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
     }
     if (r) {
         pys__api.Py_DecRef(r);
-        PyObject *k = pys__api.PyUnicode_FromString("finder");
-        st->finder = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
-        if (k)
-            pys__api.Py_DecRef(k);
-        if (st->finder) {
-            pys__api.Py_IncRef(st->finder);
+        st->finder = ns_get(ns, "finder");
+        if (st->finder)
             st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
-        }
-        st->key = pys__api.PyUnicode_InternFromString(BR_KEY);
+        st->self_new = st->modules ? ns_get(ns, "bridge_self") : NULL;
+        st->self_get = st->self_new ? ns_get(ns, "bridge_self_get") : NULL;
     }
     if (ns)
         pys__api.Py_DecRef(ns);
-    if (!st->finder || !st->modules || !st->key) {
+    if (!st->finder || !st->modules || !st->self_new || !st->self_get) {
         if (pys__api.PyErr_Occurred())
             pys__fail_py(rt, fn);
         else
@@ -905,11 +996,12 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
         }
         if (st->modules)
             pys__api.Py_DecRef(st->modules);
-        if (st->key)
-            pys__api.Py_DecRef(st->key);
+        if (st->self_new)
+            pys__api.Py_DecRef(st->self_new);
         free(st);
         return NULL;
     }
+    st->self_off = br_test_no_self_off ? 0 : self_slot_offset(st);
     rt->bridge = st;
     if (!hooked)
         rt->on_close[rt->non_close++] = bridge_close;
@@ -928,7 +1020,8 @@ static void bridge_close(pys_runtime *rt)
         pys__api.PyErr_Clear();
     pys__api.Py_DecRef(st->modules);
     pys__api.Py_DecRef(st->finder);
-    pys__api.Py_DecRef(st->key);
+    pys__api.Py_DecRef(st->self_new);
+    pys__api.Py_DecRef(st->self_get);
     free(st);
     rt->bridge = NULL;
 }
@@ -1769,9 +1862,9 @@ out:
     return res;
 }
 
-/* The registration behind a function's `self` module, or NULL with an
- * exception set. */
-static br_reg *reg_of(pys_runtime *rt, PyObject *self)
+/* reg_of without the slot's offset, or after it found no capsule (a self
+ * cleared by the garbage collector): asks the slot's descriptor. */
+static __attribute__((noinline)) br_reg *reg_of_slow(pys_runtime *rt, PyObject *self)
 {
     br_state *st = rt->bridge;
     if (!st) {
@@ -1779,15 +1872,37 @@ static br_reg *reg_of(pys_runtime *rt, PyObject *self)
                                  "pyshim bridge: this C function's runtime is closed");
         return NULL;
     }
-    PyObject *d = pys__api.PyModule_GetDict(self);
-    PyObject *cap = d ? pys__api.PyDict_GetItemWithError(d, st->key) : NULL;
-    if (!cap) {
-        if (!pys__api.PyErr_Occurred())
-            pys__api.PyErr_SetString(PYS__EXC(RuntimeError),
-                                     "pyshim bridge: not a registered C function");
+    PyObject *args = pys__api.PyTuple_New(1);
+    if (!args)
         return NULL;
+    pys__api.Py_IncRef(self);
+    pys__api.PyTuple_SetItem(args, 0, self);
+    PyObject *cap = pys__api.PyObject_CallObject(st->self_get, args);
+    pys__api.Py_DecRef(args);
+    br_reg *r = cap ? pys__api.PyCapsule_GetPointer(cap, NULL) : NULL;
+    if (cap)
+        pys__api.Py_DecRef(cap); /* self holds it */
+    if (!r) {
+        pys__api.PyErr_Clear();
+        pys__api.PyErr_SetString(PYS__EXC(RuntimeError),
+                                 "pyshim bridge: not a registered C function");
     }
-    return pys__api.PyCapsule_GetPointer(cap, BR_CAPSULE);
+    return r;
+}
+
+/* The registration behind a function's `self` (a BridgeSelf), or NULL
+ * with an exception set. */
+static inline br_reg *reg_of(pys_runtime *rt, PyObject *self)
+{
+    br_state *st = rt->bridge;
+    if (__builtin_expect(st != NULL && st->self_off != 0, 1)) {
+        PyObject *cap = *(PyObject *const *)((const char *)self + st->self_off);
+        br_reg *r = cap ? pys__api.PyCapsule_GetPointer(cap, NULL) : NULL;
+        if (__builtin_expect(r != NULL, 1))
+            return r;
+        pys__api.PyErr_Clear();
+    }
+    return reg_of_slow(rt, self);
 }
 
 /* METH_FASTCALL | METH_KEYWORDS entry of every bridge function. */
@@ -1919,24 +2034,23 @@ fail:
 }
 
 /* Creates the function object for r (owning r from here on, also on
- * failure) and puts it in host, named hname (hn as a str). Returns PYS_OK
+ * failure) and puts it in host, whose name is hn. Returns PYS_OK
  * or a code with the error set. GIL held. */
 static int reg_install(pys_runtime *rt, br_state *st, PyObject *host, PyObject *hn,
-                       const char *hname, br_reg *r, const char *fn)
+                       br_reg *r, const char *fn)
 {
-    PyObject *cap = NULL, *func = NULL;
+    PyObject *self = NULL, *func = NULL;
     int rc = PYS_OK;
-    PyObject *self = pys__api.PyModule_New(hname);
-    if (!self)
-        goto py_fail;
-    cap = pys__api.PyCapsule_New(r, BR_CAPSULE, capsule_destroy);
+    /* Unnamed: only the bridge ever sees it, and an unnamed capsule is the
+     * cheapest to read on every call. */
+    PyObject *cap = pys__api.PyCapsule_New(r, NULL, capsule_destroy);
     if (!cap)
         goto py_fail;
     r->host = host;
     reg_link(r);
     /* From here the capsule owns r. */
-    PyObject *d = pys__api.PyModule_GetDict(self);
-    if (!d || pys__api.PyDict_SetItem(d, st->key, cap) < 0)
+    self = self_make(st, hn, cap);
+    if (!self)
         goto py_fail_owned;
     func = pys__api.PyCFunction_NewEx(&r->def, self, hn);
     if (!func)
@@ -1956,10 +2070,10 @@ py_fail_owned:
 out:
     if (func)
         pys__api.Py_DecRef(func);
-    if (cap)
-        pys__api.Py_DecRef(cap);
     if (self)
         pys__api.Py_DecRef(self);
+    if (cap)
+        pys__api.Py_DecRef(cap);
     return rc;
 }
 
@@ -1976,7 +2090,7 @@ static int add_to(pys_runtime *rt, br_state *st, PyObject *host, const pys_bridg
     br_reg *r = NULL;
     int rc = reg_build(f, hname, fn, &r);
     if (rc == PYS_OK)
-        rc = reg_install(rt, st, host, hn, hname, r, fn);
+        rc = reg_install(rt, st, host, hn, r, fn);
     pys__api.Py_DecRef(hn);
     return rc;
 }

@@ -43,7 +43,12 @@
  * destructors can run on any thread on free-threaded builds). A
  * registration is "dead" once unregistered, replaced or its runtime closed;
  * calling a dead function raises RuntimeError, and its `release` hook has
- * run exactly once, outside the list lock.
+ * run exactly once, outside the list lock. A call counts itself in
+ * r->active for its whole length, so the hook waits for the last call. On
+ * GIL builds every access to active and dead (calls, kills, releases) is
+ * made holding the GIL, also when a callback's Python code let it go for a
+ * while in between, so calls use plain loads and stores; free-threaded
+ * builds (and forced locking) pair seq_cst increments and loads instead.
  *
  * Calls: a callback runs with tls->gil_depth raised so that nested pyshim
  * calls skip GIL handling, and counted in rt->inflight when it entered from
@@ -697,7 +702,8 @@ static void reg_abandon(br_reg *r)
 
 /* Runs r's release hook once r is dead and no call of it is in progress
  * (whoever sees both last runs it: the killer or the last call leaving;
- * seq_cst on dead/active, and the list lock, make that exactly one). */
+ * the list lock and seq_cst on dead/active, or on GIL builds the GIL,
+ * make that exactly one). */
 static void reg_try_release(br_reg *r)
 {
     void (*fn)(void *) = NULL;
@@ -1905,6 +1911,39 @@ static inline br_reg *reg_of(pys_runtime *rt, PyObject *self)
     return reg_of_slow(rt, self);
 }
 
+/* A call of r begins: counts it in r->active. Returns whether r is dead.
+ * `locking`: a free-threaded build or forced locking (read once per call,
+ * so that call_end matches). */
+static inline bool call_begin(br_reg *r, bool locking)
+{
+    if (__builtin_expect(locking, 0)) {
+        atomic_fetch_add_explicit(&r->active, 1, memory_order_seq_cst);
+        return atomic_load_explicit(&r->dead, memory_order_seq_cst);
+    }
+    /* GIL build: the GIL orders this against every other access. */
+    int a = atomic_load_explicit(&r->active, memory_order_relaxed);
+    atomic_store_explicit(&r->active, a + 1, memory_order_relaxed);
+    return atomic_load_explicit(&r->dead, memory_order_relaxed);
+}
+
+/* A call of r ends. Returns true if it was the last call of a dead r (the
+ * caller then tries its release hook). */
+static inline bool call_end(br_reg *r, bool locking)
+{
+    if (__builtin_expect(locking, 0))
+        return atomic_fetch_sub_explicit(&r->active, 1, memory_order_seq_cst) == 1 &&
+               atomic_load_explicit(&r->dead, memory_order_seq_cst);
+    int a = atomic_load_explicit(&r->active, memory_order_relaxed) - 1;
+    atomic_store_explicit(&r->active, a, memory_order_relaxed);
+    return a == 0 && atomic_load_explicit(&r->dead, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void raise_dead(br_reg *r)
+{
+    pys__raise(PYS__EXC(RuntimeError),
+               "%s was unregistered or replaced (look it up again in its module)", r->qualname);
+}
+
 /* METH_FASTCALL | METH_KEYWORDS entry of every bridge function. */
 static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames)
@@ -1925,31 +1964,29 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyObject *res = NULL;
     br_reg *r = reg_of(rt, self);
-    if (r)
-        atomic_fetch_add_explicit(&r->active, 1, memory_order_seq_cst);
-    if (r && atomic_load_explicit(&r->dead, memory_order_seq_cst)) {
-        pys__raise(PYS__EXC(RuntimeError),
-                   "%s was unregistered or replaced (look it up again in its module)",
-                   r->qualname);
-    } else if (r) {
-        br_frame fr = {.prev = cur_frame, .reg = r};
-        cur_frame = &fr;
-        t->gil_depth = depth + 1;
-        if (r->cfunc)
-            res = call_typed(rt, t, r, args, (size_t)nargs, kwnames, &fr);
-        else
-            res = call_generic(rt, t, r, args, (size_t)nargs, kwnames, &fr);
-        if (t->nheld)
-            pys__held_drop(t, depth + 1);
-        t->gil_depth = depth;
-        cur_frame = fr.prev;
-        if (frame_pending(&fr)) /* set but not raised: a failure on the way */
-            frame_clear(&fr);
+    if (__builtin_expect(r != NULL, 1)) {
+        bool locking = rt->free_threaded || pys__force_locking;
+        if (__builtin_expect(call_begin(r, locking), 0)) {
+            raise_dead(r);
+        } else {
+            br_frame fr = {.prev = cur_frame, .reg = r};
+            cur_frame = &fr;
+            t->gil_depth = depth + 1;
+            if (r->cfunc)
+                res = call_typed(rt, t, r, args, (size_t)nargs, kwnames, &fr);
+            else
+                res = call_generic(rt, t, r, args, (size_t)nargs, kwnames, &fr);
+            if (t->nheld)
+                pys__held_drop(t, depth + 1);
+            t->gil_depth = depth;
+            cur_frame = fr.prev;
+            if (frame_pending(&fr)) /* set but not raised: a failure on the way */
+                frame_clear(&fr);
+        }
+        /* Last: a release hook may free what the callback used. */
+        if (__builtin_expect(call_end(r, locking), 0))
+            reg_try_release(r);
     }
-    /* Last: a release hook may free what the callback used. */
-    if (r && atomic_fetch_sub_explicit(&r->active, 1, memory_order_seq_cst) == 1 &&
-        atomic_load_explicit(&r->dead, memory_order_seq_cst))
-        reg_try_release(r);
     if (depth == 0)
         atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
     return res;

@@ -37,7 +37,11 @@
  * 64-bit ABIs) only signatures of one class are accepted, and 32-bit
  * targets get no typed calls; both are PYS_E_UNSUPPORTED at registration.
  * Calling through a different pointer type is outside ISO C, so clang's
- * -fsanitize=function is disabled for the one dispatch function.
+ * -fsanitize=function is disabled for the one dispatch function. Calls of
+ * q i Q d b signatures with every argument by position try a short path
+ * first (call_fast: exact ints and floats, True and False, converted
+ * without running Python code); anything else, and every error, takes the
+ * full path, which binds keywords and defaults and reports.
  *
  * Lifetime: registrations are on one process-wide list (mutex: capsule
  * destructors can run on any thread on free-threaded builds). A
@@ -634,6 +638,11 @@ typedef struct br_reg {
     void (*release)(void *);
     pys_cfunc cfunc;
     br_sig *sig;
+    int nfast;           /* typed: arguments of a fast call (call_fast), or -1 */
+    char fcode[BR_MAXP]; /* ... their parameter codes */
+    uint8_t fidx[BR_MAXP]; /* ... their C argument indexes (in u[] or d[]) */
+    int fshape;          /* ... the trampoline's shape */
+    char fret;           /* ... and the return code */
     _Atomic bool dead;
     _Atomic int active;  /* calls in progress */
     bool released;       /* release hook taken (list lock) */
@@ -1353,8 +1362,9 @@ static void no_handles(void)
     pys__api.PyErr_SetString(PYS__EXC(MemoryError), "pyshim bridge: the handle table is full");
 }
 
-static PyObject *call_generic(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *const *args,
-                              size_t nargs, PyObject *kwnames, br_frame *fr)
+static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                                        PyObject *const *args, size_t nargs,
+                                                        PyObject *kwnames, br_frame *fr)
 {
     pys_obj stack[8];
     pys_obj *h = stack;
@@ -1473,16 +1483,16 @@ out:
 #define BR_CALL(TYPES, VALUES)                                                                    \
     do {                                                                                           \
         if (dret)                                                                                  \
-            *rd = ((double (*)(TYPES))f)(VALUES);                                                  \
+            r.d = ((double (*)(TYPES))f)(VALUES);                                                  \
         else                                                                                       \
-            *ru = ((uint64_t(*)(TYPES))f)(VALUES);                                                 \
+            r.u = ((uint64_t(*)(TYPES))f)(VALUES);                                                 \
     } while (0)
 #define BR_CALL2(T1, T2, V1, V2)                                                                  \
     do {                                                                                           \
         if (dret)                                                                                  \
-            *rd = ((double (*)(T1, T2))f)(V1, V2);                                                 \
+            r.d = ((double (*)(T1, T2))f)(V1, V2);                                                 \
         else                                                                                       \
-            *ru = ((uint64_t(*)(T1, T2))f)(V1, V2);                                                \
+            r.u = ((uint64_t(*)(T1, T2))f)(V1, V2);                                                \
     } while (0)
 #define BR_CASE_I(n)                                                                              \
     case (n) * 16:                                                                                 \
@@ -1502,18 +1512,27 @@ out:
     BR_CASE_ID(n, 3) BR_CASE_ID(n, 4) BR_CASE_ID(n, 5) BR_CASE_ID(n, 6) BR_CASE_ID(n, 7)           \
         BR_CASE_ID(n, 8)
 
+/* The result of a typed call: one of the two, by the return code (a
+ * struct of these two comes back in registers). */
+typedef struct br_ret {
+    uint64_t u;
+    double d;
+} br_ret;
+
+/* Calls f with u[0..ni) and d[0..nd), where shape = ni * 16 + nd; dret:
+ * f returns a double (else an integer-class value). */
 #if defined(__clang__)
 __attribute__((no_sanitize("function")))
 #endif
-static void trampoline(pys_cfunc f, int ni, int nd, bool dret, const uint64_t *u, const double *d,
-                       uint64_t *ru, double *rd)
+static br_ret trampoline(pys_cfunc f, int shape, bool dret, const uint64_t *u, const double *d)
 {
-    switch (ni * 16 + nd) {
+    br_ret r = {0, 0};
+    switch (shape) {
     case 0:
         if (dret)
-            *rd = ((double (*)(void))f)();
+            r.d = ((double (*)(void))f)();
         else
-            *ru = ((uint64_t(*)(void))f)();
+            r.u = ((uint64_t(*)(void))f)();
         break;
         BR_CASE_I(1)
         BR_CASE_I(2)
@@ -1536,11 +1555,9 @@ static void trampoline(pys_cfunc f, int ni, int nd, bool dret, const uint64_t *u
         BR_ROW(5)
         BR_ROW(6)
     default:
-        /* sig_parse refuses anything else */
-        *ru = 0;
-        *rd = 0;
-        break;
+        break; /* sig_parse refuses anything else */
     }
+    return r;
 }
 
 /* Matches positional and keyword arguments to parameters. vals[] gets
@@ -1779,27 +1796,166 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
     return -1;
 }
 
-static PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *const *args,
-                            size_t nargs, PyObject *kwnames, br_frame *fr)
+/* Releases the buffers and handles a conversion made. */
+static __attribute__((noinline)) void conv_release(pys_runtime *rt, br_conv *c)
+{
+    for (int i = 0; i < c->nbuf; i++)
+        pys__api.PyBuffer_Release(&c->buf[i]);
+    for (int i = 0; i < c->nh; i++)
+        pys__h_release(rt, c->h[i], NULL);
+}
+
+/* convert_fast's exact int for Q, or for d. */
+static __attribute__((noinline)) bool convert_fast_int(char code, PyObject *o, uint64_t *u,
+                                                       double *d)
+{
+    if (code == 'Q') {
+        unsigned long long v = pys__api.PyLong_AsUnsignedLongLong(o);
+        if (v == (unsigned long long)-1 && pys__api.PyErr_Occurred()) {
+            pys__api.PyErr_Clear();
+            return false;
+        }
+        *u = v;
+        return true;
+    }
+    double v = pys__api.PyFloat_AsDouble(o);
+    if (v == -1.0 && pys__api.PyErr_Occurred()) {
+        pys__api.PyErr_Clear();
+        return false;
+    }
+    *d = v;
+    return true;
+}
+
+/* The common case of a typed call (r->nfast >= 0, that many arguments,
+ * all by position): an int for q i Q d, a float for d, True or False for
+ * b, each converted without running Python code. Returns false when that
+ * does not apply, having done nothing that needs undoing: the full path
+ * then binds, converts and reports. */
+static inline bool convert_fast(const br_reg *r, PyObject *const *args, uint64_t *u, double *d)
+{
+    for (int j = 0; j < r->nfast; j++) {
+        PyObject *o = args[j];
+        char code = r->fcode[j];
+        if (code == 'b') {
+            if (o != PYS__True && o != PYS__False)
+                return false;
+            u[r->fidx[j]] = o == PYS__True;
+            continue;
+        }
+        /* o keeps its type alive: compare only, so drop the reference. */
+        PyObject *type = pys__api.PyObject_Type(o);
+        pys__api.Py_DecRef(type);
+        if (code == 'd' && type == pys__api.PyFloat_Type) {
+            d[r->fidx[j]] = pys__api.PyFloat_AsDouble(o); /* cannot fail */
+            continue;
+        }
+        if (__builtin_expect(type != pys__api.PyLong_Type, 0))
+            return false;
+        if (code == 'q' || code == 'i') {
+            int ovf = 0;
+            long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &ovf);
+            /* an exact int: overflow is the only failure */
+            if (__builtin_expect(ovf || (code == 'i' && (v < INT32_MIN || v > INT32_MAX)), 0))
+                return false;
+            u[r->fidx[j]] = (uint64_t)v;
+        } else if (!convert_fast_int(code, o, &u[r->fidx[j]], &d[r->fidx[j]])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The Python value of a typed result other than O: a new reference, or
+ * NULL with an exception set. */
+static inline PyObject *scalar_result(char code, br_ret ret)
+{
+    uint64_t ru = ret.u;
+    switch (code) {
+    case 'q':
+        return pys__api.PyLong_FromLongLong((long long)(int64_t)ru);
+    case 'Q':
+        return pys__api.PyLong_FromUnsignedLongLong(ru);
+    case 'i':
+        return pys__api.PyLong_FromLongLong((int32_t)(uint32_t)ru);
+    case 'b':
+        return pys__api.PyBool_FromLong((uint8_t)ru != 0);
+    case 'd':
+        return pys__api.PyFloat_FromDouble(ret.d);
+    case 's': {
+        const char *sv = (const char *)(uintptr_t)ru;
+        if (sv)
+            return pys__api.PyUnicode_DecodeUTF8(sv, (Py_ssize_t)strlen(sv), "strict");
+        break;
+    }
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+/* Every other typed call: binds keywords and defaults, converts each
+ * argument, raises the TypeError (OverflowError, ValueError) that names
+ * the signature. -1 with an exception set; what c holds is released by
+ * the caller either way. */
+static __attribute__((noinline)) int convert_all(pys_runtime *rt, br_reg *r,
+                                                 PyObject *const *args, size_t nargs,
+                                                 PyObject *kwnames, br_conv *c)
 {
     const br_sig *s = r->sig;
     PyObject *vals[BR_MAXP];
     for (int j = 0; j < s->np; j++)
         vals[j] = NULL;
+    c->ni = c->nd = 0;
     if (bind_args(r, args, nargs, kwnames, vals) < 0)
-        return NULL;
-    br_conv c;
-    c.ni = c.nd = c.nbuf = c.nh = 0;
-    PyObject *res = NULL;
+        return -1;
     for (int j = 0; j < s->np; j++)
-        if (convert(rt, r, j, vals[j], &c) < 0)
-            goto out;
+        if (convert(rt, r, j, vals[j], c) < 0)
+            return -1;
+    return 0;
+}
+
+/* The Python value of an O result (handle h, taken over); raises when h
+ * is PYS_NULL. Returns a new reference or NULL with an exception set. */
+static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r, pys_obj h,
+                                                       PyObject *captured)
+{
+    PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
+    if (v) {
+        if (captured)
+            pys__api.Py_DecRef(captured);
+        pys__api.Py_IncRef(v);
+        pys__h_release(rt, h, NULL);
+        return v;
+    }
+    if (!pys_ok(h) && pys_last_error()->code == PYS_OK) {
+        if (captured)
+            pys__api.Py_DecRef(captured);
+        pys__raise(PYS__EXC(RuntimeError),
+                   "%s returned the invalid handle without a pyshim error or "
+                   "pys_bridge_raise",
+                   r->qualname);
+    } else {
+        raise_failure(rt, r, pys_last_error()->code, captured);
+    }
+    return NULL;
+}
+
+/* A typed call, the full way: keywords, defaults, every parameter code. */
+static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                                      PyObject *const *args, size_t nargs,
+                                                      PyObject *kwnames, br_frame *fr)
+{
+    const br_sig *s = r->sig;
+    br_conv c;
+    c.nbuf = c.nh = 0;
+    PyObject *res = NULL;
+    if (convert_all(rt, r, args, nargs, kwnames, &c) < 0)
+        goto out;
     /* Only an O result can report a failure of nested pyshim calls. */
     bool obj_ret = s->ret == 'O';
     PyObject *outer = obj_ret ? capture_begin(t) : NULL;
-    uint64_t ru = 0;
-    double rd = 0;
-    trampoline(r->cfunc, c.ni, c.nd, s->ret == 'd', c.u, c.d, &ru, &rd);
+    br_ret ret = trampoline(r->cfunc, c.ni * 16 + c.nd, s->ret == 'd', c.u, c.d);
+    uint64_t ru = ret.u;
     PyObject *captured = obj_ret ? capture_end(t, outer) : NULL;
     if (frame_pending(fr)) {
         if (obj_ret && ru)
@@ -1809,63 +1965,29 @@ static PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *c
         frame_raise(fr);
         goto out;
     }
-    switch (s->ret) {
-    case 'q':
-        res = pys__api.PyLong_FromLongLong((long long)(int64_t)ru);
-        break;
-    case 'Q':
-        res = pys__api.PyLong_FromUnsignedLongLong(ru);
-        break;
-    case 'i':
-        res = pys__api.PyLong_FromLongLong((int32_t)(uint32_t)ru);
-        break;
-    case 'b':
-        res = pys__api.PyBool_FromLong((uint8_t)ru != 0);
-        break;
-    case 'd':
-        res = pys__api.PyFloat_FromDouble(rd);
-        break;
-    case 's': {
-        const char *sv = (const char *)(uintptr_t)ru;
-        if (sv) {
-            res = pys__api.PyUnicode_DecodeUTF8(sv, (Py_ssize_t)strlen(sv), "strict");
-        } else {
-            pys__api.Py_IncRef(PYS__None);
-            res = PYS__None;
-        }
-        break;
-    }
-    case 'O': {
-        pys_obj h = {ru};
-        PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
-        if (v) {
-            if (captured)
-                pys__api.Py_DecRef(captured);
-            pys__api.Py_IncRef(v);
-            pys__h_release(rt, h, NULL);
-            res = v;
-        } else if (!pys_ok(h) && pys_last_error()->code == PYS_OK) {
-            if (captured)
-                pys__api.Py_DecRef(captured);
-            pys__raise(PYS__EXC(RuntimeError),
-                       "%s returned the invalid handle without a pyshim error or "
-                       "pys_bridge_raise",
-                       r->qualname);
-        } else {
-            raise_failure(rt, r, pys_last_error()->code, captured);
-        }
-        break;
-    }
-    default:
-        pys__api.Py_IncRef(PYS__None);
-        res = PYS__None;
-    }
+    res = obj_ret ? result_obj(rt, r, (pys_obj){ru}, captured) : scalar_result(s->ret, ret);
 out:
-    for (int i = 0; i < c.nbuf; i++)
-        pys__api.PyBuffer_Release(&c.buf[i]);
-    for (int i = 0; i < c.nh; i++)
-        pys__h_release(rt, c.h[i], NULL);
+    if (c.nbuf || c.nh)
+        conv_release(rt, &c);
     return res;
+}
+
+/* A typed call with r->nfast positional arguments and no keywords: the
+ * arguments go straight into registers when convert_fast takes them;
+ * nothing to release afterwards. Otherwise the full way. */
+static inline PyObject *call_fast(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                  PyObject *const *args, br_frame *fr)
+{
+    uint64_t u[BR_MAXI];
+    double d[BR_MAXD];
+    if (__builtin_expect(!convert_fast(r, args, u, d), 0))
+        return call_typed(rt, t, r, args, (size_t)r->nfast, NULL, fr);
+    br_ret ret = trampoline(r->cfunc, r->fshape, r->fret == 'd', u, d);
+    if (__builtin_expect(frame_pending(fr), 0)) {
+        frame_raise(fr);
+        return NULL;
+    }
+    return scalar_result(r->fret, ret);
 }
 
 /* reg_of without the slot's offset, or after it found no capsule (a self
@@ -1950,6 +2072,10 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
 {
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
+    br_frame **cf = &cur_frame;
+    /* Keep both thread-local addresses in registers: without this the
+     * compiler asks the dynamic linker for them again after each call. */
+    __asm__("" : "+r"(t), "+r"(cf));
     int depth = t->gil_depth;
     if (depth == 0) {
         /* Entered from Python, not from a pyshim call on this thread:
@@ -1969,18 +2095,20 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
         if (__builtin_expect(call_begin(r, locking), 0)) {
             raise_dead(r);
         } else {
-            br_frame fr = {.prev = cur_frame, .reg = r};
-            cur_frame = &fr;
+            br_frame fr = {.prev = *cf, .reg = r};
+            *cf = &fr;
             t->gil_depth = depth + 1;
-            if (r->cfunc)
+            if (nargs == r->nfast && !kwnames)
+                res = call_fast(rt, t, r, args, &fr);
+            else if (r->cfunc)
                 res = call_typed(rt, t, r, args, (size_t)nargs, kwnames, &fr);
             else
                 res = call_generic(rt, t, r, args, (size_t)nargs, kwnames, &fr);
             if (t->nheld)
                 pys__held_drop(t, depth + 1);
             t->gil_depth = depth;
-            cur_frame = fr.prev;
-            if (frame_pending(&fr)) /* set but not raised: a failure on the way */
+            *cf = fr.prev;
+            if (__builtin_expect(frame_pending(&fr), 0)) /* set but not raised */
                 frame_clear(&fr);
         }
         /* Last: a release hook may free what the callback used. */
@@ -2057,6 +2185,22 @@ static int reg_build(const pys_bridge_func *f, const char *modname, const char *
     }
     r->fn = f->fn;
     r->cfunc = f->cfunc;
+    r->nfast = -1;
+    if (r->sig && r->sig->ret != 'O') {
+        bool fast = true;
+        int ni = 0, nd = 0;
+        for (int i = 0; i < r->sig->np; i++) {
+            char code = r->sig->p[i].code;
+            fast &= code && strchr("qiQdb", code);
+            r->fcode[i] = code;
+            r->fidx[i] = (uint8_t)(code == 'd' ? nd++ : ni++);
+        }
+        if (fast && r->sig->npos == r->sig->np) { /* no keyword-only ones */
+            r->nfast = r->sig->np;
+            r->fshape = ni * 16 + nd;
+            r->fret = r->sig->ret;
+        }
+    }
     r->userdata = f->userdata;
     r->release = f->release;
     r->def.ml_name = r->name;

@@ -495,6 +495,44 @@ PYS_TEST(bridge, typed_bad_calls_raise_with_signature)
     cr_assert(strstr(pys_last_error()->message, sig_add), "%s", pys_last_error()->message);
 }
 
+/* The fast path (every argument by position, ints and floats) takes and
+ * refuses what the full path does, and never runs an argument's Python
+ * code twice (it falls back before running any). */
+PYS_TEST(bridge, typed_fast_path_edges)
+{
+    pyt_assert_ok(pys_register_typed(rt, "add", "qq>q", PYS_CFUNC(t_add)));
+    pyt_assert_ok(pys_register_typed(rt, "mix", "qdqd>d", PYS_CFUNC(t_mix)));
+    pyt_assert_ok(pys_register_typed(rt, "u", "Q>Q", PYS_CFUNC(t_u)));
+    pyt_assert_ok(pys_register_typed(rt, "neg", "b>b", PYS_CFUNC(t_not)));
+    run(rt, "import c_bridge as c\n"
+            "class I(int): pass\n"
+            "class G(float): pass\n"
+            "calls = []\n"
+            "class F(int):\n"
+            "    def __float__(self):\n"
+            "        calls.append('float')\n"
+            "        return 0.5\n"
+            "class Idx:\n"
+            "    def __index__(self):\n"
+            "        calls.append('index')\n"
+            "        return 3\n");
+    assert_py(rt, "c.mix(1, 2, 3, 4) == 1000 + 200 + 30 + 4");
+    assert_py(rt, "c.mix(I(1), G(2.0), True, 4.5) == 1000 + 200 + 10 + 4.5");
+    assert_py(rt, "c.add(I(40), 2) == 42 and c.u(I(7)) == 7 and c.u(2**63) == 2**63");
+    assert_py(rt, "c.neg(0) is True and c.neg(I(3)) is False");
+    assert_py(rt, "c.mix(0, F(9), 0, 0) == 50.0 and calls == ['float']");
+    expect_raise(rt, "c.add(Idx(), 1)", "TypeError",
+                 (const char *[]){"argument 'arg1' must be int, not", NULL});
+    assert_py(rt, "calls == ['float']");
+    expect_raise(rt, "c.mix(1, 10**400, 3, 4)", "OverflowError",
+                 (const char *[]){"'arg2' is too large for a double", NULL});
+    expect_raise(rt, "c.mix(1, 2, 3, '4')", "TypeError",
+                 (const char *[]){"argument 'arg4' must be float, not str", NULL});
+    expect_raise(rt, "c.add(-2**63 - 1, 0)", "OverflowError",
+                 (const char *[]){"'arg1' is out of range for int64", NULL});
+    cr_assert_eq(pyt_eval_i64(rt, "c.add(-2**63, 0)"), INT64_MIN);
+}
+
 PYS_TEST(bridge, registration_errors)
 {
     static const struct {

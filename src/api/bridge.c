@@ -3,14 +3,14 @@
  * Each registration is a PyCFunction (METH_FASTCALL | METH_KEYWORDS: no
  * argument tuple per call, 3.8+) whose PyMethodDef lives in a malloc'd
  * `br_reg`. Its `self` is a small private module object (a BridgeSelf, a
- * ModuleType subclass defined in finder_src) whose one __slots__ slot
- * holds a capsule that owns the br_reg; the capsule's destructor frees it
- * when the last reference to the function goes. A module as `self` (rather
- * than the capsule itself) keeps the function an ordinary module-level
- * builtin: repr "<built-in function add>", no "method of PyCapsule" in
- * help(), and pickling by name. CPython keeps m_ml valid while m_self
- * lives (3.10+ drops the class before self for exactly this; 3.8/3.9 never
- * touch m_ml after dropping self).
+ * ModuleType subclass made by self_class) whose one __slots__ slot holds a
+ * capsule that owns the br_reg; the capsule's destructor frees it when the
+ * last reference to the function goes. A module as `self` (rather than the
+ * capsule itself) keeps the function an ordinary module-level builtin:
+ * repr "<built-in function add>", no "method of PyCapsule" in help(), and
+ * pickling by name. CPython keeps m_ml valid while m_self lives (3.10+
+ * drops the class before self for exactly this; 3.8/3.9 never touch m_ml
+ * after dropping self).
  *
  * Every call goes from `self` to its br_reg, so that step is one load: the
  * slot sits right after the module object (at ModuleType.__basicsize__,
@@ -793,8 +793,9 @@ static br_reg *reg_find(PyObject *host, const char *name, const br_reg *except)
 typedef struct br_state {
     PyObject *finder;    /* PyshimHostFinder instance, on sys.meta_path */
     PyObject *modules;   /* finder.modules: name -> module */
-    PyObject *self_new;  /* bridge_self(name, capsule): a function's self */
-    PyObject *self_get;  /* the slot's __get__(self): the capsule of a self */
+    PyObject *self_type; /* BridgeSelf: the class of functions' selves */
+    PyObject *self_set;  /* its slot's __set__(self, capsule) */
+    PyObject *self_get;  /* its slot's __get__(self): the capsule of a self */
     Py_ssize_t self_off; /* offset of that slot in a self; 0: use self_get */
 } br_state;
 
@@ -840,29 +841,14 @@ static const char finder_src[] =
     "        except ValueError:\n"
     "            pass\n"
     "finder = PyshimHostFinder()\n"
-    "sys.meta_path.insert(0, finder)\n"
-    "class BridgeSelf(type(sys)):\n"
-    "    '''The __self__ of C functions registered through pyshim: a module\n"
-    "    named after the function's module, keeping its registration alive.'''\n"
-    "    __slots__ = ('registration',)\n"
-    "_slot = BridgeSelf.__dict__['registration']\n"
-    "del BridgeSelf.registration  # out of reach of Python code from here on\n"
-    "def bridge_self(name, registration):\n"
-    "    s = BridgeSelf(name)\n"
-    "    _slot.__set__(s, registration)\n"
-    "    return s\n"
-    "bridge_self_get = _slot.__get__\n";
+    "sys.meta_path.insert(0, finder)\n";
 
 static void bridge_close(pys_runtime *rt);
 
-/* finder.<method>(a, b, c) with borrowed arguments (trailing NULLs
- * omitted); the result (new reference) or NULL with an exception set. */
-static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
-                               PyObject *c)
+/* f(a, b, c) with borrowed arguments (trailing NULLs omitted): the result
+ * (new reference) or NULL with an exception set. */
+static PyObject *call_with(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
 {
-    PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
-    if (!m)
-        return NULL;
     PyObject *argv[3] = {a, b, c};
     Py_ssize_t n = c ? 3 : b ? 2 : a ? 1 : 0;
     PyObject *args = pys__api.PyTuple_New(n);
@@ -870,9 +856,20 @@ static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, Py
         pys__api.Py_IncRef(argv[i]);
         pys__api.PyTuple_SetItem(args, i, argv[i]);
     }
-    PyObject *r = args ? pys__api.PyObject_CallObject(m, args) : NULL;
+    PyObject *r = args ? pys__api.PyObject_CallObject(f, args) : NULL;
     if (args)
         pys__api.Py_DecRef(args);
+    return r;
+}
+
+/* finder.<method>(a, b, c), as call_with. */
+static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
+                               PyObject *c)
+{
+    PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
+    if (!m)
+        return NULL;
+    PyObject *r = call_with(m, a, b, c);
     pys__api.Py_DecRef(m);
     return r;
 }
@@ -887,32 +884,74 @@ static int finder_call(br_state *st, const char *method, PyObject *a)
     return 0;
 }
 
-/* ns[name] as a new reference, or NULL (an exception set only if the
- * lookup itself failed). */
-static PyObject *ns_get(PyObject *ns, const char *name)
+static void unref(PyObject *o)
 {
-    PyObject *k = pys__api.PyUnicode_FromString(name);
-    PyObject *v = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
-    if (k)
-        pys__api.Py_DecRef(k);
-    if (v)
-        pys__api.Py_IncRef(v);
-    return v;
+    if (o)
+        pys__api.Py_DecRef(o);
+}
+
+/* Makes st's BridgeSelf class: type('BridgeSelf', (ModuleType,), ...)
+ * with one slot, whose descriptor then leaves the class (out of Python
+ * code's reach) but stays here to set and read the slot. 0, or -1 with an
+ * exception set. */
+static int self_class(br_state *st)
+{
+    PyObject *name = pys__api.PyUnicode_FromString("BridgeSelf");
+    PyObject *slot = pys__api.PyUnicode_FromString("registration");
+    PyObject *mod = pys__api.PyUnicode_FromString("pyshim");
+    PyObject *doc = pys__api.PyUnicode_FromString(
+        "The __self__ of C functions registered through pyshim: a module named after the\n"
+        "function's module, keeping its registration alive.");
+    PyObject *bases = pys__api.PyTuple_New(1);
+    PyObject *slots = pys__api.PyTuple_New(1);
+    PyObject *ns = pys__api.PyDict_New();
+    PyObject *cls = NULL, *descr = NULL;
+    int rc = -1;
+    if (!name || !slot || !mod || !doc || !bases || !slots || !ns)
+        goto out;
+    pys__api.Py_IncRef(pys__api.PyModule_Type);
+    pys__api.PyTuple_SetItem(bases, 0, pys__api.PyModule_Type);
+    pys__api.Py_IncRef(slot);
+    pys__api.PyTuple_SetItem(slots, 0, slot);
+    if (pys__api.PyDict_SetItemString(ns, "__slots__", slots) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__module__", mod) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__doc__", doc) < 0)
+        goto out;
+    cls = call_with(pys__api.PyType_Type, name, bases, ns);
+    descr = cls ? pys__api.PyObject_GetAttr(cls, slot) : NULL;
+    if (!descr || pys__api.PyObject_SetAttr(cls, slot, NULL) < 0)
+        goto out;
+    st->self_set = pys__api.PyObject_GetAttrString(descr, "__set__");
+    st->self_get = st->self_set ? pys__api.PyObject_GetAttrString(descr, "__get__") : NULL;
+    if (st->self_get) {
+        st->self_type = cls;
+        cls = NULL;
+        rc = 0;
+    }
+out:
+    unref(descr);
+    unref(cls);
+    unref(ns);
+    unref(slots);
+    unref(bases);
+    unref(doc);
+    unref(mod);
+    unref(slot);
+    unref(name);
+    return rc;
 }
 
 /* A new BridgeSelf named `name` whose slot holds `value`, or NULL with an
  * exception set. */
 static PyObject *self_make(br_state *st, PyObject *name, PyObject *value)
 {
-    PyObject *args = pys__api.PyTuple_New(2);
-    if (!args)
+    PyObject *s = call_with(st->self_type, name, NULL, NULL);
+    PyObject *r = s ? call_with(st->self_set, s, value, NULL) : NULL;
+    if (!r) {
+        unref(s);
         return NULL;
-    pys__api.Py_IncRef(name);
-    pys__api.PyTuple_SetItem(args, 0, name);
-    pys__api.Py_IncRef(value);
-    pys__api.PyTuple_SetItem(args, 1, value);
-    PyObject *s = pys__api.PyObject_CallObject(st->self_new, args);
-    pys__api.Py_DecRef(args);
+    }
+    pys__api.Py_DecRef(r);
     return s;
 }
 
@@ -991,15 +1030,18 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
     }
     if (r) {
         pys__api.Py_DecRef(r);
-        st->finder = ns_get(ns, "finder");
-        if (st->finder)
+        PyObject *k = pys__api.PyUnicode_FromString("finder");
+        st->finder = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
+        if (k)
+            pys__api.Py_DecRef(k);
+        if (st->finder) {
+            pys__api.Py_IncRef(st->finder);
             st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
-        st->self_new = st->modules ? ns_get(ns, "bridge_self") : NULL;
-        st->self_get = st->self_new ? ns_get(ns, "bridge_self_get") : NULL;
+        }
     }
     if (ns)
         pys__api.Py_DecRef(ns);
-    if (!st->finder || !st->modules || !st->self_new || !st->self_get) {
+    if (!st->finder || !st->modules || self_class(st) < 0) {
         if (pys__api.PyErr_Occurred())
             pys__fail_py(rt, fn);
         else
@@ -1009,10 +1051,8 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
                 pys__api.PyErr_Clear();
             pys__api.Py_DecRef(st->finder);
         }
-        if (st->modules)
-            pys__api.Py_DecRef(st->modules);
-        if (st->self_new)
-            pys__api.Py_DecRef(st->self_new);
+        unref(st->modules);
+        unref(st->self_set);
         free(st);
         return NULL;
     }
@@ -1035,7 +1075,8 @@ static void bridge_close(pys_runtime *rt)
         pys__api.PyErr_Clear();
     pys__api.Py_DecRef(st->modules);
     pys__api.Py_DecRef(st->finder);
-    pys__api.Py_DecRef(st->self_new);
+    pys__api.Py_DecRef(st->self_type);
+    pys__api.Py_DecRef(st->self_set);
     pys__api.Py_DecRef(st->self_get);
     free(st);
     rt->bridge = NULL;

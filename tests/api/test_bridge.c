@@ -850,6 +850,8 @@ PYS_TEST(bridge, self_is_sealed)
     run(rt, "import c_bridge, types, gc\n"
             "s = c_bridge.add.__self__\n"
             "ok = isinstance(s, types.ModuleType) and s.__name__ == 'c_bridge'\n"
+            "ok = ok and (type(s).__module__, type(s).__name__) == ('pyshim', 'BridgeSelf')\n"
+            "s.extra = 1\n"
             "hidden = not hasattr(type(s), 'registration') and 'registration' not in dir(s)\n"
             "for f in (c_bridge.add, c_bridge.total):\n"
             "    vars(f.__self__).clear()\n"

@@ -10,6 +10,13 @@
  * - typed: a plain C function such as `int64_t add(int64_t, int64_t)`,
  *   described by a signature string, converted and checked by pyshim.
  *
+ * Either kind is an ordinary built-in function of its module to Python:
+ * repr "<built-in function add>", its signature in help() and
+ * inspect.signature, pickled by name.
+ * Its __self__ is a private module object (pyshim.BridgeSelf) named after
+ * the module that keeps the registration alive; setting, deleting or
+ * clearing its attributes does not affect the function.
+ *
  * Signatures (typed functions). Parameter codes, as in the call formats:
  *   q int64_t   Q uint64_t   i int   d double   b bool (int/bool accepted)
  *   s const char * (str, UTF-8, valid during the call)

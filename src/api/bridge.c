@@ -2,14 +2,23 @@
  *
  * Each registration is a PyCFunction (METH_FASTCALL | METH_KEYWORDS: no
  * argument tuple per call, 3.8+) whose PyMethodDef lives in a malloc'd
- * `br_reg`. Its `self` is a small private module object holding a capsule
- * that owns the br_reg; the capsule's destructor frees it when the last
- * reference to the function goes. A module as `self` (rather than the
+ * `br_reg`. Its `self` is a small private module object (a BridgeSelf, a
+ * ModuleType subclass made by self_class) whose one __slots__ slot holds a
+ * capsule that owns the br_reg; the capsule's destructor frees it when the
+ * last reference to the function goes. A module as `self` (rather than the
  * capsule itself) keeps the function an ordinary module-level builtin:
  * repr "<built-in function add>", no "method of PyCapsule" in help(), and
  * pickling by name. CPython keeps m_ml valid while m_self lives (3.10+
  * drops the class before self for exactly this; 3.8/3.9 never touch m_ml
  * after dropping self).
+ *
+ * Every call goes from `self` to its br_reg, so that step is one load: the
+ * slot sits right after the module object (at ModuleType.__basicsize__,
+ * where CPython puts a subclass's first slot), an offset checked once per
+ * open on a probe object; if the check ever failed, calls would read the
+ * slot through its descriptor instead. The descriptor is deleted from the
+ * class, so Python code cannot replace the capsule (and free the br_reg)
+ * under a live function.
  *
  * Typed calls: trampolines, not libffi. libffi would mean a new build and
  * run-time dependency (and apt in CI) for one feature, against the design's
@@ -28,13 +37,22 @@
  * 64-bit ABIs) only signatures of one class are accepted, and 32-bit
  * targets get no typed calls; both are PYS_E_UNSUPPORTED at registration.
  * Calling through a different pointer type is outside ISO C, so clang's
- * -fsanitize=function is disabled for the one dispatch function.
+ * -fsanitize=function is disabled for the one dispatch function. Calls of
+ * q i Q d b signatures with every argument by position try a short path
+ * first (call_fast: exact ints and floats, True and False, converted
+ * without running Python code); anything else, and every error, takes the
+ * full path, which binds keywords and defaults and reports.
  *
  * Lifetime: registrations are on one process-wide list (mutex: capsule
  * destructors can run on any thread on free-threaded builds). A
  * registration is "dead" once unregistered, replaced or its runtime closed;
  * calling a dead function raises RuntimeError, and its `release` hook has
- * run exactly once, outside the list lock.
+ * run exactly once, outside the list lock. A call counts itself in
+ * r->active for its whole length, so the hook waits for the last call. On
+ * GIL builds every access to active and dead (calls, kills, releases) is
+ * made holding the GIL, also when a callback's Python code let it go for a
+ * while in between, so calls use plain loads and stores; free-threaded
+ * builds (and forced locking) pair seq_cst increments and loads instead.
  *
  * Calls: a callback runs with tls->gil_depth raised so that nested pyshim
  * calls skip GIL handling, and counted in rt->inflight when it entered from
@@ -57,8 +75,6 @@
 #define BR_MAXP 14 /* parameters (BR_MAXI + BR_MAXD) */
 #define BR_MAXI 6  /* integer-class C parameters */
 #define BR_MAXD 8  /* double C parameters */
-#define BR_CAPSULE "pyshim.bridge"
-#define BR_KEY "__pyshim_bridge__"
 
 #if UINTPTR_MAX == UINT64_MAX &&                                                                  \
     ((defined(__x86_64__) && !defined(_WIN32)) || defined(__aarch64__))
@@ -622,6 +638,11 @@ typedef struct br_reg {
     void (*release)(void *);
     pys_cfunc cfunc;
     br_sig *sig;
+    int nfast;           /* typed: arguments of a fast call (call_fast), or -1 */
+    char fcode[BR_MAXP]; /* ... their parameter codes */
+    uint8_t fidx[BR_MAXP]; /* ... their C argument indexes (in u[] or d[]) */
+    int fshape;          /* ... the trampoline's shape */
+    char fret;           /* ... and the return code */
     _Atomic bool dead;
     _Atomic int active;  /* calls in progress */
     bool released;       /* release hook taken (list lock) */
@@ -656,7 +677,7 @@ static void reg_link(br_reg *r)
 
 static void capsule_destroy(PyObject *cap)
 {
-    br_reg *r = pys__api.PyCapsule_GetPointer(cap, BR_CAPSULE);
+    br_reg *r = pys__api.PyCapsule_GetPointer(cap, NULL);
     if (!r) {
         pys__api.PyErr_Clear();
         return;
@@ -690,7 +711,8 @@ static void reg_abandon(br_reg *r)
 
 /* Runs r's release hook once r is dead and no call of it is in progress
  * (whoever sees both last runs it: the killer or the last call leaving;
- * seq_cst on dead/active, and the list lock, make that exactly one). */
+ * the list lock and seq_cst on dead/active, or on GIL builds the GIL,
+ * make that exactly one). */
 static void reg_try_release(br_reg *r)
 {
     void (*fn)(void *) = NULL;
@@ -769,9 +791,12 @@ static br_reg *reg_find(PyObject *host, const char *name, const br_reg *except)
 /* ======================================================================= */
 
 typedef struct br_state {
-    PyObject *finder;  /* PyshimHostFinder instance, on sys.meta_path */
-    PyObject *modules; /* finder.modules: name -> module */
-    PyObject *key;     /* interned BR_KEY */
+    PyObject *finder;    /* PyshimHostFinder instance, on sys.meta_path */
+    PyObject *modules;   /* finder.modules: name -> module */
+    PyObject *self_type; /* BridgeSelf: the class of functions' selves */
+    PyObject *self_set;  /* its slot's __set__(self, capsule) */
+    PyObject *self_get;  /* its slot's __get__(self): the capsule of a self */
+    Py_ssize_t self_off; /* offset of that slot in a self; 0: use self_get */
 } br_state;
 
 static const char finder_src[] =
@@ -820,14 +845,10 @@ static const char finder_src[] =
 
 static void bridge_close(pys_runtime *rt);
 
-/* finder.<method>(a, b, c) with borrowed arguments (trailing NULLs
- * omitted); the result (new reference) or NULL with an exception set. */
-static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
-                               PyObject *c)
+/* f(a, b, c) with borrowed arguments (trailing NULLs omitted): the result
+ * (new reference) or NULL with an exception set. */
+static PyObject *call_with(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
 {
-    PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
-    if (!m)
-        return NULL;
     PyObject *argv[3] = {a, b, c};
     Py_ssize_t n = c ? 3 : b ? 2 : a ? 1 : 0;
     PyObject *args = pys__api.PyTuple_New(n);
@@ -835,9 +856,20 @@ static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, Py
         pys__api.Py_IncRef(argv[i]);
         pys__api.PyTuple_SetItem(args, i, argv[i]);
     }
-    PyObject *r = args ? pys__api.PyObject_CallObject(m, args) : NULL;
+    PyObject *r = args ? pys__api.PyObject_CallObject(f, args) : NULL;
     if (args)
         pys__api.Py_DecRef(args);
+    return r;
+}
+
+/* finder.<method>(a, b, c), as call_with. */
+static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
+                               PyObject *c)
+{
+    PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
+    if (!m)
+        return NULL;
+    PyObject *r = call_with(m, a, b, c);
     pys__api.Py_DecRef(m);
     return r;
 }
@@ -850,6 +882,123 @@ static int finder_call(br_state *st, const char *method, PyObject *a)
         return -1;
     pys__api.Py_DecRef(r);
     return 0;
+}
+
+static void unref(PyObject *o)
+{
+    if (o)
+        pys__api.Py_DecRef(o);
+}
+
+/* Makes st's BridgeSelf class: type('BridgeSelf', (ModuleType,), ...)
+ * with one slot, whose descriptor then leaves the class (out of Python
+ * code's reach) but stays here to set and read the slot. 0, or -1 with an
+ * exception set. */
+static int self_class(br_state *st)
+{
+    PyObject *name = pys__api.PyUnicode_FromString("BridgeSelf");
+    PyObject *slot = pys__api.PyUnicode_FromString("registration");
+    PyObject *mod = pys__api.PyUnicode_FromString("pyshim");
+    PyObject *doc = pys__api.PyUnicode_FromString(
+        "The __self__ of C functions registered through pyshim: a module named after the\n"
+        "function's module, keeping its registration alive.");
+    PyObject *bases = pys__api.PyTuple_New(1);
+    PyObject *slots = pys__api.PyTuple_New(1);
+    PyObject *ns = pys__api.PyDict_New();
+    PyObject *cls = NULL, *descr = NULL;
+    int rc = -1;
+    if (!name || !slot || !mod || !doc || !bases || !slots || !ns)
+        goto out;
+    pys__api.Py_IncRef(pys__api.PyModule_Type);
+    pys__api.PyTuple_SetItem(bases, 0, pys__api.PyModule_Type);
+    pys__api.Py_IncRef(slot);
+    pys__api.PyTuple_SetItem(slots, 0, slot);
+    if (pys__api.PyDict_SetItemString(ns, "__slots__", slots) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__module__", mod) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__doc__", doc) < 0)
+        goto out;
+    cls = call_with(pys__api.PyType_Type, name, bases, ns);
+    descr = cls ? pys__api.PyObject_GetAttr(cls, slot) : NULL;
+    if (!descr || pys__api.PyObject_SetAttr(cls, slot, NULL) < 0)
+        goto out;
+    st->self_set = pys__api.PyObject_GetAttrString(descr, "__set__");
+    st->self_get = st->self_set ? pys__api.PyObject_GetAttrString(descr, "__get__") : NULL;
+    if (st->self_get) {
+        st->self_type = cls;
+        cls = NULL;
+        rc = 0;
+    }
+out:
+    unref(descr);
+    unref(cls);
+    unref(ns);
+    unref(slots);
+    unref(bases);
+    unref(doc);
+    unref(mod);
+    unref(slot);
+    unref(name);
+    return rc;
+}
+
+/* A new BridgeSelf named `name` whose slot holds `value`, or NULL with an
+ * exception set. */
+static PyObject *self_make(br_state *st, PyObject *name, PyObject *value)
+{
+    PyObject *s = call_with(st->self_type, name, NULL, NULL);
+    PyObject *r = s ? call_with(st->self_set, s, value, NULL) : NULL;
+    if (!r) {
+        unref(s);
+        return NULL;
+    }
+    pys__api.Py_DecRef(r);
+    return s;
+}
+
+/* o.__basicsize__, or -1. */
+static long long basicsize(PyObject *o)
+{
+    PyObject *b = o ? pys__api.PyObject_GetAttrString(o, "__basicsize__") : NULL;
+    if (!b)
+        return -1;
+    int ovf = 0;
+    long long v = pys__api.PyLong_AsLongLongAndOverflow(b, &ovf);
+    pys__api.Py_DecRef(b);
+    return ovf ? -1 : v;
+}
+
+/* Where a BridgeSelf keeps its slot: right after the module object, where
+ * CPython places a subclass's first slot, if the type's size agrees and a
+ * probe shows the object stored there; else 0. Leaves no exception. */
+static Py_ssize_t self_slot_offset(br_state *st)
+{
+    Py_ssize_t off = 0;
+    PyObject *name = pys__api.PyUnicode_FromString("probe");
+    PyObject *probe = name ? self_make(st, name, st->finder) : NULL;
+    PyObject *type = probe ? pys__api.PyObject_Type(probe) : NULL;
+    long long base = basicsize(pys__api.PyModule_Type), size = basicsize(type);
+    if (probe && base > 0 && base % (long long)sizeof(PyObject *) == 0 &&
+        size >= base + (long long)sizeof(PyObject *) &&
+        *(PyObject *const *)((const char *)probe + base) == st->finder)
+        off = (Py_ssize_t)base;
+    if (type)
+        pys__api.Py_DecRef(type);
+    if (probe)
+        pys__api.Py_DecRef(probe);
+    if (name)
+        pys__api.Py_DecRef(name);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return off;
+}
+
+/* Test switch: new runtimes read selves through the descriptor, as if the
+ * slot's offset had not been confirmed. */
+static bool br_test_no_self_off;
+PYS_API void pys__test_bridge_no_self_offset(bool on);
+void pys__test_bridge_no_self_offset(bool on)
+{
+    br_test_no_self_off = on;
 }
 
 /* The bridge state (GIL held): made by pys__bridge_open, and again on use
@@ -889,11 +1038,10 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
             pys__api.Py_IncRef(st->finder);
             st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
         }
-        st->key = pys__api.PyUnicode_InternFromString(BR_KEY);
     }
     if (ns)
         pys__api.Py_DecRef(ns);
-    if (!st->finder || !st->modules || !st->key) {
+    if (!st->finder || !st->modules || self_class(st) < 0) {
         if (pys__api.PyErr_Occurred())
             pys__fail_py(rt, fn);
         else
@@ -903,13 +1051,12 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
                 pys__api.PyErr_Clear();
             pys__api.Py_DecRef(st->finder);
         }
-        if (st->modules)
-            pys__api.Py_DecRef(st->modules);
-        if (st->key)
-            pys__api.Py_DecRef(st->key);
+        unref(st->modules);
+        unref(st->self_set);
         free(st);
         return NULL;
     }
+    st->self_off = br_test_no_self_off ? 0 : self_slot_offset(st);
     rt->bridge = st;
     if (!hooked)
         rt->on_close[rt->non_close++] = bridge_close;
@@ -928,7 +1075,9 @@ static void bridge_close(pys_runtime *rt)
         pys__api.PyErr_Clear();
     pys__api.Py_DecRef(st->modules);
     pys__api.Py_DecRef(st->finder);
-    pys__api.Py_DecRef(st->key);
+    pys__api.Py_DecRef(st->self_type);
+    pys__api.Py_DecRef(st->self_set);
+    pys__api.Py_DecRef(st->self_get);
     free(st);
     rt->bridge = NULL;
 }
@@ -1254,8 +1403,9 @@ static void no_handles(void)
     pys__api.PyErr_SetString(PYS__EXC(MemoryError), "pyshim bridge: the handle table is full");
 }
 
-static PyObject *call_generic(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *const *args,
-                              size_t nargs, PyObject *kwnames, br_frame *fr)
+static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                                        PyObject *const *args, size_t nargs,
+                                                        PyObject *kwnames, br_frame *fr)
 {
     pys_obj stack[8];
     pys_obj *h = stack;
@@ -1374,16 +1524,16 @@ out:
 #define BR_CALL(TYPES, VALUES)                                                                    \
     do {                                                                                           \
         if (dret)                                                                                  \
-            *rd = ((double (*)(TYPES))f)(VALUES);                                                  \
+            r.d = ((double (*)(TYPES))f)(VALUES);                                                  \
         else                                                                                       \
-            *ru = ((uint64_t(*)(TYPES))f)(VALUES);                                                 \
+            r.u = ((uint64_t(*)(TYPES))f)(VALUES);                                                 \
     } while (0)
 #define BR_CALL2(T1, T2, V1, V2)                                                                  \
     do {                                                                                           \
         if (dret)                                                                                  \
-            *rd = ((double (*)(T1, T2))f)(V1, V2);                                                 \
+            r.d = ((double (*)(T1, T2))f)(V1, V2);                                                 \
         else                                                                                       \
-            *ru = ((uint64_t(*)(T1, T2))f)(V1, V2);                                                \
+            r.u = ((uint64_t(*)(T1, T2))f)(V1, V2);                                                \
     } while (0)
 #define BR_CASE_I(n)                                                                              \
     case (n) * 16:                                                                                 \
@@ -1403,18 +1553,27 @@ out:
     BR_CASE_ID(n, 3) BR_CASE_ID(n, 4) BR_CASE_ID(n, 5) BR_CASE_ID(n, 6) BR_CASE_ID(n, 7)           \
         BR_CASE_ID(n, 8)
 
+/* The result of a typed call: one of the two, by the return code (a
+ * struct of these two comes back in registers). */
+typedef struct br_ret {
+    uint64_t u;
+    double d;
+} br_ret;
+
+/* Calls f with u[0..ni) and d[0..nd), where shape = ni * 16 + nd; dret:
+ * f returns a double (else an integer-class value). */
 #if defined(__clang__)
 __attribute__((no_sanitize("function")))
 #endif
-static void trampoline(pys_cfunc f, int ni, int nd, bool dret, const uint64_t *u, const double *d,
-                       uint64_t *ru, double *rd)
+static br_ret trampoline(pys_cfunc f, int shape, bool dret, const uint64_t *u, const double *d)
 {
-    switch (ni * 16 + nd) {
+    br_ret r = {0, 0};
+    switch (shape) {
     case 0:
         if (dret)
-            *rd = ((double (*)(void))f)();
+            r.d = ((double (*)(void))f)();
         else
-            *ru = ((uint64_t(*)(void))f)();
+            r.u = ((uint64_t(*)(void))f)();
         break;
         BR_CASE_I(1)
         BR_CASE_I(2)
@@ -1437,11 +1596,9 @@ static void trampoline(pys_cfunc f, int ni, int nd, bool dret, const uint64_t *u
         BR_ROW(5)
         BR_ROW(6)
     default:
-        /* sig_parse refuses anything else */
-        *ru = 0;
-        *rd = 0;
-        break;
+        break; /* sig_parse refuses anything else */
     }
+    return r;
 }
 
 /* Matches positional and keyword arguments to parameters. vals[] gets
@@ -1680,27 +1837,166 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
     return -1;
 }
 
-static PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *const *args,
-                            size_t nargs, PyObject *kwnames, br_frame *fr)
+/* Releases the buffers and handles a conversion made. */
+static __attribute__((noinline)) void conv_release(pys_runtime *rt, br_conv *c)
+{
+    for (int i = 0; i < c->nbuf; i++)
+        pys__api.PyBuffer_Release(&c->buf[i]);
+    for (int i = 0; i < c->nh; i++)
+        pys__h_release(rt, c->h[i], NULL);
+}
+
+/* convert_fast's exact int for Q, or for d. */
+static __attribute__((noinline)) bool convert_fast_int(char code, PyObject *o, uint64_t *u,
+                                                       double *d)
+{
+    if (code == 'Q') {
+        unsigned long long v = pys__api.PyLong_AsUnsignedLongLong(o);
+        if (v == (unsigned long long)-1 && pys__api.PyErr_Occurred()) {
+            pys__api.PyErr_Clear();
+            return false;
+        }
+        *u = v;
+        return true;
+    }
+    double v = pys__api.PyFloat_AsDouble(o);
+    if (v == -1.0 && pys__api.PyErr_Occurred()) {
+        pys__api.PyErr_Clear();
+        return false;
+    }
+    *d = v;
+    return true;
+}
+
+/* The common case of a typed call (r->nfast >= 0, that many arguments,
+ * all by position): an int for q i Q d, a float for d, True or False for
+ * b, each converted without running Python code. Returns false when that
+ * does not apply, having done nothing that needs undoing: the full path
+ * then binds, converts and reports. */
+static inline bool convert_fast(const br_reg *r, PyObject *const *args, uint64_t *u, double *d)
+{
+    for (int j = 0; j < r->nfast; j++) {
+        PyObject *o = args[j];
+        char code = r->fcode[j];
+        if (code == 'b') {
+            if (o != PYS__True && o != PYS__False)
+                return false;
+            u[r->fidx[j]] = o == PYS__True;
+            continue;
+        }
+        /* o keeps its type alive: compare only, so drop the reference. */
+        PyObject *type = pys__api.PyObject_Type(o);
+        pys__api.Py_DecRef(type);
+        if (code == 'd' && type == pys__api.PyFloat_Type) {
+            d[r->fidx[j]] = pys__api.PyFloat_AsDouble(o); /* cannot fail */
+            continue;
+        }
+        if (__builtin_expect(type != pys__api.PyLong_Type, 0))
+            return false;
+        if (code == 'q' || code == 'i') {
+            int ovf = 0;
+            long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &ovf);
+            /* an exact int: overflow is the only failure */
+            if (__builtin_expect(ovf || (code == 'i' && (v < INT32_MIN || v > INT32_MAX)), 0))
+                return false;
+            u[r->fidx[j]] = (uint64_t)v;
+        } else if (!convert_fast_int(code, o, &u[r->fidx[j]], &d[r->fidx[j]])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The Python value of a typed result other than O: a new reference, or
+ * NULL with an exception set. */
+static inline PyObject *scalar_result(char code, br_ret ret)
+{
+    uint64_t ru = ret.u;
+    switch (code) {
+    case 'q':
+        return pys__api.PyLong_FromLongLong((long long)(int64_t)ru);
+    case 'Q':
+        return pys__api.PyLong_FromUnsignedLongLong(ru);
+    case 'i':
+        return pys__api.PyLong_FromLongLong((int32_t)(uint32_t)ru);
+    case 'b':
+        return pys__api.PyBool_FromLong((uint8_t)ru != 0);
+    case 'd':
+        return pys__api.PyFloat_FromDouble(ret.d);
+    case 's': {
+        const char *sv = (const char *)(uintptr_t)ru;
+        if (sv)
+            return pys__api.PyUnicode_DecodeUTF8(sv, (Py_ssize_t)strlen(sv), "strict");
+        break;
+    }
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+/* Every other typed call: binds keywords and defaults, converts each
+ * argument, raises the TypeError (OverflowError, ValueError) that names
+ * the signature. -1 with an exception set; what c holds is released by
+ * the caller either way. */
+static __attribute__((noinline)) int convert_all(pys_runtime *rt, br_reg *r,
+                                                 PyObject *const *args, size_t nargs,
+                                                 PyObject *kwnames, br_conv *c)
 {
     const br_sig *s = r->sig;
     PyObject *vals[BR_MAXP];
     for (int j = 0; j < s->np; j++)
         vals[j] = NULL;
+    c->ni = c->nd = 0;
     if (bind_args(r, args, nargs, kwnames, vals) < 0)
-        return NULL;
-    br_conv c;
-    c.ni = c.nd = c.nbuf = c.nh = 0;
-    PyObject *res = NULL;
+        return -1;
     for (int j = 0; j < s->np; j++)
-        if (convert(rt, r, j, vals[j], &c) < 0)
-            goto out;
+        if (convert(rt, r, j, vals[j], c) < 0)
+            return -1;
+    return 0;
+}
+
+/* The Python value of an O result (handle h, taken over); raises when h
+ * is PYS_NULL. Returns a new reference or NULL with an exception set. */
+static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r, pys_obj h,
+                                                       PyObject *captured)
+{
+    PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
+    if (v) {
+        if (captured)
+            pys__api.Py_DecRef(captured);
+        pys__api.Py_IncRef(v);
+        pys__h_release(rt, h, NULL);
+        return v;
+    }
+    if (!pys_ok(h) && pys_last_error()->code == PYS_OK) {
+        if (captured)
+            pys__api.Py_DecRef(captured);
+        pys__raise(PYS__EXC(RuntimeError),
+                   "%s returned the invalid handle without a pyshim error or "
+                   "pys_bridge_raise",
+                   r->qualname);
+    } else {
+        raise_failure(rt, r, pys_last_error()->code, captured);
+    }
+    return NULL;
+}
+
+/* A typed call, the full way: keywords, defaults, every parameter code. */
+static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                                      PyObject *const *args, size_t nargs,
+                                                      PyObject *kwnames, br_frame *fr)
+{
+    const br_sig *s = r->sig;
+    br_conv c;
+    c.nbuf = c.nh = 0;
+    PyObject *res = NULL;
+    if (convert_all(rt, r, args, nargs, kwnames, &c) < 0)
+        goto out;
     /* Only an O result can report a failure of nested pyshim calls. */
     bool obj_ret = s->ret == 'O';
     PyObject *outer = obj_ret ? capture_begin(t) : NULL;
-    uint64_t ru = 0;
-    double rd = 0;
-    trampoline(r->cfunc, c.ni, c.nd, s->ret == 'd', c.u, c.d, &ru, &rd);
+    br_ret ret = trampoline(r->cfunc, c.ni * 16 + c.nd, s->ret == 'd', c.u, c.d);
+    uint64_t ru = ret.u;
     PyObject *captured = obj_ret ? capture_end(t, outer) : NULL;
     if (frame_pending(fr)) {
         if (obj_ret && ru)
@@ -1710,68 +2006,34 @@ static PyObject *call_typed(pys_runtime *rt, pys__tls *t, br_reg *r, PyObject *c
         frame_raise(fr);
         goto out;
     }
-    switch (s->ret) {
-    case 'q':
-        res = pys__api.PyLong_FromLongLong((long long)(int64_t)ru);
-        break;
-    case 'Q':
-        res = pys__api.PyLong_FromUnsignedLongLong(ru);
-        break;
-    case 'i':
-        res = pys__api.PyLong_FromLongLong((int32_t)(uint32_t)ru);
-        break;
-    case 'b':
-        res = pys__api.PyBool_FromLong((uint8_t)ru != 0);
-        break;
-    case 'd':
-        res = pys__api.PyFloat_FromDouble(rd);
-        break;
-    case 's': {
-        const char *sv = (const char *)(uintptr_t)ru;
-        if (sv) {
-            res = pys__api.PyUnicode_DecodeUTF8(sv, (Py_ssize_t)strlen(sv), "strict");
-        } else {
-            pys__api.Py_IncRef(PYS__None);
-            res = PYS__None;
-        }
-        break;
-    }
-    case 'O': {
-        pys_obj h = {ru};
-        PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
-        if (v) {
-            if (captured)
-                pys__api.Py_DecRef(captured);
-            pys__api.Py_IncRef(v);
-            pys__h_release(rt, h, NULL);
-            res = v;
-        } else if (!pys_ok(h) && pys_last_error()->code == PYS_OK) {
-            if (captured)
-                pys__api.Py_DecRef(captured);
-            pys__raise(PYS__EXC(RuntimeError),
-                       "%s returned the invalid handle without a pyshim error or "
-                       "pys_bridge_raise",
-                       r->qualname);
-        } else {
-            raise_failure(rt, r, pys_last_error()->code, captured);
-        }
-        break;
-    }
-    default:
-        pys__api.Py_IncRef(PYS__None);
-        res = PYS__None;
-    }
+    res = obj_ret ? result_obj(rt, r, (pys_obj){ru}, captured) : scalar_result(s->ret, ret);
 out:
-    for (int i = 0; i < c.nbuf; i++)
-        pys__api.PyBuffer_Release(&c.buf[i]);
-    for (int i = 0; i < c.nh; i++)
-        pys__h_release(rt, c.h[i], NULL);
+    if (c.nbuf || c.nh)
+        conv_release(rt, &c);
     return res;
 }
 
-/* The registration behind a function's `self` module, or NULL with an
- * exception set. */
-static br_reg *reg_of(pys_runtime *rt, PyObject *self)
+/* A typed call with r->nfast positional arguments and no keywords: the
+ * arguments go straight into registers when convert_fast takes them;
+ * nothing to release afterwards. Otherwise the full way. */
+static inline PyObject *call_fast(pys_runtime *rt, pys__tls *t, br_reg *r,
+                                  PyObject *const *args, br_frame *fr)
+{
+    uint64_t u[BR_MAXI];
+    double d[BR_MAXD];
+    if (__builtin_expect(!convert_fast(r, args, u, d), 0))
+        return call_typed(rt, t, r, args, (size_t)r->nfast, NULL, fr);
+    br_ret ret = trampoline(r->cfunc, r->fshape, r->fret == 'd', u, d);
+    if (__builtin_expect(frame_pending(fr), 0)) {
+        frame_raise(fr);
+        return NULL;
+    }
+    return scalar_result(r->fret, ret);
+}
+
+/* reg_of without the slot's offset, or after it found no capsule (a self
+ * cleared by the garbage collector): asks the slot's descriptor. */
+static __attribute__((noinline)) br_reg *reg_of_slow(pys_runtime *rt, PyObject *self)
 {
     br_state *st = rt->bridge;
     if (!st) {
@@ -1779,15 +2041,70 @@ static br_reg *reg_of(pys_runtime *rt, PyObject *self)
                                  "pyshim bridge: this C function's runtime is closed");
         return NULL;
     }
-    PyObject *d = pys__api.PyModule_GetDict(self);
-    PyObject *cap = d ? pys__api.PyDict_GetItemWithError(d, st->key) : NULL;
-    if (!cap) {
-        if (!pys__api.PyErr_Occurred())
-            pys__api.PyErr_SetString(PYS__EXC(RuntimeError),
-                                     "pyshim bridge: not a registered C function");
+    PyObject *args = pys__api.PyTuple_New(1);
+    if (!args)
         return NULL;
+    pys__api.Py_IncRef(self);
+    pys__api.PyTuple_SetItem(args, 0, self);
+    PyObject *cap = pys__api.PyObject_CallObject(st->self_get, args);
+    pys__api.Py_DecRef(args);
+    br_reg *r = cap ? pys__api.PyCapsule_GetPointer(cap, NULL) : NULL;
+    if (cap)
+        pys__api.Py_DecRef(cap); /* self holds it */
+    if (!r) {
+        pys__api.PyErr_Clear();
+        pys__api.PyErr_SetString(PYS__EXC(RuntimeError),
+                                 "pyshim bridge: not a registered C function");
     }
-    return pys__api.PyCapsule_GetPointer(cap, BR_CAPSULE);
+    return r;
+}
+
+/* The registration behind a function's `self` (a BridgeSelf), or NULL
+ * with an exception set. */
+static inline br_reg *reg_of(pys_runtime *rt, PyObject *self)
+{
+    br_state *st = rt->bridge;
+    if (__builtin_expect(st != NULL && st->self_off != 0, 1)) {
+        PyObject *cap = *(PyObject *const *)((const char *)self + st->self_off);
+        br_reg *r = cap ? pys__api.PyCapsule_GetPointer(cap, NULL) : NULL;
+        if (__builtin_expect(r != NULL, 1))
+            return r;
+        pys__api.PyErr_Clear();
+    }
+    return reg_of_slow(rt, self);
+}
+
+/* A call of r begins: counts it in r->active. Returns whether r is dead.
+ * `locking`: a free-threaded build or forced locking (read once per call,
+ * so that call_end matches). */
+static inline bool call_begin(br_reg *r, bool locking)
+{
+    if (__builtin_expect(locking, 0)) {
+        atomic_fetch_add_explicit(&r->active, 1, memory_order_seq_cst);
+        return atomic_load_explicit(&r->dead, memory_order_seq_cst);
+    }
+    /* GIL build: the GIL orders this against every other access. */
+    int a = atomic_load_explicit(&r->active, memory_order_relaxed);
+    atomic_store_explicit(&r->active, a + 1, memory_order_relaxed);
+    return atomic_load_explicit(&r->dead, memory_order_relaxed);
+}
+
+/* A call of r ends. Returns true if it was the last call of a dead r (the
+ * caller then tries its release hook). */
+static inline bool call_end(br_reg *r, bool locking)
+{
+    if (__builtin_expect(locking, 0))
+        return atomic_fetch_sub_explicit(&r->active, 1, memory_order_seq_cst) == 1 &&
+               atomic_load_explicit(&r->dead, memory_order_seq_cst);
+    int a = atomic_load_explicit(&r->active, memory_order_relaxed) - 1;
+    atomic_store_explicit(&r->active, a, memory_order_relaxed);
+    return a == 0 && atomic_load_explicit(&r->dead, memory_order_relaxed);
+}
+
+static __attribute__((noinline)) void raise_dead(br_reg *r)
+{
+    pys__raise(PYS__EXC(RuntimeError),
+               "%s was unregistered or replaced (look it up again in its module)", r->qualname);
 }
 
 /* METH_FASTCALL | METH_KEYWORDS entry of every bridge function. */
@@ -1796,6 +2113,10 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
 {
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
+    br_frame **cf = &cur_frame;
+    /* Keep both thread-local addresses in registers: without this the
+     * compiler asks the dynamic linker for them again after each call. */
+    __asm__("" : "+r"(t), "+r"(cf));
     int depth = t->gil_depth;
     if (depth == 0) {
         /* Entered from Python, not from a pyshim call on this thread:
@@ -1810,31 +2131,31 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     }
     PyObject *res = NULL;
     br_reg *r = reg_of(rt, self);
-    if (r)
-        atomic_fetch_add_explicit(&r->active, 1, memory_order_seq_cst);
-    if (r && atomic_load_explicit(&r->dead, memory_order_seq_cst)) {
-        pys__raise(PYS__EXC(RuntimeError),
-                   "%s was unregistered or replaced (look it up again in its module)",
-                   r->qualname);
-    } else if (r) {
-        br_frame fr = {.prev = cur_frame, .reg = r};
-        cur_frame = &fr;
-        t->gil_depth = depth + 1;
-        if (r->cfunc)
-            res = call_typed(rt, t, r, args, (size_t)nargs, kwnames, &fr);
-        else
-            res = call_generic(rt, t, r, args, (size_t)nargs, kwnames, &fr);
-        if (t->nheld)
-            pys__held_drop(t, depth + 1);
-        t->gil_depth = depth;
-        cur_frame = fr.prev;
-        if (frame_pending(&fr)) /* set but not raised: a failure on the way */
-            frame_clear(&fr);
+    if (__builtin_expect(r != NULL, 1)) {
+        bool locking = rt->free_threaded || pys__force_locking;
+        if (__builtin_expect(call_begin(r, locking), 0)) {
+            raise_dead(r);
+        } else {
+            br_frame fr = {.prev = *cf, .reg = r};
+            *cf = &fr;
+            t->gil_depth = depth + 1;
+            if (nargs == r->nfast && !kwnames)
+                res = call_fast(rt, t, r, args, &fr);
+            else if (r->cfunc)
+                res = call_typed(rt, t, r, args, (size_t)nargs, kwnames, &fr);
+            else
+                res = call_generic(rt, t, r, args, (size_t)nargs, kwnames, &fr);
+            if (t->nheld)
+                pys__held_drop(t, depth + 1);
+            t->gil_depth = depth;
+            *cf = fr.prev;
+            if (__builtin_expect(frame_pending(&fr), 0)) /* set but not raised */
+                frame_clear(&fr);
+        }
+        /* Last: a release hook may free what the callback used. */
+        if (__builtin_expect(call_end(r, locking), 0))
+            reg_try_release(r);
     }
-    /* Last: a release hook may free what the callback used. */
-    if (r && atomic_fetch_sub_explicit(&r->active, 1, memory_order_seq_cst) == 1 &&
-        atomic_load_explicit(&r->dead, memory_order_seq_cst))
-        reg_try_release(r);
     if (depth == 0)
         atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
     return res;
@@ -1905,6 +2226,22 @@ static int reg_build(const pys_bridge_func *f, const char *modname, const char *
     }
     r->fn = f->fn;
     r->cfunc = f->cfunc;
+    r->nfast = -1;
+    if (r->sig && r->sig->ret != 'O') {
+        bool fast = true;
+        int ni = 0, nd = 0;
+        for (int i = 0; i < r->sig->np; i++) {
+            char code = r->sig->p[i].code;
+            fast &= code && strchr("qiQdb", code);
+            r->fcode[i] = code;
+            r->fidx[i] = (uint8_t)(code == 'd' ? nd++ : ni++);
+        }
+        if (fast && r->sig->npos == r->sig->np) { /* no keyword-only ones */
+            r->nfast = r->sig->np;
+            r->fshape = ni * 16 + nd;
+            r->fret = r->sig->ret;
+        }
+    }
     r->userdata = f->userdata;
     r->release = f->release;
     r->def.ml_name = r->name;
@@ -1919,24 +2256,23 @@ fail:
 }
 
 /* Creates the function object for r (owning r from here on, also on
- * failure) and puts it in host, named hname (hn as a str). Returns PYS_OK
+ * failure) and puts it in host, whose name is hn. Returns PYS_OK
  * or a code with the error set. GIL held. */
 static int reg_install(pys_runtime *rt, br_state *st, PyObject *host, PyObject *hn,
-                       const char *hname, br_reg *r, const char *fn)
+                       br_reg *r, const char *fn)
 {
-    PyObject *cap = NULL, *func = NULL;
+    PyObject *self = NULL, *func = NULL;
     int rc = PYS_OK;
-    PyObject *self = pys__api.PyModule_New(hname);
-    if (!self)
-        goto py_fail;
-    cap = pys__api.PyCapsule_New(r, BR_CAPSULE, capsule_destroy);
+    /* Unnamed: only the bridge ever sees it, and an unnamed capsule is the
+     * cheapest to read on every call. */
+    PyObject *cap = pys__api.PyCapsule_New(r, NULL, capsule_destroy);
     if (!cap)
         goto py_fail;
     r->host = host;
     reg_link(r);
     /* From here the capsule owns r. */
-    PyObject *d = pys__api.PyModule_GetDict(self);
-    if (!d || pys__api.PyDict_SetItem(d, st->key, cap) < 0)
+    self = self_make(st, hn, cap);
+    if (!self)
         goto py_fail_owned;
     func = pys__api.PyCFunction_NewEx(&r->def, self, hn);
     if (!func)
@@ -1956,10 +2292,10 @@ py_fail_owned:
 out:
     if (func)
         pys__api.Py_DecRef(func);
-    if (cap)
-        pys__api.Py_DecRef(cap);
     if (self)
         pys__api.Py_DecRef(self);
+    if (cap)
+        pys__api.Py_DecRef(cap);
     return rc;
 }
 
@@ -1976,7 +2312,7 @@ static int add_to(pys_runtime *rt, br_state *st, PyObject *host, const pys_bridg
     br_reg *r = NULL;
     int rc = reg_build(f, hname, fn, &r);
     if (rc == PYS_OK)
-        rc = reg_install(rt, st, host, hn, hname, r, fn);
+        rc = reg_install(rt, st, host, hn, r, fn);
     pys__api.Py_DecRef(hn);
     return rc;
 }

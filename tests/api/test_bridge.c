@@ -279,6 +279,30 @@ static int g_self_destruct(pys_runtime *rt, const pys_obj *args, size_t nargs, p
     return PYS_OK;
 }
 
+/* Generic: pys_unregister(its string argument). */
+static int g_unregister(pys_runtime *rt, const pys_obj *args, size_t nargs, pys_obj kwargs,
+                        void *ud, pys_obj *result)
+{
+    const char *name = nargs == 1 ? pys_str_view(args[0], NULL) : NULL;
+    return name ? pys_unregister(rt, name) : PYS_E_ARG;
+}
+
+/* Generic: how often the release hook of userdata args[0] has run. */
+static int g_released(pys_runtime *rt, const pys_obj *args, size_t nargs, pys_obj kwargs,
+                      void *ud, pys_obj *result)
+{
+    int64_t i = -1;
+    if (nargs != 1 || pys_to_int64(args[0], &i) != PYS_OK || i < 0 || i >= 8)
+        return PYS_E_ARG;
+    *result = pys_from_int64(rt, released[i]);
+    return pys_ok(*result) ? PYS_OK : pys_last_error()->code;
+}
+
+/* Test switches (src/api): forced free-threaded locking, and bridge
+ * functions' selves read through their slot's descriptor. */
+extern void pys__test_force_locking(bool on);
+extern void pys__test_bridge_no_self_offset(bool on);
+
 /* ---- generic functions ------------------------------------------------------------ */
 
 PYS_TEST(bridge, generic_args_kwargs_and_result)
@@ -469,6 +493,44 @@ PYS_TEST(bridge, typed_bad_calls_raise_with_signature)
     cr_assert_eq(pys_last_error()->code, PYS_E_PYTHON);
     cr_assert_str_eq(pys_last_error()->type, "TypeError");
     cr_assert(strstr(pys_last_error()->message, sig_add), "%s", pys_last_error()->message);
+}
+
+/* The fast path (every argument by position, ints and floats) takes and
+ * refuses what the full path does, and never runs an argument's Python
+ * code twice (it falls back before running any). */
+PYS_TEST(bridge, typed_fast_path_edges)
+{
+    pyt_assert_ok(pys_register_typed(rt, "add", "qq>q", PYS_CFUNC(t_add)));
+    pyt_assert_ok(pys_register_typed(rt, "mix", "qdqd>d", PYS_CFUNC(t_mix)));
+    pyt_assert_ok(pys_register_typed(rt, "u", "Q>Q", PYS_CFUNC(t_u)));
+    pyt_assert_ok(pys_register_typed(rt, "neg", "b>b", PYS_CFUNC(t_not)));
+    run(rt, "import c_bridge as c\n"
+            "class I(int): pass\n"
+            "class G(float): pass\n"
+            "calls = []\n"
+            "class F(int):\n"
+            "    def __float__(self):\n"
+            "        calls.append('float')\n"
+            "        return 0.5\n"
+            "class Idx:\n"
+            "    def __index__(self):\n"
+            "        calls.append('index')\n"
+            "        return 3\n");
+    assert_py(rt, "c.mix(1, 2, 3, 4) == 1000 + 200 + 30 + 4");
+    assert_py(rt, "c.mix(I(1), G(2.0), True, 4.5) == 1000 + 200 + 10 + 4.5");
+    assert_py(rt, "c.add(I(40), 2) == 42 and c.u(I(7)) == 7 and c.u(2**63) == 2**63");
+    assert_py(rt, "c.neg(0) is True and c.neg(I(3)) is False");
+    assert_py(rt, "c.mix(0, F(9), 0, 0) == 50.0 and calls == ['float']");
+    expect_raise(rt, "c.add(Idx(), 1)", "TypeError",
+                 (const char *[]){"argument 'arg1' must be int, not", NULL});
+    assert_py(rt, "calls == ['float']");
+    expect_raise(rt, "c.mix(1, 10**400, 3, 4)", "OverflowError",
+                 (const char *[]){"'arg2' is too large for a double", NULL});
+    expect_raise(rt, "c.mix(1, 2, 3, '4')", "TypeError",
+                 (const char *[]){"argument 'arg4' must be float, not str", NULL});
+    expect_raise(rt, "c.add(-2**63 - 1, 0)", "OverflowError",
+                 (const char *[]){"'arg1' is out of range for int64", NULL});
+    cr_assert_eq(pyt_eval_i64(rt, "c.add(-2**63, 0)"), INT64_MIN);
 }
 
 PYS_TEST(bridge, registration_errors)
@@ -776,6 +838,110 @@ PYS_TEST(bridge, replace_and_unregister)
     run(rt, "del c_bridge.g");
     pyt_assert_ok(pys_register_typed(rt, "g", "qq>q", PYS_CFUNC(t_add)));
     cr_assert_eq(pyt_eval_i64(rt, "c_bridge.g(1, 2)"), 3);
+}
+
+/* A function's __self__ is a module named after its module; Python code
+ * can empty it without breaking the function (the registration is out of
+ * its reach). */
+PYS_TEST(bridge, self_is_sealed)
+{
+    pyt_assert_ok(pys_register_typed(rt, "add", "qq>q", PYS_CFUNC(t_add)));
+    pyt_assert_ok(pys_register_func(rt, "total", g_total, NULL));
+    run(rt, "import c_bridge, types, gc\n"
+            "s = c_bridge.add.__self__\n"
+            "ok = isinstance(s, types.ModuleType) and s.__name__ == 'c_bridge'\n"
+            "ok = ok and (type(s).__module__, type(s).__name__) == ('pyshim', 'BridgeSelf')\n"
+            "s.extra = 1\n"
+            "hidden = not hasattr(type(s), 'registration') and 'registration' not in dir(s)\n"
+            "for f in (c_bridge.add, c_bridge.total):\n"
+            "    vars(f.__self__).clear()\n"
+            "del s, f\n"
+            "gc.collect()\n");
+    assert_py(rt, "ok and hidden");
+    cr_assert_eq(pyt_eval_i64(rt, "c_bridge.add(40, 2) + c_bridge.total(1, 2)"), 45);
+    assert_py(rt, "repr(c_bridge.add) == '<built-in function add>'");
+}
+
+/* Calls, replacement, unregistration while a call of the function is in
+ * progress on another thread that let go of the GIL (its release waits
+ * for that call), and calls from several threads. */
+static void lifetime_cycle(pys_runtime *rt)
+{
+    memset(released, 0, sizeof released);
+    pys_bridge_func f1 = {.name = "f", .fn = g_const, .userdata = (void *)1,
+                          .release = on_release};
+    pys_bridge_func f2 = {.name = "f", .fn = g_const, .userdata = (void *)2,
+                          .release = on_release};
+    pys_bridge_func slow = {.name = "slow", .fn = g_call, .userdata = (void *)6,
+                            .release = on_release};
+    pyt_assert_ok(pys_register(rt, &f1));
+    pyt_assert_ok(pys_register(rt, &slow));
+    pyt_assert_ok(pys_register_typed(rt, "add", "qq>q", PYS_CFUNC(t_add)));
+    pyt_assert_ok(pys_register_func(rt, "unreg", g_unregister, NULL));
+    pyt_assert_ok(pys_register_func(rt, "rel", g_released, NULL));
+    run(rt, "import c_bridge\nold = c_bridge.f\n");
+    cr_assert_eq(pyt_eval_i64(rt, "c_bridge.f() + c_bridge.add(40, 1)"), 42);
+    pyt_assert_ok(pys_register(rt, &f2));
+    cr_assert_eq(released[1], 1);
+    expect_raise(rt, "old()", "RuntimeError",
+                 (const char *[]){"c_bridge.f was unregistered or replaced", NULL});
+    run(rt, "import threading\n"
+            "started, go = threading.Event(), threading.Event()\n"
+            "seen = []\n"
+            "def body():\n"
+            "    started.set()\n"
+            "    go.wait()\n"
+            "    seen.append(c_bridge.rel(6))\n"
+            "    return 7\n"
+            "t = threading.Thread(target=lambda: seen.append(c_bridge.slow(body)))\n"
+            "t.start()\n"
+            "started.wait()\n"
+            "c_bridge.unreg('slow')\n"
+            "seen.append(c_bridge.rel(6))\n"
+            "go.set()\n"
+            "t.join()\n"
+            "seen.append(c_bridge.rel(6))\n");
+    assert_py(rt, "seen == [0, 0, 7, 1]");
+    cr_assert_eq(released[6], 1);
+    run(rt, "res = []\n"
+            "def work():\n"
+            "    s = 0\n"
+            "    for i in range(3000):\n"
+            "        s += c_bridge.add(i, 1)\n"
+            "    res.append(s)\n"
+            "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+            "for t in ts: t.start()\n"
+            "for t in ts: t.join()\n");
+    assert_py(rt, "res == [sum(range(3000)) + 3000] * 4");
+    pyt_assert_ok(pys_unregister(rt, "f"));
+    cr_assert_eq(released[2], 1);
+}
+
+PYS_TEST(bridge, lifetime_while_calls_run)
+{
+    lifetime_cycle(rt);
+}
+
+/* The same on the free-threaded builds' path (seq_cst counts), forced on
+ * this GIL build. */
+PYS_TEST(bridge, lifetime_locking_path)
+{
+    pys__test_force_locking(true);
+    lifetime_cycle(rt);
+    pys__test_force_locking(false);
+}
+
+/* The same with selves read through their slot's descriptor: the path
+ * taken if the slot's offset could not be confirmed at open. */
+PYS_TEST_NOOPEN(bridge, lifetime_self_through_descriptor)
+{
+    pys__test_bridge_no_self_offset(true);
+    pys_runtime *rt = pyt_open(py);
+    pys__test_bridge_no_self_offset(false);
+    lifetime_cycle(rt);
+    run(rt, "vars(c_bridge.add.__self__).clear()\n");
+    cr_assert_eq(pyt_eval_i64(rt, "c_bridge.add(1, 2)"), 3);
+    pyt_close(rt);
 }
 
 PYS_TEST_NOOPEN(bridge, close_releases_and_reopen_starts_empty)

@@ -2,7 +2,8 @@
  *
  * A handle id packs: bits 0-31 slot index + 1, bits 32-55 the slot's
  * generation, bits 56-63 the runtime epoch (which open of the runtime made
- * it). A slot's generation changes on every release, so stale, doubly
+ * it); bits 32-63 are the slot's tag. A slot's generation changes on every
+ * release, so stale, doubly
  * released and never-issued ids are recognised and refused with
  * PYS_E_HANDLE. Slots live in fixed 4096-entry chunks that never move (no
  * malloc per handle; a chunk per 4096). All table access happens with the
@@ -22,9 +23,9 @@ static inline pys__slot *slot_at(pys__htable *ht, uint32_t index)
     return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
 }
 
-static inline uint64_t make_id(const pys__htable *ht, uint32_t index, uint32_t gen)
+static inline uint64_t make_id(uint32_t index, uint32_t tag)
 {
-    return ((uint64_t)ht->epoch << 56) | ((uint64_t)gen << 32) | (uint64_t)(index + 1);
+    return ((uint64_t)tag << 32) | (uint64_t)(index + 1);
 }
 
 static void scope_track(pys__tls *t, uint64_t id)
@@ -64,7 +65,7 @@ static __attribute__((noinline)) bool grow(pys_runtime *rt, PyObject *o, const c
         return false;
     }
     for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++)
-        c[i].gen = 1;
+        c[i].tag = (uint32_t)ht->epoch << 24 | 1u;
     ht->chunks[ht->nchunks++] = c;
     return true;
 }
@@ -90,27 +91,13 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
     s->obj = o;
     s->next = 0;
     ht->live++;
-    uint64_t id = make_id(ht, index, s->gen);
+    uint64_t id = make_id(index, s->tag);
     if (locking)
         pthread_mutex_unlock(&rt->lock);
     pys__tls *t = pys__tls_get();
     if (t->scope_nmarks)
         scope_track(t, id);
     return (pys_obj){id};
-}
-
-/* Returns the live slot for id or NULL. Call with the lock held. */
-static inline __attribute__((always_inline)) pys__slot *lookup(pys__htable *ht, uint64_t id)
-{
-    uint32_t index1 = (uint32_t)(id & 0xffffffffu);
-    uint32_t gen = (uint32_t)((id >> 32) & PYS__GEN_MASK);
-    uint8_t epoch = (uint8_t)(id >> 56);
-    if (__builtin_expect(index1 == 0 || epoch != ht->epoch || index1 > ht->next_unused, 0))
-        return NULL;
-    pys__slot *s = slot_at(ht, index1 - 1);
-    if (__builtin_expect(!s->obj || s->gen != gen, 0))
-        return NULL;
-    return s;
 }
 
 static __attribute__((noinline)) void describe_bad(const pys__htable *ht, pys_obj h,
@@ -170,7 +157,7 @@ void pys__held_drop(pys__tls *t, int depth)
 static __attribute__((noinline)) PyObject *h_get_locked(pys_runtime *rt, pys_obj h)
 {
     pthread_mutex_lock(&rt->lock);
-    pys__slot *s = lookup(&rt->ht, h.id);
+    pys__slot *s = pys__lookup(&rt->ht, h.id);
     PyObject *o = s ? s->obj : NULL;
     if (o && !held_push(pys__tls_get(), o))
         o = NULL; /* out of memory: reported as a bad handle below */
@@ -178,15 +165,11 @@ static __attribute__((noinline)) PyObject *h_get_locked(pys_runtime *rt, pys_obj
     return o;
 }
 
-PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn)
+PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn)
 {
-    PyObject *o;
-    if (LOCKING(rt)) {
+    PyObject *o = NULL;
+    if (LOCKING(rt))
         o = h_get_locked(rt, h);
-    } else {
-        pys__slot *s = lookup(&rt->ht, h.id);
-        o = s ? s->obj : NULL;
-    }
     if (__builtin_expect(!o, 0))
         describe_bad(&rt->ht, h, fn);
     return o;
@@ -198,7 +181,7 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     bool locking = LOCKING(rt);
     if (locking)
         pthread_mutex_lock(&rt->lock);
-    pys__slot *s = lookup(ht, h.id);
+    pys__slot *s = pys__lookup(ht, h.id);
     if (__builtin_expect(!s, 0)) {
         if (locking)
             pthread_mutex_unlock(&rt->lock);
@@ -209,9 +192,8 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     PyObject *o = s->obj;
     uint32_t index = (uint32_t)(h.id & 0xffffffffu) - 1;
     s->obj = NULL;
-    s->gen = (s->gen + 1) & PYS__GEN_MASK;
-    if (s->gen == 0)
-        s->gen = 1;
+    uint32_t gen = (s->tag + 1) & PYS__GEN_MASK;
+    s->tag = (s->tag & ~PYS__GEN_MASK) | (gen ? gen : 1u);
     s->next = ht->free_head;
     ht->free_head = index + 1;
     ht->live--;
@@ -330,7 +312,7 @@ static int scope_pop(pys_runtime *rt, uint64_t keep, bool *kept, const char *fn)
             continue;
         }
         PYS__LOCK(rt);
-        pys__slot *s = lookup(&rt->ht, id);
+        pys__slot *s = pys__lookup(&rt->ht, id);
         PYS__UNLOCK(rt);
         if (s)
             pys__h_release(rt, (pys_obj){id}, fn);

@@ -33,7 +33,7 @@ enum { PYS__ST_CLOSED = 0, PYS__ST_OPENING, PYS__ST_OPEN, PYS__ST_CLOSING };
 
 typedef struct pys__slot {
     PyObject *obj;  /* NULL when free */
-    uint32_t gen;   /* 24-bit generation, never 0 */
+    uint32_t tag;   /* runtime epoch << 24 | 24-bit generation (never 0) */
     uint32_t next;  /* free list: index + 1 of the next free slot, 0 = end */
 } pys__slot;
 
@@ -66,10 +66,15 @@ struct pys_runtime {
     int micro;
     bool free_threaded;
     bool locking;                /* free_threaded || pys__force_locking */
+    /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
+     * and trace-refs builds), found at open by looking at objects of known
+     * type; 0 if not found (then type tests call isinstance). */
+    size_t type_off;
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
     pthread_t opener;
     uint64_t opens;              /* pys_open count: tags cached thread states */
+    PyThreadState *first_tstate; /* the main interpreter's oldest thread state at open */
     /* The thread state this thread has attached (NULL if none); always
      * set while open. */
     PyThreadState *(*tstate_now)(void);
@@ -268,8 +273,32 @@ void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
  * without touching the error (the caller reports). On table exhaustion the
  * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */
 pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
+/* The live slot of handle id, or NULL. Needs the GIL (and rt->lock when
+ * locking). An id is tag << 32 | (index + 1): index 0 wraps to a value no
+ * table reaches, and a free or reissued slot has another tag. */
+static inline __attribute__((always_inline)) pys__slot *pys__lookup(pys__htable *ht, uint64_t id)
+{
+    uint32_t index = (uint32_t)id - 1u;
+    if (__builtin_expect(index >= ht->next_unused, 0))
+        return NULL;
+    pys__slot *s = &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
+    if (__builtin_expect(s->tag != (uint32_t)(id >> 32) || !s->obj, 0))
+        return NULL;
+    return s;
+}
+/* Out of line: the locked lookup, and the error for a bad handle. */
+PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn);
 /* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. */
-PyObject *pys__h_get(pys_runtime *rt, pys_obj h, const char *fn);
+static inline __attribute__((always_inline)) PyObject *pys__h_get(pys_runtime *rt, pys_obj h,
+                                                                  const char *fn)
+{
+    if (__builtin_expect(!rt->locking, 1)) {
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (__builtin_expect(s != NULL, 1))
+            return s->obj;
+    }
+    return pys__h_get_slow(rt, h, fn);
+}
 /* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);
 /* Drops every handle (close). */
@@ -284,9 +313,18 @@ static inline unsigned long pys__tp_flags(PyObject *o)
     pys__api.Py_DecRef(t);
     return f;
 }
+/* o's type if this build's layout is known (rt->type_off), else NULL. The
+ * stable ABI fixes ob_type's place for GIL builds; open verifies it. */
+static inline PyObject *pys__type_of(PyObject *o)
+{
+    size_t off = pys__the_runtime.type_off;
+    return off ? __atomic_load_n((PyObject **)(void *)((char *)o + off), __ATOMIC_RELAXED) : NULL;
+}
 /* 1 if isinstance(o, TYPE), else 0 (never fails for builtin types). */
 static inline int pys__is(PyObject *o, void *type)
 {
+    if (__builtin_expect(pys__type_of(o) == (PyObject *)type, 1))
+        return 1;
     int r = pys__api.PyObject_IsInstance(o, (PyObject *)type);
     if (r < 0) {
         pys__api.PyErr_Clear();

@@ -180,6 +180,29 @@ int pys_set_argv(pys_runtime *rt, const char *const *argv)
     return rc;
 }
 
+/* Where this build keeps ob_type: the offset at which three objects of
+ * different known types all point to their type, or 0. GIL held. */
+static size_t find_type_off(void)
+{
+    PyObject *objs[3] = {pys__api.PyLong_FromLongLong(1 << 20), pys__api.PyFloat_FromDouble(0.5),
+                         pys__api.PyUnicode_FromString("pyshim")};
+    void *types[3] = {pys__api.PyLong_Type, pys__api.PyFloat_Type, pys__api.PyUnicode_Type};
+    static const size_t offs[] = {sizeof(void *), 3 * sizeof(void *)};
+    size_t found = 0;
+    for (size_t k = 0; k < sizeof offs / sizeof offs[0] && !found; k++) {
+        bool all = true;
+        for (size_t i = 0; i < 3; i++)
+            all = all && objs[i] && *(void **)(void *)((char *)objs[i] + offs[k]) == types[i];
+        if (all)
+            found = offs[k];
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (objs[i])
+            pys__api.Py_DecRef(objs[i]);
+    pys__api.PyErr_Clear();
+    return found;
+}
+
 /* With the GIL held right after initialisation: cache objects and facts. */
 static int post_init(pys_runtime *rt, const pys_options *o)
 {
@@ -201,6 +224,14 @@ static int post_init(pys_runtime *rt, const pys_options *o)
         PYS__EXC(BaseException), NULL);
     if (!rt->exc_timeout || !rt->exc_interrupt)
         return pys__fail_py(rt, "pys_open");
+    rt->type_off = find_type_off();
+    /* The main thread state (the oldest): it lives until finalisation, so
+     * threads.c may keep it attached between calls. */
+    rt->first_tstate = NULL;
+    for (PyThreadState *ts = pys__api.PyInterpreterState_ThreadHead(
+             pys__api.PyInterpreterState_Main());
+         ts; ts = pys__api.PyThreadState_Next(ts))
+        rt->first_tstate = ts;
     /* A free-threaded build says so in sys.abiflags ("t"). */
     PyObject *abi = pys__api.PySys_GetObject("abiflags");
     if (abi && pys__is(abi, pys__api.PyUnicode_Type)) {

@@ -274,8 +274,8 @@ enum { GS_LOCKED = 0, GS_UNLOCKED = 1, GS_KEPT = 2 };
  * delete a thread state per call (losing threading.local data between
  * calls). Instead pyshim keeps the thread state of a thread that had none
  * (made by Ensure, its gilstate count held, deleted at thread exit by
- * pys__threads_tls_exit) and the main thread state of an interpreter it
- * initialised; later calls attach it with PyEval_RestoreThread /
+ * pys__threads_tls_exit) and the interpreter's main thread state (the
+ * oldest, which lives until finalisation); later calls attach it with PyEval_RestoreThread /
  * PyEval_SaveThread. A kept state is invalidated by the next pys_open
  * (tstate_gen), and never attached while this thread already holds the
  * GIL some other way (a host that embeds Python itself, or Python code
@@ -291,7 +291,7 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
         return;
     t->tstate_gen = rt->opens;
     t->tstate = NULL;
-    if (t->gstate != GS_UNLOCKED || (prev && prev != rt->main_tstate))
+    if (t->gstate != GS_UNLOCKED || (prev && prev != rt->first_tstate))
         return; /* not ours to keep */
     t->tstate = prev ? prev : pys__api.PyGILState_GetThisThreadState();
     t->tstate_own = !prev;

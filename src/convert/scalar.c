@@ -1,7 +1,8 @@
 /* C scalars and strings to and from Python, range-checked.
  *
- * Type checks use isinstance against the builtin type objects (data symbols)
- * or the type's flag bits, never struct fields. An int that does not fit is
+ * Type checks compare the type found at the offset open verified
+ * (pys__type_of), then fall back to isinstance against the builtin type
+ * objects (data symbols) or the type's flag bits. An int that does not fit is
  * PYS_E_OVERFLOW, a wrong type PYS_E_TYPE naming both types; *out is only
  * written on success. */
 #include <math.h>
@@ -15,10 +16,9 @@
     if (!rt)                                                                                       \
         return errval;
 
-typedef PyObject *(*maker)(pys_runtime *rt, const void *arg);
-
-static pys_obj from(pys_runtime *rt, PyObject *(*mk)(const void *), const void *arg,
-                    const char *fn)
+static inline __attribute__((always_inline)) pys_obj from(pys_runtime *rt,
+                                                         PyObject *(*mk)(const void *),
+                                                         const void *arg, const char *fn)
 {
     if (!pys__begin(rt, fn))
         return PYS_NULL;
@@ -158,14 +158,22 @@ int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
     return PYS_OK;
 }
 
-int pys__as_double(PyObject *o, double *out, const char *fn)
+/* Whether o is a float or an int (subclasses included). */
+static bool float_or_int(PyObject *o)
 {
     PyObject *t = pys__api.PyObject_Type(o);
     bool ok = t == (PyObject *)pys__api.PyFloat_Type || t == (PyObject *)pys__api.PyLong_Type ||
               (pys__api.PyType_GetFlags(t) & PYS__Py_TPFLAGS_LONG_SUBCLASS) ||
               pys__api.PyType_IsSubtype(t, (PyObject *)pys__api.PyFloat_Type);
     pys__api.Py_DecRef(t);
-    if (!ok)
+    return ok;
+}
+
+int pys__as_double(PyObject *o, double *out, const char *fn)
+{
+    PyObject *ty = pys__type_of(o);
+    if (ty != (PyObject *)pys__api.PyFloat_Type && ty != (PyObject *)pys__api.PyLong_Type &&
+        !float_or_int(o))
         return type_err(o, "float or int", fn);
     double v = pys__api.PyFloat_AsDouble(o);
     if (v == -1.0 && pys__api.PyErr_Occurred()) {

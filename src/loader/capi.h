@@ -17,6 +17,7 @@
 
 typedef struct pys__pyobject PyObject;
 typedef struct pys__pythreadstate PyThreadState;
+typedef struct pys__pyinterpreterstate PyInterpreterState;
 typedef struct pys__pyinitconfig PyInitConfig;
 typedef ssize_t Py_ssize_t;
 

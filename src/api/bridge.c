@@ -55,7 +55,7 @@
  * builds (and forced locking) pair seq_cst increments and loads instead.
  *
  * Calls: a callback runs with tls->gil_depth raised so that nested pyshim
- * calls skip GIL handling, and counted in rt->inflight when it entered from
+ * calls skip GIL handling, and counted in flight (pys__enter_outer) when it entered from
  * pure Python (a Python thread), so pys_close waits for it. A per-thread
  * frame stack carries pys_bridge_raise() requests; tls->capture_depth keeps
  * the original exception of a failed nested call so it can be re-raised
@@ -1884,9 +1884,12 @@ static inline bool convert_fast(const br_reg *r, PyObject *const *args, uint64_t
             u[r->fidx[j]] = o == PYS__True;
             continue;
         }
-        /* o keeps its type alive: compare only, so drop the reference. */
-        PyObject *type = pys__api.PyObject_Type(o);
-        pys__api.Py_DecRef(type);
+        PyObject *type = pys__type_of(o);
+        if (__builtin_expect(!type, 0)) {
+            /* o keeps its type alive: compare only, so drop the reference. */
+            type = pys__api.PyObject_Type(o);
+            pys__api.Py_DecRef(type);
+        }
         if (code == 'd' && type == pys__api.PyFloat_Type) {
             d[r->fidx[j]] = pys__api.PyFloat_AsDouble(o); /* cannot fail */
             continue;
@@ -2121,9 +2124,7 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     if (depth == 0) {
         /* Entered from Python, not from a pyshim call on this thread:
          * count it so pys_close waits for it. */
-        atomic_fetch_add_explicit(&rt->inflight, 1, memory_order_seq_cst);
-        if (atomic_load_explicit(&rt->state, memory_order_seq_cst) != PYS__ST_OPEN) {
-            atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+        if (__builtin_expect(!pys__enter_outer(rt, t), 0)) {
             pys__api.PyErr_SetString(PYS__EXC(RuntimeError),
                                      "pyshim bridge: the runtime is closed");
             return NULL;
@@ -2132,7 +2133,7 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     PyObject *res = NULL;
     br_reg *r = reg_of(rt, self);
     if (__builtin_expect(r != NULL, 1)) {
-        bool locking = rt->free_threaded || pys__force_locking;
+        bool locking = rt->locking;
         if (__builtin_expect(call_begin(r, locking), 0)) {
             raise_dead(r);
         } else {
@@ -2157,7 +2158,7 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
             reg_try_release(r);
     }
     if (depth == 0)
-        atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);
+        pys__leave_outer(rt, t);
     return res;
 }
 

@@ -350,6 +350,14 @@ typedef struct pys__fmt {
 int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap,
                        PyObject **args, PyObject **kwargs);
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc);
+/* f(values of fmt) (format.c): a new reference, or NULL with the error
+ * set. f NULL: only consumes ap (releasing 'N' handles) and returns NULL
+ * without touching the error. */
+PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char *fmt,
+                        va_list *ap);
+/* f(*args[:n], **kwargs) through vectorcall where the library has it
+ * (object.c). A new reference, or NULL with a Python exception set. */
+PyObject *pys__call_raw(PyObject *f, PyObject *const *args, size_t n, PyObject *kwargs);
 
 /* Range-checked reads of one object (scalar.c), shared with array.c and
  * json.c. Error set on failure. Need the GIL. */

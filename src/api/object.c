@@ -166,7 +166,7 @@ int pys_hasattr(pys_obj o, const char *name)
 /* ---- calls ----------------------------------------------------------------------- */
 
 /* fn(*args, **kwargs) with borrowed PyObject* arguments. New ref or NULL. */
-static PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
+PyObject *pys__call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
 {
     if (!kwargs && pys__api.PyObject_Vectorcall) /* 3.11+: one step less */
         return pys__api.PyObject_Vectorcall(fn, args, n, NULL);
@@ -208,7 +208,7 @@ PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, s
             goto out;
         }
     }
-    r = call_raw(f, argv, nargs, kwargs);
+    r = pys__call_raw(f, argv, nargs, kwargs);
     if (!r)
         pys__fail_py(rt, name);
 out:
@@ -257,25 +257,13 @@ pys_obj pys_call_kw(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwarg
     return call_handles(fn, args, nargs, kwargs_dict, __func__);
 }
 
-/* Calls f with format values; f is borrowed. Consumes ap fully. */
+/* Calls f with format values; f is borrowed (NULL: only consume ap).
+ * Consumes ap fully. */
 static pys_obj call_fmt(pys_runtime *rt, PyObject *f, const char *fmt, va_list *ap,
                         const char *name)
 {
-    PyObject *args = NULL, *kwargs = NULL;
-    if (pys__fmt_call_args(rt, name, fmt, ap, &args, &kwargs) != PYS_OK)
-        return PYS_NULL;
-    pys_obj out = PYS_NULL;
-    if (f) {
-        PyObject *r = pys__api.PyObject_Call(f, args, kwargs);
-        if (!r)
-            pys__fail_py(rt, name);
-        else
-            out = pys__h_new(rt, r, name);
-    }
-    pys__api.Py_DecRef(args);
-    if (kwargs)
-        pys__api.Py_DecRef(kwargs);
-    return out;
+    PyObject *r = pys__fmt_call(rt, name, f, fmt, ap);
+    return r ? pys__h_new(rt, r, name) : PYS_NULL;
 }
 
 pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap)
@@ -505,7 +493,7 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
         }
         goto out;
     }
-    value = call_raw(enter, &mgr, 1, NULL);
+    value = pys__call_raw(enter, &mgr, 1, NULL);
     if (!value) {
         rc = pys__fail_py(rt, __func__);
         goto out;
@@ -526,7 +514,7 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
              * __exit__ a RuntimeError carrying the pyshim message. */
             const pys_error *e = pys_last_error();
             PyObject *msg = pys__api.PyUnicode_FromString(e->message);
-            exc = msg ? call_raw(PYS__EXC(RuntimeError), &msg, 1, NULL) : NULL;
+            exc = msg ? pys__call_raw(PYS__EXC(RuntimeError), &msg, 1, NULL) : NULL;
             if (msg)
                 pys__api.Py_DecRef(msg);
             if (!exc)
@@ -540,7 +528,7 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
                 args[3] = PYS__None, pys__api.Py_IncRef(PYS__None);
         }
     }
-    PyObject *r = call_raw(exit_, args, 4, NULL);
+    PyObject *r = pys__call_raw(exit_, args, 4, NULL);
     if (exc) {
         pys__api.Py_DecRef(args[1]);
         pys__api.Py_DecRef(args[3]);

@@ -251,79 +251,127 @@ static bool keyword(fmt_ctx *c, char *name, size_t size)
     return true;
 }
 
-int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap,
-                       PyObject **args, PyObject **kwargs)
+/* Positional values of a call, collected in order: in `stack` for up to
+ * 16, else on the heap. */
+typedef struct fmt_args {
+    PyObject *stack[16];
+    PyObject **pos;
+    size_t n, cap;
+    PyObject *kw;
+} fmt_args;
+
+static void args_free(fmt_args *a)
 {
-    *args = NULL;
-    *kwargs = NULL;
-    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
-    /* Positional values collect in an array (on the stack for up to 16),
-     * then move into a tuple of the exact size: no list, no appends. */
-    PyObject *stack[16], **pos = stack;
-    size_t npos = 0, cap = sizeof stack / sizeof stack[0];
-    PyObject *kw = NULL;
+    for (size_t i = 0; i < a->n; i++)
+        pys__api.Py_DecRef(a->pos[i]);
+    if (a->pos != a->stack)
+        free(a->pos);
+    if (a->kw)
+        pys__api.Py_DecRef(a->kw);
+    a->n = 0;
+    a->pos = a->stack;
+    a->kw = NULL;
+}
+
+/* Parses a whole call format into a (new references). Returns PYS_OK, or
+ * a code with the error set and a emptied. */
+static int collect(fmt_ctx *c, fmt_args *a)
+{
+    a->pos = a->stack;
+    a->n = 0;
+    a->cap = sizeof a->stack / sizeof a->stack[0];
+    a->kw = NULL;
     for (;;) {
-        skip_sep(&c);
-        if (!*c.p)
+        skip_sep(c);
+        if (!*c->p)
             break;
         char name[128];
-        bool is_kw = keyword(&c, name, sizeof name);
-        if (!is_kw && kw)
-            fail_arg(&c, "positional argument after a keyword argument");
-        if (is_kw && !*c.p) {
-            fail_arg(&c, "keyword without a value code");
+        bool is_kw = keyword(c, name, sizeof name);
+        if (!is_kw && a->kw)
+            fail_arg(c, "positional argument after a keyword argument");
+        if (is_kw && !*c->p) {
+            fail_arg(c, "keyword without a value code");
             break;
         }
-        PyObject *v = item(&c);
-        if (v && !failed(&c)) {
+        PyObject *v = item(c);
+        if (v && !failed(c)) {
             if (is_kw) {
-                if (!kw)
-                    kw = check(&c, pys__api.PyDict_New());
-                if (kw && pys__api.PyDict_SetItemString(kw, name, v) < 0)
-                    check(&c, NULL);
+                if (!a->kw)
+                    a->kw = check(c, pys__api.PyDict_New());
+                if (a->kw && pys__api.PyDict_SetItemString(a->kw, name, v) < 0)
+                    check(c, NULL);
             } else {
-                if (npos == cap) {
-                    PyObject **bigger = malloc(2 * cap * sizeof *bigger);
+                if (a->n == a->cap) {
+                    PyObject **bigger = malloc(2 * a->cap * sizeof *bigger);
                     if (bigger) {
-                        memcpy(bigger, pos, npos * sizeof *pos);
-                        if (pos != stack)
-                            free(pos);
-                        pos = bigger;
-                        cap *= 2;
-                    } else if (!failed(&c)) {
-                        c.rc = pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
+                        memcpy(bigger, a->pos, a->n * sizeof *a->pos);
+                        if (a->pos != a->stack)
+                            free(a->pos);
+                        a->pos = bigger;
+                        a->cap *= 2;
+                    } else if (!failed(c)) {
+                        c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
                     }
                 }
-                if (npos < cap) {
-                    pos[npos++] = v; /* owned by pos now */
+                if (a->n < a->cap) {
+                    a->pos[a->n++] = v; /* owned by a now */
                     v = NULL;
                 }
             }
         }
         if (v)
             pys__api.Py_DecRef(v);
-        if (failed(&c) && c.rc == PYS_E_ARG && !*c.p)
+        if (failed(c) && c->rc == PYS_E_ARG && !*c->p)
             break;
     }
-    if (!failed(&c) && (*args = check(&c, pys__api.PyTuple_New((Py_ssize_t)npos)))) {
-        for (size_t i = 0; i < npos; i++)
-            pys__api.PyTuple_SetItem(*args, (Py_ssize_t)i, pos[i]); /* steals */
-        npos = 0;
+    if (failed(c)) {
+        args_free(a);
+        return c->rc;
     }
-    for (size_t i = 0; i < npos; i++)
-        pys__api.Py_DecRef(pos[i]);
-    if (pos != stack)
-        free(pos);
-    if (failed(&c)) {
-        if (kw)
-            pys__api.Py_DecRef(kw);
-        if (*args)
-            pys__api.Py_DecRef(*args);
-        *args = NULL;
-        return c.rc;
-    }
-    *kwargs = kw;
     return PYS_OK;
+}
+
+int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap,
+                       PyObject **args, PyObject **kwargs)
+{
+    *args = NULL;
+    *kwargs = NULL;
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_args a;
+    int rc = collect(&c, &a);
+    if (rc != PYS_OK)
+        return rc;
+    /* Move the values into a tuple of the exact size. */
+    *args = pys__api.PyTuple_New((Py_ssize_t)a.n);
+    if (!*args) {
+        args_free(&a);
+        return pys__fail_py(rt, fn);
+    }
+    for (size_t i = 0; i < a.n; i++)
+        pys__api.PyTuple_SetItem(*args, (Py_ssize_t)i, a.pos[i]); /* steals */
+    a.n = 0;
+    *kwargs = a.kw;
+    a.kw = NULL;
+    args_free(&a);
+    return PYS_OK;
+}
+
+PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char *fmt,
+                        va_list *ap)
+{
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_args a;
+    if (collect(&c, &a) != PYS_OK)
+        return NULL;
+    PyObject *r = NULL;
+    if (f) {
+        /* The values go to the callee as a C array (vectorcall): no tuple. */
+        r = pys__call_raw(f, a.pos, a.n, a.kw);
+        if (!r)
+            pys__fail_py(rt, fn);
+    }
+    args_free(&a);
+    return r;
 }
 
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc)

@@ -183,6 +183,28 @@ static PyObject *key_obj(pys_runtime *rt, const key *k, const char *fn)
     return o;
 }
 
+/* obj[index] for an exact list or tuple with index in range (negative
+ * counts from the end): a new reference, or NULL (nothing set) to take the
+ * general path. GIL builds only: on free-threaded builds the borrowed item
+ * of a list could be freed by another thread before it is increfed. */
+static inline PyObject *index_fast(pys_runtime *rt, PyObject *obj, int64_t index)
+{
+    PyObject *ty = pys__type_of(obj);
+    bool list = ty == (PyObject *)pys__api.PyList_Type;
+    if ((!list && ty != (PyObject *)pys__api.PyTuple_Type) || rt->free_threaded)
+        return NULL;
+    Py_ssize_t n = list ? pys__api.PyList_Size(obj) : pys__api.PyTuple_Size(obj);
+    if (index < 0)
+        index += n;
+    if (index < 0 || index >= n)
+        return NULL; /* the general path raises IndexError */
+    PyObject *r = list ? pys__api.PyList_GetItem(obj, (Py_ssize_t)index)
+                       : pys__api.PyTuple_GetItem(obj, (Py_ssize_t)index);
+    if (r)
+        pys__api.Py_IncRef(r);
+    return r;
+}
+
 static pys_obj get_item(pys_obj o, const key *k, const char *fn)
 {
     pys_runtime *rt = pys__begin_h(fn);
@@ -190,6 +212,14 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
     PyObject *obj = pys__h_get(rt, o, fn);
+    if (obj && k->kind == 2) {
+        PyObject *r = index_fast(rt, obj, k->index);
+        if (r) {
+            out = pys__h_new(rt, r, fn);
+            pys__end(rt);
+            return out;
+        }
+    }
     PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
     if (ko) {
         PyObject *r = pys__api.PyObject_GetItem(obj, ko);

@@ -63,7 +63,10 @@ static PyObject *item(fmt_ctx *c);
 
 static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
 {
-    PyObject *list = failed(c) ? NULL : check(c, pys__api.PyList_New(0));
+    /* Items collect in an array (on the stack for up to 16), then move
+     * into a list or tuple of the exact size. */
+    PyObject *stack[16], **v = stack;
+    size_t n = 0, cap = sizeof stack / sizeof stack[0];
     for (;;) {
         skip_sep(c);
         if (*c->p == close) {
@@ -71,26 +74,41 @@ static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
             break;
         }
         if (!*c->p) {
-            if (list)
-                pys__api.Py_DecRef(list);
-            return fail_arg(c, close == ']' ? "missing ']'" : "missing ')'");
+            fail_arg(c, close == ']' ? "missing ']'" : "missing ')'");
+            break;
         }
-        PyObject *v = item(c);
-        if (v && list && pys__api.PyList_Append(list, v) < 0)
-            check(c, NULL);
-        if (v)
-            pys__api.Py_DecRef(v);
+        PyObject *x = item(c);
+        if (x && n == cap && !failed(c)) {
+            PyObject **bigger = malloc(2 * cap * sizeof *bigger);
+            if (bigger) {
+                memcpy(bigger, v, n * sizeof *v);
+                if (v != stack)
+                    free(v);
+                v = bigger;
+                cap *= 2;
+            } else {
+                c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
+            }
+        }
+        if (x && n < cap && !failed(c))
+            v[n++] = x; /* owned by v now */
+        else if (x)
+            pys__api.Py_DecRef(x);
     }
-    if (failed(c)) {
-        if (list)
-            pys__api.Py_DecRef(list);
-        return NULL;
+    PyObject *r = NULL;
+    if (!failed(c))
+        r = check(c, tuple ? pys__api.PyTuple_New((Py_ssize_t)n) : pys__api.PyList_New((Py_ssize_t)n));
+    for (size_t i = 0; i < n; i++) {
+        if (!r)
+            pys__api.Py_DecRef(v[i]);
+        else if (tuple)
+            pys__api.PyTuple_SetItem(r, (Py_ssize_t)i, v[i]); /* steals */
+        else
+            pys__api.PyList_SetItem(r, (Py_ssize_t)i, v[i]); /* steals */
     }
-    if (!tuple)
-        return list;
-    PyObject *t = check(c, pys__api.PySequence_Tuple(list));
-    pys__api.Py_DecRef(list);
-    return t;
+    if (v != stack)
+        free(v);
+    return r;
 }
 
 static PyObject *dict(fmt_ctx *c)

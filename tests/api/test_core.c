@@ -775,6 +775,36 @@ PYS_TEST(collections, build_formats)
     pys_release(v);
 }
 
+PYS_TEST(collections, index_on_tuples_lists_and_subclasses)
+{
+    pys_obj t = pys_eval(rt, "(1, 2, 3)");
+    pys_obj sub = pys_eval(rt, "type('L', (list,), {'__getitem__': lambda self, i: i * 100})([7])");
+    int64_t x = 0;
+    pys_obj e = pys_getitem_index(t, -3);
+    pyt_assert_ok(pys_to_int64(e, &x));
+    cr_assert_eq(x, 1);
+    pys_release(e);
+    e = pys_getitem_index(t, 2);
+    pyt_assert_ok(pys_to_int64(e, &x));
+    cr_assert_eq(x, 3);
+    pys_release(e);
+    cr_assert(!pys_ok(pys_getitem_index(t, -4)));
+    cr_assert_str_eq(pys_last_error()->type, "IndexError");
+    cr_assert(!pys_ok(pys_getitem_index(t, INT64_MAX)));
+    cr_assert_str_eq(pys_last_error()->type, "IndexError");
+    /* A subclass's own __getitem__ runs, in range or not. */
+    e = pys_getitem_index(sub, 0);
+    pyt_assert_ok(pys_to_int64(e, &x));
+    cr_assert_eq(x, 0);
+    pys_release(e);
+    e = pys_getitem_index(sub, 5);
+    pyt_assert_ok(pys_to_int64(e, &x));
+    cr_assert_eq(x, 500);
+    pys_release(e);
+    pys_release(t);
+    pys_release(sub);
+}
+
 PYS_TEST(collections, items_by_index_key_object)
 {
     pys_obj l = pys_eval(rt, "[10, 20, 30]");

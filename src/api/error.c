@@ -38,6 +38,7 @@ static void tls_destroy(void *p)
     pys__tls *t = p;
     pys__threads_tls_exit(t);
     tls_free_errors(t);
+    atomic_fetch_sub_explicit(&pys__scopes_open, (long)t->scope_nmarks, memory_order_relaxed);
     free(t->scope_ids);
     free(t->scope_marks);
     free(t->held); /* empty by now: every call level has ended */

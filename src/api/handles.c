@@ -70,33 +70,51 @@ static __attribute__((noinline)) bool grow(pys_runtime *rt, PyObject *o, const c
     return true;
 }
 
-pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
+_Atomic long pys__scopes_open;
+
+/* Takes a free slot for o. Returns the id, or 0 (o dropped, error set)
+ * when the table cannot grow. Lock held when locking. */
+static inline uint64_t slot_take(pys_runtime *rt, PyObject *o, const char *fn)
 {
-    if (!o)
-        return PYS_NULL;
     pys__htable *ht = &rt->ht;
-    bool locking = LOCKING(rt);
-    if (locking)
-        pthread_mutex_lock(&rt->lock);
     uint32_t index;
     if (__builtin_expect(ht->free_head != 0, 1)) {
         index = ht->free_head - 1;
         ht->free_head = slot_at(ht, index)->next;
     } else {
         if (ht->next_unused == ht->nchunks * PYS__CHUNK_SIZE && !grow(rt, o, fn))
-            return PYS_NULL; /* unlocked by grow */
+            return 0; /* unlocked by grow */
         index = ht->next_unused++;
     }
     pys__slot *s = slot_at(ht, index);
     s->obj = o;
     s->next = 0;
     ht->live++;
-    uint64_t id = make_id(index, s->tag);
-    if (locking)
+    return make_id(index, s->tag);
+}
+
+static __attribute__((noinline)) uint64_t h_new_locked(pys_runtime *rt, PyObject *o,
+                                                       const char *fn)
+{
+    pthread_mutex_lock(&rt->lock);
+    uint64_t id = slot_take(rt, o, fn);
+    if (id)
         pthread_mutex_unlock(&rt->lock);
-    pys__tls *t = pys__tls_get();
-    if (t->scope_nmarks)
-        scope_track(t, id);
+    return id;
+}
+
+pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
+{
+    if (!o)
+        return PYS_NULL;
+    uint64_t id = LOCKING(rt) ? h_new_locked(rt, o, fn) : slot_take(rt, o, fn);
+    /* Scopes are rare: look at this thread's only when some thread has one. */
+    if (__builtin_expect(atomic_load_explicit(&pys__scopes_open, memory_order_relaxed) != 0, 0) &&
+        id) {
+        pys__tls *t = pys__tls_get();
+        if (t->scope_nmarks)
+            scope_track(t, id);
+    }
     return (pys_obj){id};
 }
 
@@ -175,31 +193,51 @@ PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn)
     return o;
 }
 
-int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
+/* Frees live slot s of id (lock held when locking); returns its object. */
+static inline PyObject *slot_free(pys__htable *ht, pys__slot *s, uint64_t id)
+{
+    PyObject *o = s->obj;
+    s->obj = NULL;
+    uint32_t tag = s->tag + 1; /* next generation, same epoch, never 0 */
+    if (__builtin_expect((tag & PYS__GEN_MASK) == 0, 0))
+        tag = (s->tag & ~PYS__GEN_MASK) | 1u;
+    s->tag = tag;
+    s->next = ht->free_head;
+    ht->free_head = (uint32_t)id; /* index + 1 */
+    ht->live--;
+    return o;
+}
+
+static __attribute__((noinline)) int h_bad(pys__htable *ht, pys_obj h, const char *fn)
+{
+    if (fn)
+        describe_bad(ht, h, fn);
+    return PYS_E_HANDLE;
+}
+
+static __attribute__((noinline)) int h_release_locked(pys_runtime *rt, pys_obj h,
+                                                      const char *fn)
 {
     pys__htable *ht = &rt->ht;
-    bool locking = LOCKING(rt);
-    if (locking)
-        pthread_mutex_lock(&rt->lock);
+    pthread_mutex_lock(&rt->lock);
     pys__slot *s = pys__lookup(ht, h.id);
-    if (__builtin_expect(!s, 0)) {
-        if (locking)
-            pthread_mutex_unlock(&rt->lock);
-        if (fn)
-            describe_bad(ht, h, fn);
-        return PYS_E_HANDLE;
-    }
-    PyObject *o = s->obj;
-    uint32_t index = (uint32_t)(h.id & 0xffffffffu) - 1;
-    s->obj = NULL;
-    uint32_t gen = (s->tag + 1) & PYS__GEN_MASK;
-    s->tag = (s->tag & ~PYS__GEN_MASK) | (gen ? gen : 1u);
-    s->next = ht->free_head;
-    ht->free_head = index + 1;
-    ht->live--;
-    if (locking)
-        pthread_mutex_unlock(&rt->lock);
+    PyObject *o = s ? slot_free(ht, s, h.id) : NULL;
+    pthread_mutex_unlock(&rt->lock);
+    if (!o)
+        return h_bad(ht, h, fn);
     pys__api.Py_DecRef(o);
+    return PYS_OK;
+}
+
+int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    if (LOCKING(rt))
+        return h_release_locked(rt, h, fn);
+    pys__htable *ht = &rt->ht;
+    pys__slot *s = pys__lookup(ht, h.id);
+    if (__builtin_expect(!s, 0))
+        return h_bad(ht, h, fn);
+    pys__api.Py_DecRef(slot_free(ht, s, h.id));
     return PYS_OK;
 }
 
@@ -292,6 +330,7 @@ int pys_scope_begin(pys_runtime *rt)
     }
     pys__tls_register(t);
     t->scope_marks[t->scope_nmarks++] = t->scope_n;
+    atomic_fetch_add_explicit(&pys__scopes_open, 1, memory_order_relaxed);
 out:
     pys__end(rt);
     return rc;
@@ -305,6 +344,7 @@ static int scope_pop(pys_runtime *rt, uint64_t keep, bool *kept, const char *fn)
     if (!t->scope_nmarks)
         return pys__fail(fn, PYS_E_STATE, "%s: no scope is open on this thread", fn);
     size_t mark = t->scope_marks[--t->scope_nmarks];
+    atomic_fetch_sub_explicit(&pys__scopes_open, 1, memory_order_relaxed);
     for (size_t i = t->scope_n; i > mark; i--) {
         uint64_t id = t->scope_ids[i - 1];
         if (keep && id == keep) {

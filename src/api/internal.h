@@ -269,6 +269,9 @@ void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
 
 /* ---- handles ---------------------------------------------------------------- */
 
+/* Scope marks open on all threads (handles.c): while 0, making a handle
+ * skips the look at this thread's scopes. */
+extern _Atomic long pys__scopes_open;
 /* Wraps a new reference in a handle (steals it). NULL o gives PYS_NULL
  * without touching the error (the caller reports). On table exhaustion the
  * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */

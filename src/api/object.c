@@ -166,7 +166,8 @@ int pys_hasattr(pys_obj o, const char *name)
 /* ---- calls ----------------------------------------------------------------------- */
 
 /* fn(*args, **kwargs) with borrowed PyObject* arguments. New ref or NULL. */
-PyObject *pys__call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
+static inline PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n,
+                                 PyObject *kwargs)
 {
     if (!kwargs && pys__api.PyObject_Vectorcall) /* 3.11+: one step less */
         return pys__api.PyObject_Vectorcall(fn, args, n, NULL);
@@ -184,8 +185,13 @@ PyObject *pys__call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject 
     return r;
 }
 
-PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, size_t nargs,
-                             PyObject *kwargs, const char *name)
+PyObject *pys__call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
+{
+    return call_raw(fn, args, n, kwargs);
+}
+
+static inline PyObject *call_handles_impl(pys_runtime *rt, PyObject *f, const pys_obj *args,
+                                          size_t nargs, PyObject *kwargs, const char *name)
 {
     if (nargs && !args) {
         pys__fail(name, PYS_E_ARG, "%s: args is NULL but nargs is %zu", name, nargs);
@@ -208,13 +214,19 @@ PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, s
             goto out;
         }
     }
-    r = pys__call_raw(f, argv, nargs, kwargs);
+    r = call_raw(f, argv, nargs, kwargs);
     if (!r)
         pys__fail_py(rt, name);
 out:
     if (nargs > 8)
         free(argv);
     return r;
+}
+
+PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, size_t nargs,
+                             PyObject *kwargs, const char *name)
+{
+    return call_handles_impl(rt, f, args, nargs, kwargs, name);
 }
 
 static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs,
@@ -239,7 +251,7 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
             goto out;
         }
     }
-    PyObject *r = pys__call_handles(rt, f, args, nargs, kw, name);
+    PyObject *r = call_handles_impl(rt, f, args, nargs, kw, name);
     if (r)
         out = pys__h_new(rt, r, name);
 out:

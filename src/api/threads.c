@@ -387,12 +387,9 @@ static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, 
 
 pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
 {
+    /* pys__begin came here: depth 0, or rt is not the runtime. */
     if (__builtin_expect(rt != &pys__the_runtime, 0))
         return bad_runtime(rt, fn);
-    if (t->gil_depth > 0) { /* not reached through pys__begin */
-        t->gil_depth++;
-        return rt;
-    }
     struct pys__thr *r = t->thr;
     if (__builtin_expect(!r, 0))
         return begin_unrecorded(rt, t, fn);

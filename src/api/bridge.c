@@ -675,8 +675,17 @@ static void reg_link(br_reg *r)
     pthread_mutex_unlock(&reg_lock);
 }
 
+/* GIL builds: the capsule of the last function called and its
+ * registration, so that repeated calls skip PyCapsule_GetPointer. Read and
+ * written only with the GIL held and never on free-threaded builds (nor
+ * with forced locking); capsule_destroy forgets a capsule before it goes. */
+static PyObject *last_cap;
+static br_reg *last_reg;
+
 static void capsule_destroy(PyObject *cap)
 {
+    if (cap == last_cap)
+        last_cap = NULL;
     br_reg *r = pys__api.PyCapsule_GetPointer(cap, NULL);
     if (!r) {
         pys__api.PyErr_Clear();
@@ -2069,9 +2078,17 @@ static inline br_reg *reg_of(pys_runtime *rt, PyObject *self)
     br_state *st = rt->bridge;
     if (__builtin_expect(st != NULL && st->self_off != 0, 1)) {
         PyObject *cap = *(PyObject *const *)((const char *)self + st->self_off);
+        bool locking = rt->locking;
+        if (cap && cap == last_cap && !locking)
+            return last_reg;
         br_reg *r = cap ? pys__api.PyCapsule_GetPointer(cap, NULL) : NULL;
-        if (__builtin_expect(r != NULL, 1))
+        if (__builtin_expect(r != NULL, 1)) {
+            if (!locking) {
+                last_cap = cap;
+                last_reg = r;
+            }
             return r;
+        }
         pys__api.PyErr_Clear();
     }
     return reg_of_slow(rt, self);

@@ -12,8 +12,9 @@ extern "C" {
  * Every pyshim call takes and gives back the GIL itself (auto-GIL), from any
  * thread, including threads CPython has never seen. A batch keeps it across
  * many calls: between pys_gil_acquire and the matching pys_gil_release (or
- * inside pys_with_gil) a call costs what the direct C-API costs: no GIL
- * round trip, no atomic operation, no lock on GIL builds. On free-threaded
+ * inside pys_with_gil) a call only counts itself in a thread-local depth
+ * and looks up its handles: no GIL round trip, no atomic operation, no lock
+ * on GIL builds (BENCHMARKS.md has the cost against the C-API). On free-threaded
  * builds a batch keeps the thread state attached instead; the handle table
  * still takes its lock there, since other threads really run in parallel.
  *
@@ -26,7 +27,19 @@ extern "C" {
  * before the thread exits. pys_close waits for every batch held by other
  * threads to be released; a batch that is never released makes pys_close
  * wait forever (it logs a warning every 5 s while it waits). A batch is one
- * call for deadlines: pys_set_deadline's time counts from pys_gil_acquire. */
+ * call for deadlines: pys_set_deadline's time counts from pys_gil_acquire.
+ *
+ * Thread states: on a thread that had no Python thread state, the first
+ * call makes one and pyshim keeps it for the thread's later calls and
+ * batches (attached with PyEval_RestoreThread / PyEval_SaveThread, not a
+ * PyGILState round trip per call), so Python sees one thread:
+ * threading.local() data and threading.get_ident() carry over from call to
+ * call. It is deleted when the thread exits (its thread-local data is freed
+ * then) or when the runtime is closed. The main thread state of the
+ * interpreter is kept the same way. Thread states that belong to someone
+ * else (a thread Python started, or one the host made with the C-API) are
+ * used through PyGILState_Ensure/Release on each call instead, as is any
+ * thread that already holds the GIL when it calls pyshim. */
 
 /* Starts (or, when this thread is already in a batch or a pyshim call,
  * nests) a batch on the calling thread. Returns PYS_OK, PYS_E_ARG (NULL or

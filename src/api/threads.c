@@ -200,7 +200,8 @@ static void heavy_fence(void)
 {
     atomic_thread_fence(memory_order_seq_cst);
 #if defined(__linux__) && defined(SYS_membarrier)
-    if (atomic_load(&asym) && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+    if (atomic_load(&asym) &&
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
         /* Registered, so this cannot fail; if it ever did, entries would
          * run without a fence while close relied on one. */
         abort();

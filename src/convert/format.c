@@ -97,7 +97,8 @@ static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
     }
     PyObject *r = NULL;
     if (!failed(c))
-        r = check(c, tuple ? pys__api.PyTuple_New((Py_ssize_t)n) : pys__api.PyList_New((Py_ssize_t)n));
+        r = check(c, tuple ? pys__api.PyTuple_New((Py_ssize_t)n)
+                           : pys__api.PyList_New((Py_ssize_t)n));
     for (size_t i = 0; i < n; i++) {
         if (!r)
             pys__api.Py_DecRef(v[i]);

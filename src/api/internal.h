@@ -232,8 +232,8 @@ void pys__threads_tls_exit(pys__tls *t);
 void pys__threads_closing(pys_runtime *rt);
 long pys__threads_in_flight(pys_runtime *rt);
 void pys__threads_stop(pys_runtime *rt);
-/* threads.c, for pys_close: with the GIL, before Py_FinalizeEx on a thread
- * other than the opener (threading's shutdown would wait forever). */
+/* threads.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
+ * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);
 /* Test switch (threads.c; env PYSHIM_FORCE_LOCKING=1 at load, or
  * pys__test_force_locking): take rt->lock on GIL builds too, to run the

@@ -525,9 +525,8 @@ int pys_close(pys_runtime *rt)
         if (rt->main_tstate && pys__api.PyGILState_GetThisThreadState() == rt->main_tstate) {
             pys__api.PyGILState_Release(gs);
             pys__api.PyEval_RestoreThread(rt->main_tstate);
-        } else {
-            pys__threads_before_finalize(rt);
         }
+        pys__threads_before_finalize(rt);
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
         rt->main_tstate = NULL;

@@ -172,7 +172,7 @@ static pthread_once_t asym_once = PTHREAD_ONCE_INIT;
 
 static void asym_init(void)
 {
-#if defined(__linux__) && defined(SYS_membarrier)
+#if defined(__linux__) && defined(SYS_membarrier) && !defined(PYS__TSAN)
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
         syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0)
@@ -185,19 +185,41 @@ void pys__threads_init(void)
     pthread_once(&asym_once, asym_init);
 }
 
+/* ThreadSanitizer has no fences (and no model of membarrier): there the
+ * Dekker pair is made of seq_cst operations instead, which it checks. */
+#if defined(__SANITIZE_THREAD__)
+#define PYS__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PYS__TSAN 1
+#endif
+#endif
+#ifdef PYS__TSAN
+#define DEKKER_STORE memory_order_seq_cst
+#define DEKKER_LOAD memory_order_seq_cst
+#else
+#define DEKKER_STORE memory_order_relaxed
+#define DEKKER_LOAD memory_order_acquire
+#endif
+
 /* The entry's side of the Dekker pair (see the top of the file). */
 static inline void light_fence(void)
 {
+#ifndef PYS__TSAN
     if (__builtin_expect(atomic_load_explicit(&asym, memory_order_relaxed), 1))
         atomic_signal_fence(memory_order_seq_cst);
     else
         atomic_thread_fence(memory_order_seq_cst);
+#endif
 }
 
 /* pys_close's side: after it, every entry that did not see CLOSING has
  * its `busy` visible here. */
 static void heavy_fence(void)
 {
+#ifdef PYS__TSAN
+    return; /* the state's CAS and the loads of `busy` are seq_cst */
+#endif
     atomic_thread_fence(memory_order_seq_cst);
 #if defined(__linux__) && defined(SYS_membarrier)
     if (atomic_load(&asym) &&
@@ -290,12 +312,15 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
     t->gstate = pys__api.PyGILState_Ensure();
     if (!probe)
         return;
+    /* Made by pyshim under an earlier open whose close did not finalise:
+     * still this thread's (CPython's TSS says so), still pyshim's. */
+    bool again = prev && prev == t->tstate && t->tstate_own;
     t->tstate_gen = rt->opens;
     t->tstate = NULL;
-    if (t->gstate != GS_UNLOCKED || (prev && prev != rt->first_tstate))
+    if (t->gstate != GS_UNLOCKED || (prev && prev != rt->first_tstate && !again))
         return; /* not ours to keep */
     t->tstate = prev ? prev : pys__api.PyGILState_GetThisThreadState();
-    t->tstate_own = !prev;
+    t->tstate_own = !prev || again;
     t->gstate = GS_KEPT;
     pys__tls_register(t); /* for pys__threads_tls_exit */
 }
@@ -396,11 +421,10 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
         return begin_unrecorded(rt, t, fn);
     /* Both stores before the fence: pys_close either sees this call
      * (waits for it, and marks it for interruption) or we see CLOSING. */
-    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->busy, 1, DEKKER_STORE);
     thr_arm(rt, t, r);
     light_fence();
-    if (__builtin_expect(atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN,
-                         0))
+    if (__builtin_expect(atomic_load_explicit(&rt->state, DEKKER_LOAD) != PYS__ST_OPEN, 0))
         return begin_refused(rt, r, fn);
     gil_take(rt, t);
     t->gil_depth = 1;
@@ -440,9 +464,9 @@ bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
         t->counted = true;
         return true;
     }
-    atomic_store_explicit(&r->busy, 1, memory_order_relaxed);
+    atomic_store_explicit(&r->busy, 1, DEKKER_STORE);
     light_fence();
-    if (atomic_load_explicit(&rt->state, memory_order_relaxed) != PYS__ST_OPEN) {
+    if (atomic_load_explicit(&rt->state, DEKKER_LOAD) != PYS__ST_OPEN) {
         atomic_store_explicit(&r->busy, 0, memory_order_release);
         return false;
     }
@@ -483,7 +507,7 @@ long pys__threads_in_flight(pys_runtime *rt)
     struct pys__thr *self = pys__tls_get()->thr;
     for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
          r = r->next)
-        if (r != self && atomic_load_explicit(&r->busy, memory_order_acquire))
+        if (r != self && atomic_load_explicit(&r->busy, DEKKER_LOAD))
             n++;
     return n;
 }
@@ -738,12 +762,15 @@ void pys__threads_closing(pys_runtime *rt)
 
 
 /* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
- * tstate lock of threading's main thread when called on another thread;
- * that lock is released only when the main thread's state is deleted,
- * after finalisation: a hang. On the main thread, _shutdown releases it
- * itself; do the same here, without marking that thread stopped (so
- * non-daemon threads are still joined and threading's atexit hooks run).
- * 3.8 releases it from any thread; 3.13+ no longer use that lock. */
+ * tstate lock of threading's "main thread" when it runs on another thread.
+ * That main thread is the thread that imported threading first: often a
+ * host thread, whose thread state pyshim keeps until the thread exits, or
+ * the opener when close runs elsewhere. Its lock is released only when
+ * that thread state is deleted, after finalisation: a hang. On its own
+ * thread _shutdown releases it itself; do the same here, without marking
+ * that thread stopped (so non-daemon threads are still joined and
+ * threading's atexit hooks run). 3.8 releases it from any thread; 3.13+
+ * no longer wait for it. */
 static const char shutdown_fix[] =
     "import sys\n"
     "t = sys.modules.get('threading')\n"

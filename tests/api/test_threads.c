@@ -155,6 +155,83 @@ PYS_TEST(threads, thread_state_kept_between_calls_and_freed_at_exit)
     }
 }
 
+/* One worker thread lives across close and reopen (with and without
+ * finalisation) and keeps calling; when it exits, the thread state it
+ * used last is freed. Steps are handed over with a mutex and a cv. */
+typedef struct reopen_arg {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pys_runtime *rt;
+    int step, done;
+    int64_t seen[3];
+} reopen_arg;
+
+static void *reopen_main(void *p)
+{
+    reopen_arg *a = p;
+    for (int i = 0; i < 3; i++) {
+        pthread_mutex_lock(&a->mu);
+        while (a->step <= i)
+            pthread_cond_wait(&a->cv, &a->mu);
+        pys_runtime *rt = a->rt;
+        pthread_mutex_unlock(&a->mu);
+        if (i < 2)
+            pys_exec(rt, "import threading\n"
+                         "try:\n    tl\nexcept NameError:\n    tl = threading.local()\n"
+                         "tl.n = getattr(tl, 'n', 0) + 1\n");
+        else
+            pys_exec(rt, "import threading, weakref\n"
+                         "tl = threading.local()\n"
+                         "tl.n = 1\n"
+                         "class Probe: pass\n"
+                         "tl.probe = Probe()\n"
+                         "ref = weakref.ref(tl.probe)\n");
+        int64_t v = eval_i64(rt, "tl.n");
+        pthread_mutex_lock(&a->mu);
+        a->seen[i] = v;
+        a->done = i + 1;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return NULL;
+}
+
+static void reopen_step(reopen_arg *a, pys_runtime *rt, int step)
+{
+    pthread_mutex_lock(&a->mu);
+    a->rt = rt;
+    a->step = step;
+    pthread_cond_broadcast(&a->cv);
+    while (a->done < step)
+        pthread_cond_wait(&a->cv, &a->mu);
+    pthread_mutex_unlock(&a->mu);
+}
+
+PYS_TEST_NOOPEN(threads, worker_thread_across_reopen)
+{
+    reopen_arg a = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    pthread_t th = spawn(reopen_main, &a);
+    pys_options keep = {.skip_finalize = true};
+    pys_runtime *rt = pyt_open_opts(py, &keep);
+    reopen_step(&a, rt, 1);
+    cr_assert_eq(a.seen[0], 1);
+    pyt_assert_ok(pys_close(rt)); /* not finalised: the interpreter stays */
+    pys_options fin = {0};
+    rt = pyt_open_opts(py, &fin);
+    reopen_step(&a, rt, 2);
+    /* Same interpreter, same thread state: the thread's data is there. */
+    cr_assert_eq(a.seen[1], 2, "thread-local data after a reopen without finalising: %lld",
+                 (long long)a.seen[1]);
+    pyt_close(rt); /* finalised */
+    rt = pyt_open(py);
+    reopen_step(&a, rt, 3);
+    cr_assert_eq(a.seen[2], 1, "a new interpreter starts the thread afresh");
+    pthread_join(th, NULL);
+    cr_assert_eq(pyt_eval_i64(rt, "__import__('gc').collect() * 0 + int(ref() is None)"), 1,
+                 "the exited thread's thread state was not freed");
+    pyt_close(rt);
+}
+
 /* ==== batches =========================================================== */
 
 static int batch_body(pys_runtime *rt, void *ud)

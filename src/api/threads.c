@@ -494,7 +494,13 @@ void pys__threads_tls_exit(pys__tls *t)
         /* What PyGILState_Release does at count 0, without its TSS lookup:
          * the TSS value may already be cleared by the time this runs. */
         pys__api.PyEval_RestoreThread(ts);
+        /* Clearing runs Python code (finalisers of thread-local data),
+         * which may call into pyshim: it holds the GIL, as in a batch. */
+        t->gil_depth = 1;
         pys__api.PyThreadState_Clear(ts);
+        if (t->nheld)
+            pys__held_drop(t, 1);
+        t->gil_depth = 0;
         pys__api.PyThreadState_DeleteCurrent();
     }
     atomic_fetch_sub_explicit(&rt->inflight, 1, memory_order_acq_rel);

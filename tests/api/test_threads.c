@@ -155,6 +155,53 @@ PYS_TEST(threads, thread_state_kept_between_calls_and_freed_at_exit)
     }
 }
 
+/* A finaliser of thread-local data runs when the thread's state is
+ * cleared at thread exit; it may call into pyshim, through a bridge
+ * function or straight through ctypes (the GIL held, no pyshim call in
+ * progress on the thread), without deadlocking on the GIL. */
+static _Atomic int64_t del_seen;
+
+static int on_del(pys_runtime *rt, const pys_obj *args, size_t nargs, pys_obj kwargs,
+                  void *userdata, pys_obj *result)
+{
+    (void)args, (void)nargs, (void)kwargs, (void)userdata, (void)result;
+    atomic_store(&del_seen, eval_i64(rt, "6 * 7"));
+    return PYS_OK;
+}
+
+/* Called from Python through ctypes.PyDLL (the GIL held). */
+PYS_API int64_t pyt_threads_eval_from_ctypes(void);
+int64_t pyt_threads_eval_from_ctypes(void)
+{
+    return eval_i64(pys_runtime_current(), "6 * 7");
+}
+
+static void *del_main(void *p)
+{
+    pys_runtime *rt = p;
+    pys_exec(rt, "import threading, ctypes, c_bridge\n"
+                 "me = ctypes.PyDLL(None).pyt_threads_eval_from_ctypes\n"
+                 "me.restype = ctypes.c_int64\n"
+                 "class Noisy:\n"
+                 "    def __del__(self):\n"
+                 "        c_bridge.on_del()\n"
+                 "        seen.append(me())\n"
+                 "seen = []\n"
+                 "tl_del = threading.local()\n"
+                 "tl_del.x = Noisy()\n");
+    return NULL;
+}
+
+PYS_TEST(threads, thread_exit_finalisers_may_call_pyshim)
+{
+    atomic_store(&del_seen, 0);
+    pyt_assert_ok(pys_register_func(rt, "on_del", on_del, NULL));
+    pthread_join(spawn(del_main, rt), NULL);
+    cr_assert_eq(atomic_load(&del_seen), 42, "the finaliser did not run at thread exit (%lld)",
+                 (long long)atomic_load(&del_seen));
+    cr_assert_eq(pyt_eval_i64(rt, "seen == [42]"), 1, "the ctypes call failed");
+}
+
 /* One worker thread lives across close and reopen (with and without
  * finalisation) and keeps calling; when it exits, the thread state it
  * used last is freed. Steps are handed over with a mutex and a cv. */

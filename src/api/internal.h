@@ -354,10 +354,13 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
                        PyObject **args, PyObject **kwargs);
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc);
 /* f(values of fmt) (format.c): a new reference, or NULL with the error
- * set. f NULL: only consumes ap (releasing 'N' handles) and returns NULL
- * without touching the error. */
+ * set. */
 PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char *fmt,
                         va_list *ap);
+/* Reads fmt's values and drops them, releasing 'N' handles as promised
+ * (for calls that fail before they can call). Returns PYS_OK, or the
+ * format's error (set). */
+int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap);
 /* f(*args[:n], **kwargs) through vectorcall where the library has it
  * (object.c). A new reference, or NULL with a Python exception set. */
 PyObject *pys__call_raw(PyObject *f, PyObject *const *args, size_t n, PyObject *kwargs);

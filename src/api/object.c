@@ -269,8 +269,7 @@ pys_obj pys_call_kw(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwarg
     return call_handles(fn, args, nargs, kwargs_dict, __func__);
 }
 
-/* Calls f with format values; f is borrowed (NULL: only consume ap).
- * Consumes ap fully. */
+/* Calls f with format values; f is borrowed. Consumes ap fully. */
 static pys_obj call_fmt(pys_runtime *rt, PyObject *f, const char *fmt, va_list *ap,
                         const char *name)
 {
@@ -290,13 +289,8 @@ pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap)
     } else {
         /* still consume/release 'N' arguments as promised */
         int code = pys_last_error()->code;
-        PyObject *a = NULL, *k = NULL;
-        if (pys__fmt_call_args(rt, __func__, fmt, &aq, &a, &k) == PYS_OK) {
-            pys__api.Py_DecRef(a);
-            if (k)
-                pys__api.Py_DecRef(k);
+        if (pys__fmt_consume(rt, __func__, fmt, &aq) == PYS_OK)
             pys__fail(__func__, code, "pys_callf: the function handle is not live");
-        }
     }
     va_end(aq);
     pys__end(rt);
@@ -329,12 +323,7 @@ pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...)
         out = m ? call_fmt(rt, m, fmt, &ap, __func__) : PYS_NULL;
     } else {
         /* still consume the arguments so 'N' handles are released */
-        PyObject *a = NULL, *k = NULL;
-        if (pys__fmt_call_args(rt, __func__, fmt, &ap, &a, &k) == PYS_OK) {
-            pys__api.Py_DecRef(a);
-            if (k)
-                pys__api.Py_DecRef(k);
-        }
+        pys__fmt_consume(rt, __func__, fmt, &ap);
     }
     if (m)
         pys__api.Py_DecRef(m);

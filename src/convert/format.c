@@ -61,12 +61,57 @@ static PyObject *utf8(fmt_ctx *c, const char *s, size_t n)
 
 static PyObject *item(fmt_ctx *c);
 
+/* Values collected in order: in `stack` for up to 16, else on the heap.
+ * Holds new references. */
+typedef struct fmt_vec {
+    PyObject *stack[16];
+    PyObject **v;
+    size_t n, cap;
+} fmt_vec;
+
+static void vec_init(fmt_vec *a)
+{
+    a->v = a->stack;
+    a->n = 0;
+    a->cap = sizeof a->stack / sizeof a->stack[0];
+}
+
+/* Takes x over: appends it, or (out of memory: error set) drops it. */
+static void vec_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
+{
+    if (a->n == a->cap) {
+        PyObject **bigger = malloc(2 * a->cap * sizeof *bigger);
+        if (!bigger) {
+            if (!failed(c))
+                c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
+            pys__api.Py_DecRef(x);
+            return;
+        }
+        memcpy(bigger, a->v, a->n * sizeof *a->v);
+        if (a->v != a->stack)
+            free(a->v);
+        a->v = bigger;
+        a->cap *= 2;
+    }
+    a->v[a->n++] = x;
+}
+
+/* Drops the values not moved out (a->n of them) and the heap array. */
+static void vec_free(fmt_vec *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        pys__api.Py_DecRef(a->v[i]);
+    if (a->v != a->stack)
+        free(a->v);
+    vec_init(a);
+}
+
 static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
 {
-    /* Items collect in an array (on the stack for up to 16), then move
-     * into a list or tuple of the exact size. */
-    PyObject *stack[16], **v = stack;
-    size_t n = 0, cap = sizeof stack / sizeof stack[0];
+    /* Items collect in a vector, then move into a list or tuple of the
+     * exact size. */
+    fmt_vec items;
+    vec_init(&items);
     for (;;) {
         skip_sep(c);
         if (*c->p == close) {
@@ -78,37 +123,25 @@ static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
             break;
         }
         PyObject *x = item(c);
-        if (x && n == cap && !failed(c)) {
-            PyObject **bigger = malloc(2 * cap * sizeof *bigger);
-            if (bigger) {
-                memcpy(bigger, v, n * sizeof *v);
-                if (v != stack)
-                    free(v);
-                v = bigger;
-                cap *= 2;
-            } else {
-                c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
-            }
-        }
-        if (x && n < cap && !failed(c))
-            v[n++] = x; /* owned by v now */
+        if (x && !failed(c))
+            vec_push(c, &items, x);
         else if (x)
             pys__api.Py_DecRef(x);
     }
     PyObject *r = NULL;
     if (!failed(c))
-        r = check(c, tuple ? pys__api.PyTuple_New((Py_ssize_t)n)
-                           : pys__api.PyList_New((Py_ssize_t)n));
-    for (size_t i = 0; i < n; i++) {
-        if (!r)
-            pys__api.Py_DecRef(v[i]);
-        else if (tuple)
-            pys__api.PyTuple_SetItem(r, (Py_ssize_t)i, v[i]); /* steals */
-        else
-            pys__api.PyList_SetItem(r, (Py_ssize_t)i, v[i]); /* steals */
+        r = check(c, tuple ? pys__api.PyTuple_New((Py_ssize_t)items.n)
+                           : pys__api.PyList_New((Py_ssize_t)items.n));
+    if (r) {
+        for (size_t i = 0; i < items.n; i++) {
+            if (tuple)
+                pys__api.PyTuple_SetItem(r, (Py_ssize_t)i, items.v[i]); /* steals */
+            else
+                pys__api.PyList_SetItem(r, (Py_ssize_t)i, items.v[i]); /* steals */
+        }
+        items.n = 0;
     }
-    if (v != stack)
-        free(v);
+    vec_free(&items);
     return r;
 }
 
@@ -270,25 +303,17 @@ static bool keyword(fmt_ctx *c, char *name, size_t size)
     return true;
 }
 
-/* Positional values of a call, collected in order: in `stack` for up to
- * 16, else on the heap. */
+/* A call's values: positional ones in order, keyword ones in a dict. */
 typedef struct fmt_args {
-    PyObject *stack[16];
-    PyObject **pos;
-    size_t n, cap;
+    fmt_vec pos;
     PyObject *kw;
 } fmt_args;
 
 static void args_free(fmt_args *a)
 {
-    for (size_t i = 0; i < a->n; i++)
-        pys__api.Py_DecRef(a->pos[i]);
-    if (a->pos != a->stack)
-        free(a->pos);
+    vec_free(&a->pos);
     if (a->kw)
         pys__api.Py_DecRef(a->kw);
-    a->n = 0;
-    a->pos = a->stack;
     a->kw = NULL;
 }
 
@@ -296,9 +321,7 @@ static void args_free(fmt_args *a)
  * a code with the error set and a emptied. */
 static int collect(fmt_ctx *c, fmt_args *a)
 {
-    a->pos = a->stack;
-    a->n = 0;
-    a->cap = sizeof a->stack / sizeof a->stack[0];
+    vec_init(&a->pos);
     a->kw = NULL;
     for (;;) {
         skip_sep(c);
@@ -314,28 +337,14 @@ static int collect(fmt_ctx *c, fmt_args *a)
         }
         PyObject *v = item(c);
         if (v && !failed(c)) {
-            if (is_kw) {
+            if (!is_kw) {
+                vec_push(c, &a->pos, v);
+                v = NULL;
+            } else {
                 if (!a->kw)
                     a->kw = check(c, pys__api.PyDict_New());
                 if (a->kw && pys__api.PyDict_SetItemString(a->kw, name, v) < 0)
                     check(c, NULL);
-            } else {
-                if (a->n == a->cap) {
-                    PyObject **bigger = malloc(2 * a->cap * sizeof *bigger);
-                    if (bigger) {
-                        memcpy(bigger, a->pos, a->n * sizeof *a->pos);
-                        if (a->pos != a->stack)
-                            free(a->pos);
-                        a->pos = bigger;
-                        a->cap *= 2;
-                    } else if (!failed(c)) {
-                        c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
-                    }
-                }
-                if (a->n < a->cap) {
-                    a->pos[a->n++] = v; /* owned by a now */
-                    v = NULL;
-                }
             }
         }
         if (v)
@@ -361,14 +370,14 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
     if (rc != PYS_OK)
         return rc;
     /* Move the values into a tuple of the exact size. */
-    *args = pys__api.PyTuple_New((Py_ssize_t)a.n);
+    *args = pys__api.PyTuple_New((Py_ssize_t)a.pos.n);
     if (!*args) {
         args_free(&a);
         return pys__fail_py(rt, fn);
     }
-    for (size_t i = 0; i < a.n; i++)
-        pys__api.PyTuple_SetItem(*args, (Py_ssize_t)i, a.pos[i]); /* steals */
-    a.n = 0;
+    for (size_t i = 0; i < a.pos.n; i++)
+        pys__api.PyTuple_SetItem(*args, (Py_ssize_t)i, a.pos.v[i]); /* steals */
+    a.pos.n = 0;
     *kwargs = a.kw;
     a.kw = NULL;
     args_free(&a);
@@ -382,15 +391,22 @@ PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char
     fmt_args a;
     if (collect(&c, &a) != PYS_OK)
         return NULL;
-    PyObject *r = NULL;
-    if (f) {
-        /* The values go to the callee as a C array (vectorcall): no tuple. */
-        r = pys__call_raw(f, a.pos, a.n, a.kw);
-        if (!r)
-            pys__fail_py(rt, fn);
-    }
+    /* The values go to the callee as a C array (vectorcall): no tuple. */
+    PyObject *r = pys__call_raw(f, a.pos.v, a.pos.n, a.kw);
+    if (!r)
+        pys__fail_py(rt, fn);
     args_free(&a);
     return r;
+}
+
+int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap)
+{
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_args a;
+    int rc = collect(&c, &a);
+    if (rc == PYS_OK)
+        args_free(&a);
+    return rc;
 }
 
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc)

@@ -526,6 +526,32 @@ PYS_TEST(objects, call_and_call_kw)
     pys_release(f);
 }
 
+/* More values than the formats' on-stack arrays hold (16). */
+PYS_TEST(objects, callf_and_build_with_many_values)
+{
+    pys_obj f = pys_eval(rt, "lambda *a: sum(a) * 1000 + len(a)");
+    pys_obj r = pys_callf(f, "q q q q q q q q q q q q q q q q q q q q", (int64_t)1, (int64_t)2,
+                          (int64_t)3, (int64_t)4, (int64_t)5, (int64_t)6, (int64_t)7, (int64_t)8,
+                          (int64_t)9, (int64_t)10, (int64_t)11, (int64_t)12, (int64_t)13,
+                          (int64_t)14, (int64_t)15, (int64_t)16, (int64_t)17, (int64_t)18,
+                          (int64_t)19, (int64_t)20);
+    int64_t v = 0;
+    pyt_assert_ok(pys_to_int64(r, &v));
+    cr_assert_eq(v, 210 * 1000 + 20);
+    pys_release(r);
+    pys_obj l = pys_build(rt, "[i i i i i i i i i i i i i i i i i i i i (i i i i i i i i i i i i "
+                              "i i i i i i)]",
+                          1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 1,
+                          2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18);
+    pys_obj lr = pys_repr(l);
+    cr_assert_str_eq(pys_str_view(lr, NULL),
+                     "[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, "
+                     "(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18)]");
+    pys_release(lr);
+    pys_release(l);
+    pys_release(f);
+}
+
 PYS_TEST(objects, callf_formats)
 {
     pyt_assert_ok(pys_exec(rt, "def show(*a, **k): return repr(a) + ' ' + repr(sorted(k.items()))"));

@@ -344,6 +344,17 @@ static inline void gil_give(pys__tls *t)
         pys__api.PyGILState_Release(t->gstate);
 }
 
+/* The entry's half of the Dekker pair with pys_close (see the top of the
+ * file): marks r busy, then reads the state. Returns whether the runtime is
+ * open; r stays busy either way (the caller clears it when done, or once
+ * it has undone what it did). */
+static inline bool busy_and_open(pys_runtime *rt, struct pys__thr *r)
+{
+    atomic_store_explicit(&r->busy, 1, DEKKER_STORE);
+    light_fence();
+    return atomic_load_explicit(&rt->state, DEKKER_LOAD) == PYS__ST_OPEN;
+}
+
 static pys_runtime *closed(const char *fn)
 {
     pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
@@ -419,12 +430,10 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
     struct pys__thr *r = t->thr;
     if (__builtin_expect(!r, 0))
         return begin_unrecorded(rt, t, fn);
-    /* Both stores before the fence: pys_close either sees this call
-     * (waits for it, and marks it for interruption) or we see CLOSING. */
-    atomic_store_explicit(&r->busy, 1, DEKKER_STORE);
+    /* Armed before the fence too: pys_close either sees this call (waits
+     * for it, and marks it for interruption) or we see CLOSING. */
     thr_arm(rt, t, r);
-    light_fence();
-    if (__builtin_expect(atomic_load_explicit(&rt->state, DEKKER_LOAD) != PYS__ST_OPEN, 0))
+    if (__builtin_expect(!busy_and_open(rt, r), 0))
         return begin_refused(rt, r, fn);
     gil_take(rt, t);
     t->gil_depth = 1;
@@ -464,9 +473,7 @@ bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
         t->counted = true;
         return true;
     }
-    atomic_store_explicit(&r->busy, 1, DEKKER_STORE);
-    light_fence();
-    if (atomic_load_explicit(&rt->state, DEKKER_LOAD) != PYS__ST_OPEN) {
+    if (!busy_and_open(rt, r)) {
         atomic_store_explicit(&r->busy, 0, memory_order_release);
         return false;
     }

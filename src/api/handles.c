@@ -3,9 +3,8 @@
  * A handle id packs: bits 0-31 slot index + 1, bits 32-55 the slot's
  * generation, bits 56-63 the runtime epoch (which open of the runtime made
  * it); bits 32-63 are the slot's tag. A slot's generation changes on every
- * release, so stale, doubly
- * released and never-issued ids are recognised and refused with
- * PYS_E_HANDLE. Slots live in fixed 4096-entry chunks that never move (no
+ * release, so stale, doubly released and never-issued ids are recognised
+ * and refused with PYS_E_HANDLE. Slots live in fixed 4096-entry chunks that never move (no
  * malloc per handle; a chunk per 4096). All table access happens with the
  * GIL held; free-threaded builds add rt->lock.
  *
@@ -17,11 +16,6 @@
 #include "internal.h"
 
 /* ---- the table ----------------------------------------------------------------- */
-
-static inline pys__slot *slot_at(pys__htable *ht, uint32_t index)
-{
-    return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
-}
 
 static inline uint64_t make_id(uint32_t index, uint32_t tag)
 {
@@ -80,13 +74,13 @@ static inline uint64_t slot_take(pys_runtime *rt, PyObject *o, const char *fn)
     uint32_t index;
     if (__builtin_expect(ht->free_head != 0, 1)) {
         index = ht->free_head - 1;
-        ht->free_head = slot_at(ht, index)->next;
+        ht->free_head = pys__slot_at(ht, index)->next;
     } else {
         if (ht->next_unused == ht->nchunks * PYS__CHUNK_SIZE && !grow(rt, o, fn))
             return 0; /* unlocked by grow */
         index = ht->next_unused++;
     }
-    pys__slot *s = slot_at(ht, index);
+    pys__slot *s = pys__slot_at(ht, index);
     s->obj = o;
     s->next = 0;
     ht->live++;
@@ -245,7 +239,7 @@ void pys__h_clear(pys_runtime *rt)
 {
     pys__htable *ht = &rt->ht;
     for (uint32_t i = 0; i < ht->next_unused; i++) {
-        pys__slot *s = slot_at(ht, i);
+        pys__slot *s = pys__slot_at(ht, i);
         if (s->obj) {
             PyObject *o = s->obj;
             s->obj = NULL;

@@ -279,12 +279,16 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
 /* The live slot of handle id, or NULL. Needs the GIL (and rt->lock when
  * locking). An id is tag << 32 | (index + 1): index 0 wraps to a value no
  * table reaches, and a free or reissued slot has another tag. */
+static inline pys__slot *pys__slot_at(pys__htable *ht, uint32_t index)
+{
+    return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
+}
 static inline __attribute__((always_inline)) pys__slot *pys__lookup(pys__htable *ht, uint64_t id)
 {
     uint32_t index = (uint32_t)id - 1u;
     if (__builtin_expect(index >= ht->next_unused, 0))
         return NULL;
-    pys__slot *s = &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
+    pys__slot *s = pys__slot_at(ht, index);
     if (__builtin_expect(s->tag != (uint32_t)(id >> 32) || !s->obj, 0))
         return NULL;
     return s;

@@ -28,8 +28,8 @@ static char *tmpdir(void)
 
 static void mkdirs(const char *path)
 {
-    char buf[1024];
-    snprintf(buf, sizeof buf, "%s", path);
+    char *buf = strdup(path);
+    cr_assert_not_null(buf);
     for (char *p = buf + 1; *p; p++) {
         if (*p == '/') {
             *p = '\0';
@@ -38,6 +38,7 @@ static void mkdirs(const char *path)
         }
     }
     mkdir(buf, 0755);
+    free(buf);
 }
 
 static void write_file(const char *path, const char *text)

@@ -151,6 +151,10 @@ typedef struct pys_options {
     const char *const *argv;   /* sys.argv (NULL-terminated); default [""] */
     pys_log_fn logger;
     void *logger_userdata;
+    /* Refuse a Python newer than the tested range (3.8 to 3.15) instead of
+     * loading it with the "untested version" mark. Env:
+     * PYSHIM_REFUSE_UNTESTED=1 (any value but "0"). */
+    bool refuse_untested;
 } pys_options;
 
 /* Finds, loads and initialises Python. On success *out is the runtime and
@@ -190,6 +194,11 @@ typedef struct pys_info {
     const char *base_prefix;    /* sys.base_prefix */
     const char *venv;           /* venv in use, or "" */
     const char *source;         /* "explicit", "venv", "path", ... */
+    bool debug;                 /* a debug build (Py_DEBUG, ABI flag "d") */
+    const char *abiflags;       /* sys.abiflags: "", "t", "d", "td" */
+    int gil_enabled;            /* sys._is_gil_enabled() right after init: 0 or 1
+                                   (always 1 on builds with a GIL) */
+    bool untested;              /* newer than the tested range: loaded anyway */
 } pys_info;
 
 /* Returns PYS_OK and fills *out, or PYS_E_ARG / PYS_E_CLOSED. */
@@ -208,6 +217,10 @@ typedef struct pys_candidate {
     bool free_threaded;
     bool accepted;
     bool chosen;
+    bool debug;              /* a debug build ("libpython3.Xd") */
+    bool untested;           /* newer than the tested range 3.8 to 3.15 */
+    const char *full_version;/* "3.14.2", read from the library file; "" unknown */
+    const char *abiflags;    /* "", "t", "d" or "td" */
 } pys_candidate;
 
 typedef struct pys_probe_result pys_probe_result;

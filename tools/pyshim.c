@@ -25,12 +25,13 @@ typedef struct cli {
     const char *links[MAX_WITH + 1];
     size_t nlinks;
     bool json;
+    bool load;
     bool verbose;
 } cli;
 
 static void usage(FILE *f)
 {
-    fputs("usage: pyshim probe [--json] [SELECTION]\n"
+    fputs("usage: pyshim probe [--json] [--load] [SELECTION]\n"
           "       pyshim run [SELECTION] (-c CODE | -m MODULE | FILE) [ARGS...]\n"
           "       pyshim eval [SELECTION] EXPR\n"
           "       pyshim deps (list [--json] | clear)\n"
@@ -48,7 +49,11 @@ static void usage(FILE *f)
           "  --no-index         do not use any package index for --with\n"
           "  -v, --verbose      log what pyshim does to stderr\n"
           "\n"
-          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV.\n",
+          "probe --load also opens the chosen Python and reports what it says after init\n"
+          "(full version, ABI flags, whether the GIL is enabled).\n"
+          "\n"
+          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV,\n"
+          "PYSHIM_REFUSE_UNTESTED=1 (refuse Pythons newer than the tested range).\n",
           f);
 }
 
@@ -126,6 +131,32 @@ static int selection(cli *c, int argc, char **argv, int *i)
 
 /* ---- probe ---------------------------------------------------------------------------- */
 
+/* Opens the chosen Python and says what it reports after init. */
+static cJSON *load_report(cli *c)
+{
+    cJSON *l = cJSON_CreateObject();
+    pys_runtime *rt = NULL;
+    if (pys_open(&c->o, &rt) != PYS_OK) {
+        cJSON_AddStringToObject(l, "error", pys_last_error()->message);
+        return l;
+    }
+    pys_info in;
+    if (pys_get_info(rt, &in) == PYS_OK) {
+        char full[48];
+        snprintf(full, sizeof full, "%d.%d.%d", in.major, in.minor, in.micro);
+        cJSON_AddStringToObject(l, "full_version", full);
+        cJSON_AddStringToObject(l, "abiflags", in.abiflags);
+        cJSON_AddBoolToObject(l, "free_threaded", in.free_threaded);
+        cJSON_AddBoolToObject(l, "debug", in.debug);
+        cJSON_AddBoolToObject(l, "gil_enabled", in.gil_enabled != 0);
+        cJSON_AddBoolToObject(l, "untested", in.untested);
+        cJSON_AddStringToObject(l, "library", in.library);
+        cJSON_AddStringToObject(l, "version_text", in.version);
+    }
+    pys_close(rt);
+    return l;
+}
+
 static int cmd_probe(cli *c)
 {
     pys_probe_result *pr = NULL;
@@ -140,8 +171,13 @@ static int cmd_probe(cli *c)
             const pys_candidate *k = pys_probe_get(pr, i);
             cJSON *e = cJSON_CreateObject();
             char ver[16];
-            snprintf(ver, sizeof ver, "%d.%d%s", k->major, k->minor, k->free_threaded ? "t" : "");
+            snprintf(ver, sizeof ver, "%d.%d%s", k->major, k->minor, k->abiflags);
             cJSON_AddStringToObject(e, "version", k->major ? ver : "");
+            cJSON_AddStringToObject(e, "full_version", k->full_version);
+            cJSON_AddStringToObject(e, "abiflags", k->abiflags);
+            cJSON_AddBoolToObject(e, "debug", k->debug);
+            cJSON_AddBoolToObject(e, "gil_disabled", k->free_threaded);
+            cJSON_AddBoolToObject(e, "untested", k->untested);
             cJSON_AddStringToObject(e, "source", k->source);
             cJSON_AddStringToObject(e, "path", k->path);
             cJSON_AddStringToObject(e, "realpath", k->realpath);
@@ -165,6 +201,8 @@ static int cmd_probe(cli *c)
             cJSON_AddNullToObject(root, "venv");
         if (chosen < 0)
             cJSON_AddStringToObject(root, "error", pys_last_error()->message);
+        if (chosen >= 0 && c->load)
+            cJSON_AddItemToObject(root, "loaded", load_report(c));
         char *s = cJSON_Print(root);
         puts(s);
         free(s);
@@ -172,18 +210,26 @@ static int cmd_probe(cli *c)
     } else {
         for (size_t i = 0; i < n; i++) {
             const pys_candidate *k = pys_probe_get(pr, i);
-            char ver[16];
-            snprintf(ver, sizeof ver, "%d.%d%s", k->major, k->minor, k->free_threaded ? "t" : "");
-            printf("%s %-6s %-9s %-8s %s\n      %s\n", k->chosen ? "*" : " ",
+            char ver[32];
+            snprintf(ver, sizeof ver, "%d.%d%s%s%s%s", k->major, k->minor, k->abiflags,
+                     *k->full_version ? " (" : "", k->full_version, *k->full_version ? ")" : "");
+            printf("%s %-14s %-9s %-8s %s\n      %s%s\n", k->chosen ? "*" : " ",
                    k->major ? ver : "?", k->source, k->accepted ? "accepted" : "rejected", k->path,
-                   k->reason);
+                   k->reason, k->untested && k->accepted ? " [untested version]" : "");
         }
         if (chosen >= 0) {
             const pys_candidate *k = pys_probe_get(pr, (size_t)chosen);
             printf("\nwould load: %s (Python %d.%d%s, %s)\n", k->realpath, k->major, k->minor,
-                   k->free_threaded ? "t" : "", k->source);
+                   k->abiflags, k->source);
             if (pys_probe_venv(pr))
                 printf("venv: %s\n", pys_probe_venv(pr));
+            if (c->load) {
+                cJSON *l = load_report(c);
+                char *s = cJSON_PrintUnformatted(l);
+                printf("loaded: %s\n", s ? s : "?");
+                free(s);
+                cJSON_Delete(l);
+            }
         } else {
             printf("\nno usable Python: %s\n", pys_last_error()->message);
         }
@@ -379,6 +425,10 @@ int main(int argc, char **argv)
         for (int i = 2; i < argc; i++) {
             if (strcmp(argv[i], "--json") == 0) {
                 c.json = true;
+                continue;
+            }
+            if (strcmp(argv[i], "--load") == 0) {
+                c.load = true;
                 continue;
             }
             int s = selection(&c, argc, argv, &i);

@@ -65,6 +65,9 @@ struct pys_runtime {
     int version;                 /* 0xMMmm */
     int micro;
     bool free_threaded;
+    bool debug;                  /* a debug build (ABI flag d) */
+    bool untested;               /* newer than PYS__MAX_MINOR */
+    int gil_enabled;             /* sys._is_gil_enabled() after init (1 on GIL builds) */
     bool locking;                /* free_threaded || pys__force_locking */
     /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
      * and trace-refs builds), found at open by looking at objects of known
@@ -92,7 +95,7 @@ struct pys_runtime {
     /* Facts and owned strings behind pys_info. */
     pys_info info;
     char *s_version, *s_library, *s_executable, *s_prefix, *s_base_prefix, *s_venv,
-        *s_source;
+        *s_source, *s_abiflags;
     char *bridge_module;
     pys_log_fn logger;
     void *logger_ud;

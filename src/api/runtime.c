@@ -38,6 +38,7 @@ static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
         .venv = o->venv,
         .prefer_uv = o->prefer_uv,
         .use_env = !o->ignore_environment,
+        .refuse_untested = o->refuse_untested,
     };
 }
 
@@ -83,6 +84,10 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
             .free_threaded = s->free_threaded,
             .accepted = s->accepted,
             .chosen = (int)i == r->probe.chosen,
+            .debug = s->debug,
+            .untested = s->untested,
+            .full_version = s->full_version,
+            .abiflags = s->free_threaded ? (s->debug ? "td" : "t") : (s->debug ? "d" : ""),
         };
     }
     *out = r;
@@ -128,6 +133,8 @@ static void free_strings(pys_runtime *rt)
     free(rt->s_prefix);
     free(rt->s_base_prefix);
     free(rt->s_venv);
+    free(rt->s_abiflags);
+    rt->s_abiflags = NULL;
     free(rt->s_source);
     free(rt->bridge_module);
     rt->s_version = rt->s_library = rt->s_executable = rt->s_prefix = rt->s_base_prefix =
@@ -232,13 +239,27 @@ static int post_init(pys_runtime *rt, const pys_options *o)
              pys__api.PyInterpreterState_Main());
          ts; ts = pys__api.PyThreadState_Next(ts))
         rt->first_tstate = ts;
-    /* A free-threaded build says so in sys.abiflags ("t"). */
-    PyObject *abi = pys__api.PySys_GetObject("abiflags");
-    if (abi && pys__is(abi, pys__api.PyUnicode_Type)) {
-        const char *a = pys__api.PyUnicode_AsUTF8AndSize(abi, NULL);
-        if (a && strchr(a, 't'))
-            rt->free_threaded = true;
-    }
+    /* A free-threaded build says so in sys.abiflags ("t"), a debug one
+     * with "d". */
+    rt->s_abiflags = sys_str("abiflags");
+    if (rt->s_abiflags && strchr(rt->s_abiflags, 't'))
+        rt->free_threaded = true;
+    if (rt->s_abiflags && strchr(rt->s_abiflags, 'd'))
+        rt->debug = true;
+    /* Whether the GIL is really off: a free-threaded build re-enables it
+     * for PYTHON_GIL=1 or an extension that is not marked safe. */
+    rt->gil_enabled = 1;
+    PyObject *sys_mod = pys__api.PyImport_ImportModule("sys");
+    PyObject *fn = sys_mod ? pys__api.PyObject_GetAttrString(sys_mod, "_is_gil_enabled") : NULL;
+    PyObject *res = fn ? pys__api.PyObject_CallNoArgs(fn) : NULL;
+    if (res)
+        rt->gil_enabled = pys__api.PyObject_IsTrue(res) != 0;
+    if (res)
+        pys__api.Py_DecRef(res);
+    if (fn)
+        pys__api.Py_DecRef(fn);
+    if (sys_mod)
+        pys__api.Py_DecRef(sys_mod);
     pys__api.PyErr_Clear();
     rt->s_executable = sys_str("executable");
     rt->s_prefix = sys_str("prefix");
@@ -333,11 +354,20 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         goto fail;
     const pys__candidate *c = &probe.v[probe.chosen];
 
-    int version = 0, micro = 0;
-    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, &version,
-                        &micro, &d);
+    pys__libinfo li = {0};
+    bool refuse = o->refuse_untested;
+    if (!refuse && !o->ignore_environment) {
+        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
+        refuse = ru && *ru && strcmp(ru, "0") != 0;
+    }
+    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, refuse, &li,
+                        &d);
     if (rc != PYS_OK)
         goto fail;
+    int version = li.version, micro = li.micro;
+    /* The library's own word wins over its file name. */
+    bool ft = c->free_threaded || (li.abi & PYS__ABI_T);
+    bool dbg = c->debug || (li.abi & PYS__ABI_D);
 
     char *exe_default = NULL, *guessed = NULL;
     const char *prefix = c->prefix;
@@ -352,8 +382,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     }
     const char *exe = c->executable;
     if (!exe) {
-        exe_default = pys__asprintf("%s/bin/python%d.%d%s", prefix, version >> 8, version & 0xff,
-                                    c->free_threaded ? "t" : "");
+        exe_default = pys__asprintf("%s/bin/python%d.%d%s%s", prefix, version >> 8,
+                                    version & 0xff, ft ? "t" : "", dbg ? "d" : "");
         exe = exe_default;
     }
     pys__init_opts io = {
@@ -361,7 +391,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         .home = probe.venv ? NULL : prefix,
         .stdlib_prefix = prefix,
         .version = version,
-        .free_threaded = c->free_threaded,
+        .free_threaded = ft,
         .install_signal_handlers = o->install_signal_handlers,
     };
     bool was_init = false;
@@ -376,7 +406,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     free_strings(rt);
     rt->version = version;
     rt->micro = micro;
-    rt->free_threaded = c->free_threaded;
+    rt->free_threaded = ft;
+    rt->debug = dbg;
+    rt->untested = li.untested;
     rt->locking = rt->free_threaded || pys__force_locking;
     rt->finalize = !o->skip_finalize;
     if (!was_init)
@@ -421,14 +453,24 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         .base_prefix = rt->s_base_prefix ? rt->s_base_prefix : "",
         .venv = rt->s_venv ? rt->s_venv : "",
         .source = rt->s_source ? rt->s_source : "",
+        .debug = rt->debug,
+        .abiflags = rt->s_abiflags ? rt->s_abiflags : "",
+        .gil_enabled = rt->gil_enabled,
+        .untested = rt->untested,
     };
     atomic_store(&rt->inflight, 0);
     rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
     pthread_mutex_unlock(&open_lock);
-    pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d from %s (%s)", version >> 8,
-             version & 0xff, micro, rt->info.library, rt->info.source);
+    pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d%s from %s (%s)", version >> 8,
+             version & 0xff, micro, rt->info.abiflags, rt->info.library, rt->info.source);
+    if (rt->untested)
+        pys__log(rt, PYS_LOG_WARN,
+                 "Python %d.%d is an untested version (newer than the tested range 3.%d to "
+                 "3.%d): every required symbol resolved and it initialised; set "
+                 "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
+                 version >> 8, version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
         rc = pys_last_error()->code;
         pys_close(rt);

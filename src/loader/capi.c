@@ -71,9 +71,13 @@ int pys__capi_resolve(pys__capi *t, pys__resolve_fn resolve, void *ctx, int vers
     if (first_missing)
         return pys__diag_set(d, PYS_E_SYMBOL,
                              "libpython %d.%d lacks the required C-API symbol %s "
-                             "(expected since Python %d.%d)",
+                             "(expected since Python %d.%d)%s",
                              version >> 8, version & 0xff, first_missing, first_since >> 8,
-                             first_since & 0xff);
+                             first_since & 0xff,
+                             (version & 0xff) > PYS__MAX_MINOR && (version >> 8) == 3
+                                 ? "; this Python is newer than the tested range, which may "
+                                   "have removed it: pyshim cannot run on it"
+                                 : "");
     memcpy(t, slots, sizeof slots);
     return PYS_OK;
 }
@@ -104,10 +108,23 @@ static void use_global_data(pys__capi *t)
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 static void *loaded_handle;
 static char *loaded_path;
-static int loaded_version, loaded_micro;
+static pys__libinfo loaded_info;
 
-int pys__capi_load(const char *path, int expect_major, int expect_minor, int *version_out,
-                   int *micro_out, pys__diag *d)
+/* Free-threaded builds say so in their version text (3.13: "experimental
+ * free-threading build", 3.14+: "free-threading build"); debug builds
+ * (Py_REF_DEBUG) export _Py_NegativeRefcount, release builds do not. */
+static unsigned abi_of(void *h, const char *version)
+{
+    unsigned abi = 0;
+    if (strstr(version, "free-threading build"))
+        abi |= PYS__ABI_T;
+    if (dlsym(h, "_Py_NegativeRefcount"))
+        abi |= PYS__ABI_D;
+    return abi;
+}
+
+int pys__capi_load(const char *path, int expect_major, int expect_minor, bool refuse_untested,
+                   pys__libinfo *info, pys__diag *d)
 {
     int rc = PYS_OK;
     char *real = pys__realpath(path);
@@ -121,8 +138,7 @@ int pys__capi_load(const char *path, int expect_major, int expect_minor, int *ve
                                "(CPython cannot be unloaded)",
                                loaded_path, real);
         } else {
-            *version_out = loaded_version;
-            *micro_out = loaded_micro;
+            *info = loaded_info;
         }
         goto out;
     }
@@ -166,7 +182,17 @@ int pys__capi_load(const char *path, int expect_major, int expect_minor, int *ve
         dlclose(h);
         goto out;
     }
+    if (minor > PYS__MAX_MINOR && refuse_untested) {
+        rc = pys__diag_set(d, PYS_E_LOAD,
+                           "%s is Python %d.%d, newer than the tested range 3.%d to 3.%d, and "
+                           "untested versions are refused (refuse_untested / "
+                           "PYSHIM_REFUSE_UNTESTED)",
+                           real, major, minor, PYS__MIN_MINOR, PYS__MAX_MINOR);
+        dlclose(h);
+        goto out;
+    }
     int version = (major << 8) | minor;
+    unsigned abi = abi_of(h, vs);
     rc = pys__capi_resolve(&pys__api, dlsym_resolve, h, version, d);
     if (rc != PYS_OK) {
         /* Nothing of it has run yet: safe to unload. */
@@ -178,10 +204,13 @@ int pys__capi_load(const char *path, int expect_major, int expect_minor, int *ve
     loaded_handle = h;
     loaded_path = real;
     real = NULL;
-    loaded_version = version;
-    loaded_micro = micro;
-    *version_out = version;
-    *micro_out = micro;
+    loaded_info = (pys__libinfo){
+        .version = version,
+        .micro = micro,
+        .abi = abi,
+        .untested = minor > PYS__MAX_MINOR,
+    };
+    *info = loaded_info;
 out:
     pthread_mutex_unlock(&load_lock);
     free(real);

@@ -113,12 +113,25 @@ int pys__capi_resolve(pys__capi *t, pys__resolve_fn resolve, void *ctx, int vers
 size_t pys__capi_count(void);
 const char *pys__capi_name(size_t i);
 
+/* What pys__capi_load found out about the library itself. */
+typedef struct pys__libinfo {
+    int version;        /* 0xMMmm */
+    int micro;
+    unsigned abi;       /* PYS__ABI_T (its version text says "free-threading
+                           build"), PYS__ABI_D (it exports the debug-build
+                           _Py_NegativeRefcount) */
+    bool untested;      /* minor > PYS__MAX_MINOR */
+} pys__libinfo;
+
 /* dlopen(path, RTLD_NOW|RTLD_GLOBAL), read its version (Py_GetVersion, checked
  * against `expect_major/minor` from the file name when non-zero) and resolve
  * the table into pys__api. Loading a second, different library in one
- * process is PYS_E_STATE. On success *version_out = 0xMMmm and *micro_out. */
-int pys__capi_load(const char *path, int expect_major, int expect_minor, int *version_out,
-                   int *micro_out, pys__diag *d);
+ * process is PYS_E_STATE. A minor newer than PYS__MAX_MINOR is PYS_E_LOAD
+ * when refuse_untested; otherwise it loads if every required symbol
+ * resolves (PYS_E_SYMBOL names the first that does not and says the
+ * version is untested). On success *out is filled. */
+int pys__capi_load(const char *path, int expect_major, int expect_minor, bool refuse_untested,
+                   pys__libinfo *out, pys__diag *d);
 
 /* Shorthands for data symbols. */
 #define PYS__None ((PyObject *)pys__api._Py_NoneStruct)

@@ -81,6 +81,8 @@ typedef struct ctx {
     const char *pin_from;
     int pin_major, pin_minor; /* pin_minor -1: any minor */
     bool pin_ft;
+    bool pin_debug;
+    bool refuse_untested;
     /* the venv, once its pyvenv.cfg is read */
     int venv_minor; /* -1: unknown */
     bool venv_ft;
@@ -216,12 +218,19 @@ static bool read_num(const char **p, int *out)
     return true;
 }
 
-/* "3" (minor -1: any), "3.12", "3.13t", "3t". Patch versions are refused:
- * file names do not carry them, so such a pin could not be honoured. */
+/* "3" (minor -1: any), "3.12", "3.13t", "3t", with the ABI flags in the
+ * order CPython writes them ("3.13d", "3.13td"). Patch versions are
+ * refused: file names do not carry them, so such a pin could not be
+ * honoured. */
 bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft)
 {
+    return pys__parse_pin_abi(pin, major, minor, ft, NULL);
+}
+
+bool pys__parse_pin_abi(const char *pin, int *major, int *minor, bool *ft, bool *debug)
+{
     int ma, mi = -1;
-    bool t = false;
+    bool t = false, dbg = false;
     const char *p = pin;
     if (!p || !read_num(&p, &ma))
         return false;
@@ -234,6 +243,10 @@ bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft)
         t = true;
         p++;
     }
+    if (*p == 'd') {
+        dbg = true;
+        p++;
+    }
     if (*p)
         return false;
     if (major)
@@ -242,6 +255,8 @@ bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft)
         *minor = mi;
     if (ft)
         *ft = t;
+    if (debug)
+        *debug = dbg;
     return true;
 }
 
@@ -261,13 +276,13 @@ static bool so_tail(const char *s)
 }
 
 /* Classifies a file name: libpython3.12.so.1.0, libpython3.13t.so,
- * libpython3.7m.so (old ABI flags d/m/u are parsed and ignored), the
- * libpython3.so stub; NAME_NONE for anything that is not a libpython
- * shared library (libpython3.12.a, ...-gdb.py). */
-static name_kind parse_libname(const char *name, int *major, int *minor, bool *ft)
+ * libpython3.13d.so (debug), libpython3.7m.so (the old flags m/u are
+ * parsed and ignored), the libpython3.so stub; NAME_NONE for anything that
+ * is not a libpython shared library (libpython3.12.a, ...-gdb.py). */
+static name_kind parse_libname(const char *name, int *major, int *minor, bool *ft, bool *debug)
 {
     *major = *minor = 0;
-    *ft = false;
+    *ft = *debug = false;
     if (strncmp(name, "libpython", 9) != 0)
         return NAME_NONE;
     const char *so = strstr(name + 9, ".so");
@@ -286,16 +301,19 @@ static name_kind parse_libname(const char *name, int *major, int *minor, bool *f
     p++;
     if (!read_num(&p, &mi))
         return NAME_ODD;
-    bool t = false;
+    bool t = false, dbg = false;
     for (; p < so; p++) {
         if (*p == 't')
             t = true;
-        else if (*p != 'd' && *p != 'm' && *p != 'u')
+        else if (*p == 'd')
+            dbg = true;
+        else if (*p != 'm' && *p != 'u')
             return NAME_ODD;
     }
     *major = ma;
     *minor = mi;
     *ft = t;
+    *debug = dbg;
     return NAME_VERSION;
 }
 
@@ -311,13 +329,13 @@ static bool parse_version_str(const char *s, int *minor, bool *ft)
     return true;
 }
 
-static bool pin_matches(const ctx *c, int major, int minor, bool ft)
+static bool pin_matches(const ctx *c, int major, int minor, bool ft, bool debug)
 {
     if (!c->pinned)
         return true;
     if (major != c->pin_major || (c->pin_minor >= 0 && minor != c->pin_minor))
         return false;
-    return !c->pin_ft || ft;
+    return (!c->pin_ft || ft) && (!c->pin_debug || debug);
 }
 
 /* ---- one candidate ------------------------------------------------------ */
@@ -390,18 +408,19 @@ static verdict judged(ctx *c, pys__candidate *k, verdict v, const char *fmt, ...
 static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
 {
     int ma, mi, ma2, mi2;
-    bool ft, ft2;
-    name_kind kind = parse_libname(base_name(k->path), &ma, &mi, &ft);
+    bool ft, ft2, dbg, dbg2;
+    name_kind kind = parse_libname(base_name(k->path), &ma, &mi, &ft, &dbg);
     if (kind != NAME_VERSION && kind != NAME_STUB && k->realpath &&
-        parse_libname(base_name(k->realpath), &ma2, &mi2, &ft2) == NAME_VERSION) {
+        parse_libname(base_name(k->realpath), &ma2, &mi2, &ft2, &dbg2) == NAME_VERSION) {
         kind = NAME_VERSION;
-        ma = ma2, mi = mi2, ft = ft2;
+        ma = ma2, mi = mi2, ft = ft2, dbg = dbg2;
     }
     bool known = kind == NAME_VERSION;
     if (known) {
         k->major = ma;
         k->minor = mi;
         k->free_threaded = ft;
+        k->debug = dbg;
     }
     if (!k->realpath || !pys__is_file(k->realpath))
         return judged(c, k, V_REJECT, "no such file (or a broken symlink, or not a regular file)");
@@ -413,13 +432,18 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
         if (ma < 3 || (ma == 3 && mi < PYS__MIN_MINOR))
             return judged(c, k, V_REJECT, "Python %d.%d is older than the supported 3.%d", ma, mi,
                           PYS__MIN_MINOR);
-        if (ma > 3 || mi > PYS__MAX_MINOR)
+        if (ma > 3)
+            return judged(c, k, V_REJECT, "Python %d.%d is not Python 3", ma, mi);
+        k->untested = mi > PYS__MAX_MINOR;
+        if (k->untested && c->refuse_untested)
             return judged(c, k, V_REJECT,
-                          "Python %d.%d is newer than the tested range 3.%d to 3.%d", ma, mi,
-                          PYS__MIN_MINOR, PYS__MAX_MINOR);
-        if (!pin_matches(c, ma, mi, ft))
-            return judged(c, k, V_REJECT_PIN, "Python %d.%d%s does not match the pin %s", ma, mi,
-                          ft ? "t" : "", c->out->pin);
+                          "Python %d.%d is newer than the tested range 3.%d to 3.%d "
+                          "(untested versions are refused by refuse_untested / "
+                          "PYSHIM_REFUSE_UNTESTED)",
+                          ma, mi, PYS__MIN_MINOR, PYS__MAX_MINOR);
+        if (!pin_matches(c, ma, mi, ft, dbg))
+            return judged(c, k, V_REJECT_PIN, "Python %d.%d%s%s does not match the pin %s", ma,
+                          mi, ft ? "t" : "", dbg ? "d" : "", c->out->pin);
         if ((k->source == PYS__SRC_VENV || k->source == PYS__SRC_EXPLICIT) && c->venv_minor >= 0 &&
             (mi != c->venv_minor || ft != c->venv_ft))
             return judged(c, k, V_REJECT_VENV, "Python 3.%d%s is not the venv's Python 3.%d%s", mi,
@@ -453,7 +477,13 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
     }
 
     const char *t = ft ? "t" : "";
-    const char *what = ft ? " (free-threaded)" : "";
+    const char *what = ft && dbg  ? " (free-threaded, debug)"
+                       : ft       ? " (free-threaded)"
+                       : dbg      ? " (debug)"
+                       : k->untested ? " (untested version)"
+                                     : "";
+    if (known)
+        pys__lib_file_version(k->realpath, mi, k->full_version, sizeof k->full_version, NULL);
     if (!known) {
         k->prefix = prefix;
         return judged(c, k, V_ACCEPT,
@@ -477,7 +507,7 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
         return v;
     }
     k->prefix = prefix;
-    char *rel = chk(c, pys__asprintf("bin/python3.%d%s", mi, t));
+    char *rel = chk(c, pys__asprintf("bin/python3.%d%s%s", mi, t, dbg ? "d" : ""));
     char *exe = rel ? join(c, prefix, rel) : NULL;
     free(rel);
     if (pys__is_exec(exe))
@@ -523,8 +553,8 @@ static verdict add_lib(ctx *c, const char *path, const char *prefix, pys__source
     return judge(c, k, prefix);
 }
 
-/* Newest minor, then GIL over free-threaded, then source precedence; the
- * earlier of two equals wins. */
+/* Newest minor, then GIL over free-threaded, then release over debug, then
+ * source precedence; the earlier of two equals wins. */
 static bool better(const pys__candidate *a, const pys__candidate *b)
 {
     if (a->major != b->major)
@@ -533,6 +563,8 @@ static bool better(const pys__candidate *a, const pys__candidate *b)
         return a->minor > b->minor;
     if (a->free_threaded != b->free_threaded)
         return !a->free_threaded;
+    if (a->debug != b->debug)
+        return !a->debug;
     return a->source < b->source;
 }
 
@@ -598,7 +630,8 @@ static bool is_libpython_name(const char *name)
 {
     int a, b;
     bool t;
-    return parse_libname(name, &a, &b, &t) != NAME_NONE;
+    bool dbg;
+    return parse_libname(name, &a, &b, &t, &dbg) != NAME_NONE;
 }
 
 /* Lists every libpython in one dir (once per process probe). Returns false
@@ -873,7 +906,7 @@ static int venv_choose(ctx *c, pys__diag *d)
         snprintf(ver, sizeof ver, "3.%d%s", c->venv_minor, c->venv_ft ? "t" : "");
     if (c->oom)
         rc = PYS_E_NOMEM;
-    else if (c->pinned && c->venv_minor >= 0 && !pin_matches(c, 3, c->venv_minor, c->venv_ft))
+    else if (c->pinned && c->venv_minor >= 0 && !pin_matches(c, 3, c->venv_minor, c->venv_ft, c->pin_debug))
         rc = fail(c, d, PYS_E_ARG, "the pin %s (from %s) does not match the venv %s, which is Python %s",
                   c->out->pin, c->pin_from, c->out->venv, ver);
     else if (best < 0)
@@ -1175,6 +1208,11 @@ static int run(ctx *c, pys__diag *d)
     const char *root = nonempty(getenv("PYENV_ROOT"));
     c->pyenv_root = root ? chk(c, pys__strdup(root)) : c->home ? join(c, c->home, ".pyenv") : NULL;
 
+    c->refuse_untested = o->refuse_untested;
+    if (!c->refuse_untested) {
+        const char *ru = env(c, "PYSHIM_REFUSE_UNTESTED");
+        c->refuse_untested = ru && strcmp(ru, "0") != 0;
+    }
     const char *pin = nonempty(o->python);
     c->pin_from = "options";
     if (!pin) {
@@ -1186,14 +1224,17 @@ static int run(ctx *c, pys__diag *d)
         out->pin = chk(c, pys__strdup(pin));
         if (!out->pin)
             return PYS_E_NOMEM;
-        if (!pys__parse_pin(pin, &c->pin_major, &c->pin_minor, &c->pin_ft))
+        if (!pys__parse_pin_abi(pin, &c->pin_major, &c->pin_minor, &c->pin_ft, &c->pin_debug))
             return fail(c, d, PYS_E_ARG,
                         "invalid Python version pin '%s' (from %s): expected MAJOR or MAJOR.MINOR "
-                        "with an optional 't' for free-threaded, like 3, 3.12 or 3.13t",
+                        "with an optional 't' for free-threaded and 'd' for debug, like 3, "
+                        "3.12, 3.13t or 3.13d",
                         pin, c->pin_from);
         c->pinned = true;
         pin_supported = c->pin_major == 3 &&
-                        (c->pin_minor < 0 || (c->pin_minor >= PYS__MIN_MINOR && c->pin_minor <= PYS__MAX_MINOR));
+                        (c->pin_minor < 0 ||
+                         (c->pin_minor >= PYS__MIN_MINOR &&
+                          (c->pin_minor <= PYS__MAX_MINOR || !c->refuse_untested)));
     }
 
     const char *lib = nonempty(o->library_path), *lib_from = "library_path";
@@ -1234,9 +1275,11 @@ static int run(ctx *c, pys__diag *d)
      * the candidates it rejected. */
     if (!pin_supported)
         return fail(c, d, PYS_E_NOTFOUND,
-                    "Python %s (pin from %s) is not supported: pyshim supports 3.%d to 3.%d "
+                    "Python %s (pin from %s) is not supported: pyshim supports 3.%d to 3.%d%s "
                     "(searched %zu places, %zu candidates rejected)",
-                    pin, c->pin_from, PYS__MIN_MINOR, PYS__MAX_MINOR, c->nplaces, c->nrejected);
+                    pin, c->pin_from, PYS__MIN_MINOR, PYS__MAX_MINOR,
+                    c->refuse_untested ? " (newer ones are refused by refuse_untested)" : "",
+                    c->nplaces, c->nrejected);
     return fail(c, d, PYS_E_NOTFOUND,
                 "no usable libpython found (searched %zu places, %zu candidates rejected; %s%s)",
                 c->nplaces, c->nrejected, pin ? "pin " : "no pin", pin ? pin : "");

@@ -51,7 +51,10 @@ typedef struct pys__candidate {
     char *prefix;      /* the install prefix (dir holding lib/python3.X), or NULL */
     pys__source source;
     int major, minor;  /* from the file name; 0.0 when unknown */
-    bool free_threaded;/* "libpython3.Xt" */
+    bool free_threaded;/* "libpython3.Xt" (or the library says so) */
+    bool debug;        /* "libpython3.Xd" (or the library says so) */
+    bool untested;     /* newer than PYS__MAX_MINOR: loads, marked untested */
+    char full_version[24]; /* "3.14.2" read from the library file, or "" */
     bool accepted;
     char *reason;      /* why accepted or rejected (always set) */
 } pys__candidate;
@@ -61,7 +64,9 @@ typedef struct pys__probe_opts {
     const char *python;       /* pin: "3.12", "3.13t", or NULL */
     const char *venv;         /* venv directory, or NULL */
     bool prefer_uv;
-    bool use_env;             /* honour PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV */
+    bool use_env;             /* honour PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV,
+                                 PYSHIM_REFUSE_UNTESTED */
+    bool refuse_untested;     /* reject minors newer than PYS__MAX_MINOR */
 } pys__probe_opts;
 
 typedef struct pys__probe {
@@ -80,12 +85,30 @@ typedef struct pys__probe {
 int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d);
 void pys__probe_free(pys__probe *p);
 
-/* Parses "3.12" / "3.13t" / "3" into its parts. Returns false if malformed. */
+/* Parses "3.12" / "3.13t" / "3.13d" / "3.13td" / "3" into its parts.
+ * Returns false if malformed. `debug` may be NULL. */
 bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft);
+bool pys__parse_pin_abi(const char *pin, int *major, int *minor, bool *ft, bool *debug);
 
-/* Supported range (inclusive). */
+/* The tested range (inclusive). Older minors are refused; newer ones load
+ * when every required symbol resolves and are marked "untested" (refused
+ * with refuse_untested / PYSHIM_REFUSE_UNTESTED=1). */
 #define PYS__MIN_MINOR 8
-#define PYS__MAX_MINOR 14
+#define PYS__MAX_MINOR 15
+
+/* ---- what a library file says about itself (libver.c) ------------------ */
+
+/* ABI flags as bits. */
+enum { PYS__ABI_T = 1, PYS__ABI_D = 2 };
+
+/* Reads the full version ("3.14.2", "3.15.0rc1") of Python 3.minor from the
+ * library file's read-only data, without loading it; and whether its
+ * version text says "free-threading build" (*ft, NULL-able). Returns false
+ * (out = "") when the file cannot be read or holds no such string. */
+bool pys__lib_file_version(const char *path, int minor, char *out, size_t outsz, bool *ft);
+
+/* Formats "3.14", "3.13t", "3.15d", "3.13td" into buf. Returns buf. */
+char *pys__version_tag(char *buf, size_t n, int major, int minor, bool ft, bool debug);
 
 /* ---- subprocesses ------------------------------------------------------- */
 

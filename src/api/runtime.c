@@ -365,6 +365,14 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (rc != PYS_OK)
         goto fail;
     int version = li.version, micro = li.micro;
+    rt->logger = o->logger;
+    rt->logger_ud = o->logger_userdata;
+    if (li.untested)
+        pys__log(rt, PYS_LOG_WARN,
+                 "Python %d.%d is an untested version (newer than the tested range 3.%d to "
+                 "3.%d); every required C-API symbol resolved, so it is loaded; set "
+                 "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
+                 version >> 8, version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
     /* The library's own word wins over its file name. */
     bool ft = c->free_threaded || (li.abi & PYS__ABI_T);
     bool dbg = c->debug || (li.abi & PYS__ABI_D);
@@ -465,12 +473,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     pthread_mutex_unlock(&open_lock);
     pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d%s from %s (%s)", version >> 8,
              version & 0xff, micro, rt->info.abiflags, rt->info.library, rt->info.source);
-    if (rt->untested)
-        pys__log(rt, PYS_LOG_WARN,
-                 "Python %d.%d is an untested version (newer than the tested range 3.%d to "
-                 "3.%d): every required symbol resolved and it initialised; set "
-                 "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
-                 version >> 8, version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
+
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
         rc = pys_last_error()->code;
         pys_close(rt);

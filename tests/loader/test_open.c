@@ -450,3 +450,96 @@ Test(deps, uv_project_needs_pyproject)
                   strstr(pys_last_error()->message, "uv"),
               "%s", pys_last_error()->message);
 }
+
+/* ---- versions newer than the tested range ----------------------------------------------- */
+
+typedef struct logbuf {
+    char text[8192];
+} logbuf;
+
+static void log_collect(pys_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    logbuf *b = ud;
+    size_t n = strlen(b->text);
+    snprintf(b->text + n, sizeof b->text - n, "%s\n", msg);
+}
+
+static const pys_candidate *only_candidate(const char *lib, bool refuse, pys_probe_result **pr)
+{
+    pys_options o = {.library_path = lib, .ignore_environment = true, .refuse_untested = refuse};
+    cr_assert_eq(pys_probe(&o, pr), PYS_OK);
+    cr_assert_eq(pys_probe_count(*pr), 1);
+    return pys_probe_get(*pr, 0);
+}
+
+Test(open, fake_untested_version_loads_marked)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316");
+    cr_assert_not_null(fake, "PYSHIM_TEST_FAKE316 not set (run through meson test)");
+    const char *lib = fake_tree(fake, "libpython3.16.so.1.0", NULL);
+    pys_probe_result *pr = NULL;
+    const pys_candidate *k = only_candidate(lib, false, &pr);
+    cr_assert(k->accepted, "%s", k->reason);
+    cr_assert(k->untested);
+    cr_assert_eq(k->minor, 16);
+    pys_probe_free(pr);
+    /* Every symbol resolves, so it loads (with the warning) and goes on to
+     * initialisation, which stops cleanly at the missing stdlib before any
+     * stub could run. */
+    logbuf b = {{0}};
+    pys_options o = {.library_path = lib, .ignore_environment = true, .logger = log_collect,
+                     .logger_userdata = &b};
+    pys_runtime *rt = NULL;
+    int rc = pys_open(&o, &rt);
+    cr_assert_eq(rc, PYS_E_INIT, "%s: %s", pys_err_name(rc), pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "standard library"), "%s",
+              pys_last_error()->message);
+    cr_assert(strstr(b.text, "untested version"), "log: %s", b.text);
+    cr_assert(strstr(b.text, "3.16"), "log: %s", b.text);
+}
+
+Test(open, fake_untested_version_refused_by_option)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316");
+    cr_assert_not_null(fake);
+    const char *lib = fake_tree(fake, "libpython3.16.so.1.0", NULL);
+    pys_probe_result *pr = NULL;
+    const pys_candidate *k = only_candidate(lib, true, &pr);
+    cr_assert(!k->accepted);
+    cr_assert(strstr(k->reason, "untested"), "%s", k->reason);
+    pys_probe_free(pr);
+    pys_options o = {.library_path = lib, .ignore_environment = true, .refuse_untested = true};
+    pys_runtime *rt = NULL;
+    cr_assert_eq(pys_open(&o, &rt), PYS_E_NOTFOUND);
+    cr_assert(strstr(pys_last_error()->message, "untested"), "%s", pys_last_error()->message);
+    cr_assert_null(rt);
+}
+
+Test(open, fake_untested_version_refused_by_env)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316");
+    cr_assert_not_null(fake);
+    /* A name that does not show the version: only the loader can tell. */
+    const char *lib = fake_tree(fake, "libpython-custom.so", NULL);
+    setenv("PYSHIM_REFUSE_UNTESTED", "1", 1);
+    pys_options o = {.library_path = lib};
+    pys_runtime *rt = NULL;
+    cr_assert_eq(pys_open(&o, &rt), PYS_E_LOAD);
+    cr_assert(strstr(pys_last_error()->message, "3.16"), "%s", pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "untested"), "%s", pys_last_error()->message);
+}
+
+Test(open, fake_untested_version_missing_symbol)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316_NODICT");
+    cr_assert_not_null(fake);
+    const char *lib = fake_tree(fake, "libpython3.16.so.1.0", NULL);
+    pys_options o = {.library_path = lib, .ignore_environment = true};
+    pys_runtime *rt = NULL;
+    cr_assert_eq(pys_open(&o, &rt), PYS_E_SYMBOL);
+    const char *m = pys_last_error()->message;
+    cr_assert(strstr(m, "PyDict_New"), "%s", m);
+    cr_assert(strstr(m, "newer than the tested range"), "%s", m);
+    cr_assert_null(rt);
+}

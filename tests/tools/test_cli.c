@@ -2,6 +2,7 @@
  * exit statuses, venvs, errors. The binary comes from PYSHIM_TEST_CLI. */
 #include <cJSON.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <poll.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -95,12 +96,37 @@ static result *cli(const char *const *args, const char *const *env_add)
 
 #define CLI(...) cli((const char *const[]){__VA_ARGS__, NULL}, NULL)
 
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+/* Removes a temporary tree this test made. */
+static void rm_tree(const char *dir)
+{
+    if (dir && dir[0])
+        nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static char tmp_dir[64];
+
+static void rm_tmp_dir(void)
+{
+    rm_tree(tmp_dir);
+}
+
+/* Writes a file into this test's temporary dir (removed at exit). */
 static char *write_tmp(const char *name, const char *text)
 {
-    static char dir[64];
+    char *dir = tmp_dir;
     if (!dir[0]) {
-        snprintf(dir, sizeof dir, "/tmp/pyshim-cli-XXXXXX");
+        snprintf(dir, sizeof tmp_dir, "/tmp/pyshim-cli-XXXXXX");
         cr_assert_not_null(mkdtemp(dir));
+        atexit(rm_tmp_dir);
     }
     static char path[256];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -247,8 +273,10 @@ PYS_TEST_NOOPEN(cli, run_in_venv)
     snprintf(venv, sizeof venv, "%s/env", dir);
     snprintf(cmd, sizeof cmd, "'%s' -m venv --without-pip '%s' >/dev/null 2>&1", py->executable,
              venv);
-    if (system(cmd) != 0)
+    if (system(cmd) != 0) {
+        rm_tree(dir);
         cr_skip_test("no venv module for %s", pyt_name(py));
+    }
     char mod[512];
     snprintf(mod, sizeof mod, "%s/lib/python%d.%d%s/site-packages/venv_only.py", venv, py->major,
              py->minor, py->free_threaded ? "t" : "");
@@ -272,35 +300,41 @@ PYS_TEST_NOOPEN(cli, run_in_venv)
     r = cli((const char *const[]){"probe", "--json", NULL}, env);
     cr_assert(strstr(r->out, "\"venv\""));
     free(real);
+    rm_tree(dir);
 }
 
-Test(cli, run_with_dependencies_and_deps_commands, .timeout = 240)
+PYS_TEST_NOOPEN(cli, run_with_dependencies_and_deps_commands, .timeout = 240)
 {
-    /* The interpreter the CLI would choose by default builds the wheel. */
-    pys_probe_result *pr = NULL;
-    cr_assert_eq(pys_probe(NULL, &pr), PYS_OK);
-    int chosen = pys_probe_chosen(pr);
-    cr_assert_geq(chosen, 0);
-    char exe[1024];
-    snprintf(exe, sizeof exe, "%s", pys_probe_get(pr, (size_t)chosen)->executable);
-    pys_probe_free(pr);
+    /* The Python under test builds the wheel and runs the dependencies. */
+    const char *exe = py->executable;
+    if (!exe[0])
+        cr_skip_test("%s has no interpreter next to it", pyt_name(py));
+    const char *lib = py->path;
     char work[64];
     snprintf(work, sizeof work, "/tmp/pyshim-cli-deps-XXXXXX");
     cr_assert_not_null(mkdtemp(work));
     char *wheels = pyt_make_tinypkg_wheel(exe, work);
-    if (!wheels)
+    if (!wheels) {
+        rm_tree(work);
         cr_skip_test("cannot build a wheel with %s", exe);
+    }
     char cache[128];
     snprintf(cache, sizeof cache, "XDG_CACHE_HOME=%s/cache", work);
     const char *env[] = {cache, NULL};
-    result *r = cli((const char *const[]){"run", "--with", "tinypkg==1.0", "--find-links", wheels,
-                                          "--no-index", "-c",
-                                          "import tinypkg; print(tinypkg.VALUE)", NULL},
+    result *r = cli((const char *const[]){"run", "--library", lib, "--with", "tinypkg==1.0",
+                                          "--find-links", wheels, "--no-index", "-c",
+                                          "import sys, tinypkg; print(tinypkg.VALUE); "
+                                          "print('%d.%d' % sys.version_info[:2])",
+                                          NULL},
                     env);
-    if (r->status == 2 && strstr(r->err, "No module named pip"))
+    if (r->status == 2 && strstr(r->err, "No module named pip")) {
+        rm_tree(work);
         cr_skip_test("%s has no pip", exe);
+    }
     cr_assert_eq(r->status, 0, "%s", r->err);
-    cr_assert_str_eq(r->out, "42\n");
+    char expect[64];
+    snprintf(expect, sizeof expect, "42\n%d.%d\n", py->major, py->minor);
+    cr_assert_str_eq(r->out, expect);
     r = cli((const char *const[]){"deps", "list", "--json", NULL}, env);
     cr_assert_eq(r->status, 0, "%s", r->err);
     cJSON *j = cJSON_Parse(r->out);
@@ -319,4 +353,5 @@ Test(cli, run_with_dependencies_and_deps_commands, .timeout = 240)
     r = cli((const char *const[]){"deps", "bogus", NULL}, env);
     cr_assert_eq(r->status, 2);
     free(wheels);
+    rm_tree(work);
 }

@@ -141,7 +141,7 @@ build_ft() {
 }
 
 # ---------------------------------------------------------------- sid tree
-sid_pkgs_base="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libcjson-dev ca-certificates"
+sid_pkgs_base="gcc libc6-dev meson ninja-build pkg-config libcriterion-dev libcjson-dev ca-certificates python3-pip python3-setuptools python3-wheel"
 
 sid_tree() {
     local root="$dir/sid"
@@ -168,14 +168,16 @@ sid_tree() {
     local pkgs="$sid_pkgs_base" m dbg=""
     for m in 3.13 3.14 3.15; do
         if sid_has "python$m"; then
+            # No -dev packages: pyshim needs no Python headers.
             pkgs="$pkgs python$m libpython$m python$m-venv"
-            sid_has "python$m-dev" && pkgs="$pkgs python$m-dev"
             sid_has "python$m-dbg" && dbg="python$m-dbg"
         else
             log "sid: no python$m in sid"
         fi
     done
     if [ -n "$dbg" ]; then
+        # The -dbg package carries the debug interpreter (python3.Xd) and
+        # depends on its library (libpython3.Xd.so).
         pkgs="$pkgs $dbg"
         if sid_has "lib$dbg"; then pkgs="$pkgs lib$dbg"; fi
     fi

@@ -77,6 +77,7 @@ struct pys_runtime {
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
     pthread_t opener;
     uint64_t opens;              /* pys_open count: tags cached thread states */
+    uint64_t finalises;          /* finalising closes: a kept state older than one is gone */
     PyThreadState *first_tstate; /* the main interpreter's oldest thread state at open */
     /* The thread state this thread has attached (NULL if none); always
      * set while open. */
@@ -156,6 +157,7 @@ typedef struct pys__tls {
      * made it and deletes it at thread exit. See threads.c. */
     PyThreadState *tstate;
     uint64_t tstate_gen;
+    uint64_t tstate_fin;        /* rt->finalises when tstate was kept */
     bool tstate_own;
     /* The outermost call was counted in rt->inflight (this thread has no
      * interrupt record: out of memory) instead of in its record. */

@@ -565,13 +565,22 @@ int pys_close(pys_runtime *rt)
         pys__api.PyErr_Clear();
     int rc = PYS_OK;
     if (rt->finalize) {
-        /* On the opener thread, Ensure found the main thread state (a new
-         * thread that got the opener's pthread_t after it exited did not). */
-        if (rt->main_tstate && pys__api.PyGILState_GetThisThreadState() == rt->main_tstate) {
+        /* Finalise on the main thread state, whichever thread closes:
+         * with it detached (no call is in flight) it may be attached here.
+         * Finalising on a state Ensure made for another thread is what
+         * CPython does not expect: 3.13t then deletes that state while
+         * finalising and crashes flushing sys.stdout with no thread state.
+         * Release gives this thread's own state back first (it is deleted
+         * if Ensure made it, kept if pyshim keeps it; finalisation frees
+         * kept ones). Without a main state of ours (inherited from an
+         * earlier runtime that skipped finalisation), Ensure's state is
+         * used. */
+        if (rt->main_tstate) {
             pys__api.PyGILState_Release(gs);
             pys__api.PyEval_RestoreThread(rt->main_tstate);
         }
         pys__threads_before_finalize(rt);
+        rt->finalises++;
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
         rt->main_tstate = NULL;

@@ -309,13 +309,36 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
 {
     bool probe = t->tstate_gen != rt->opens && rt->tstate_now;
     PyThreadState *prev = probe ? pys__api.PyGILState_GetThisThreadState() : NULL;
+    bool ours = prev && prev == t->tstate && t->tstate_own;
+    if (ours && t->tstate_fin != rt->finalises) {
+        /* pyshim kept this state and a close finalised the interpreter
+         * since: the state went with it, but CPython 3.15+ keeps this
+         * thread's GILState binding to it (3.14 and older drop every
+         * binding with the TSS key), and PyGILState_Ensure would attach it
+         * and hang there forever (PyThread_hang_thread). A new state
+         * attached by PyEval_RestoreThread rebinds this thread to it;
+         * it is kept as if Ensure had made it (gilstate count 1). */
+        PyThreadState *ts = pys__api.PyThreadState_New(pys__api.PyInterpreterState_Main());
+        if (ts) {
+            pys__api.PyEval_RestoreThread(ts);
+            t->tstate = ts;
+            t->tstate_gen = rt->opens;
+            t->tstate_fin = rt->finalises;
+            t->tstate_own = true;
+            t->gstate = GS_KEPT;
+            pys__tls_register(t);
+            return;
+        }
+        ours = false;
+    }
     t->gstate = pys__api.PyGILState_Ensure();
     if (!probe)
         return;
     /* Made by pyshim under an earlier open whose close did not finalise:
      * still this thread's (CPython's TSS says so), still pyshim's. */
-    bool again = prev && prev == t->tstate && t->tstate_own;
+    bool again = ours;
     t->tstate_gen = rt->opens;
+    t->tstate_fin = rt->finalises;
     t->tstate = NULL;
     if (t->gstate != GS_UNLOCKED || (prev && prev != rt->first_tstate && !again))
         return; /* not ours to keep */

@@ -6,7 +6,8 @@
  * calculation then works from that file exactly as for `python` itself,
  * including a venv's pyvenv.cfg. For plain installs we also pin `home` to
  * the prefix we found, so a compiled-in prefix that does not exist (uv's
- * relocatable builds) never matters.
+ * relocatable builds) never matters; on 3.14+ venvs get their base prefix
+ * as home as well (see init_pep741).
  *
  * 3.8-3.13: Py_SetProgramName / Py_SetPythonHome + Py_InitializeEx(initsigs)
  * (no struct layouts). 3.14+: PEP 741 PyInitConfig (no struct layouts
@@ -78,8 +79,14 @@ static int init_pep741(const pys__init_opts *o, pys__diag *d)
     rc |= pys__api.PyInitConfig_SetInt(c, "install_signal_handlers",
                                        o->install_signal_handlers ? 1 : 0);
     rc |= pys__api.PyInitConfig_SetStr(c, "program_name", o->executable);
-    if (o->home)
-        rc |= pys__api.PyInitConfig_SetStr(c, "home", o->home);
+    /* A venv gets `home` too (its base prefix, where the stdlib is): with
+     * the program name alone, 3.14 initialises a venv right once, but
+     * after a finalise the second initialisation takes the venv itself as
+     * base_prefix and loses its site-packages. The venv is still found
+     * from the program name's pyvenv.cfg. */
+    const char *home = o->home ? o->home : o->stdlib_prefix;
+    if (home)
+        rc |= pys__api.PyInitConfig_SetStr(c, "home", home);
     if (rc == 0)
         rc = pys__api.Py_InitializeFromInitConfig(c);
     if (rc != 0) {

@@ -405,6 +405,97 @@ static int plain_calls(pys_runtime *rt, pys_obj d, int n)
     return bad;
 }
 
+/* ==== free-threaded builds: Python really runs in parallel ================= */
+
+typedef struct par_arg {
+    pys_runtime *rt;
+    const char *expr;
+    int64_t result;
+    double ms;
+} par_arg;
+
+static void *par_main(void *p)
+{
+    par_arg *a = p;
+    double t0 = now_ms();
+    a->result = eval_i64(a->rt, a->expr);
+    a->ms = now_ms() - t0;
+    return NULL;
+}
+
+/* With the GIL off, a thread spinning in Python cannot keep another out:
+ * thread A spins until thread B's Python sets a flag. The switch interval
+ * is made huge first, so on a build that had a GIL A would hold it for the
+ * whole spin and B could never run (A gives up after 30 s and reports 0). */
+PYS_TEST(threads, free_threaded_python_runs_alongside_a_spinning_thread, .timeout = 120)
+{
+    if (!py->free_threaded)
+        cr_skip_test("%s has a GIL", pyt_name(py));
+    pys_info info;
+    pyt_assert_ok(pys_get_info(rt, &info));
+    cr_assert_eq(info.gil_enabled, 0, "the GIL is on after init on %s", pyt_name(py));
+    pyt_assert_ok(pys_exec(rt, "import sys, time\n"
+                               "sys.setswitchinterval(1e6)\n"
+                               "started, flag = [0], [0]\n"
+                               "def spin():\n"
+                               "    started[0] = 1\n"
+                               "    t = time.monotonic()\n"
+                               "    while not flag[0] and time.monotonic() - t < 30:\n"
+                               "        pass\n"
+                               "    return flag[0]\n"));
+    par_arg a = {.rt = rt, .expr = "spin()"};
+    pthread_t th = spawn(par_main, &a);
+    while (pyt_eval_i64(rt, "started[0]") == 0)
+        sleep_ms(1);
+    pyt_assert_ok(pys_exec(rt, "flag[0] = 7"));
+    pthread_join(th, NULL);
+    cr_assert_eq(a.result, 7, "the spinning thread never saw the other thread's store");
+    cr_assert_lt(a.ms, 25000.0);
+}
+
+/* 8 host threads run CPU-bound Python at once: on a free-threaded build
+ * the wall time is well under 8 times one thread's (a GIL build needs at
+ * least 8 times). The ratio is printed; the bound is loose (7x, ideal on
+ * this machine's cores is 8 / ncpu) so a loaded machine does not fail it,
+ * while a serialising lock anywhere in pyshim's call path would. */
+PYS_TEST(threads, free_threaded_eight_threads_in_parallel, .timeout = 300)
+{
+    if (!py->free_threaded)
+        cr_skip_test("%s has a GIL", pyt_name(py));
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 2)
+        cr_skip_test("one CPU: nothing can run in parallel");
+    pyt_assert_ok(pys_exec(rt, "def work(n):\n"
+                               "    s = 0\n"
+                               "    for i in range(n):\n"
+                               "        s += i * i % 7\n"
+                               "    return s\n"));
+    const char *expr = "work(1500000)";
+    int64_t expect = pyt_eval_i64(rt, expr); /* warm up */
+    par_arg one = {.rt = rt, .expr = expr};
+    pthread_join(spawn(par_main, &one), NULL);
+    cr_assert_eq(one.result, expect);
+    enum { N = 8 };
+    par_arg a[N];
+    pthread_t th[N];
+    double t0 = now_ms();
+    for (int i = 0; i < N; i++) {
+        a[i] = (par_arg){.rt = rt, .expr = expr};
+        th[i] = spawn(par_main, &a[i]);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    double wall = now_ms() - t0;
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(a[i].result, expect, "thread %d computed %lld", i, (long long)a[i].result);
+    double ratio = wall / one.ms;
+    fprintf(stderr,
+            "[threads] %s: one thread %.0f ms, 8 threads %.0f ms wall: %.2fx one thread "
+            "(serial would be 8x; %ld CPUs, ideal %.1fx)\n",
+            pyt_name(py), one.ms, wall, ratio, ncpu, ncpu >= 8 ? 1.0 : 8.0 / (double)ncpu);
+    cr_assert_lt(ratio, 7.0, "8 threads took %.2fx one thread's time: not parallel", ratio);
+}
+
 PYS_TEST(threads, batch_holds_the_gil_between_calls)
 {
     if (py->free_threaded)

@@ -15,13 +15,14 @@
 #include <sanitizer/lsan_interface.h>
 #endif
 
-static bool wanted(int major, int minor, bool ft)
+/* PYSHIM_TEST_PYTHONS lists tags as pins spell them: 3.12, 3.13t, 3.15d. */
+static bool wanted(int major, int minor, bool ft, bool debug)
 {
     const char *only = getenv("PYSHIM_TEST_PYTHONS");
     if (!only || !*only)
         return true;
     char want[16];
-    snprintf(want, sizeof want, "%d.%d%s", major, minor, ft ? "t" : "");
+    snprintf(want, sizeof want, "%d.%d%s%s", major, minor, ft ? "t" : "", debug ? "d" : "");
     const char *p = only;
     size_t n = strlen(want);
     while ((p = strstr(p, want))) {
@@ -43,7 +44,7 @@ struct criterion_test_params pyt_params(void)
         v = cr_malloc(sizeof *v * (count ? count : 1));
         for (size_t i = 0; v && i < count; i++) {
             const pys_candidate *c = pys_probe_get(pr, i);
-            if (!c->accepted || !wanted(c->major, c->minor, c->free_threaded))
+            if (!c->accepted || !wanted(c->major, c->minor, c->free_threaded, c->debug))
                 continue;
             pyt_python *p = &v[n++];
             memset(p, 0, sizeof *p);
@@ -54,6 +55,7 @@ struct criterion_test_params pyt_params(void)
             p->major = c->major;
             p->minor = c->minor;
             p->free_threaded = c->free_threaded;
+            p->debug = c->debug;
         }
         pys_probe_free(pr);
     }
@@ -63,8 +65,8 @@ struct criterion_test_params pyt_params(void)
 const char *pyt_name(const pyt_python *py)
 {
     static char buf[1200];
-    snprintf(buf, sizeof buf, "%d.%d%s (%s) %s", py->major, py->minor,
-             py->free_threaded ? "t" : "", py->source, py->path);
+    snprintf(buf, sizeof buf, "%d.%d%s%s (%s) %s", py->major, py->minor,
+             py->free_threaded ? "t" : "", py->debug ? "d" : "", py->source, py->path);
     return buf;
 }
 

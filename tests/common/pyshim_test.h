@@ -1,6 +1,6 @@
 /* Test harness: every PYS_TEST runs once per supported Python found on the
  * machine (Criterion parameterised tests, each in its own process), with a
- * runtime opened on that Python's library. PYSHIM_TEST_PYTHONS="3.8,3.13"
+ * runtime opened on that Python's library. PYSHIM_TEST_PYTHONS="3.8,3.13t,3.15d"
  * restricts the set for quick runs. */
 #ifndef PYSHIM_TEST_H
 #define PYSHIM_TEST_H
@@ -16,6 +16,7 @@ typedef struct pyt_python {
     char source[32];
     int major, minor;
     bool free_threaded;
+    bool debug;
 } pyt_python;
 
 /* The accepted candidates of a default probe, one per distinct library. */

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The CPython matrix: installs (or reuses) the extra Pythons with
+# scripts/pythons.sh, then runs pyshim's whole suite
+#   1. on this machine, on every Python the probe finds (pyenv, the
+#      distribution's, and the free-threaded builds of the cache: their bin/
+#      dirs go first on PATH, which the probe searches);
+#   2. under AddressSanitizer on a representative subset (oldest, newest
+#      with a GIL, every free-threaded one), and the ThreadSanitizer driver
+#      on the free-threaded builds;
+#   3. inside the cache's Debian sid tree, built there with sid's own
+#      toolchain, on Debian's 3.13, 3.14, 3.15 and the debug build (a
+#      process of this machine cannot load sid's libpython: newer glibc).
+#
+#   scripts/ci-pythons.sh [host|sid|all]     (default all)
+#
+# Environment: PYSHIM_PYTHONS_DIR (see scripts/pythons.sh),
+# PYSHIM_CI_ASAN_PYTHONS (the ASan subset, comma-separated, default below),
+# PYSHIM_CI_SID_PYTHONS (restrict the sid run, e.g. 3.15,3.15d).
+# Needs root (chroot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src="$(pwd)"
+dir="${PYSHIM_PYTHONS_DIR:-/var/cache/pyshim/pythons}"
+what="${1:-all}"
+export PYSHIM_PYTHONS_DIR="$dir"
+t0=$(date +%s)
+stamp() { echo "ci-pythons: $* ($(( $(date +%s) - t0 )) s)"; }
+
+scripts/pythons.sh
+stamp "pythons ready"
+
+# The free-threaded builds in the cache, first on PATH.
+ftpath=""
+ftvers=""
+for p in "$dir"/ft/*t; do
+    [ -f "$p/.pyshim-done" ] || continue
+    ftpath="$p/bin:$ftpath"
+    ftvers="$ftvers,$(basename "$p")"
+done
+export PATH="$ftpath$PATH"
+
+host() {
+    build/tools/pyshim probe --json >/dev/null 2>&1 || true
+    scripts/test.sh
+    stamp "host suite done"
+    local asan="${PYSHIM_CI_ASAN_PYTHONS:-3.8,3.13$ftvers}"
+    PYSHIM_TEST_PYTHONS="$asan" \
+        scripts/test.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    stamp "ASan suite on $asan done"
+    if [ -n "$ftvers" ]; then
+        PYSHIM_TEST_PYTHONS="${ftvers#,}" \
+            scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
+        stamp "TSan driver on ${ftvers#,} done"
+    fi
+    build/tools/pyshim probe --json >"$dir/probe-host.json"
+}
+
+sid() {
+    local root="$dir/sid"
+    [ -f "$root/.pyshim-done" ] || { echo "ci-pythons: no sid tree in $root" >&2; exit 1; }
+    # The sources (tracked files, plus any uncommitted edits) go into the
+    # tree; its build dir is kept between runs for an incremental rebuild.
+    mkdir -p "$root/src/pyshim"
+    git ls-files -z --cached --others --exclude-standard |
+        tar --null -T - -cf - | tar -xf - -C "$root/src/pyshim"
+    local mounted=()
+    cleanup() {
+        local m
+        for m in "${mounted[@]}"; do umount -l "$m" 2>/dev/null || true; done
+    }
+    trap cleanup EXIT
+    for m in proc dev dev/pts dev/shm sys tmp; do
+        mkdir -p "$root/$m"
+        if ! mountpoint -q "$root/$m"; then
+            case "$m" in
+                proc) mount -t proc proc "$root/proc" ;;
+                tmp) mount -t tmpfs -o size=4g tmpfs "$root/tmp" ;;
+                *) mount --bind "/$m" "$root/$m" ;;
+            esac
+            mounted=("$root/$m" "${mounted[@]}")
+        fi
+    done
+    # HOME inside the tree (dependency venv cache); no pyenv there.
+    chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+        PYSHIM_TEST_PYTHONS="${PYSHIM_CI_SID_PYTHONS:-}" \
+        sh -c 'cd /src/pyshim && scripts/test.sh build-sid && build-sid/tools/pyshim probe --json > /src/probe-sid.json'
+    cp "$root/src/probe-sid.json" "$dir/probe-sid.json"
+    stamp "sid suite done"
+    cleanup
+    trap - EXIT
+}
+
+case "$what" in
+    host) host ;;
+    sid) sid ;;
+    all) host; sid ;;
+    *) echo "usage: $0 [host|sid|all]" >&2; exit 2 ;;
+esac
+stamp "done"

@@ -553,10 +553,13 @@ static verdict add_lib(ctx *c, const char *path, const char *prefix, pys__source
     return judge(c, k, prefix);
 }
 
-/* Newest minor, then GIL over free-threaded, then release over debug, then
- * source precedence; the earlier of two equals wins. */
+/* A tested version over an untested (newer) one, then the newest minor,
+ * then GIL over free-threaded, then release over debug, then source
+ * precedence; the earlier of two equals wins. */
 static bool better(const pys__candidate *a, const pys__candidate *b)
 {
+    if (a->untested != b->untested)
+        return !a->untested;
     if (a->major != b->major)
         return a->major > b->major;
     if (a->minor != b->minor)

@@ -265,6 +265,17 @@ Test(discover, parse_pin)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         cr_assert(!pys__parse_pin(bad[i], &ma, &mi, &ft), "'%s' accepted", bad[i]);
     cr_assert(!pys__parse_pin(NULL, &ma, &mi, &ft));
+    bool dbg = false;
+    cr_assert(pys__parse_pin_abi("3.15d", &ma, &mi, &ft, &dbg));
+    cr_assert(ma == 3 && mi == 15 && !ft && dbg);
+    cr_assert(pys__parse_pin_abi("3.13td", &ma, &mi, &ft, &dbg));
+    cr_assert(mi == 13 && ft && dbg);
+    cr_assert(pys__parse_pin_abi("3.16", &ma, &mi, &ft, &dbg));
+    cr_assert(mi == 16 && !ft && !dbg);
+    const char *bad_abi[] = {"3.13dt", "3.13dd", "3.13td ", "3d.13"};
+    for (size_t i = 0; i < sizeof bad_abi / sizeof *bad_abi; i++)
+        cr_assert(!pys__parse_pin_abi(bad_abi[i], &ma, &mi, &ft, &dbg), "'%s' accepted",
+                  bad_abi[i]);
 }
 
 Test(discover, source_names)
@@ -762,18 +773,37 @@ Test(discover, pin_unsupported_versions)
 
     pys__probe_free(&pr);
     pys__diag_free(&dg);
-    install(P("pyenv/versions/3.15.0a1"), 15, false, true);
-    cr_assert_eq(probe((pys__probe_opts){.python = "3.15"}), PYS_E_NOTFOUND);
-    cr_assert(has(dg.message, "not supported"), "message: %s", dg.message);
-    const pys__candidate *k = cand("libpython3.15.so.1.0");
+    /* Newer than the tested range: accepted with the mark, chosen only
+     * when pinned (a tested Python wins the default choice), and refused
+     * with refuse_untested. */
+    install(P("pyenv/versions/3.16.0a1"), 16, false, true);
+    cr_assert_eq(probe((pys__probe_opts){.python = "3.16"}), PYS_OK, "%s", dg.message);
+    const pys__candidate *k = cand("libpython3.16.so.1.0");
     cr_assert_not_null(k);
+    cr_assert(k->accepted, "reason: %s", k->reason);
+    cr_assert(k->untested);
+    cr_assert(has(k->reason, "untested version"), "reason: %s", k->reason);
+    cr_assert_eq(chosen()->minor, 16);
+
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->minor, 12, "an untested version is not the default choice");
+
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.python = "3.16", .refuse_untested = true}),
+                 PYS_E_NOTFOUND);
+    cr_assert(has(dg.message, "not supported"), "message: %s", dg.message);
+    k = cand("libpython3.16.so.1.0");
     cr_assert(!k->accepted);
     cr_assert(has(k->reason, "newer than the tested range"), "reason: %s", k->reason);
 
     pys__probe_free(&pr);
     pys__diag_free(&dg);
-    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
-    cr_assert_eq(chosen()->minor, 12, "3.15 is never chosen");
+    setenv("PYSHIM_REFUSE_UNTESTED", "1", 1);
+    cr_assert_eq(probe((pys__probe_opts){.python = "3.16", .use_env = true}), PYS_E_NOTFOUND);
+    unsetenv("PYSHIM_REFUSE_UNTESTED");
 }
 
 Test(discover, notfound_lists_searched_places)
@@ -991,7 +1021,7 @@ Test(discover_real, this_machine)
         if (strncmp(b, "libpython3.so", 13) == 0)
             cr_assert(!k->accepted && has(k->reason, "stable-ABI stub"), "%s", k->path);
         if (k->accepted && k->major == 3)
-            cr_assert(k->minor >= 8 && k->minor <= 14);
+            cr_assert(k->minor >= 8 && (k->minor <= PYS__MAX_MINOR || k->untested));
     }
     if (machine_has_python()) {
         cr_assert_eq(rc, PYS_OK, "a libpython exists but: %s", d.message ? d.message : "-");

@@ -150,6 +150,19 @@ static void *closer(void *p)
 
 static int run_checks(const char *library);
 
+/* PYSHIM_TEST_PYTHONS="3.13t,3.15d" restricts the run, as for the suite. */
+static bool wanted(const char *tag)
+{
+    const char *only = getenv("PYSHIM_TEST_PYTHONS");
+    if (!only || !*only)
+        return true;
+    size_t n = strlen(tag);
+    for (const char *p = only; (p = strstr(p, tag)); p += n)
+        if ((p == only || p[-1] == ',') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    return false;
+}
+
 /* Runs the checks once per accepted candidate of a default probe, each in
  * a child process (one CPython per process). */
 static int run_all(const char *self)
@@ -162,7 +175,9 @@ static int run_all(const char *self)
     int bad = 0, ran = 0;
     for (size_t i = 0; i < pys_probe_count(pr); i++) {
         const pys_candidate *c = pys_probe_get(pr, i);
-        if (!c->accepted)
+        char tag[16];
+        snprintf(tag, sizeof tag, "%d.%d%s", c->major, c->minor, c->abiflags);
+        if (!c->accepted || !wanted(tag))
             continue;
         fflush(stdout);
         pid_t pid = fork();
@@ -173,8 +188,7 @@ static int run_all(const char *self)
         int st = 0;
         waitpid(pid, &st, 0);
         int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        printf("%s Python %d.%d%s %s (exit %d)\n", code ? "FAIL" : "ok  ", c->major, c->minor,
-               c->free_threaded ? "t" : "", c->realpath, code);
+        printf("%s Python %s %s (exit %d)\n", code ? "FAIL" : "ok  ", tag, c->realpath, code);
         bad += code != 0;
         ran++;
     }

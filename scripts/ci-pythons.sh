@@ -11,7 +11,13 @@
 #      toolchain, on Debian's 3.13, 3.14, 3.15 and the debug build (a
 #      process of this machine cannot load sid's libpython: newer glibc).
 #
-#   scripts/ci-pythons.sh [host|sid|all]     (default all)
+#   scripts/ci-pythons.sh [all|host|ft|sid|extra]    (default all)
+#     all    host + sid
+#     host   1 and 2 above
+#     ft     1 and 2 restricted to the free-threaded builds of the cache
+#     sid    3
+#     extra  ft + sid: what a CI that already runs the suite, ASan and TSan
+#            on the machine's own Pythons adds
 #
 # Environment: PYSHIM_PYTHONS_DIR (see scripts/pythons.sh),
 # PYSHIM_CI_ASAN_PYTHONS (the ASan subset, comma-separated, default below),
@@ -40,7 +46,6 @@ done
 export PATH="$ftpath$PATH"
 
 host() {
-    build/tools/pyshim probe --json >/dev/null 2>&1 || true
     scripts/test.sh
     stamp "host suite done"
     local asan="${PYSHIM_CI_ASAN_PYTHONS:-3.8,3.13$ftvers}"
@@ -52,6 +57,22 @@ host() {
             scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
         stamp "TSan driver on ${ftvers#,} done"
     fi
+    build/tools/pyshim probe --json >"$dir/probe-host.json"
+}
+
+ft() {
+    if [ -z "$ftvers" ]; then
+        echo "ci-pythons: no free-threaded build in $dir/ft" >&2
+        return 0
+    fi
+    export PYSHIM_TEST_PYTHONS="${ftvers#,}"
+    scripts/test.sh
+    stamp "suite on $PYSHIM_TEST_PYTHONS done"
+    scripts/test.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
+    stamp "ASan suite on $PYSHIM_TEST_PYTHONS done"
+    scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
+    stamp "TSan driver on $PYSHIM_TEST_PYTHONS done"
+    unset PYSHIM_TEST_PYTHONS
     build/tools/pyshim probe --json >"$dir/probe-host.json"
 }
 
@@ -81,7 +102,7 @@ sid() {
         fi
     done
     # HOME inside the tree (dependency venv cache); no pyenv there.
-    chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+    chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 CI="${CI:-}" \
         PYSHIM_TEST_PYTHONS="${PYSHIM_CI_SID_PYTHONS:-}" \
         sh -c 'cd /src/pyshim && scripts/test.sh build-sid && build-sid/tools/pyshim probe --json > /src/probe-sid.json'
     cp "$root/src/probe-sid.json" "$dir/probe-sid.json"
@@ -92,8 +113,10 @@ sid() {
 
 case "$what" in
     host) host ;;
+    ft) ft ;;
     sid) sid ;;
+    extra) ft; sid ;;
     all) host; sid ;;
-    *) echo "usage: $0 [host|sid|all]" >&2; exit 2 ;;
+    *) echo "usage: $0 [all|host|ft|sid|extra]" >&2; exit 2 ;;
 esac
 stamp "done"

@@ -574,8 +574,12 @@ int pys_close(pys_runtime *rt)
          * if Ensure made it, kept if pyshim keeps it; finalisation frees
          * kept ones). Without a main state of ours (inherited from an
          * earlier runtime that skipped finalisation), Ensure's state is
-         * used. */
-        if (rt->main_tstate) {
+         * used. Builds with a GIL finalise on Ensure's state from other
+         * threads as before: they handle it, and their debug builds
+         * (3.15d) assert that a thread state bound to one thread's
+         * GILState is not attached on another. */
+        if (rt->main_tstate &&
+            (rt->free_threaded || pys__api.PyGILState_GetThisThreadState() == rt->main_tstate)) {
             pys__api.PyGILState_Release(gs);
             pys__api.PyEval_RestoreThread(rt->main_tstate);
         }

@@ -80,7 +80,7 @@ static void vec_init(fmt_vec *a)
 static void vec_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
 {
     if (a->n == a->cap) {
-        PyObject **bigger = malloc(2 * a->cap * sizeof *bigger);
+        PyObject **bigger = pys__malloc_n(a->cap, 2 * sizeof *bigger);
         if (!bigger) {
             if (!failed(c))
                 c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);

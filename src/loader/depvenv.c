@@ -783,7 +783,7 @@ static void av_add(argv_b *a, const char *s)
     }
     if (a->n + 2 > a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 16;
-        const char **v = realloc(a->v, cap * sizeof *v);
+        const char **v = pys__realloc_n(a->v, cap, sizeof *v);
         if (!v) {
             a->oom = true;
             return;
@@ -798,7 +798,7 @@ static void av_add(argv_b *a, const char *s)
 /* Adds a malloc'd string the builder frees. */
 static void av_own(argv_b *a, char *s)
 {
-    char **o = s ? realloc(a->owned, (a->nowned + 1) * sizeof *o) : NULL;
+    char **o = s ? pys__realloc_n(a->owned, a->nowned + 1, sizeof *o) : NULL;
     if (!o) {
         free(s);
         a->oom = true;
@@ -1167,7 +1167,7 @@ static int list_dir(const char *root, name_list *out)
             continue;
         if (out->n == cap) {
             cap = cap ? cap * 2 : 32;
-            char **v = realloc(out->v, cap * sizeof *v);
+            char **v = pys__realloc_n(out->v, cap, sizeof *v);
             if (!v) {
                 rc = -1;
                 errno = ENOMEM;

@@ -110,7 +110,7 @@ static bool strset_add(ctx *c, strset *s, const char *str)
             return false;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, cap * sizeof *v);
+        char **v = pys__realloc_n(s->v, cap, sizeof *v);
         if (!v) {
             c->oom = true;
             return false;
@@ -504,7 +504,7 @@ static verdict add_lib(ctx *c, const char *path, const char *prefix, pys__source
     }
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
-        pys__candidate *v = realloc(p->v, cap * sizeof *v);
+        pys__candidate *v = pys__realloc_n(p->v, cap, sizeof *v);
         if (!v) {
             free(rp);
             c->oom = true;
@@ -569,7 +569,7 @@ static char **list_dir(ctx *c, const char *dir, bool (*keep)(const char *), size
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            char **nv = realloc(v, cap * sizeof *nv);
+            char **nv = pys__realloc_n(v, cap, sizeof *nv);
             if (!nv) {
                 c->oom = true;
                 break;

@@ -470,7 +470,10 @@ PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
  * float (finite), bool, None. Anything else, NaN/inf, a cycle or depth
  * beyond PYS_JSON_MAX_DEPTH is an error (NULL, PYS_E_TYPE / E_VALUE /
- * E_OVERFLOW with the path to the bad value). */
+ * E_OVERFLOW with the path to the bad value). Python code run by the
+ * conversion (a container subclass's __iter__) that changes the size of a
+ * dict being converted gives PYS_E_STATE; an exception it raises,
+ * PYS_E_PYTHON. */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
 /* JSON text both ways (convenience over the cJSON calls). */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);

@@ -26,7 +26,7 @@ static void scope_track(pys__tls *t, uint64_t id)
 {
     if (t->scope_n == t->scope_cap) {
         size_t cap = t->scope_cap ? t->scope_cap * 2 : 256;
-        uint64_t *v = realloc(t->scope_ids, cap * sizeof *v);
+        uint64_t *v = pys__realloc_n(t->scope_ids, cap, sizeof *v);
         if (!v)
             return; /* the handle stays valid; it just outlives the scope */
         t->scope_ids = v;
@@ -132,10 +132,10 @@ static bool held_push(pys__tls *t, PyObject *o)
 {
     if (t->nheld == t->capheld) {
         size_t cap = t->capheld ? t->capheld * 2 : 16;
-        PyObject **h = realloc(t->held, cap * sizeof *h);
+        PyObject **h = pys__realloc_n(t->held, cap, sizeof *h);
         if (h)
             t->held = h;
-        int *d = h ? realloc(t->held_depth, cap * sizeof *d) : NULL;
+        int *d = h ? pys__realloc_n(t->held_depth, cap, sizeof *d) : NULL;
         if (!d)
             return false;
         t->held_depth = d;
@@ -182,6 +182,23 @@ PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn)
     PyObject *o = NULL;
     if (LOCKING(rt))
         o = h_get_locked(rt, h);
+    if (__builtin_expect(!o, 0))
+        describe_bad(&rt->ht, h, fn);
+    return o;
+}
+
+PyObject *pys__h_ref_slow(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    PyObject *o = NULL;
+    if (LOCKING(rt)) {
+        pthread_mutex_lock(&rt->lock);
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (s) {
+            o = s->obj;
+            pys__api.Py_IncRef(o);
+        }
+        pthread_mutex_unlock(&rt->lock);
+    }
     if (__builtin_expect(!o, 0))
         describe_bad(&rt->ht, h, fn);
     return o;
@@ -314,7 +331,7 @@ int pys_scope_begin(pys_runtime *rt)
     int rc = PYS_OK;
     if (t->scope_nmarks == t->scope_capmarks) {
         size_t cap = t->scope_capmarks ? t->scope_capmarks * 2 : 8;
-        size_t *v = realloc(t->scope_marks, cap * sizeof *v);
+        size_t *v = pys__realloc_n(t->scope_marks, cap, sizeof *v);
         if (!v) {
             rc = pys__fail(__func__, PYS_E_NOMEM, "pys_scope_begin: out of memory");
             goto out;

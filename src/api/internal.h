@@ -135,8 +135,11 @@ typedef struct pys__tls {
     PyObject **held;
     int *held_depth;
     size_t nheld, capheld;
-    /* error detail */
+    /* error detail; nfail counts the failures recorded on this thread, so
+     * code can tell whether one happened since a point without clearing
+     * the detail (which lives until the next failing call). */
     pys_error err;
+    uint64_t nfail;
     char *e_context, *e_type, *e_message, *e_traceback;
     char **e_searched;
     /* threads.c: batches (gil_depth right after each pys_gil_acquire),
@@ -154,6 +157,9 @@ typedef struct pys__tls {
     PyThreadState *tstate;
     uint64_t tstate_gen;
     bool tstate_own;
+    /* bridge.c: below this stack address bridge calls refuse to nest
+     * deeper (RecursionError); 0 until this thread's first bridge call. */
+    uintptr_t stack_floor;
     /* The outermost call was counted in rt->inflight (this thread has no
      * interrupt record: out of memory) instead of in its record. */
     bool counted;
@@ -295,7 +301,9 @@ static inline __attribute__((always_inline)) pys__slot *pys__lookup(pys__htable 
 }
 /* Out of line: the locked lookup, and the error for a bad handle. */
 PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn);
-/* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. */
+/* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. Only
+ * for calls that run no Python code with it (see pys__h_ref); on
+ * free-threaded builds it is held until the call level ends. */
 static inline __attribute__((always_inline)) PyObject *pys__h_get(pys_runtime *rt, pys_obj h,
                                                                   const char *fn)
 {
@@ -305,6 +313,28 @@ static inline __attribute__((always_inline)) PyObject *pys__h_get(pys_runtime *r
             return s->obj;
     }
     return pys__h_get_slow(rt, h, fn);
+}
+/* Out of line: pys__h_ref's locked lookup, and the error for a bad handle. */
+PyObject *pys__h_ref_slow(pys_runtime *rt, pys_obj h, const char *fn);
+/* A new reference to the object of a live handle, for a call that may run
+ * Python code with it (anything in CPython that can reach a __dunder__ or
+ * a finaliser, or let go of the GIL): the GIL can pass to another thread
+ * that releases h, and the code run (a bridge callback, a pys_with body)
+ * can release h itself, so a borrowed pointer could be freed while CPython
+ * still uses it. The caller drops it (Py_DecRef) once the call is done.
+ * NULL with PYS_E_HANDLE set. The plain borrow of pys__h_get is for calls
+ * that run no Python code with the object. */
+static inline __attribute__((always_inline)) PyObject *pys__h_ref(pys_runtime *rt, pys_obj h,
+                                                                  const char *fn)
+{
+    if (__builtin_expect(!rt->locking, 1)) {
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (__builtin_expect(s != NULL, 1)) {
+            pys__api.Py_IncRef(s->obj);
+            return s->obj;
+        }
+    }
+    return pys__h_ref_slow(rt, h, fn);
 }
 /* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);

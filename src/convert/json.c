@@ -212,7 +212,11 @@ static cJSON *dict_to_json(walk *w, PyObject *o)
     cJSON *obj = cJSON_CreateObject();
     if (!obj)
         return fail_at(w, PYS_E_NOMEM, "out of memory", NULL);
-    Py_ssize_t pos = 0;
+    /* PyDict_Next lends k and v; converting v can run Python code (a
+     * subclass's __iter__, ...) that changes the dict and drops them, so
+     * both are held for the step, and a change of size ends the walk with
+     * an error, as iterating a dict in Python does. */
+    Py_ssize_t pos = 0, size = pys__api.PyDict_Size(o);
     PyObject *k, *v;
     while (pys__api.PyDict_Next(o, &pos, &k, &v)) {
         if (!(pys__tp_flags(k) & PYS__Py_TPFLAGS_UNICODE_SUBCLASS)) {
@@ -227,14 +231,21 @@ static cJSON *dict_to_json(walk *w, PyObject *o)
             return fail_at(w, PYS_E_VALUE, "dict key is not representable (NUL or surrogate)",
                            NULL);
         }
-        pys__api.Py_IncRef(v); /* the dict may change under a callback */
+        pys__api.Py_IncRef(k); /* keeps ks valid */
+        pys__api.Py_IncRef(v);
         cJSON *c = child(w, v, ".%s", ks, 0);
         pys__api.Py_DecRef(v);
+        if (c && pys__api.PyDict_Size(o) != size) {
+            cJSON_Delete(c);
+            c = fail_at(w, PYS_E_STATE, "the dict changed size during the conversion", NULL);
+        }
+        if (c)
+            cJSON_AddItemToObject(obj, ks, c);
+        pys__api.Py_DecRef(k);
         if (!c) {
             cJSON_Delete(obj);
             return NULL;
         }
-        cJSON_AddItemToObject(obj, ks, c);
     }
     return obj;
 }
@@ -292,7 +303,7 @@ struct cJSON *pys_to_json(pys_obj h)
     if (!rt)
         return NULL;
     cJSON *out = NULL;
-    PyObject *o = pys__h_get(rt, h, __func__);
+    PyObject *o = pys__h_ref(rt, h, __func__); /* the conversion can run Python code */
     if (o) {
         walk *w = calloc(1, sizeof *w);
         if (!w) {
@@ -303,6 +314,7 @@ struct cJSON *pys_to_json(pys_obj h)
             out = to_json(w, o);
             free(w);
         }
+        pys__api.Py_DecRef(o);
     }
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();

@@ -108,6 +108,7 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
     pys__tls *t = &pys__tls_state;
     tls_free_errors(t);
     pys__tls_register(t);
+    t->nfail++;
     t->e_context = pys__strdup(fn ? fn : "");
     t->e_type = type;
     t->e_message = message;

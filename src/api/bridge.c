@@ -70,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_sig.h"
 #include "internal.h"
 
 #define BR_MAXP 14 /* parameters (BR_MAXI + BR_MAXD) */
@@ -619,6 +620,23 @@ static void sig_params(pys__sb *b, const br_sig *s, bool annotate)
             pys__sb_add(b, ", /");
     }
     pys__sb_add(b, ")");
+}
+
+int pys__bridge_sig_parse(const char *sig, char **text)
+{
+    *text = NULL;
+    br_sig *s;
+    int rc = sig_parse(sig, __func__, "the function", &s);
+    if (rc != PYS_OK)
+        return rc;
+    pys__sb b = {0};
+    sig_params(&b, s, true);
+    pys__sb_addf(&b, " -> %s", code_type(s->ret));
+    sig_free(s);
+    *text = pys__sb_take(&b);
+    if (!*text)
+        return pys__fail(__func__, PYS_E_NOMEM, "%s: out of memory", __func__);
+    return PYS_OK;
 }
 
 /* ======================================================================= */

@@ -464,7 +464,9 @@ struct cJSON;
 /* Maximum nesting depth of JSON conversions in either direction. */
 #define PYS_JSON_MAX_DEPTH 512
 /* cJSON tree to Python (objects -> dict, arrays -> list, integral numbers
- * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG. */
+ * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG;
+ * a number beyond a double's range (text 1e400, or an infinite or NaN
+ * valuedouble) is PYS_E_OVERFLOW. */
 PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
 /* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
@@ -475,7 +477,9 @@ PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
  * dict being converted gives PYS_E_STATE; an exception it raises,
  * PYS_E_PYTHON. */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
-/* JSON text both ways (convenience over the cJSON calls). */
+/* JSON text both ways (convenience over the cJSON calls). Text that does
+ * not parse is PYS_E_VALUE, and so is a \u0000 escape in a string (cJSON
+ * strings are C strings: it would cut the string short). */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
 /* malloc'd compact JSON text; free() it. */
 PYS_API char *pys_to_json_text(pys_obj o);

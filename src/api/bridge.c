@@ -70,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_sig.h"
 #include "internal.h"
 
 #define BR_MAXP 14 /* parameters (BR_MAXI + BR_MAXD) */
@@ -314,6 +315,37 @@ static int parse_lit(sig_parser *sp, br_lit *l)
     return PYS_OK;
 }
 
+/* Strict UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF): what Python decodes. */
+static bool utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *e = s + n;
+    while (s < e) {
+        unsigned c = *s++;
+        if (c < 0x80)
+            continue;
+        int more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+        if (more < 0 || e - s < more)
+            return false;
+        unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+        else if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+        if (s[0] < lo || s[0] > hi)
+            return false;
+        for (int i = 1; i < more; i++)
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+        s += more;
+    }
+    return true;
+}
+
 /* Checks that a default suits its code (and normalises it). */
 static int check_default(sig_parser *sp, br_param *pa)
 {
@@ -356,6 +388,12 @@ static int check_default(sig_parser *sp, br_param *pa)
     case 'O':
         ok = true;
         break;
+    }
+    if (ok && l->kind == LIT_STR && pa->code != 'y' && !utf8_valid(l->s, l->n)) {
+        char what[128];
+        snprintf(what, sizeof what, "the str default of parameter '%s' is not valid UTF-8",
+                 pa->name ? pa->name : "?");
+        return sig_fail(sp, PYS_E_ARG, what);
     }
     if (ok)
         return PYS_OK;
@@ -542,8 +580,9 @@ static int sig_parse(const char *sig, const char *fn, const char *fname, br_sig 
     return PYS_OK;
 }
 
-/* Python source of a default (for __text_signature__ and messages). */
-static void lit_repr(pys__sb *b, const br_lit *l)
+/* Python source of a default (for __text_signature__ and messages); a
+ * bytes literal for a 'y' parameter. */
+static void lit_repr(pys__sb *b, const br_lit *l, bool bytes)
 {
     switch (l->kind) {
     case LIT_NONE:
@@ -571,7 +610,7 @@ static void lit_repr(pys__sb *b, const br_lit *l)
         pys__sb_add(b, l->b ? "True" : "False");
         break;
     case LIT_STR:
-        pys__sb_add(b, "'");
+        pys__sb_add(b, bytes ? "b'" : "'");
         for (size_t i = 0; i < l->n; i++) {
             unsigned char ch = (unsigned char)l->s[i];
             if (ch == '\'' || ch == '\\')
@@ -580,10 +619,24 @@ static void lit_repr(pys__sb *b, const br_lit *l)
                 pys__sb_add(b, "\\n");
             else if (ch == '\t')
                 pys__sb_add(b, "\\t");
-            else if (ch < 0x20)
+            else if (ch < 0x20 || (bytes && ch >= 0x7f))
                 pys__sb_addf(b, "\\x%02x", ch);
-            else
+            else if (ch >= 0x80) {
+                /* escaped: text signatures are ASCII (inspect reads them
+                 * so); the UTF-8 is valid (check_default) */
+                int more = ch >= 0xf0 ? 3 : ch >= 0xe0 ? 2 : 1;
+                uint32_t cp = ch & (0x3fu >> more);
+                for (int k = 0; k < more && i + 1 < l->n; k++)
+                    cp = cp << 6 | ((unsigned char)l->s[++i] & 0x3fu);
+                if (cp < 0x100)
+                    pys__sb_addf(b, "\\x%02x", (unsigned)cp);
+                else if (cp < 0x10000)
+                    pys__sb_addf(b, "\\u%04x", (unsigned)cp);
+                else
+                    pys__sb_addf(b, "\\U%08x", (unsigned)cp);
+            } else {
                 pys__sb_addn(b, (const char *)&ch, 1);
+            }
         }
         pys__sb_add(b, "'");
         break;
@@ -613,12 +666,29 @@ static void sig_params(pys__sb *b, const br_sig *s, bool annotate)
             pys__sb_addf(b, ": %s", code_type(pa->code));
         if (pa->def.kind != LIT_REQUIRED) {
             pys__sb_add(b, annotate ? " = " : "=");
-            lit_repr(b, &pa->def);
+            lit_repr(b, &pa->def, pa->code == 'y');
         }
         if (i == last_posonly)
             pys__sb_add(b, ", /");
     }
     pys__sb_add(b, ")");
+}
+
+int pys__bridge_sig_parse(const char *sig, char **text)
+{
+    *text = NULL;
+    br_sig *s;
+    int rc = sig_parse(sig, __func__, "the function", &s);
+    if (rc != PYS_OK)
+        return rc;
+    pys__sb b = {0};
+    sig_params(&b, s, true);
+    pys__sb_addf(&b, " -> %s", code_type(s->ret));
+    sig_free(s);
+    *text = pys__sb_take(&b);
+    if (!*text)
+        return pys__fail(__func__, PYS_E_NOMEM, "%s: out of memory", __func__);
+    return PYS_OK;
 }
 
 /* ======================================================================= */

@@ -419,9 +419,10 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
     skip_sep(&c);
     PyObject *v = item(&c);
     skip_sep(&c);
-    if (*c.p && !failed(&c)) {
+    if (*c.p) {
         fail_arg(&c, "more than one value at the top level (wrap them in [] or ())");
-        /* consume the rest so N handles are released */
+        /* consume the rest so N handles are released, also after an
+         * earlier failure (fail_arg keeps the first one) */
         while (*c.p) {
             PyObject *x = item(&c);
             if (x)

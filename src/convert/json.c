@@ -3,7 +3,9 @@
  * JSON numbers carry no int/float distinction in cJSON, so an integral
  * value with |v| <= 2^53 becomes an int and anything else a float; in the
  * other direction an int beyond 2^53 cannot be represented exactly and is
- * PYS_E_OVERFLOW rather than a silently rounded number. Cycles are caught
+ * PYS_E_OVERFLOW rather than a silently rounded number. A number beyond a
+ * double's range (1e400, which cJSON reads as infinity) is PYS_E_OVERFLOW
+ * too, not an infinity that would not convert back. Cycles are caught
  * by keeping the containers on the current path; depth is bounded by
  * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]"). */
 #include <cJSON.h>
@@ -35,7 +37,12 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
     }
     if (cJSON_IsNumber(j)) {
         double v = j->valuedouble;
-        if (isfinite(v) && floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
+        if (!isfinite(v)) {
+            /* cJSON reads 1e400 as infinity: a value with no JSON form. */
+            pys__fail(fn, PYS_E_OVERFLOW, "%s: a JSON number beyond the range of a double", fn);
+            return NULL;
+        }
+        if (floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
             o = pys__api.PyLong_FromLongLong((long long)v);
         else
             o = pys__api.PyFloat_FromDouble(v);
@@ -96,6 +103,25 @@ pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json)
     return out;
 }
 
+/* The offset of the first \u0000 escape in a JSON string of text (valid
+ * JSON), or -1. cJSON decodes it into a NUL that ends its C string, which
+ * would silently cut the string short. */
+static long nul_escape_at(const char *text)
+{
+    bool in_str = false;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') {
+            in_str = !in_str;
+        } else if (in_str && *p == '\\') {
+            if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+                return (long)(p - text);
+            if (p[1])
+                p++; /* the escaped character cannot end the string */
+        }
+    }
+    return -1;
+}
+
 pys_obj pys_from_json_text(pys_runtime *rt, const char *text)
 {
     if (!text) {
@@ -107,6 +133,15 @@ pys_obj pys_from_json_text(pys_runtime *rt, const char *text)
         const char *at = cJSON_GetErrorPtr();
         pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %ld",
                   at ? (long)(at - text) : -1L);
+        return PYS_NULL;
+    }
+    long nul = nul_escape_at(text);
+    if (nul >= 0) {
+        cJSON_Delete(j);
+        pys__fail(__func__, PYS_E_VALUE,
+                  "pys_from_json_text: \\u0000 in a string at offset %ld (a C string cannot "
+                  "carry it)",
+                  nul);
         return PYS_NULL;
     }
     pys_obj o = pys_from_json(rt, j);

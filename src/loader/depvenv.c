@@ -58,6 +58,7 @@
 
 #include "internal.h"
 #include "loader.h"
+#include "parse.h"
 #include "pyshim.h"
 
 #define MANIFEST_FORMAT 1
@@ -985,6 +986,16 @@ static int build_entry(const char *root, const char *entry, const char *name, co
         rm_rf(tmpl);
     free(uv);
     free(tmpl);
+    return rc;
+}
+
+int pys__deps_key(const pys__deps_req *req, char hex[65], pys__diag *d)
+{
+    key_in k;
+    int rc = key_from_req(req, &k, d);
+    if (rc == PYS_OK)
+        key_hash(&k, hex);
+    key_free(&k);
     return rc;
 }
 

@@ -24,6 +24,7 @@
 #include <strings.h>
 
 #include "loader.h"
+#include "parse.h"
 #include "pyshim.h"
 
 /* Debian-style multiarch dir and the ld.so.cache "required" flag bits of
@@ -722,6 +723,12 @@ static char *cfg_get(ctx *c, const char *text, const char *key)
     return NULL;
 }
 
+char *pys__venv_cfg_get(const char *text, const char *key)
+{
+    ctx c = {0};
+    return cfg_get(&c, text, key);
+}
+
 static bool is_python_dir_name(const char *n)
 {
     if (strncmp(n, "python3.", 8) != 0)
@@ -1117,6 +1124,19 @@ static bool ldc_parse(ctx *c, const unsigned char *buf, size_t len, size_t *nlib
         ldc_entry(c, rd32(e), ldc_str(h, hlen, rd32(e + 4)), ldc_str(h, hlen, rd32(e + 8)), nlib);
     }
     return true;
+}
+
+bool pys__ldcache_parse(const unsigned char *buf, size_t len, pys__probe *out, size_t *nlib)
+{
+    static const pys__probe_opts defaults = {0};
+    ctx c = {.o = &defaults, .out = out, .venv_minor = -1};
+    *nlib = 0;
+    bool ok = ldc_parse(&c, buf, len, nlib);
+    pys__diag_free(&c.log);
+    strset_free(&c.dirs);
+    strset_free(&c.path_dirs);
+    strset_free(&c.prefixes);
+    return ok;
 }
 
 static void do_ldcache(ctx *c)

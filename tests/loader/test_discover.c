@@ -233,6 +233,11 @@ static void setup(void)
     unsetenv("VIRTUAL_ENV");
     unsetenv("PYSHIM_LIBPYTHON");
     unsetenv("PYSHIM_PYTHON_VERSION");
+    unsetenv("PYENV_VERSION");
+    unsetenv("CONDA_PREFIX");
+    unsetenv("CONDA_DEFAULT_ENV");
+    unsetenv("PIXI_PROJECT_ROOT");
+    unsetenv("PIXI_ENVIRONMENT_NAME");
 }
 
 static void teardown(void)
@@ -251,20 +256,26 @@ TestSuite(discover, .init = setup, .fini = teardown);
 
 Test(discover, parse_pin)
 {
-    int ma = 0, mi = 0;
+    int ma = 0, mi = 0, mc = 0;
     bool ft = true;
-    cr_assert(pys__parse_pin("3.12", &ma, &mi, &ft));
-    cr_assert(ma == 3 && mi == 12 && !ft);
-    cr_assert(pys__parse_pin("3.13t", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3.12", &ma, &mi, &mc, &ft));
+    cr_assert(ma == 3 && mi == 12 && mc == -1 && !ft);
+    cr_assert(pys__parse_pin("3.13t", &ma, &mi, &mc, &ft));
     cr_assert(ma == 3 && mi == 13 && ft);
-    cr_assert(pys__parse_pin("3", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3", &ma, &mi, &mc, &ft));
     cr_assert(ma == 3 && mi == -1 && !ft);
-    cr_assert(pys__parse_pin("3t", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3t", &ma, &mi, &mc, &ft));
     cr_assert(ma == 3 && mi == -1 && ft);
-    const char *bad[] = {"3.x", "banana", "3.12.1.4", "3.12.1", "", "3.", ".12", "3.12tt", "3.12 ", " 3", "-3", "3.1234"};
+    /* a patch release pins exactly */
+    cr_assert(pys__parse_pin("3.12.1", &ma, &mi, &mc, &ft));
+    cr_assert(ma == 3 && mi == 12 && mc == 1 && !ft);
+    cr_assert(pys__parse_pin("3.13.0t", &ma, &mi, &mc, &ft));
+    cr_assert(mi == 13 && mc == 0 && ft);
+    const char *bad[] = {"3.x", "banana", "3.12.1.4", "", "3.", ".12", "3.12tt", "3.12 ", " 3", "-3",
+                         "3.1234", "3.12\n3.11", "#3.12", "system", "cpython@3.12"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_assert(!pys__parse_pin(bad[i], &ma, &mi, &ft), "'%s' accepted", bad[i]);
-    cr_assert(!pys__parse_pin(NULL, &ma, &mi, &ft));
+        cr_assert(!pys__parse_pin(bad[i], &ma, &mi, &mc, &ft), "'%s' accepted", bad[i]);
+    cr_assert(!pys__parse_pin(NULL, &ma, &mi, &mc, &ft));
 }
 
 Test(discover, source_names)
@@ -466,7 +477,9 @@ Test(discover, pyenv_versions_and_old_ones_rejected)
     const pys__candidate *k = chosen();
     cr_assert_eq(k->source, PYS__SRC_PYENV);
     cr_assert_eq(k->minor, 12);
-    cr_assert(has(k->reason, "accepted: Python 3.12, stdlib at"), "reason: %s", k->reason);
+    cr_assert(has(k->reason, "accepted: Python 3.12.1, stdlib at"), "reason: %s", k->reason);
+    cr_assert_eq(k->micro, 1, "the patch release from the version dir's name");
+    cr_assert_str_eq(k->code, "accepted");
 
     const pys__candidate *old = cand("libpython3.7m.so.1.0");
     cr_assert_not_null(old);
@@ -510,17 +523,30 @@ Test(discover, pyenv_shims_detected_by_content)
 
 /* ---- uv ----------------------------------------------------------------- */
 
-Test(discover, uv_only_when_preferred)
+Test(discover, uv_when_preferred_or_nothing_else)
 {
     setenv("UV_PYTHON_INSTALL_DIR", P("uvpy"), 1);
     install(P("uvpy/cpython-3.12.7-linux-x86_64-gnu"), 12, false, true);
     touch(P("uvpy/.lock"));
-    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    setenv("PYENV_ROOT", P("pyenv"), 1);
+    install(P("pyenv/versions/3.11.4"), 11, false, true);
+    /* another Python applies: uv's are not looked at */
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_PYENV);
     cr_assert_null(cand("libpython3.12.so.1.0"));
     pys__probe_free(&pr);
     pys__diag_free(&dg);
-    cr_assert_eq(probe((pys__probe_opts){.prefer_uv = true}), PYS_OK);
+    /* nothing else: uv's are */
+    nftw(P("pyenv"), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
     cr_assert_eq(chosen()->source, PYS__SRC_UV);
+    cr_assert_str_eq(pr.decided_source, "uv");
+    cr_assert_eq(chosen()->micro, 7, "the patch release from uv's dir name");
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    install(P("pyenv/versions/3.12.1"), 12, false, true);
+    cr_assert_eq(probe((pys__probe_opts){.prefer_uv = true}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_UV, "prefer_uv: uv first, even against an equal pyenv 3.12");
     cr_assert_str_eq(chosen()->executable, P("uvpy/cpython-3.12.7-linux-x86_64-gnu/bin/python3.12"));
 }
 
@@ -972,7 +998,7 @@ static bool machine_has_python(void)
 
 Test(discover_real, this_machine)
 {
-    pys__probe_opts o = {0};
+    pys__probe_opts o = {.prefer_newest = true};
     pys__probe p;
     pys__diag d = {0};
     int rc = pys__probe_run(&o, &p, &d);
@@ -1002,7 +1028,8 @@ Test(discover_real, this_machine)
         cr_assert(k->accepted);
         for (size_t i = 0; i < p.n; i++)
             if (p.v[i].accepted && p.v[i].major == 3)
-                cr_assert(p.v[i].minor <= k->minor, "the newest is chosen");
+                cr_assert(p.v[i].minor <= k->minor, "prefer_newest: the newest is chosen");
+        cr_assert_not_null(p.decision);
         cr_log_info("chosen: %s (%s, Python %d.%d%s)", k->path, pys__source_name(k->source), k->major,
                     k->minor, k->free_threaded ? "t" : "");
     } else {

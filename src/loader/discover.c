@@ -1515,9 +1515,13 @@ static int env_prefix_choose(ctx *c, const char *prefix, pys__source src, const 
                what, prefix, from, k->path);
         return PYS_OK;
     }
-    if (pin_mismatch)
-        return fail(c, d, PYS_E_ARG, "the pin %s (from %s) does not match the active %s %s (from %s)",
-                    c->out->pin, c->pin_from, what, prefix, from);
+    const char *name = src == PYS__SRC_PIXI ? "pixi" : "conda";
+    if (pin_mismatch) {
+        int rc = fail(c, d, PYS_E_ARG, "the pin %s (from %s) does not match the active %s %s (from %s)",
+                      c->out->pin, c->pin_from, what, prefix, from);
+        step(c, name, "failed", from, "%s", d && d->message ? d->message : "?");
+        return rc;
+    }
     /* Which Python is there, to say how to fix it. */
     int minor = -1;
     char *bin = join(c, prefix, "bin");
@@ -1537,6 +1541,7 @@ static int env_prefix_choose(ctx *c, const char *prefix, pys__source src, const 
                   "candidates rejected): %s",
                   what, prefix, from, ver, prefix, c->nrejected, fix ? fix : "install python in it");
     free(fix);
+    step(c, name, "failed", from, "%s", d && d->message ? d->message : "?");
     return rc;
 }
 
@@ -2014,6 +2019,8 @@ static int do_project_venv(ctx *c, pys__diag *d)
     if (rc == PYS_OK) {
         step(c, "project-venv", "chosen", cfgp, "%s (no environment is active)", dir);
         decide(c, c->out->chosen, "project-venv", cfgp, "the project's virtual environment %s", dir);
+    } else {
+        step(c, "project-venv", "failed", cfgp, "%s", d && d->message ? d->message : "?");
     }
     free(dir);
     free(cfgp);
@@ -2060,13 +2067,15 @@ static int run(ctx *c, pys__diag *d)
     }
     if (venv) {
         int rc = venv_resolve(c, venv, venv_from, d);
-        if (rc != PYS_OK)
+        if (rc != PYS_OK) {
+            step(c, "venv", "failed", venv_from, "%s", d && d->message ? d->message : "?");
             return rc;
+        }
     }
     if (lib) {
         int rc = do_explicit(c, lib, lib_from, d);
-        step(c, "explicit", rc == PYS_OK ? "chosen" : "none", lib_from, "%s %s%s", lib_from, lib,
-             rc == PYS_OK ? "" : ": cannot be used");
+        step(c, "explicit", rc == PYS_OK ? "chosen" : "failed", lib_from, "%s %s%s%s", lib_from, lib,
+             rc == PYS_OK ? "" : ": ", rc == PYS_OK ? "" : d && d->message ? d->message : "?");
         if (rc == PYS_OK)
             decide(c, out->chosen, "explicit", lib_from, "named by %s", lib_from);
         return rc;
@@ -2078,6 +2087,8 @@ static int run(ctx *c, pys__diag *d)
             step(c, "venv", "chosen", venv_from, "%s (from %s)", out->venv, venv_from);
             decide(c, out->chosen, "venv", venv_from, "the virtual environment %s (from %s)", out->venv,
                    venv_from);
+        } else {
+            step(c, "venv", "failed", venv_from, "%s", d && d->message ? d->message : "?");
         }
         return rc;
     }
@@ -2233,6 +2244,44 @@ static int run(ctx *c, pys__diag *d)
     return rc;
 }
 
+/* Every source gets its line: those not reached say why. */
+static void finish_steps(ctx *c, int rc)
+{
+    static const char *const order[] = {"explicit", "venv",  "conda", "pixi",  "request",
+                                        "project-venv", "shell", "uv",    "search"};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < c->out->nsteps && !seen; k++)
+            seen = strcmp(c->out->steps[k].source, order[i]) == 0;
+        if (seen)
+            continue;
+        if (rc != PYS_OK)
+            step(c, order[i], "skipped", NULL, "not asked: the probe stopped at an error above");
+        else
+            step(c, order[i], "skipped", NULL, "%s",
+                 strcmp(order[i], "shell") == 0 && c->o->prefer_newest
+                     ? "prefer_newest: the shell's interpreter has no precedence"
+                     : "not asked: an earlier source chose");
+    }
+    /* In the documented order (stable: a source's lines keep theirs). */
+    pys__step *v = c->out->steps;
+    for (size_t i = 1; i < c->out->nsteps; i++) {
+        pys__step x = v[i];
+        size_t rank = 0, j = i;
+        while (rank < sizeof order / sizeof *order && strcmp(order[rank], x.source) != 0)
+            rank++;
+        for (; j > 0; j--) {
+            size_t r2 = 0;
+            while (r2 < sizeof order / sizeof *order && strcmp(order[r2], v[j - 1].source) != 0)
+                r2++;
+            if (r2 <= rank)
+                break;
+            v[j] = v[j - 1];
+        }
+        v[j] = x;
+    }
+}
+
 int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d)
 {
     static const pys__probe_opts defaults = {0};
@@ -2241,6 +2290,7 @@ int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d)
     *out = (pys__probe){.chosen = -1};
     ctx c = {.o = o ? o : &defaults, .out = out};
     int rc = run(&c, d);
+    finish_steps(&c, rc);
     if (c.oom || rc == PYS_E_NOMEM)
         rc = pys__diag_set(d, PYS_E_NOMEM, "out of memory while looking for libpython");
     if (rc != PYS_OK)

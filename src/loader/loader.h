@@ -77,7 +77,7 @@ typedef struct pys__probe_opts {
 typedef struct pys__step {
     const char *source; /* static: "explicit", "venv", "conda", "pixi", "project-venv",
                          * "request", "shell", "uv", "search" */
-    const char *status; /* static: "chosen", "used", "skipped", "none" */
+    const char *status; /* static: "chosen", "used", "skipped", "none", "failed" */
     char *file;         /* the file or variable read, or NULL */
     char *detail;
 } pys__step;

@@ -1809,7 +1809,9 @@ static void shell_library(ctx *c, shell *sh, pys__source src)
                 free(dir);
                 dir = x;
             }
-            char *f = dir ? join(c, dir, pylib) : NULL;
+            char *rdir = dir ? pys__realpath(dir) : NULL; /* no "bin/../lib" in the path shown */
+            char *f = rdir ? join(c, rdir, pylib) : NULL;
+            free(rdir);
             if (f && pys__is_file(f)) {
                 add_lib(c, f, NULL, src);
                 sh->cand = cand_by_realpath(c, f);

@@ -2,15 +2,25 @@
  * is accepted or rejected, and choose one, without loading anything and
  * without starting a process (this runs at every pys_open).
  *
- * Sources are visited in precedence order: explicit > venv > uv > PATH >
- * pyenv > ld.so.cache > standard dirs. An explicit library or a venv ends
- * the search: the user named what to use, so failing to use it is an error,
- * never a silent fall-back to another Python. Otherwise candidates are unique
- * by realpath (the first source to reach a file owns it) and, among the
- * accepted ones, the newest minor wins, then a GIL build over a free-threaded
- * one, then source precedence, then discovery order.
+ * The choice follows the user's own, in this order: an explicit library; an
+ * active environment (venv, conda / mamba / micromamba, pixi); a version
+ * request (the pin, else the nearest .python-version upward from
+ * project_dir, its later lines as fallbacks), with the project's .venv when
+ * asked for; the interpreter the user's shell would run for that request
+ * (the first python3 / python3.X on PATH, pyenv shims resolved the way pyenv
+ * resolves them, its libpython read from its ELF), when it has a shared
+ * libpython; then the search (PATH, pyenv, ld.so.cache, standard dirs; uv's
+ * with prefer_uv, or when nothing else is found), where the newest minor
+ * wins, then a GIL build, then a known patch release, then source
+ * precedence, then discovery order. An explicit library or an active
+ * environment ends the search: the user named what to use, so failing to use
+ * it is an error, never a silent fall-back to another Python. Candidates are
+ * unique by realpath (the first source to reach a file owns it). Every
+ * source leaves a line in the probe's account (pys__step), and the choice
+ * names the file or variable behind it.
  *
- * Versions come from file names only (libpython3.12.so.1.0, libpython3.13t.so);
+ * Versions come from file names (libpython3.12.so.1.0, libpython3.13t.so), the
+ * patch release from the install (patchlevel.h, its dir name, conda-meta);
  * the loader checks the real version after dlopen. 3.7 and older, the
  * libpython3.so stable-ABI stub and 3.15+ (untested: refusing beats guessing)
  * are listed and rejected. Test hooks, read only with use_env:

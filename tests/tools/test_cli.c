@@ -401,6 +401,7 @@ Test(cli, run_follows_pyenv_as_the_shell_does)
     cr_assert_eq(r->status, 0, "%s", r->err);
     cr_assert(strstr(r->out, "shell        chosen"), "%s", r->out);
     cr_assert(strstr(r->out, "a pyenv shim for"), "%s", r->out);
+    rmdir(dir);
 }
 
 Test(cli, probe_why_and_json_name_the_deciding_file)
@@ -475,6 +476,9 @@ Test(cli, probe_why_and_json_name_the_deciding_file)
     r = CLI("probe", "--why", "--newest");
     cr_assert_eq(r->status, 0, "%s", r->err);
     cr_assert(strstr(r->out, "prefer_newest"), "%s", r->out);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    cr_assert_eq(system(rm), 0);
 }
 
 Test(cli, interpreter_without_shared_library_exit_2_with_the_fix)
@@ -530,4 +534,6 @@ Test(cli, interpreter_without_shared_library_exit_2_with_the_fix)
     cr_assert_eq(r->status, 2);
     cr_assert(strstr(r->out, "shell        skipped"), "%s", r->out);
     cr_assert(strstr(r->out, want), "%s", r->out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
 }

@@ -1301,6 +1301,7 @@ static char *doctor(ctx *c, const char *prefix, int minor, bool ft)
     const char *pp = rp ? rp : prefix ? prefix : "";
     char *root = c->pyenv_root ? pys__realpath(c->pyenv_root) : NULL;
     char *deb = *pp ? join(c, pp, "lib/python3/dist-packages") : NULL;
+    char *meta = *pp ? join(c, pp, "conda-meta") : NULL;
     char ver[16] = "X";
     if (minor > 0)
         snprintf(ver, sizeof ver, "%d", minor);
@@ -1310,6 +1311,11 @@ static char *doctor(ctx *c, const char *prefix, int minor, bool ft)
                           "use a Linux build with a shared libpython3.%s%s.so (the distribution's "
                           "libpython3.%s package, pyenv's built with --enable-shared, uv's or conda's)",
                           ver, t, ver);
+    else if (pys__is_dir(meta))
+        s = pys__asprintf("install Python into the environment again (conda install python, mamba "
+                          "install python, or pixi add python): conda-forge's builds ship "
+                          "libpython3.%s%s.so in lib/",
+                          ver, t);
     else if (root && *pp && under_dir(pp, root))
         s = pys__asprintf("rebuild it with a shared library: PYTHON_CONFIGURE_OPTS=--enable-shared "
                           "pyenv install --force %s",
@@ -1324,6 +1330,7 @@ static char *doctor(ctx *c, const char *prefix, int minor, bool ft)
                           "PYTHON_CONFIGURE_OPTS=--enable-shared, uv or conda",
                           ver, t, ver);
     free(deb);
+    free(meta);
     free(root);
     free(rp);
     return chk(c, s);

@@ -1403,6 +1403,7 @@ Test(choice, conda_environment)
     cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
     cr_assert(has(dg.message, "conda environment"), "%s", dg.message);
     cr_assert(has(dg.message, "no usable shared libpython3."), "%s", dg.message);
+    cr_assert(has(dg.message, "conda install python"), "%s", dg.message);
     cr_assert_str_eq(step_of("conda")->status, "failed");
 }
 

@@ -149,6 +149,12 @@ typedef struct pys_options {
     const struct pys_bridge_func *bridge_funcs; /* registered in bridge_module at open */
     size_t nbridge_funcs;      /* (copied; see pyshim_bridge.h) */
     const char *const *argv;   /* sys.argv (NULL-terminated); default [""] */
+    const char *project_dir;   /* the nearest .python-version upward from here is a version
+                                * request (the CLI passes its working directory) */
+    bool project_venv;         /* use a .venv in project_dir or a parent when no environment
+                                * is active, as `uv run` does */
+    bool prefer_newest;        /* the newest supported Python found wins: no .python-version,
+                                * no preference for the shell's interpreter (the old default) */
     pys_log_fn logger;
     void *logger_userdata;
 } pys_options;
@@ -208,7 +214,21 @@ typedef struct pys_candidate {
     bool free_threaded;
     bool accepted;
     bool chosen;
+    int micro;               /* the patch release, -1 when the install does not say */
+    const char *reason_code; /* the reason as a stable code: "accepted", "no_file", "stub",
+                              * "unknown_name", "too_old", "too_new", "pin_mismatch",
+                              * "patch_unknown", "venv_mismatch", "no_stdlib" */
 } pys_candidate;
+
+/* One line of the probe's account, in the order sources are asked:
+ * "explicit", "venv", "conda", "pixi", "request", "project-venv", "shell",
+ * "uv", "search". */
+typedef struct pys_probe_step {
+    const char *source;
+    const char *status;      /* "chosen", "used", "skipped", "none" or "failed" */
+    const char *detail;      /* what it contributed, or why it was skipped */
+    const char *file;        /* the file or variable it read, or "" */
+} pys_probe_step;
 
 typedef struct pys_probe_result pys_probe_result;
 
@@ -225,6 +245,21 @@ PYS_API const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i);
 PYS_API int pys_probe_chosen(const pys_probe_result *p);
 /* The venv that would be used, or NULL. Borrowed. */
 PYS_API const char *pys_probe_venv(const pys_probe_result *p);
+/* The account, one step per source asked. Borrowed; valid until
+ * pys_probe_free. pys_probe_step_get gives NULL when i is out of range.
+ * Thread-safe for concurrent readers. */
+PYS_API size_t pys_probe_step_count(const pys_probe_result *p);
+PYS_API const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size_t i);
+/* Why the chosen candidate was chosen: the step that chose it ("shell",
+ * "request" steps report as the step that found the library), the file or
+ * variable behind it ("/proj/.python-version", "PYENV_VERSION",
+ * "/root/.pyenv/version", "VIRTUAL_ENV", ...) and one sentence ("pinned by
+ * /proj/.python-version (3.11 (line 2)); the shell's python3.11 ..."). Each
+ * is "" when nothing was chosen (or, for the file, when no file decided).
+ * Borrowed; valid until pys_probe_free. */
+PYS_API const char *pys_probe_decided_by(const pys_probe_result *p);
+PYS_API const char *pys_probe_decided_file(const pys_probe_result *p);
+PYS_API const char *pys_probe_decision(const pys_probe_result *p);
 PYS_API void pys_probe_free(pys_probe_result *p);
 
 /* ======================================================================= */

@@ -1,7 +1,7 @@
 /* pyshim — the command-line face of the library: which Python would this
  * binary load, and run code through the shim on it.
  *
- *   pyshim probe [--json] [selection]
+ *   pyshim probe [--json | --why] [selection]
  *   pyshim run   [selection] (-c CODE | -m MODULE | FILE) [ARGS...]
  *   pyshim eval  [selection] EXPR
  *   pyshim deps  (list [--json] | clear)
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pyshim.h>
 
@@ -25,19 +26,22 @@ typedef struct cli {
     const char *links[MAX_WITH + 1];
     size_t nlinks;
     bool json;
+    bool why;
     bool verbose;
 } cli;
 
 static void usage(FILE *f)
 {
-    fputs("usage: pyshim probe [--json] [SELECTION]\n"
+    fputs("usage: pyshim probe [--json | --why] [SELECTION]\n"
           "       pyshim run [SELECTION] (-c CODE | -m MODULE | FILE) [ARGS...]\n"
           "       pyshim eval [SELECTION] EXPR\n"
           "       pyshim deps (list [--json] | clear)\n"
           "       pyshim version\n"
           "\n"
           "SELECTION:\n"
-          "  --python VER       pin a version: 3.12, 3.13t (free-threaded)\n"
+          "  --python VER       pin a version: 3.12, 3.12.4, 3.13t (free-threaded)\n"
+          "  --newest           the newest supported Python wins (ignore .python-version\n"
+          "                     and the shell's python3)\n"
           "  --library PATH     load this libpython (no search)\n"
           "  --venv DIR         use this virtual environment\n"
           "  --uv               also consider uv-managed Pythons; build with uv\n"
@@ -48,7 +52,13 @@ static void usage(FILE *f)
           "  --no-index         do not use any package index for --with\n"
           "  -v, --verbose      log what pyshim does to stderr\n"
           "\n"
-          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV.\n",
+          "Without a selection: an active venv / conda / pixi environment, else the\n"
+          "nearest .python-version or .venv upward from the working directory, else\n"
+          "the python3 your shell would run (pyenv shims resolved), else the newest.\n"
+          "`pyshim probe --why` says which source decided and why.\n"
+          "\n"
+          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV, CONDA_PREFIX,\n"
+          "PIXI_PROJECT_ROOT, PYENV_VERSION, PATH.\n",
           f);
 }
 
@@ -112,6 +122,10 @@ static int selection(cli *c, int argc, char **argv, int *i)
         c->o.prefer_uv = true;
         return 1;
     }
+    if (strcmp(a, "--newest") == 0) {
+        c->o.prefer_newest = true;
+        return 1;
+    }
     if (strcmp(a, "--no-index") == 0) {
         c->o.no_index = true;
         return 1;
@@ -151,8 +165,23 @@ static int cmd_probe(cli *c)
             cJSON_AddBoolToObject(e, "accepted", k->accepted);
             cJSON_AddBoolToObject(e, "chosen", k->chosen);
             cJSON_AddStringToObject(e, "reason", k->reason);
+            cJSON_AddStringToObject(e, "reason_code", k->reason_code);
+            cJSON_AddNumberToObject(e, "micro", k->micro);
             cJSON_AddItemToArray(arr, e);
         }
+        cJSON *steps = cJSON_AddArrayToObject(root, "steps");
+        for (size_t i = 0; i < pys_probe_step_count(pr); i++) {
+            const pys_probe_step *st = pys_probe_step_get(pr, i);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "source", st->source);
+            cJSON_AddStringToObject(e, "status", st->status);
+            cJSON_AddStringToObject(e, "detail", st->detail);
+            cJSON_AddStringToObject(e, "file", st->file);
+            cJSON_AddItemToArray(steps, e);
+        }
+        cJSON_AddStringToObject(root, "decided_by", pys_probe_decided_by(pr));
+        cJSON_AddStringToObject(root, "decided_file", pys_probe_decided_file(pr));
+        cJSON_AddStringToObject(root, "decision", pys_probe_decision(pr));
         if (chosen >= 0)
             cJSON_AddItemToObject(root, "chosen",
                                   cJSON_CreateString(pys_probe_get(pr, (size_t)chosen)->realpath));
@@ -169,6 +198,19 @@ static int cmd_probe(cli *c)
         puts(s);
         free(s);
         cJSON_Delete(root);
+    } else if (c->why) {
+        for (size_t i = 0; i < pys_probe_step_count(pr); i++) {
+            const pys_probe_step *st = pys_probe_step_get(pr, i);
+            printf("%-12s %-7s %s\n", st->source, st->status, st->detail);
+        }
+        if (chosen >= 0) {
+            const pys_candidate *k = pys_probe_get(pr, (size_t)chosen);
+            printf("\nchosen: %s\n  by %s%s%s: %s\n", k->realpath, pys_probe_decided_by(pr),
+                   *pys_probe_decided_file(pr) ? ", decided by " : "", pys_probe_decided_file(pr),
+                   pys_probe_decision(pr));
+        } else {
+            printf("\nno usable Python: %s\n", pys_last_error()->message);
+        }
     } else {
         for (size_t i = 0; i < n; i++) {
             const pys_candidate *k = pys_probe_get(pr, i);
@@ -182,6 +224,7 @@ static int cmd_probe(cli *c)
             const pys_candidate *k = pys_probe_get(pr, (size_t)chosen);
             printf("\nwould load: %s (Python %d.%d%s, %s)\n", k->realpath, k->major, k->minor,
                    k->free_threaded ? "t" : "", k->source);
+            printf("because: %s\n", pys_probe_decision(pr));
             if (pys_probe_venv(pr))
                 printf("venv: %s\n", pys_probe_venv(pr));
         } else {
@@ -366,6 +409,11 @@ int main(int argc, char **argv)
         return 2;
     }
     cli c = {0};
+    /* The working directory is the project: its .python-version and .venv. */
+    static char cwd[4096];
+    if (getcwd(cwd, sizeof cwd))
+        c.o.project_dir = cwd;
+    c.o.project_venv = true;
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
@@ -377,8 +425,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "probe") == 0) {
         for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--json") == 0) {
-                c.json = true;
+            if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--why") == 0) {
+                if (argv[i][2] == 'j')
+                    c.json = true;
+                else
+                    c.why = true;
                 continue;
             }
             int s = selection(&c, argc, argv, &i);

@@ -25,6 +25,7 @@ static uint8_t next_epoch = 1;
 struct pys_probe_result {
     pys__probe probe;
     pys_candidate *c;
+    pys_probe_step *steps;
 };
 
 static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
@@ -38,6 +39,9 @@ static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
         .venv = o->venv,
         .prefer_uv = o->prefer_uv,
         .use_env = !o->ignore_environment,
+        .project_dir = o->project_dir,
+        .project_venv = o->project_venv,
+        .prefer_newest = o->prefer_newest,
     };
 }
 
@@ -64,7 +68,10 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
         pys__fail_diag(__func__, &d);
     pys__diag_free(&d);
     r->c = calloc(r->probe.n ? r->probe.n : 1, sizeof *r->c);
-    if (!r->c) {
+    r->steps = calloc(r->probe.nsteps ? r->probe.nsteps : 1, sizeof *r->steps);
+    if (!r->c || !r->steps) {
+        free(r->c);
+        free(r->steps);
         pys__probe_free(&r->probe);
         free(r);
         return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
@@ -83,6 +90,17 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
             .free_threaded = s->free_threaded,
             .accepted = s->accepted,
             .chosen = (int)i == r->probe.chosen,
+            .micro = s->micro,
+            .reason_code = s->code ? s->code : "",
+        };
+    }
+    for (size_t i = 0; i < r->probe.nsteps; i++) {
+        const pys__step *s = &r->probe.steps[i];
+        r->steps[i] = (pys_probe_step){
+            .source = s->source,
+            .status = s->status,
+            .detail = s->detail ? s->detail : "",
+            .file = s->file ? s->file : "",
         };
     }
     *out = r;
@@ -109,12 +127,38 @@ const char *pys_probe_venv(const pys_probe_result *p)
     return p ? p->probe.venv : NULL;
 }
 
+size_t pys_probe_step_count(const pys_probe_result *p)
+{
+    return p ? p->probe.nsteps : 0;
+}
+
+const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size_t i)
+{
+    return p && i < p->probe.nsteps ? &p->steps[i] : NULL;
+}
+
+const char *pys_probe_decided_by(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decided_source ? p->probe.decided_source : "";
+}
+
+const char *pys_probe_decided_file(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decided_file ? p->probe.decided_file : "";
+}
+
+const char *pys_probe_decision(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decision ? p->probe.decision : "";
+}
+
 void pys_probe_free(pys_probe_result *p)
 {
     if (!p)
         return;
     pys__probe_free(&p->probe);
     free(p->c);
+    free(p->steps);
     free(p);
 }
 

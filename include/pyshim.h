@@ -336,6 +336,9 @@ PYS_API pys_obj pys_str(pys_obj o);
 PYS_API int pys_type_name(pys_obj o, char *buf, size_t size);
 /* Returns 1/0, or a negative code. */
 PYS_API int pys_is_none(pys_obj o);
+/* isinstance(o, cls), as Python answers it (__instancecheck__ and a
+ * __class__ property count; pyshim's own conversions look at the real
+ * type instead). */
 PYS_API int pys_isinstance(pys_obj o, pys_obj cls);
 PYS_API int pys_truthy(pys_obj o);
 PYS_API int pys_callable(pys_obj o);

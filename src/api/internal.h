@@ -68,7 +68,7 @@ struct pys_runtime {
     bool locking;                /* free_threaded || pys__force_locking */
     /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
      * and trace-refs builds), found at open by looking at objects of known
-     * type; 0 if not found (then type tests call isinstance). */
+     * type; 0 if not found (then type tests call PyObject_Type). */
     size_t type_off;
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
@@ -313,6 +313,13 @@ void pys__h_clear(pys_runtime *rt);
 
 /* ---- helpers for typed checks (no struct layouts) ------------------------ */
 
+/* Every type check that decides how pyshim reads an object (which C-API
+ * call it may make on it) looks at the object's real type: Py_TYPE, its
+ * flags, or PyType_IsSubtype on it. Never isinstance(): it honours a
+ * __class__ property, so an object could claim to be a code object, a
+ * float or a str and send C code into a layout it does not have. */
+
+/* The flags of o's real type. */
 static inline unsigned long pys__tp_flags(PyObject *o)
 {
     PyObject *t = pys__api.PyObject_Type(o);
@@ -327,17 +334,23 @@ static inline PyObject *pys__type_of(PyObject *o)
     size_t off = pys__the_runtime.type_off;
     return off ? __atomic_load_n((PyObject **)(void *)((char *)o + off), __ATOMIC_RELAXED) : NULL;
 }
-/* 1 if isinstance(o, TYPE), else 0 (never fails for builtin types). */
+static __attribute__((noinline)) int pys__is_slow(PyObject *o, PyObject *type)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    int r = t == type || pys__api.PyType_IsSubtype(t, type);
+    pys__api.Py_DecRef(t);
+    return r != 0;
+}
+/* 1 if o's real type is TYPE or a subtype of it, else 0. Never fails, runs
+ * no Python code. An exact match is one load and one compare. */
 static inline int pys__is(PyObject *o, void *type)
 {
-    if (__builtin_expect(pys__type_of(o) == (PyObject *)type, 1))
+    PyObject *t = pys__type_of(o);
+    if (__builtin_expect(t == (PyObject *)type, 1))
         return 1;
-    int r = pys__api.PyObject_IsInstance(o, (PyObject *)type);
-    if (r < 0) {
-        pys__api.PyErr_Clear();
-        return 0;
-    }
-    return r;
+    if (__builtin_expect(t != NULL, 1))
+        return pys__api.PyType_IsSubtype(t, (PyObject *)type) != 0;
+    return pys__is_slow(o, (PyObject *)type);
 }
 
 /* Run a compiled or cached source (run.c). mode: PYS__Py_file_input /

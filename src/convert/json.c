@@ -262,6 +262,10 @@ static cJSON *to_json(walk *w, PyObject *o)
     }
     if (pys__is(o, pys__api.PyFloat_Type)) {
         double v = pys__api.PyFloat_AsDouble(o);
+        if (v == -1.0 && pys__api.PyErr_Occurred()) {
+            pys__fail_py(w->rt, w->fn);
+            return NULL;
+        }
         if (!isfinite(v))
             return fail_at(w, PYS_E_VALUE, "NaN or infinity has no JSON form", NULL);
         return cJSON_CreateNumber(v);
@@ -304,8 +308,17 @@ struct cJSON *pys_to_json(pys_obj h)
             free(w);
         }
     }
-    if (pys__api.PyErr_Occurred())
-        pys__api.PyErr_Clear();
+    if (pys__api.PyErr_Occurred()) {
+        /* Never a tree built past an exception: a value that failed
+         * without saying so fails the call. */
+        if (out) {
+            cJSON_Delete(out);
+            out = NULL;
+            pys__fail_py(rt, __func__);
+        } else {
+            pys__api.PyErr_Clear(); /* the error set names the cause */
+        }
+    }
     pys__end(rt);
     return out;
 }

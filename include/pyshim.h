@@ -467,7 +467,8 @@ struct cJSON;
 /* Maximum nesting depth of JSON conversions in either direction. */
 #define PYS_JSON_MAX_DEPTH 512
 /* cJSON tree to Python (objects -> dict, arrays -> list, integral numbers
- * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG. */
+ * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG;
+ * a string or key that is not UTF-8 is PYS_E_VALUE. */
 PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
 /* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
@@ -475,7 +476,12 @@ PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
  * beyond PYS_JSON_MAX_DEPTH is an error (NULL, PYS_E_TYPE / E_VALUE /
  * E_OVERFLOW with the path to the bad value). */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
-/* JSON text both ways (convenience over the cJSON calls). */
+/* JSON text both ways (convenience over the cJSON calls).
+ * pys_from_json_text: text must be exactly one JSON value (whitespace
+ * around it allowed; "[1] x" is refused). Returns a new handle, or PYS_NULL
+ * with PYS_E_VALUE ("invalid JSON at offset N", N counted in bytes from
+ * the start of text, or text that is not UTF-8), PYS_E_ARG (NULL text),
+ * PYS_E_CLOSED. Thread-safe; the text is parsed without the GIL. */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
 /* malloc'd compact JSON text; free() it. */
 PYS_API char *pys_to_json_text(pys_obj o);

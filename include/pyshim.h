@@ -75,9 +75,19 @@ enum {
 #undef PYS__ERRNO_ENUM
 };
 
+/* What a SystemExit's code was (pys_error.exit_kind). */
+typedef enum pys_exit_kind {
+    PYS_EXIT_NONE = 0,    /* None (success), or the failure was no SystemExit */
+    PYS_EXIT_INT = 1,     /* an int within int64_t: exit_value */
+    PYS_EXIT_BIG_INT = 2, /* an int beyond int64_t: exit_value is its sign, -1 or 1 */
+    PYS_EXIT_OTHER = 3,   /* any other object, e.g. a message: str(code) is the message */
+} pys_exit_kind;
+
 /* The detail of this thread's last failure. Strings are never NULL (empty
  * when not applicable) and stay valid until this thread's next failing call.
- * `searched` lists the places tried when a Python could not be found. */
+ * `searched` lists the places tried when a Python could not be found.
+ * Fields are only ever appended: a program built against an older header
+ * reads the ones it knows. */
 typedef struct pys_error {
     int code;              /* PYS_E_*, or PYS_OK when nothing failed yet */
     const char *context;   /* the call that failed, e.g. "pys_getattr" */
@@ -86,7 +96,19 @@ typedef struct pys_error {
     const char *traceback; /* formatted Python traceback, or "" */
     const char *const *searched;
     size_t nsearched;
-    int exit_code;         /* SystemExit's code when code == PYS_E_EXIT */
+    /* code == PYS_E_EXIT: the status the OS would see had Python exited
+     * with this SystemExit, as `python` itself exits: 0-255. None gives 0,
+     * an int its value modulo 256 (so 256 gives 0 and -1 gives 255), an
+     * int beyond a C long 255, anything else 1. 0 for other failures. To
+     * tell what the code said, look at exit_kind and exit_value. */
+    int exit_code;
+    /* code == PYS_E_EXIT: SystemExit.code as Python has it (pys_exit_kind;
+     * PYS_EXIT_NONE with exit_value 0 for other failures). By Python's
+     * convention success is PYS_EXIT_NONE, or PYS_EXIT_INT with
+     * exit_value 0: SystemExit(256) is a failure although its exit_code
+     * is 0. */
+    int exit_kind;
+    int64_t exit_value;
 } pys_error;
 
 /* Returns this thread's last failure (never NULL; code PYS_OK when none).
@@ -263,8 +285,8 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 /* ======================================================================= */
 
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
- * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code set; the
- * host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
+ * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code,
+ * exit_kind and exit_value set; the host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
  * compiled once (a bounded cache). */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
 /* Same in the given namespace dict (globals = locals = ns). */

@@ -129,7 +129,10 @@ PYS_API const char *pys_err_name(int code);
 
 typedef struct pys_runtime pys_runtime;
 
-/* A handle to a Python object: slot index + generation. id 0 is invalid. */
+/* A handle to a Python object: slot index + generation. id 0 is invalid;
+ * every id is below 2^53 (a double, a JavaScript or Lua number, holds it
+ * exactly), and no id is issued twice in a process, across pys_close and
+ * pys_open too. */
 typedef struct pys_obj {
     uint64_t id;
 } pys_obj;

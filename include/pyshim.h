@@ -75,9 +75,19 @@ enum {
 #undef PYS__ERRNO_ENUM
 };
 
+/* What a SystemExit's code was (pys_error.exit_kind). */
+typedef enum pys_exit_kind {
+    PYS_EXIT_NONE = 0,    /* None (success), or the failure was no SystemExit */
+    PYS_EXIT_INT = 1,     /* an int within int64_t: exit_value */
+    PYS_EXIT_BIG_INT = 2, /* an int beyond int64_t: exit_value is its sign, -1 or 1 */
+    PYS_EXIT_OTHER = 3,   /* any other object, e.g. a message: str(code) is the message */
+} pys_exit_kind;
+
 /* The detail of this thread's last failure. Strings are never NULL (empty
  * when not applicable) and stay valid until this thread's next failing call.
- * `searched` lists the places tried when a Python could not be found. */
+ * `searched` lists the places tried when a Python could not be found.
+ * Fields are only ever appended: a program built against an older header
+ * reads the ones it knows. */
 typedef struct pys_error {
     int code;              /* PYS_E_*, or PYS_OK when nothing failed yet */
     const char *context;   /* the call that failed, e.g. "pys_getattr" */
@@ -86,7 +96,19 @@ typedef struct pys_error {
     const char *traceback; /* formatted Python traceback, or "" */
     const char *const *searched;
     size_t nsearched;
-    int exit_code;         /* SystemExit's code when code == PYS_E_EXIT */
+    /* code == PYS_E_EXIT: the status the OS would see had Python exited
+     * with this SystemExit, as `python` itself exits: 0-255. None gives 0,
+     * an int its value modulo 256 (so 256 gives 0 and -1 gives 255), an
+     * int beyond a C long 255, anything else 1. 0 for other failures. To
+     * tell what the code said, look at exit_kind and exit_value. */
+    int exit_code;
+    /* code == PYS_E_EXIT: SystemExit.code as Python has it (pys_exit_kind;
+     * PYS_EXIT_NONE with exit_value 0 for other failures). By Python's
+     * convention success is PYS_EXIT_NONE, or PYS_EXIT_INT with
+     * exit_value 0: SystemExit(256) is a failure although its exit_code
+     * is 0. */
+    int exit_kind;
+    int64_t exit_value;
 } pys_error;
 
 /* Returns this thread's last failure (never NULL; code PYS_OK when none).
@@ -107,7 +129,10 @@ PYS_API const char *pys_err_name(int code);
 
 typedef struct pys_runtime pys_runtime;
 
-/* A handle to a Python object: slot index + generation. id 0 is invalid. */
+/* A handle to a Python object: slot index + generation. id 0 is invalid;
+ * every id is below 2^53 (a double, a JavaScript or Lua number, holds it
+ * exactly), and no id is issued twice in a process, across pys_close and
+ * pys_open too. */
 typedef struct pys_obj {
     uint64_t id;
 } pys_obj;
@@ -298,8 +323,8 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 /* ======================================================================= */
 
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
- * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code set; the
- * host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
+ * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code,
+ * exit_kind and exit_value set; the host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
  * compiled once (a bounded cache). */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
 /* Same in the given namespace dict (globals = locals = ns). */
@@ -371,6 +396,9 @@ PYS_API pys_obj pys_str(pys_obj o);
 PYS_API int pys_type_name(pys_obj o, char *buf, size_t size);
 /* Returns 1/0, or a negative code. */
 PYS_API int pys_is_none(pys_obj o);
+/* isinstance(o, cls), as Python answers it (__instancecheck__ and a
+ * __class__ property count; pyshim's own conversions look at the real
+ * type instead). */
 PYS_API int pys_isinstance(pys_obj o, pys_obj cls);
 PYS_API int pys_truthy(pys_obj o);
 PYS_API int pys_callable(pys_obj o);
@@ -500,8 +528,9 @@ struct cJSON;
 #define PYS_JSON_MAX_DEPTH 512
 /* cJSON tree to Python (objects -> dict, arrays -> list, integral numbers
  * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG;
- * a number beyond a double's range (text 1e400, or an infinite or NaN
- * valuedouble) is PYS_E_OVERFLOW. */
+ * a string or key that is not UTF-8 is PYS_E_VALUE; a number beyond a
+ * double's range (text 1e400, or an infinite or NaN valuedouble) is
+ * PYS_E_OVERFLOW. */
 PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
 /* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
@@ -512,9 +541,14 @@ PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
  * dict being converted gives PYS_E_STATE; an exception it raises,
  * PYS_E_PYTHON. */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
-/* JSON text both ways (convenience over the cJSON calls). Text that does
- * not parse is PYS_E_VALUE, and so is a \u0000 escape in a string (cJSON
- * strings are C strings: it would cut the string short). */
+/* JSON text both ways (convenience over the cJSON calls).
+ * pys_from_json_text: text must be exactly one JSON value (whitespace
+ * around it allowed; "[1] x" is refused). Returns a new handle, or PYS_NULL
+ * with PYS_E_VALUE ("invalid JSON at offset N", N counted in bytes from
+ * the start of text, text that is not UTF-8, or a \u0000 escape in a
+ * string: cJSON strings are C strings, it would cut the string short),
+ * PYS_E_OVERFLOW (a number beyond a double), PYS_E_ARG (NULL text),
+ * PYS_E_CLOSED. Thread-safe; the text is parsed without the GIL. */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
 /* malloc'd compact JSON text; free() it. */
 PYS_API char *pys_to_json_text(pys_obj o);

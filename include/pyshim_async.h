@@ -132,7 +132,8 @@ PYS_API pys_loop *pys_loop_start(pys_runtime *rt);
  * thread with args (borrowed handles) to produce the awaitable (an async
  * function). The coroutine runs on the loop's thread; cb (may be NULL)
  * runs there when it completes. Errors: PYS_E_TYPE (not awaitable / not
- * callable), PYS_E_PYTHON (the call raised), PYS_E_STATE (the loop is
+ * callable), PYS_E_ARG (an awaitable that is not callable given nargs > 0),
+ * PYS_E_PYTHON (the call raised), PYS_E_STATE (the loop is
  * stopping or stopped), PYS_E_HANDLE, PYS_E_ARG, PYS_E_CLOSED, PYS_E_NOMEM.
  * Thread-safe: many threads may submit to many loops at once. */
 PYS_API pys_future *pys_loop_submit(pys_loop *loop, pys_obj aw_or_fn, const pys_obj *args,

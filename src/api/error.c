@@ -268,32 +268,44 @@ static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, 
     return r;
 }
 
-/* SystemExit.code -> exit status and message, as the interpreter does. */
-static int exit_code_of(PyObject *value, char **msg, bool *textual)
+/* SystemExit.code as Python has it, and the status the OS would see had
+ * the interpreter exited with it: (int)PyLong_AsLong(code) passed to
+ * exit(), -1 when it does not fit a long; 1 (and str(code) printed) for
+ * anything but None or an int. */
+typedef struct exit_info {
+    int os;
+    int kind;
+    int64_t value;
+} exit_info;
+
+static exit_info exit_code_of(PyObject *value, char **msg, bool *textual)
 {
+    exit_info x = {.os = 1, .kind = PYS_EXIT_OTHER};
     PyObject *code = pys__api.PyObject_GetAttrString(value, "code");
-    int status = 1;
     if (!code) {
         pys__api.PyErr_Clear();
-        return 1;
+        return x;
     }
     if (code == PYS__None) {
-        status = 0;
+        x = (exit_info){.os = 0, .kind = PYS_EXIT_NONE};
     } else if (pys__is(code, pys__api.PyLong_Type)) {
-        long v = pys__api.PyLong_AsLong(code);
-        if (pys__api.PyErr_Occurred()) {
-            pys__api.PyErr_Clear();
-            v = 1;
+        int overflow = 0;
+        long long v = pys__api.PyLong_AsLongLongAndOverflow(code, &overflow);
+        if (overflow) {
+            x = (exit_info){.os = 255, .kind = PYS_EXIT_BIG_INT, .value = overflow};
+        } else if (v == -1 && pys__api.PyErr_Occurred()) {
+            pys__api.PyErr_Clear(); /* cannot happen for a real int; stay a failure */
+        } else {
+            x = (exit_info){.os = (int)((unsigned long long)v & 0xffu), .kind = PYS_EXIT_INT,
+                            .value = v};
         }
-        status = (int)(v & 0xff);
     } else {
         free(*msg);
         *msg = str_of(code);
         *textual = true;
-        status = 1;
     }
     pys__api.Py_DecRef(code);
-    return status;
+    return x;
 }
 
 int pys__fail_py(pys_runtime *rt, const char *fn)
@@ -329,11 +341,11 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
     char *msg = str_of(value);
     char *trace = format_traceback(rt, type, value, tb);
     int code = PYS_E_PYTHON;
-    int exit_status = 0;
+    exit_info exit = {0};
     bool textual = false;
     if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(SystemExit))) {
         code = PYS_E_EXIT;
-        exit_status = exit_code_of(value, &msg, &textual);
+        exit = exit_code_of(value, &msg, &textual);
     } else if (rt->exc_timeout && pys__api.PyErr_GivenExceptionMatches(type, rt->exc_timeout)) {
         code = PYS_E_TIMEOUT;
     } else if (rt->exc_interrupt &&
@@ -362,7 +374,9 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
                                : pys__strdup(tname);
     free(msg);
     set_error(fn, code, pys__strdup(tname), full, trace);
-    pys__tls_state.err.exit_code = exit_status;
+    pys__tls_state.err.exit_code = exit.os;
+    pys__tls_state.err.exit_kind = exit.kind;
+    pys__tls_state.err.exit_value = exit.value;
     return code;
 }
 

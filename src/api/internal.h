@@ -26,15 +26,28 @@ enum { PYS__ST_CLOSED = 0, PYS__ST_OPENING, PYS__ST_OPEN, PYS__ST_CLOSING };
 
 /* ---- handle table --------------------------------------------------------- */
 
+/* A handle id is generation << PYS__IDX_BITS | slot index, below 2^53 so
+ * that a JavaScript or Lua number carries it exactly. A slot's generation
+ * (1 .. PYS__GEN_MAX) moves on at every release; a slot whose generations
+ * are used up is retired, never reissued. The table outlives a close (see
+ * handles.c), so no id is issued twice in a process. */
+#define PYS__IDX_BITS 28u
+#define PYS__GEN_BITS 25u
+#define PYS__IDX_MASK ((UINT64_C(1) << PYS__IDX_BITS) - 1)
+#define PYS__GEN_MAX ((UINT32_C(1) << PYS__GEN_BITS) - 1)
 #define PYS__CHUNK_BITS 12u
 #define PYS__CHUNK_SIZE (1u << PYS__CHUNK_BITS)
-#define PYS__MAX_CHUNKS 65536u
-#define PYS__GEN_MASK 0xffffffu
+#define PYS__MAX_CHUNKS (1u << (PYS__IDX_BITS - PYS__CHUNK_BITS))
 
 typedef struct pys__slot {
-    PyObject *obj;  /* NULL when free */
-    uint32_t tag;   /* runtime epoch << 24 | 24-bit generation (never 0) */
-    uint32_t next;  /* free list: index + 1 of the next free slot, 0 = end */
+    union {
+        PyObject *obj; /* live: the object (strong) */
+        uint32_t next; /* free: index + 1 of the next free slot, 0 = end */
+    };
+    /* Live: the id that names the slot. Free or retired: a word that no id
+     * equals (its index bits are the complement of the slot's index), with
+     * the next generation to issue above them (0 once retired). */
+    uint64_t id;
 } pys__slot;
 
 typedef struct pys__htable {
@@ -43,7 +56,8 @@ typedef struct pys__htable {
     uint32_t free_head;   /* index + 1, 0 = empty */
     uint32_t next_unused; /* slots below this have been used at least once */
     size_t live;
-    uint8_t epoch;        /* runtime generation, never 0 */
+    size_t retired;       /* slots whose generations are used up */
+    uint64_t epoch;       /* which open of the runtime (1, 2, ...); never repeats */
 } pys__htable;
 
 /* ---- compile cache -------------------------------------------------------- */
@@ -68,7 +82,7 @@ struct pys_runtime {
     bool locking;                /* free_threaded || pys__force_locking */
     /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
      * and trace-refs builds), found at open by looking at objects of known
-     * type; 0 if not found (then type tests call isinstance). */
+     * type; 0 if not found (then type tests call PyObject_Type). */
     size_t type_off;
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
@@ -148,7 +162,7 @@ typedef struct pys__tls {
     int batch_at[64];
     struct pys__thr *thr;
     uint32_t deadline_ms;
-    uint8_t deadline_epoch;
+    uint64_t deadline_epoch;
     /* The thread state pyshim keeps for this thread between calls (its
      * PyGILState count held), valid while tstate_gen == rt->opens; calls
      * attach it with PyEval_RestoreThread. NULL with tstate_gen current:
@@ -283,19 +297,19 @@ extern _Atomic long pys__scopes_open;
  * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */
 pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
 /* The live slot of handle id, or NULL. Needs the GIL (and rt->lock when
- * locking). An id is tag << 32 | (index + 1): index 0 wraps to a value no
- * table reaches, and a free or reissued slot has another tag. */
+ * locking). One bounds test and one compare: a free, retired or reissued
+ * slot holds a word that differs from every id of it that is not live. */
 static inline pys__slot *pys__slot_at(pys__htable *ht, uint32_t index)
 {
     return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
 }
 static inline __attribute__((always_inline)) pys__slot *pys__lookup(pys__htable *ht, uint64_t id)
 {
-    uint32_t index = (uint32_t)id - 1u;
+    uint64_t index = id & PYS__IDX_MASK;
     if (__builtin_expect(index >= ht->next_unused, 0))
         return NULL;
-    pys__slot *s = pys__slot_at(ht, index);
-    if (__builtin_expect(s->tag != (uint32_t)(id >> 32) || !s->obj, 0))
+    pys__slot *s = pys__slot_at(ht, (uint32_t)index);
+    if (__builtin_expect(s->id != id, 0))
         return NULL;
     return s;
 }
@@ -343,6 +357,13 @@ void pys__h_clear(pys_runtime *rt);
 
 /* ---- helpers for typed checks (no struct layouts) ------------------------ */
 
+/* Every type check that decides how pyshim reads an object (which C-API
+ * call it may make on it) looks at the object's real type: Py_TYPE, its
+ * flags, or PyType_IsSubtype on it. Never isinstance(): it honours a
+ * __class__ property, so an object could claim to be a code object, a
+ * float or a str and send C code into a layout it does not have. */
+
+/* The flags of o's real type. */
 static inline unsigned long pys__tp_flags(PyObject *o)
 {
     PyObject *t = pys__api.PyObject_Type(o);
@@ -357,17 +378,23 @@ static inline PyObject *pys__type_of(PyObject *o)
     size_t off = pys__the_runtime.type_off;
     return off ? __atomic_load_n((PyObject **)(void *)((char *)o + off), __ATOMIC_RELAXED) : NULL;
 }
-/* 1 if isinstance(o, TYPE), else 0 (never fails for builtin types). */
+static __attribute__((noinline)) int pys__is_slow(PyObject *o, PyObject *type)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    int r = t == type || pys__api.PyType_IsSubtype(t, type);
+    pys__api.Py_DecRef(t);
+    return r != 0;
+}
+/* 1 if o's real type is TYPE or a subtype of it, else 0. Never fails, runs
+ * no Python code. An exact match is one load and one compare. */
 static inline int pys__is(PyObject *o, void *type)
 {
-    if (__builtin_expect(pys__type_of(o) == (PyObject *)type, 1))
+    PyObject *t = pys__type_of(o);
+    if (__builtin_expect(t == (PyObject *)type, 1))
         return 1;
-    int r = pys__api.PyObject_IsInstance(o, (PyObject *)type);
-    if (r < 0) {
-        pys__api.PyErr_Clear();
-        return 0;
-    }
-    return r;
+    if (__builtin_expect(t != NULL, 1))
+        return pys__api.PyType_IsSubtype(t, (PyObject *)type) != 0;
+    return pys__is_slow(o, (PyObject *)type);
 }
 
 /* Run a compiled or cached source (run.c). mode: PYS__Py_file_input /

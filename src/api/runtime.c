@@ -18,7 +18,7 @@
 pys_runtime pys__the_runtime;
 _Atomic(pys_runtime *) pys__current;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t next_epoch = 1;
+static uint64_t next_epoch = 1; /* 64 bits: never wraps, so never repeats */
 
 /* ---- the public probe ------------------------------------------------------- */
 
@@ -432,8 +432,6 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->s_venv = pys__strdup(probe.venv ? probe.venv : "");
     rt->s_source = pys__strdup(pys__source_name(c->source));
     rt->bridge_module = pys__strdup(o->bridge_module ? o->bridge_module : "c_bridge");
-    if (next_epoch == 0)
-        next_epoch = 1;
     rt->ht.epoch = next_epoch++;
     rt->opens++;
     rt->tstate_now = pys__api.PyThreadState_GetUnchecked ? pys__api.PyThreadState_GetUnchecked

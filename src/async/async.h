@@ -36,7 +36,7 @@ struct pys_future {
     PyObject *value;       /* result (strong), dropped with the GIL */
     PyObject *job;         /* the helper's Job while pending (strong) */
     PyObject *capsule;     /* self of the done callback while armed (strong) */
-    uint8_t epoch;         /* runtime epoch that made it */
+    uint64_t epoch;        /* runtime epoch that made it */
     const char *origin;    /* static: the call that created it */
     pys_error err;         /* detail once completed; strings below */
     char *e_context, *e_type, *e_message, *e_traceback;
@@ -66,7 +66,7 @@ struct pys_loop {
     int users;             /* threads inside call_soon_threadsafe & co. */
     bool stop_sent, joining, joined;
     bool internal;         /* the runtime's background loop */
-    uint8_t epoch;
+    uint64_t epoch;
     pys_future *pending;   /* submitted, not completed (under mu) */
     pys_loop *gnext, *gprev, *snap_next;
     bool registered;       /* in g_async.loops */

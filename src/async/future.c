@@ -165,6 +165,8 @@ static void record_exception(pys_future *f, PyObject *exc)
     f->e_traceback = pys__strdup(e->traceback);
     f->err.code = e->code;
     f->err.exit_code = e->exit_code;
+    f->err.exit_kind = e->exit_kind;
+    f->err.exit_value = e->exit_value;
 }
 
 void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, const char *why)
@@ -329,6 +331,8 @@ static int fut_set_thread_error(const pys_future *f)
     t->err.type = t->e_type ? t->e_type : "";
     t->err.traceback = t->e_traceback ? t->e_traceback : "";
     t->err.exit_code = f->err.exit_code;
+    t->err.exit_kind = f->err.exit_kind;
+    t->err.exit_value = f->err.exit_value;
     return code;
 }
 

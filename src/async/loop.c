@@ -694,7 +694,10 @@ pys_loop *pys_loop_start(pys_runtime *rt)
     return L;
 }
 
-/* Turns aw_or_fn(+args) into a coroutine (new ref) or NULL + error. */
+/* Turns aw_or_fn(+args) into a coroutine (new ref) or NULL + error. An
+ * awaitable is submitted as is and takes no arguments; a callable is
+ * called with them (an object that is both is awaited when nargs is 0);
+ * anything else is a type error. */
 static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, const pys_obj *args,
                            size_t nargs, const char *fn)
 {
@@ -705,18 +708,25 @@ static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, co
         pys__fail(fn, PYS_E_ARG, "%s: args is NULL but nargs is %zu", fn, nargs);
         return NULL;
     }
-    if (nargs == 0) {
-        /* An awaitable is submitted as is; anything else must be callable. */
+    bool callable = pys__api.PyCallable_Check(o) != 0;
+    if (nargs == 0 || !callable) {
         PyObject *c = call3(st->as_coro, o, NULL, NULL);
         if (!c) {
             pys__fail_py(rt, fn);
             return NULL;
         }
-        if (c != PYS__None)
-            return c;
+        if (c != PYS__None) {
+            if (nargs == 0)
+                return c;
+            pys__api.Py_DecRef(c);
+            char tn[128];
+            pys__fail(fn, PYS_E_ARG, "%s: a coroutine or another awaitable (here %s) takes no "
+                      "arguments, but nargs is %zu", fn, pys__type_name(o, tn, sizeof tn), nargs);
+            return NULL;
+        }
         pys__api.Py_DecRef(c);
     }
-    if (!pys__api.PyCallable_Check(o)) {
+    if (!callable) {
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: expected a coroutine, an awaitable or an async "
                   "function, not %s", fn, pys__type_name(o, tn, sizeof tn));

@@ -7,9 +7,12 @@
  * double's range (1e400, which cJSON reads as infinity) is PYS_E_OVERFLOW
  * too, not an infinity that would not convert back. Cycles are caught
  * by keeping the containers on the current path; depth is bounded by
- * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]"). */
+ * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]").
+ * JSON text must be exactly one value; text that is not UTF-8 is
+ * PYS_E_VALUE, in keys as in values. */
 #include <cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +22,18 @@
 #define EXACT_INT_LIMIT 9007199254740992.0 /* 2^53 */
 
 /* ---- JSON -> Python -------------------------------------------------------------- */
+
+/* A str from cJSON's UTF-8 bytes; text that is not UTF-8 is PYS_E_VALUE
+ * (error set, no exception), whether it is a value or a key. */
+static PyObject *utf8(const char *s, const char *what, const char *fn)
+{
+    PyObject *o = pys__api.PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "strict");
+    if (!o) {
+        pys__api.PyErr_Clear();
+        pys__fail(fn, PYS_E_VALUE, "%s: %s is not valid UTF-8", fn, what);
+    }
+    return o;
+}
 
 static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const char *fn)
 {
@@ -47,13 +62,9 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
         else
             o = pys__api.PyFloat_FromDouble(v);
     } else if (cJSON_IsString(j)) {
-        const char *s = j->valuestring ? j->valuestring : "";
-        o = pys__api.PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "strict");
-        if (!o) {
-            pys__api.PyErr_Clear();
-            pys__fail(fn, PYS_E_VALUE, "%s: a JSON string is not valid UTF-8", fn);
+        o = utf8(j->valuestring ? j->valuestring : "", "a JSON string", fn);
+        if (!o)
             return NULL;
-        }
     } else if (cJSON_IsArray(j)) {
         o = pys__api.PyList_New(0);
         for (const cJSON *c = j->child; o && c; c = c->next) {
@@ -69,14 +80,17 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
     } else if (cJSON_IsObject(j)) {
         o = pys__api.PyDict_New();
         for (const cJSON *c = j->child; o && c; c = c->next) {
-            PyObject *v = from_json(rt, c, depth + 1, fn);
-            if (!v || pys__api.PyDict_SetItemString(o, c->string ? c->string : "", v) < 0) {
-                if (v)
-                    pys__api.Py_DecRef(v);
+            PyObject *k = utf8(c->string ? c->string : "", "a JSON object key", fn);
+            PyObject *v = k ? from_json(rt, c, depth + 1, fn) : NULL;
+            int rc = v ? pys__api.PyDict_SetItem(o, k, v) : -1;
+            if (k)
+                pys__api.Py_DecRef(k);
+            if (v)
+                pys__api.Py_DecRef(v);
+            if (rc < 0) {
                 pys__api.Py_DecRef(o);
                 return NULL;
             }
-            pys__api.Py_DecRef(v);
         }
     } else {
         pys__fail(fn, PYS_E_VALUE, "%s: unsupported cJSON node (type %d)", fn, j->type);
@@ -128,11 +142,14 @@ pys_obj pys_from_json_text(pys_runtime *rt, const char *text)
         pys__fail(__func__, PYS_E_ARG, "pys_from_json_text: text is NULL");
         return PYS_NULL;
     }
-    cJSON *j = cJSON_Parse(text);
+    /* The whole text is one value (whitespace around it allowed). The
+     * error position is this call's own: cJSON_GetErrorPtr is one
+     * process-wide pointer that any thread's parse overwrites. */
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text) + 1, &end, true);
     if (!j) {
-        const char *at = cJSON_GetErrorPtr();
-        pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %ld",
-                  at ? (long)(at - text) : -1L);
+        pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %td",
+                  end && end >= text ? end - text : (ptrdiff_t)0);
         return PYS_NULL;
     }
     long nul = nul_escape_at(text);
@@ -308,6 +325,10 @@ static cJSON *to_json(walk *w, PyObject *o)
     }
     if (pys__is(o, pys__api.PyFloat_Type)) {
         double v = pys__api.PyFloat_AsDouble(o);
+        if (v == -1.0 && pys__api.PyErr_Occurred()) {
+            pys__fail_py(w->rt, w->fn);
+            return NULL;
+        }
         if (!isfinite(v))
             return fail_at(w, PYS_E_VALUE, "NaN or infinity has no JSON form", NULL);
         return cJSON_CreateNumber(v);
@@ -351,8 +372,17 @@ struct cJSON *pys_to_json(pys_obj h)
         }
         pys__api.Py_DecRef(o);
     }
-    if (pys__api.PyErr_Occurred())
-        pys__api.PyErr_Clear();
+    if (pys__api.PyErr_Occurred()) {
+        /* Never a tree built past an exception: a value that failed
+         * without saying so fails the call. */
+        if (out) {
+            cJSON_Delete(out);
+            out = NULL;
+            pys__fail_py(rt, __func__);
+        } else {
+            pys__api.PyErr_Clear(); /* the error set names the cause */
+        }
+    }
     pys__end(rt);
     return out;
 }

@@ -321,9 +321,13 @@ PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ..
  *   s# const char*, size_t    y const void*, size_t (bytes)
  *   n None (takes no argument)   O pys_obj (borrowed by the call)
  *   N pys_obj (released by the call, even on failure)
- *   name=X   keyword argument (callf and call_method only)
- *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only)
+ *   name=X   keyword argument (callf and call_method only); a name of any
+ *            length; the same name twice is PYS_E_ARG, as f(a=1, a=2) is
+ *            an error in Python
+ *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only),
+ *            nested at most PYS_FORMAT_MAX_DEPTH deep (deeper is PYS_E_ARG)
  * Spaces and commas between items are ignored. */
+#define PYS_FORMAT_MAX_DEPTH 512
 
 typedef enum pys_cmp { PYS_LT = 0, PYS_LE, PYS_EQ, PYS_NE, PYS_GT, PYS_GE } pys_cmp;
 /* Rich comparison: 1 true, 0 false, negative code on error. */

@@ -262,10 +262,19 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 /* Running code                                                            */
 /* ======================================================================= */
 
+/* The compile cache behind pys_exec / pys_eval (and their _in forms):
+ * repeated identical source is compiled once. It keeps at most 256
+ * sources, together at most PYS_COMPILE_CACHE_MAX_BYTES bytes long (their
+ * code objects take roughly 1.5 to 5 times that), and never one longer
+ * than PYS_COMPILE_CACHE_MAX_SOURCE bytes: such a source is compiled on
+ * every run (use pys_compile + pys_run to compile a large one once). */
+#define PYS_COMPILE_CACHE_MAX_BYTES (1u << 20)
+#define PYS_COMPILE_CACHE_MAX_SOURCE (64u << 10)
+
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
  * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code set; the
  * host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
- * compiled once (a bounded cache). */
+ * compiled once (the compile cache above). */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
 /* Same in the given namespace dict (globals = locals = ns). */
 PYS_API int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns);

@@ -82,6 +82,8 @@ struct pys_runtime {
 
     pys__htable ht;
     pys__cc_entry cc[PYS__CC_SIZE];
+    size_t cc_bytes;             /* sum of the cached sources' lengths */
+    unsigned cc_hand;            /* the next entry evicted to make room */
 
     PyObject *main_dict;         /* __main__.__dict__ (strong) */
     PyObject *builtins;          /* builtins module (strong) */

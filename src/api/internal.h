@@ -90,6 +90,7 @@ struct pys_runtime {
     PyObject *_Atomic tb_format; /* traceback.format_exception (lazy, strong) */
     PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
     PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
+    PyObject *current_frames;    /* sys._current_frames as at open (free-threaded only) */
 
     /* Facts and owned strings behind pys_info. */
     pys_info info;

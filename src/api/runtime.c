@@ -240,6 +240,16 @@ static int post_init(pys_runtime *rt, const pys_options *o)
             rt->free_threaded = true;
     }
     pys__api.PyErr_Clear();
+    /* The watchdog of a free-threaded build reads other threads' frames
+     * through sys._current_frames (threads.c): the real one, taken now,
+     * before any of the application's Python code ran. */
+    rt->current_frames = NULL;
+    if (rt->free_threaded) {
+        rt->current_frames = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
+        if (rt->current_frames)
+            pys__api.Py_IncRef(rt->current_frames);
+        pys__api.PyErr_Clear();
+    }
     rt->s_executable = sys_str("executable");
     rt->s_prefix = sys_str("prefix");
     rt->s_base_prefix = sys_str("base_prefix");
@@ -507,7 +517,8 @@ int pys_close(pys_runtime *rt)
     flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);
-    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt};
+    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt,
+                           &rt->current_frames};
     for (size_t i = 0; i < sizeof cached / sizeof cached[0]; i++) {
         if (*cached[i])
             pys__api.Py_DecRef(*cached[i]);

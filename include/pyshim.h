@@ -91,8 +91,28 @@ typedef struct pys_error {
 
 /* Returns this thread's last failure (never NULL; code PYS_OK when none).
  * Owned by pyshim; valid until this thread's next failing call.
- * Thread-safe (per thread). No errors. */
+ * Thread-safe (per thread). No errors.
+ *
+ * Tracebacks are formatted lazily. A failing call reads the exception's
+ * type and message and keeps the exception itself (so objects its frames
+ * refer to stay alive until this thread's next failure, pys_clear_error,
+ * thread exit or pys_close); the first pys_last_error() after it formats
+ * the traceback, entering the runtime as a call does (it may wait for the
+ * GIL, runs Python's traceback.format_exception as it was at pys_open,
+ * and is subject to this thread's deadline and to pys_interrupt). If that
+ * fails, a traceback without source lines is built from the frames. The
+ * text is at most PYS_TRACEBACK_MAX_BYTES (a longer one keeps its first
+ * quarter and its end, with a line saying what was left out). If the
+ * runtime was closed first, the traceback reads "". Failing calls thus
+ * cost no formatting; pys_last_error_brief() reads the rest of the detail
+ * without formatting at all. */
 PYS_API const pys_error *pys_last_error(void);
+#define PYS_TRACEBACK_MAX_BYTES (1u << 20)
+/* The same detail as pys_last_error(), but a traceback that is not
+ * formatted yet reads "" (a later pys_last_error() still formats it): for
+ * code that only looks at the code, type or message of a failure it
+ * expects. Same ownership and thread safety. No errors. */
+PYS_API const pys_error *pys_last_error_brief(void);
 /* Clears this thread's error detail. Thread-safe. */
 PYS_API void pys_clear_error(void);
 /* Returns static text for a code ("unknown error" for unknown codes).

@@ -504,6 +504,38 @@ static void c_format_tb(pys__sb *b, PyObject *tb)
 
 static char *str_of(PyObject *o);
 
+/* Whether o is an exception by its real type (the chain accessors read
+ * the exception's struct). */
+static bool is_exc(PyObject *o)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    bool r = t && pys__api.PyType_IsSubtype(t, PYS__EXC(BaseException));
+    if (t)
+        pys__api.Py_DecRef(t);
+    return r;
+}
+
+/* s cut to at most PYS_TRACEBACK_MAX_BYTES as join_bounded cuts: its first
+ * quarter and its end, at UTF-8 character boundaries. Takes s. */
+static char *bound_text(char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    if (n <= PYS_TRACEBACK_MAX_BYTES)
+        return s;
+    size_t head = PYS_TRACEBACK_MAX_BYTES / 4;
+    size_t start = n - (PYS_TRACEBACK_MAX_BYTES - head);
+    while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80)
+        head--;
+    while (start < n && ((unsigned char)s[start] & 0xC0) == 0x80)
+        start++;
+    pys__sb b = {0};
+    pys__sb_addn(&b, s, head);
+    pys__sb_addf(&b, "\n[... %zu bytes of the traceback not shown ...]\n", start - head);
+    pys__sb_add(&b, s + start);
+    free(s);
+    return pys__sb_take(&b);
+}
+
 /* "Type: message" of exception e; `line` instead for the failure itself
  * (read when it happened). */
 static void c_format_line(pys__sb *b, PyObject *e, const char *line)
@@ -535,7 +567,7 @@ static char *c_format(PyObject *value, PyObject *tb, const char *line)
     pys__api.Py_IncRef(value);
     chain[k] = value;
     cause[k++] = false;
-    for (;;) {
+    while (is_exc(chain[k - 1])) {
         PyObject *e = chain[k - 1];
         bool by_cause = true;
         PyObject *next = pys__api.PyException_GetCause(e);
@@ -570,7 +602,8 @@ static char *c_format(PyObject *value, PyObject *tb, const char *line)
     if (more)
         pys__sb_addf(&b, "[... earlier exceptions of the chain not shown ...]\n\n");
     for (size_t j = k; j-- > 0;) {
-        PyObject *etb = j == 0 ? tb : pys__api.PyException_GetTraceback(chain[j]);
+        PyObject *etb = j == 0 ? tb : is_exc(chain[j]) ? pys__api.PyException_GetTraceback(chain[j])
+                                                       : NULL;
         if (j == 0 && etb)
             pys__api.Py_IncRef(etb);
         if (etb) {
@@ -587,7 +620,7 @@ static char *c_format(PyObject *value, PyObject *tb, const char *line)
     }
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-    return pys__sb_take(&b);
+    return bound_text(pys__sb_take(&b));
 }
 
 /* Copies at most PYS_TRACEBACK_MAX_BYTES of the strings in `lines` (a

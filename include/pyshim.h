@@ -113,8 +113,28 @@ typedef struct pys_error {
 
 /* Returns this thread's last failure (never NULL; code PYS_OK when none).
  * Owned by pyshim; valid until this thread's next failing call.
- * Thread-safe (per thread). No errors. */
+ * Thread-safe (per thread). No errors.
+ *
+ * Tracebacks are formatted lazily. A failing call reads the exception's
+ * type and message and keeps the exception itself (so objects its frames
+ * refer to stay alive until this thread's next failure, pys_clear_error,
+ * thread exit or pys_close); the first pys_last_error() after it formats
+ * the traceback, entering the runtime as a call does (it may wait for the
+ * GIL, runs Python's traceback.format_exception as it was at pys_open,
+ * and is subject to this thread's deadline and to pys_interrupt). If that
+ * fails, a traceback without source lines is built from the frames. The
+ * text is at most PYS_TRACEBACK_MAX_BYTES (a longer one keeps its first
+ * quarter and its end, with a line saying what was left out). If the
+ * runtime was closed first, the traceback reads "". Failing calls thus
+ * cost no formatting; pys_last_error_brief() reads the rest of the detail
+ * without formatting at all. */
 PYS_API const pys_error *pys_last_error(void);
+#define PYS_TRACEBACK_MAX_BYTES (1u << 20)
+/* The same detail as pys_last_error(), but a traceback that is not
+ * formatted yet reads "" (a later pys_last_error() still formats it): for
+ * code that only looks at the code, type or message of a failure it
+ * expects. Same ownership and thread safety. No errors. */
+PYS_API const pys_error *pys_last_error_brief(void);
 /* Clears this thread's error detail. Thread-safe. */
 PYS_API void pys_clear_error(void);
 /* Returns static text for a code ("unknown error" for unknown codes).
@@ -322,10 +342,20 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 /* Running code                                                            */
 /* ======================================================================= */
 
+/* The compile cache behind pys_exec / pys_eval (and their _in forms):
+ * repeated identical source is compiled once. It keeps at most 256
+ * sources, together at most PYS_COMPILE_CACHE_MAX_BYTES bytes long (their
+ * code objects take roughly 1.5 to 5 times that), and never one longer
+ * than PYS_COMPILE_CACHE_MAX_SOURCE bytes: such a source is compiled on
+ * every run (use pys_compile + pys_run to compile a large one once). */
+#define PYS_COMPILE_CACHE_MAX_BYTES (1u << 20)
+#define PYS_COMPILE_CACHE_MAX_SOURCE (64u << 10)
+
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
  * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code,
- * exit_kind and exit_value set; the host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
- * compiled once (a bounded cache). */
+ * exit_kind and exit_value set; the host never exits), PYS_E_ARG,
+ * PYS_E_CLOSED. Repeated identical source is compiled once (the compile
+ * cache above). */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
 /* Same in the given namespace dict (globals = locals = ns). */
 PYS_API int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns);
@@ -381,9 +411,13 @@ PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ..
  *   s# const char*, size_t    y const void*, size_t (bytes)
  *   n None (takes no argument)   O pys_obj (borrowed by the call)
  *   N pys_obj (released by the call, even on failure)
- *   name=X   keyword argument (callf and call_method only)
- *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only)
+ *   name=X   keyword argument (callf and call_method only); a name of any
+ *            length; the same name twice is PYS_E_ARG, as f(a=1, a=2) is
+ *            an error in Python
+ *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only),
+ *            nested at most PYS_FORMAT_MAX_DEPTH deep (deeper is PYS_E_ARG)
  * Spaces and commas between items are ignored. */
+#define PYS_FORMAT_MAX_DEPTH 512
 
 typedef enum pys_cmp { PYS_LT = 0, PYS_LE, PYS_EQ, PYS_NE, PYS_GT, PYS_GE } pys_cmp;
 /* Rich comparison: 1 true, 0 false, negative code on error. */

@@ -96,12 +96,15 @@ struct pys_runtime {
 
     pys__htable ht;
     pys__cc_entry cc[PYS__CC_SIZE];
+    size_t cc_bytes;             /* sum of the cached sources' lengths */
+    unsigned cc_hand;            /* the next entry evicted to make room */
 
     PyObject *main_dict;         /* __main__.__dict__ (strong) */
     PyObject *builtins;          /* builtins module (strong) */
-    PyObject *_Atomic tb_format; /* traceback.format_exception (lazy, strong) */
+    PyObject *_Atomic tb_format; /* traceback.format_exception as at open (strong), or NULL */
     PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
     PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
+    PyObject *current_frames;    /* sys._current_frames as at open (free-threaded only) */
 
     /* Facts and owned strings behind pys_info. */
     pys_info info;
@@ -149,13 +152,18 @@ typedef struct pys__tls {
     PyObject **held;
     int *held_depth;
     size_t nheld, capheld;
-    /* error detail; nfail counts the failures recorded on this thread, so
-     * code can tell whether one happened since a point without clearing
-     * the detail (which lives until the next failing call). */
+    /* error detail; err_gen changes with every new (or cleared) detail;
+     * nfail counts the failures recorded on this thread, so code can tell
+     * whether one happened since a point without clearing the detail
+     * (which lives until the next failing call). */
     pys_error err;
     uint64_t nfail;
     char *e_context, *e_type, *e_message, *e_traceback;
     char **e_searched;
+    uint64_t err_gen;
+    /* The exception behind err whose traceback is not formatted yet (see
+     * error.c), or NULL. */
+    struct pys__kept *kept;
     /* threads.c: batches (gil_depth right after each pys_gil_acquire),
      * this thread's interrupt record, and its per-call deadline. */
     int batch_n;
@@ -280,6 +288,31 @@ int pys__fail(const char *fn, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
  * by exception type. Needs the GIL. If nothing is pending, records an
  * internal error. */
 int pys__fail_py(pys_runtime *rt, const char *fn);
+/* Inside the library pys_last_error() reads the detail as it stands and
+ * never formats a pending traceback (that takes the GIL and runs Python
+ * code: internal code wants the code, type or message). Code that needs
+ * the traceback calls pys__last_error_full(). */
+const pys_error *pys__err_peek(void);
+#define pys_last_error() pys__err_peek()
+static inline const pys_error *pys__last_error_full(void)
+{
+    return (pys_last_error)();
+}
+/* Sets this thread's error detail aside (the thread then has none) and
+ * puts it back, dropping whatever detail was set meanwhile; for code that
+ * must fail internally without touching the caller's detail. */
+typedef struct pys__err_saved {
+    pys_error err;
+    char *context, *type, *message, *traceback;
+    char **searched;
+    struct pys__kept *kept;
+    uint64_t gen;
+} pys__err_saved;
+void pys__err_stash(pys__err_saved *s);
+void pys__err_unstash(pys__err_saved *s);
+/* pys_close, GIL held, calls on other threads all returned: drops every
+ * kept exception (their tracebacks then read ""). */
+void pys__errors_close(void);
 /* Copies a loader diagnostic into this thread's error. Returns d->code. */
 int pys__fail_diag(const char *fn, const pys__diag *d);
 /* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */

@@ -284,6 +284,29 @@ static int post_init(pys_runtime *rt, const pys_options *o)
             rt->free_threaded = true;
     }
     pys__api.PyErr_Clear();
+    /* The watchdog of a free-threaded build reads other threads' frames
+     * through sys._current_frames (threads.c): the real one, taken now,
+     * before any of the application's Python code ran. */
+    rt->current_frames = NULL;
+    if (rt->free_threaded) {
+        rt->current_frames = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
+        if (rt->current_frames)
+            pys__api.Py_IncRef(rt->current_frames);
+        pys__api.PyErr_Clear();
+    }
+    /* Tracebacks are formatted (lazily, error.c) with the real
+     * traceback.format_exception, taken before any of the application's
+     * Python code could replace it. Without it the C formatter serves. */
+    PyObject *tbm = pys__api.PyImport_ImportModule("traceback");
+    PyObject *fmt = tbm ? pys__api.PyObject_GetAttrString(tbm, "format_exception") : NULL;
+    if (tbm)
+        pys__api.Py_DecRef(tbm);
+    if (!fmt) {
+        pys__api.PyErr_Clear();
+        pys__log(rt, PYS_LOG_WARN, "traceback.format_exception is not available: tracebacks "
+                                   "are formatted without source lines");
+    }
+    atomic_store(&rt->tb_format, fmt);
     rt->s_executable = sys_str("executable");
     rt->s_prefix = sys_str("prefix");
     rt->s_base_prefix = sys_str("base_prefix");
@@ -549,12 +572,14 @@ int pys_close(pys_runtime *rt)
     flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);
-    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt};
+    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt,
+                           &rt->current_frames};
     for (size_t i = 0; i < sizeof cached / sizeof cached[0]; i++) {
         if (*cached[i])
             pys__api.Py_DecRef(*cached[i]);
         *cached[i] = NULL;
     }
+    pys__errors_close();
     PyObject *tb_format = atomic_exchange(&rt->tb_format, NULL);
     if (tb_format)
         pys__api.Py_DecRef(tb_format);

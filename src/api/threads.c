@@ -75,6 +75,10 @@ struct pys__thr {
     _Atomic unsigned long ident; /* PyThread_get_thread_ident of the owner */
     _Atomic int64_t expires;     /* deadline of the current call (ns), 0 none */
     _Atomic uint64_t intr_seq;   /* call seq that pys_interrupt targets */
+    /* The owner's thread state while it is in an outermost call, NULL
+     * otherwise; stored and cleared with the GIL held, so a watchdog
+     * holding the GIL that sees it non-NULL sees a live thread state. */
+    _Atomic(PyThreadState *) tstate;
     /* Watchdog-only: what it last posted, to which call, when again. */
     uint64_t wd_seq;
     PyObject *wd_exc;
@@ -436,6 +440,7 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
     if (__builtin_expect(!busy_and_open(rt, r), 0))
         return begin_refused(rt, r, fn);
     gil_take(rt, t);
+    atomic_store_explicit(&r->tstate, rt->tstate_now(), memory_order_relaxed);
     t->gil_depth = 1;
     return rt;
 }
@@ -458,6 +463,7 @@ void pys__end_slow(pys_runtime *rt, pys__tls *t)
         return;
     }
     struct pys__thr *r = t->thr;
+    atomic_store_explicit(&r->tstate, NULL, memory_order_relaxed);
     thr_disarm(rt, r);
     gil_give(t);
     /* Last: from here pys_close may finalise. */
@@ -567,36 +573,87 @@ static bool wd_scan(pys_runtime *rt, int64_t now, int64_t *next)
     return false;
 }
 
-/* Whether thread `ident` is running importlib's bootstrap code (its
- * innermost Python frame): an exception raised there can leave an import
- * lock held for good, hanging every later import of that module (CPython's
- * own hazard with Ctrl-C). Delivery waits until it is out. A thread
- * suspended for the GIL raises exactly where it was suspended, so looking
- * at the innermost frame is enough there; C-API calls only, no bytecode,
- * so the watchdog keeps the GIL while it looks (on free-threaded builds
- * the thread runs on meanwhile: best effort). `frames` is
- * sys._current_frames() or NULL. */
-static bool in_importlib(PyObject *frames, unsigned long ident)
+/* The innermost frame of the thread in record r's call (a new reference),
+ * or NULL. GIL builds, watchdog holding the GIL: the thread is suspended,
+ * and its thread state alive while r->tstate is set. C calls only: no
+ * Python code runs, so nothing the application's Python code replaced
+ * can stall the watchdog. 3.8 has no PyThreadState_GetFrame: there the
+ * frame is the fourth pointer of its PyThreadState (prev, next, interp,
+ * frame in every 3.8 build), checked to be a frame before use. */
+static PyObject *frame_of(struct pys__thr *r)
 {
-    if (!frames)
-        return false;
-    PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
-    PyObject *f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
-    PyObject *code = f ? pys__api.PyObject_GetAttrString(f, "f_code") : NULL;
+    PyThreadState *ts = atomic_load_explicit(&r->tstate, memory_order_relaxed);
+    if (!ts)
+        return NULL;
+    if (pys__api.PyThreadState_GetFrame)
+        return pys__api.PyThreadState_GetFrame(ts);
+    PyObject *f = *(PyObject **)(void *)((char *)ts + 3 * sizeof(void *));
+    if (!f || pys__type_of(f) != (PyObject *)pys__api.PyFrame_Type)
+        return NULL;
+    pys__api.Py_IncRef(f);
+    return f;
+}
+
+/* Free-threaded builds: the thread runs on while the watchdog looks, so
+ * its frames can only be read with the world stopped, as
+ * sys._current_frames() does. pyshim calls the function it captured at
+ * open (rt->current_frames), never the attribute as found; it is C, and
+ * runs Python only in audit hooks the application installed. Returns the
+ * dict or NULL. */
+static PyObject *all_frames(pys_runtime *rt)
+{
+    if (!rt->free_threaded || !rt->current_frames)
+        return NULL;
+    PyObject *frames = pys__api.PyObject_CallObject(rt->current_frames, NULL);
+    if (!frames || pys__type_of(frames) != (PyObject *)pys__api.PyDict_Type) {
+        if (frames)
+            pys__api.Py_DecRef(frames);
+        frames = NULL;
+        pys__api.PyErr_Clear();
+    }
+    return frames;
+}
+
+/* Whether the thread of record r is running importlib's bootstrap code
+ * (its innermost Python frame): an exception raised there can leave an
+ * import lock held for good, hanging every later import of that module
+ * (CPython's own hazard with Ctrl-C). Delivery waits until it is out. A
+ * thread suspended for the GIL raises exactly where it was suspended, so
+ * looking at the innermost frame is enough there. `frames` is
+ * all_frames() (free-threaded builds: best effort, the thread runs on) or
+ * NULL (GIL builds: frame_of). Frame, code and str are builtin types that
+ * Python code cannot patch, so the lookups run no Python code. */
+static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
+{
+    PyObject *f = NULL;
+    if (frames) {
+        unsigned long ident = atomic_load_explicit(&r->ident, memory_order_relaxed);
+        PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
+        f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
+        if (f)
+            pys__api.Py_IncRef(f);
+        if (key)
+            pys__api.Py_DecRef(key);
+    } else if (!rt->free_threaded) {
+        f = frame_of(r);
+    }
+    PyObject *code = !f                        ? NULL
+                     : pys__api.PyFrame_GetCode ? pys__api.PyFrame_GetCode(f)
+                                                : pys__api.PyObject_GetAttrString(f, "f_code");
     PyObject *name = code ? pys__api.PyObject_GetAttrString(code, "co_filename") : NULL;
-    const char *s = name && pys__is(name, pys__api.PyUnicode_Type)
+    const char *s = name && pys__type_of(name) == (PyObject *)pys__api.PyUnicode_Type
                         ? pys__api.PyUnicode_AsUTF8AndSize(name, NULL)
                         : NULL;
-    bool r = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
+    bool in = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
     if (name)
         pys__api.Py_DecRef(name);
     if (code)
         pys__api.Py_DecRef(code);
-    if (key)
-        pys__api.Py_DecRef(key);
+    if (f)
+        pys__api.Py_DecRef(f);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-    return r;
+    return in;
 }
 
 /* Posts to every record that is due, holding the GIL. Without wd.mu. */
@@ -604,14 +661,7 @@ static void wd_post(pys_runtime *rt)
 {
     int gs = pys__api.PyGILState_Ensure();
     int64_t now = now_ns();
-    PyObject *cf = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
-    PyObject *frames = cf ? pys__api.PyObject_CallObject(cf, NULL) : NULL;
-    if (!frames || !pys__is(frames, pys__api.PyDict_Type)) {
-        if (frames)
-            pys__api.Py_DecRef(frames);
-        frames = NULL;
-        pys__api.PyErr_Clear();
-    }
+    PyObject *frames = all_frames(rt);
     for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
          r = r->next) {
         uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
@@ -622,7 +672,7 @@ static void wd_post(pys_runtime *rt)
         if ((st != ST_ACTIVE && st != ST_POSTED) || !(exc = wanted(rt, r, seq, &when)) ||
             when > now)
             continue;
-        if (in_importlib(frames, atomic_load_explicit(&r->ident, memory_order_relaxed))) {
+        if (in_importlib(rt, frames, r)) {
             r->wd_seq = seq;
             r->wd_exc = exc;
             r->wd_again = now + IMPORT_RETRY_NS;

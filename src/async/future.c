@@ -158,7 +158,7 @@ static void record_exception(pys_future *f, PyObject *exc)
         pys__api.PyErr_Restore(type, exc, tb);
     }
     pys__fail_py(rt, f->origin);
-    const pys_error *e = pys_last_error();
+    const pys_error *e = pys__last_error_full(); /* the future carries the traceback */
     f->e_context = pys__strdup(e->context);
     f->e_type = pys__strdup(e->type);
     f->e_message = pys__strdup(e->message);
@@ -481,21 +481,10 @@ void pys_future_free(pys_future *f)
     pthread_mutex_unlock(&f->mu);
     if (pending) {
         /* Cancel what nobody will read; keep the caller's error detail. */
-        pys__tls *t = pys__tls_get();
-        pys_error saved = t->err;
-        char *keep[4] = {t->e_context, t->e_type, t->e_message, t->e_traceback};
-        char **keep_searched = t->e_searched;
-        t->e_context = t->e_type = t->e_message = t->e_traceback = NULL;
-        t->e_searched = NULL;
-        t->err = (pys_error){0};
+        pys__err_saved saved;
+        pys__err_stash(&saved);
         fut_request_cancel(f, "pys_future_free");
-        pys_clear_error();
-        t->err = saved;
-        t->e_context = keep[0];
-        t->e_type = keep[1];
-        t->e_message = keep[2];
-        t->e_traceback = keep[3];
-        t->e_searched = keep_searched;
+        pys__err_unstash(&saved);
     }
     if (wait_cb) {
         PyThreadState *ts = pys__gil_unhold();

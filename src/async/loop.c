@@ -385,7 +385,7 @@ static void loop_request_stop(pys__async *st, pys_loop *L)
 static void log_py_failure(pys_runtime *rt, const char *what)
 {
     pys__fail_py(rt, "pys_loop");
-    const pys_error *e = pys_last_error();
+    const pys_error *e = pys__last_error_full();
     pys__log(rt, PYS_LOG_WARN, "pys_loop: %s: %s%s%s", what, e->message,
              *e->traceback ? "\n" : "", e->traceback);
 }

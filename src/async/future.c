@@ -1,7 +1,12 @@
 /* Futures: the C side of a coroutine running on a loop thread.
  *
- * A future has two references: the owner's (dropped by pys_future_free) and
- * the Python side's (dropped when it completes). The Python side is a
+ * A future is reference-counted (refs, under f->mu): the owner's reference
+ * (dropped by pys_future_free), the Python side's (dropped when it
+ * completes) and, while the submitting call is still on its way out, the
+ * submitter's (dropped by pys__fut_submitted). The completion callback may
+ * free the future on the loop thread before the submitting call has
+ * returned (fire and forget): the submitter's reference keeps the memory
+ * alive until it is done with it, and whoever drops the last one frees. The Python side is a
  * PyCFunction whose self is a capsule pointing at the future; the helper's
  * Job calls it on the loop thread with (kind, value). Completing "disarms"
  * the capsule (points it at a static marker), so a stray later call, or a
@@ -44,7 +49,7 @@ pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, 
     pthread_condattr_destroy(&ca);
     pthread_mutex_init(&f->mu, NULL);
     f->magic = PYS__FUT_MAGIC;
-    f->refs = 2;
+    f->refs = 3; /* owner, Python side, submitter */
     f->epoch = rt->ht.epoch;
     f->origin = origin;
     f->cb = cb;
@@ -127,6 +132,11 @@ static void fut_unref(pys_future *f, bool have_gil)
     pthread_mutex_unlock(&g_async.mu);
     fut_drop_refs(&tmp, have_gil);
     fut_free_memory(f);
+}
+
+void pys__fut_submitted(pys_future *f)
+{
+    fut_unref(f, true);
 }
 
 void pys__fut_destroy_unarmed(pys_future *f)

@@ -628,6 +628,10 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     pthread_mutex_unlock(&f->mu);
     if (job)
         pys__api.Py_DecRef(job);
+    /* Last touch: the callback may have freed the owner's reference
+     * already; then this frees f, and the caller gets a pointer it may
+     * only compare with NULL (fire and forget). */
+    pys__fut_submitted(f);
     return f;
 
 fail:

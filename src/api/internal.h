@@ -118,6 +118,12 @@ extern _Atomic(pys_runtime *) pys__current;
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
+    /* threads.c: when the outermost call in progress (a batch) is to be
+     * stopped: its deadline (CLOCK_MONOTONIC ns), 1 once its Python code
+     * was stopped, 0 neither. Nested calls check it (pys__begin), so that
+     * every call of a stopped batch that runs Python code fails. */
+    int64_t stop_due;
+    PyObject *stop_exc; /* what to raise then (borrowed from rt) */
     bool registered;    /* destructor key set */
     /* scopes */
     uint64_t *scope_ids;
@@ -177,6 +183,14 @@ void pys__tls_register(pys__tls *t);
  * drop of free-threaded builds. */
 pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
 void pys__end_slow(pys_runtime *rt, pys__tls *t);
+/* threads.c, for a nested entry while t->stop_due is set: once it is due,
+ * posts the outermost call's exception to this thread again, so the next
+ * Python code run in that call raises it (GIL held). */
+void pys__stop_check(pys_runtime *rt, pys__tls *t);
+/* threads.c, for pys__fail_py: the Python code of this thread's call was
+ * stopped by exc (rt->exc_timeout or rt->exc_interrupt); the rest of the
+ * outermost call (a batch) fails the same way. */
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
 
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
@@ -190,6 +204,8 @@ static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime
         /* Nested inside a batch or a callback of this runtime: the GIL is
          * ours already; the batch counted us in. */
         t->gil_depth++;
+        if (__builtin_expect(t->stop_due != 0, 0))
+            pys__stop_check(rt, t);
         return rt;
     }
     return pys__begin_slow(rt, t, fn);

@@ -239,6 +239,8 @@ static __attribute__((noinline)) void thr_arm_deadline(pys_runtime *rt, pys__tls
                                                         struct pys__thr *r, uint64_t seq)
 {
     int64_t exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
+    t->stop_due = exp;
+    t->stop_exc = rt->exc_timeout;
     atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
     atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_seq_cst);
     int64_t nw = atomic_load_explicit(&wd.next_wake, memory_order_seq_cst);
@@ -253,6 +255,7 @@ static inline void thr_arm(pys_runtime *rt, pys__tls *t, struct pys__thr *r)
         thr_arm_deadline(rt, t, r, seq);
         return;
     }
+    t->stop_due = 0;
     atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
     atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
 }
@@ -417,6 +420,7 @@ static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, 
     if (!count_in(rt))
         return closed(fn);
     t->counted = true;
+    t->stop_due = 0;
     gil_take(rt, t);
     t->gil_depth = 1;
     return rt;
@@ -453,6 +457,7 @@ void pys__end_slow(pys_runtime *rt, pys__tls *t)
         pys__held_drop(t, t->gil_depth);
     if (--t->gil_depth > 0)
         return;
+    t->stop_due = 0;
     if (__builtin_expect(t->counted, 0)) {
         end_counted(rt, t);
         return;
@@ -462,6 +467,49 @@ void pys__end_slow(pys_runtime *rt, pys__tls *t)
     gil_give(t);
     /* Last: from here pys_close may finalise. */
     atomic_store_explicit(&r->busy, 0, memory_order_release);
+}
+
+/* Posts exc to this thread's own call (GIL held), marking the record
+ * POSTED so that the call's end clears it if no Python code raised it. */
+static void post_self(struct pys__thr *r, PyObject *exc)
+{
+    uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+    if ((w & ST_MASK) == ST_IDLE)
+        return;
+    while ((w & ST_MASK) == ST_ACTIVE &&
+           !atomic_compare_exchange_weak_explicit(&r->armed, &w,
+                                                  (w & ~(uint64_t)ST_MASK) | ST_POSTED,
+                                                  memory_order_acq_rel, memory_order_acquire))
+        ;
+    /* POSTING: the watchdog is posting too; it stores POSTED itself. */
+    pys__api.PyThreadState_SetAsyncExc(atomic_load_explicit(&r->ident, memory_order_relaxed),
+                                       exc);
+}
+
+void pys__stop_check(pys_runtime *rt, pys__tls *t)
+{
+    (void)rt;
+    if (t->stop_due != 1) {
+        if (now_ns() < t->stop_due)
+            return;
+        t->stop_due = 1;
+    }
+    if (t->thr && t->stop_exc)
+        post_self(t->thr, t->stop_exc);
+}
+
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc)
+{
+    (void)rt;
+    pys__tls *t = pys__tls_get();
+    struct pys__thr *r = t->thr;
+    /* Only inside an outermost call of this thread's (not on a loop
+     * thread, whose record is idle): its end clears stop_due. */
+    if (!r || t->gil_depth == 0 ||
+        (atomic_load_explicit(&r->armed, memory_order_relaxed) & ST_MASK) == ST_IDLE)
+        return;
+    t->stop_due = 1;
+    t->stop_exc = exc;
 }
 
 bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
@@ -681,13 +729,18 @@ static void wd_init(void)
     pthread_condattr_destroy(&ca);
 }
 
-/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
- * the runtime is open, or closing when `closing` (pys_close's own use). */
-/* With wd.mu held: starts the watchdog unless it runs. 0 or an errno. */
-static int wd_start_locked(pys_runtime *rt)
+/* With wd.mu held: starts the watchdog unless it runs. Returns 0, an
+ * errno, or -1 when the runtime is not open (closing: only for pys_close's
+ * own use, `closing`, before it stops the watchdog). A call refused after
+ * close therefore never starts a watchdog that nobody would join: close
+ * stores CLOSING before it takes wd.mu to stop it. */
+static int wd_start_locked(pys_runtime *rt, bool closing)
 {
     if (wd.running)
         return 0;
+    int st = atomic_load(&rt->state);
+    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
+        return -1;
     /* The watchdog takes no signals meant for the application. */
     sigset_t all, old;
     sigfillset(&all);
@@ -699,15 +752,16 @@ static int wd_start_locked(pys_runtime *rt)
     return e;
 }
 
+/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
+ * the runtime is open, or closing when `closing` (pys_close's own use). */
 static int wd_start(pys_runtime *rt, bool closing, const char *fn)
 {
     pthread_once(&wd_once, wd_init);
     pthread_mutex_lock(&wd.mu);
-    int st = atomic_load(&rt->state);
-    int rc = PYS_OK, e;
-    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
+    int rc = PYS_OK, e = wd_start_locked(rt, closing);
+    if (e < 0)
         rc = pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-    else if ((e = wd_start_locked(rt)) != 0)
+    else if (e != 0)
         rc = pys__fail(fn, PYS_E_NOMEM, "%s: cannot start the watchdog thread (error %d)", fn, e);
     pthread_mutex_unlock(&wd.mu);
     return rc;
@@ -721,7 +775,7 @@ static void wd_kick(pys_runtime *rt)
 {
     pthread_once(&wd_once, wd_init);
     pthread_mutex_lock(&wd.mu);
-    wd_start_locked(rt);
+    wd_start_locked(rt, false);
     wd.kick = true;
     pthread_cond_signal(&wd.cv);
     pthread_mutex_unlock(&wd.mu);

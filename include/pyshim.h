@@ -172,7 +172,16 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * progress on other threads have the Python code they run interrupted
  * (they return PYS_E_INTERRUPTED, see pys_interrupt) and are waited for, as
  * are batches (pys_gil_acquire) held by other threads: a batch that is
- * never released makes pys_close wait forever. */
+ * never released makes pys_close wait forever.
+ *
+ * Signals: when it finalises, pys_close puts back the disposition that
+ * each signal had before pys_open wherever Python changed it: its own
+ * handlers set at initialisation (install_signal_handlers), and whatever
+ * Python code set with signal.signal (a handler, SIG_IGN or SIG_DFL),
+ * which finalisation would otherwise leave at SIG_DFL. A disposition the
+ * host changed with sigaction while the runtime was open is kept. With
+ * skip_finalize nothing is restored (Python stays initialised and its
+ * handlers stay in force until a later close finalises). */
 PYS_API int pys_close(pys_runtime *rt);
 
 /* The open runtime, or NULL. Thread-safe. */

@@ -251,6 +251,17 @@ void pys__threads_stop(pys_runtime *rt);
 /* threads.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
  * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);
+/* signals.c: the host's signal dispositions, saved by pys_open and put
+ * back by pys_close where Python changed them (see there). Called with
+ * open_lock held: _open_before before Python initialises, _open_after
+ * right after (GIL held); _close_before right before Py_FinalizeEx (GIL
+ * held), _close_after right after it; _close_keep instead of both when
+ * close does not finalise (GIL held). */
+void pys__sig_open_before(void);
+void pys__sig_open_after(void);
+void pys__sig_close_before(void);
+void pys__sig_close_after(void);
+void pys__sig_close_keep(void);
 /* Test switch (threads.c; env PYSHIM_FORCE_LOCKING=1 at load, or
  * pys__test_force_locking): take rt->lock on GIL builds too, to run the
  * free-threaded locking path. Changed only while no call is in progress. */

@@ -366,6 +366,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     };
     bool was_init = false;
     PyThreadState *main_ts = NULL;
+    pys__sig_open_before();
     rc = pys__py_init(&io, &main_ts, &was_init, &d);
     free(exe_default);
     free(guessed);
@@ -398,6 +399,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
 
     int gs = pys__api.PyGILState_Ensure();
     rc = post_init(rt, o);
+    pys__sig_open_after();
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
@@ -527,11 +529,14 @@ int pys_close(pys_runtime *rt)
             pys__api.PyEval_RestoreThread(rt->main_tstate);
         }
         pys__threads_before_finalize(rt);
+        pys__sig_close_before();
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
+        pys__sig_close_after();
         rt->main_tstate = NULL;
         pys__py_init_free();
     } else {
+        pys__sig_close_keep();
         pys__api.PyGILState_Release(gs);
     }
     atomic_store(&pys__current, NULL);

@@ -181,7 +181,22 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * which finalisation would otherwise leave at SIG_DFL. A disposition the
  * host changed with sigaction while the runtime was open is kept. With
  * skip_finalize nothing is restored (Python stays initialised and its
- * handlers stay in force until a later close finalises). */
+ * handlers stay in force until a later close finalises).
+ *
+ * Fork: a child made by os.fork() (or multiprocessing's "fork" start
+ * method) in Python code that pyshim runs has only the thread that forked,
+ * as CPython has it (PyOS_AfterFork_Child). pyshim forgets the calls and
+ * batches that other threads had in progress, so the child's calls,
+ * deadlines, interrupts, new threads and pys_close work; the call that
+ * forked goes on in the child with its deadline. Loops and background
+ * calls of the parent have no thread in the child: pending futures read
+ * as PYS_FUTURE_CANCELLED there (their callbacks are not called), new
+ * submissions to the parent's loops fail (PYS_E_STATE), pys_loop_stop and
+ * pys_future_free work, and new loops can be started. A child forked while
+ * pys_close ran on another thread finds the runtime closed. A child made
+ * by fork() called from C must not call pyshim (only exec or _exit):
+ * CPython needs PyOS_BeforeFork/PyOS_AfterFork_* around such a fork, which
+ * only code that holds the GIL can call; fork through os.fork instead. */
 PYS_API int pys_close(pys_runtime *rt);
 
 /* The open runtime, or NULL. Thread-safe. */

@@ -237,6 +237,9 @@ void pys__leave_outer(pys_runtime *rt, pys__tls *t);
 /* threads.c: registers for asymmetric fences (membarrier), once per
  * process; pys_open calls it before the runtime is open. */
 void pys__threads_init(void);
+/* threads.c, for pys_open (GIL held, after init): registers the hook
+ * that restarts the watchdog in a child of os.fork(). */
+void pys__threads_open(pys_runtime *rt);
 /* threads.c: at thread exit (pthread key destructor of the tls), gives
  * back the thread state pyshim kept for this thread, if the runtime that
  * made it is still open. */

@@ -20,6 +20,42 @@ _Atomic(pys_runtime *) pys__current;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint8_t next_epoch = 1;
 
+/* open_lock's holder, for a forked child (only the forking thread is
+ * there): a lock held by a thread that is not is made free again. The
+ * holder is written only under the lock. */
+static pthread_t open_holder;
+static bool open_held;
+
+static void open_lock_take(void)
+{
+    pthread_mutex_lock(&open_lock);
+    open_holder = pthread_self();
+    open_held = true;
+}
+
+static void open_lock_give(void)
+{
+    open_held = false;
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void open_after_fork_child(void)
+{
+    if (open_held && !pthread_equal(open_holder, pthread_self())) {
+        /* An open or close in progress on another thread: its thread is
+         * not here, so the runtime stays as that left it (a close in
+         * progress: closed for this process's calls). */
+        open_held = false;
+        pthread_mutex_init(&open_lock, NULL);
+    }
+}
+
+static pthread_once_t open_fork_once = PTHREAD_ONCE_INIT;
+static void open_fork_register(void)
+{
+    pthread_atfork(NULL, NULL, open_after_fork_child);
+}
+
 /* ---- the public probe ------------------------------------------------------- */
 
 struct pys_probe_result {
@@ -312,10 +348,11 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
     if (pys__bridge_check(o) != PYS_OK)
         return pys_last_error()->code;
-    pthread_mutex_lock(&open_lock);
+    pthread_once(&open_fork_once, open_fork_register);
+    open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_open: a runtime is already open in this process "
                          "(CPython allows one; close it first)");
@@ -401,10 +438,12 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rc = post_init(rt, o);
     pys__sig_open_after();
     if (rc == PYS_OK)
+        pys__threads_open(rt);
+    if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
     if (rc != PYS_OK) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
         pys__probe_free(&probe);
         pys__diag_free(&d);
@@ -428,7 +467,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d from %s (%s)", version >> 8,
              version & 0xff, micro, rt->info.library, rt->info.source);
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
@@ -450,7 +489,7 @@ fail:
     pys__probe_free(&probe);
     free(venv_hold);
     atomic_store(&rt->state, PYS__ST_CLOSED);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     return rc;
 }
 
@@ -483,10 +522,10 @@ int pys_close(pys_runtime *rt)
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_close: called inside a pyshim call or batch on this thread");
-    pthread_mutex_lock(&open_lock);
+    open_lock_take();
     int expect = PYS__ST_OPEN;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, PYS__ST_CLOSING)) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_CLOSED, "pys_close: the runtime is not open");
     }
     /* Let calls in progress finish; new ones see CLOSING and fail. Python
@@ -544,7 +583,7 @@ int pys_close(pys_runtime *rt)
     rt->info = (pys_info){0};
     pthread_mutex_destroy(&rt->lock);
     atomic_store(&rt->state, PYS__ST_CLOSED);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     return rc;
 }
 

@@ -48,7 +48,17 @@
  * pys__test_force_locking, to test that path).
  *
  * Lock order: the GIL, then wd.mu. The watchdog never waits for the GIL
- * while holding wd.mu, and never posts while holding it. */
+ * while holding wd.mu, and never posts while holding it.
+ *
+ * Fork. A child has only the thread that forked (CPython's
+ * PyOS_AfterFork_Child discipline): pthread_atfork holds wd.mu across the
+ * fork, and in the child resets what belonged to the other threads: their
+ * records (busy flags, calls in flight, hand them back), rt->inflight
+ * (only this thread's own count stays), the watchdog (its thread is not
+ * there: it is started again on demand), and rt->lock. Once CPython has
+ * made its own state consistent (os.register_at_fork's after_in_child
+ * hook, registered at open), the watchdog is started again if the call
+ * that forked has a deadline or an interrupt pending. */
 #include <signal.h>
 #include <stdlib.h>
 #if defined(__linux__)
@@ -180,9 +190,13 @@ static void asym_init(void)
 #endif
 }
 
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_register(void);
+
 void pys__threads_init(void)
 {
     pthread_once(&asym_once, asym_init);
+    pthread_once(&fork_once, fork_register);
 }
 
 /* ThreadSanitizer has no fences (and no model of membarrier): there the
@@ -863,6 +877,108 @@ void pys__threads_before_finalize(pys_runtime *rt)
         pys__api.PyErr_Clear();
         pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
     }
+}
+
+/* ---- fork --------------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    pthread_once(&wd_once, wd_init);
+    pthread_mutex_lock(&wd.mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&wd.mu);
+}
+
+static void fork_child(void)
+{
+    pys_runtime *rt = &pys__the_runtime;
+    pys__tls *t = pys__tls_get();
+    struct pys__thr *self = t->thr;
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+        r->wd_seq = 0;
+        r->wd_exc = NULL;
+        r->wd_again = 0;
+        if (r == self) {
+            /* A post the parent's watchdog had begun is done here. */
+            if ((w & ST_MASK) == ST_POSTING)
+                atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_POSTED,
+                                      memory_order_relaxed);
+            continue;
+        }
+        /* Its thread is not in this process: no call in progress there. */
+        atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_IDLE, memory_order_relaxed);
+        atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->busy, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->owned, 0, memory_order_release);
+    }
+    atomic_store(&rt->inflight, t->counted ? 1 : 0);
+    wd.running = wd.stop = wd.kick = false;
+    atomic_store(&wd.next_wake, INT64_MAX);
+    wd_init(); /* a fresh condition variable: its waiter is not here */
+    pthread_mutex_unlock(&wd.mu);
+    if (rt->locking && atomic_load(&rt->state) != PYS__ST_CLOSED)
+        pthread_mutex_init(&rt->lock, NULL); /* never held across a fork by its thread */
+    if (!pthread_equal(rt->opener, pthread_self())) {
+        /* CPython deletes the other threads' states in the child. */
+        rt->main_tstate = NULL;
+        rt->first_tstate = NULL;
+        rt->opener = pthread_self();
+    }
+}
+
+static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* os.register_at_fork(after_in_child=...) (GIL held, CPython consistent
+ * again): starts the watchdog if the call that forked needs it. */
+static PyObject *after_fork_child(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pys_runtime *rt = &pys__the_runtime;
+    struct pys__thr *r = pys__tls_get()->thr;
+    if (r && atomic_load(&rt->state) == PYS__ST_OPEN) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+        if ((w & ST_MASK) != ST_IDLE &&
+            (atomic_load_explicit(&r->expires, memory_order_relaxed) != 0 ||
+             atomic_load_explicit(&r->intr_seq, memory_order_relaxed) == w >> 2))
+            wd_kick(rt);
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyMethodDef after_fork_def = {"pyshim_after_fork_child", after_fork_child,
+                                     PYS__METH_NOARGS,
+                                     "Restarts pyshim's watchdog in a forked child."};
+
+void pys__threads_open(pys_runtime *rt)
+{
+    PyObject *os = pys__api.PyImport_ImportModule("os");
+    PyObject *reg = os ? pys__api.PyObject_GetAttrString(os, "register_at_fork") : NULL;
+    PyObject *fn = reg ? pys__api.PyCFunction_NewEx(&after_fork_def, NULL, NULL) : NULL;
+    PyObject *args = fn ? pys__api.PyTuple_New(0) : NULL;
+    PyObject *kw = args ? pys__api.PyDict_New() : NULL;
+    PyObject *r = NULL;
+    if (kw && pys__api.PyDict_SetItemString(kw, "after_in_child", fn) == 0)
+        r = pys__api.PyObject_Call(reg, args, kw);
+    if (!r)
+        pys__log(rt, PYS_LOG_WARN,
+                 "pys_open: could not register the after-fork hook: deadlines in forked "
+                 "children start with their next call");
+    PyObject *objs[] = {r, kw, args, fn, reg, os};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        if (objs[i])
+            pys__api.Py_DecRef(objs[i]);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
 }
 
 /* ---- public ------------------------------------------------------------------- */

@@ -116,6 +116,11 @@ void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, 
  * held). The callback may have freed the owner's meanwhile: f may be
  * freed on return, and the submitter must not read it afterwards. */
 void pys__fut_submitted(pys_future *f);
+/* In a forked child (pthread_atfork, only this thread): new leaf locks;
+ * a pending future, whose loop thread is not in this process, completes
+ * as cancelled without its callback, and its loop's reference is given
+ * up (it never reports). */
+void pys__fut_after_fork_child(pys_future *f);
 /* Frees a future that was never handed out (GIL held). */
 void pys__fut_destroy_unarmed(pys_future *f);
 /* Drops the references futures of this runtime hold (close hook, GIL

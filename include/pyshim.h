@@ -159,7 +159,9 @@ typedef struct pys_options {
  * PYS_E_SYMBOL (names the symbol and version), PYS_E_INIT (names the path
  * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
  * (one per process) or a different libpython was loaded earlier in this
- * process. The runtime is owned by the caller until pys_close().
+ * process, or when the last pys_close finalised Python while Python
+ * threads were still running (see pys_close). The runtime is owned by the
+ * caller until pys_close().
  * Thread-safe against concurrent pys_open (one wins). */
 PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
 
@@ -173,6 +175,16 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * (they return PYS_E_INTERRUPTED, see pys_interrupt) and are waited for, as
  * are batches (pys_gil_acquire) held by other threads: a batch that is
  * never released makes pys_close wait forever.
+ *
+ * Threads left running: finalisation joins non-daemon Python threads but
+ * leaves daemon threads (and threads started with _thread) blocked where
+ * they are, their thread states freed; one that woke up in a Python
+ * initialised again would crash the process. So after such a close,
+ * pys_open fails with PYS_E_STATE while any of those threads still exists
+ * (on 3.9-3.13 a daemon thread ends when it next wakes up; on 3.8 it stays
+ * parked for good), and for good for a thread threading does not know
+ * (started with _thread directly), whose end pyshim cannot see. End or
+ * join such threads before pys_close, or use skip_finalize, to reopen.
  *
  * Signals: when it finalises, pys_close puts back the disposition that
  * each signal had before pys_open wherever Python changed it: its own

@@ -254,6 +254,12 @@ void pys__threads_stop(pys_runtime *rt);
 /* threads.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
  * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);
+/* threads.c, for pys_close right after Py_FinalizeEx, and for pys_open
+ * before it initialises Python again (open_lock held): Python threads
+ * that were still running at finalisation make pys_open fail with
+ * PYS_E_STATE (error set) while they may still wake up. */
+void pys__threads_after_finalize(pys_runtime *rt);
+int pys__threads_reopen_check(const char *fn);
 /* signals.c: the host's signal dispositions, saved by pys_open and put
  * back by pys_close where Python changed them (see there). Called with
  * open_lock held: _open_before before Python initialises, _open_after

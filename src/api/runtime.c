@@ -357,6 +357,10 @@ int pys_open(const pys_options *opts, pys_runtime **out)
                          "pys_open: a runtime is already open in this process "
                          "(CPython allows one; close it first)");
     }
+    if (pys__threads_reopen_check(__func__) != PYS_OK) {
+        open_lock_give();
+        return PYS_E_STATE;
+    }
     atomic_store(&rt->state, PYS__ST_OPENING);
     pys__threads_init();
 
@@ -572,6 +576,7 @@ int pys_close(pys_runtime *rt)
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
         pys__sig_close_after();
+        pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
         pys__py_init_free();
     } else {

@@ -139,7 +139,7 @@ PYS_TEST(fork, close_in_the_child_of_a_fork_while_another_thread_batches, .timeo
 PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
 {
     /* The call that forks goes on in the child with its deadline. */
-    pyt_assert_ok(pys_set_deadline(rt, 300));
+    pyt_assert_ok(pys_set_deadline(rt, 2000));
     int rc = pys_exec(rt, "import os, warnings\n"
                           "warnings.simplefilter('ignore', DeprecationWarning)\n"
                           "pid = os.fork()\n"
@@ -157,7 +157,9 @@ PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
         CHILD_CHECK(3, pys_close(rt) == PYS_OK);
         _exit(0);
     }
-    pyt_assert_ok(rc);
+    /* The parent's call returns right after the fork (on a loaded
+     * machine the fork alone may take long: then it timed out there). */
+    cr_assert(rc == PYS_OK || rc == PYS_E_TIMEOUT, "the parent's call: %s", pys_err_name(rc));
     cr_assert_gt(pid, 0);
     pyt_assert_ok(pys_set_deadline(rt, 0));
     expect_child_ok((pid_t)pid, "the child's deadline");

@@ -210,7 +210,9 @@ typedef struct pys_options {
  * PYS_E_SYMBOL (names the symbol and version), PYS_E_INIT (names the path
  * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
  * (one per process) or a different libpython was loaded earlier in this
- * process. The runtime is owned by the caller until pys_close().
+ * process, or when the last pys_close finalised Python while Python
+ * threads were still running (see pys_close). The runtime is owned by the
+ * caller until pys_close().
  * Thread-safe against concurrent pys_open (one wins). */
 PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
 
@@ -223,7 +225,41 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * progress on other threads have the Python code they run interrupted
  * (they return PYS_E_INTERRUPTED, see pys_interrupt) and are waited for, as
  * are batches (pys_gil_acquire) held by other threads: a batch that is
- * never released makes pys_close wait forever. */
+ * never released makes pys_close wait forever.
+ *
+ * Threads left running: finalisation joins non-daemon Python threads but
+ * leaves daemon threads (and threads started with _thread) blocked where
+ * they are, their thread states freed; one that woke up in a Python
+ * initialised again would crash the process. So after such a close,
+ * pys_open fails with PYS_E_STATE while any of those threads still exists
+ * (on 3.9-3.13 a daemon thread ends when it next wakes up; on 3.8 it stays
+ * parked for good), and for good for a thread threading does not know
+ * (started with _thread directly), whose end pyshim cannot see. End or
+ * join such threads before pys_close, or use skip_finalize, to reopen.
+ *
+ * Signals: when it finalises, pys_close puts back the disposition that
+ * each signal had before pys_open wherever Python changed it: its own
+ * handlers set at initialisation (install_signal_handlers), and whatever
+ * Python code set with signal.signal (a handler, SIG_IGN or SIG_DFL),
+ * which finalisation would otherwise leave at SIG_DFL. A disposition the
+ * host changed with sigaction while the runtime was open is kept. With
+ * skip_finalize nothing is restored (Python stays initialised and its
+ * handlers stay in force until a later close finalises).
+ *
+ * Fork: a child made by os.fork() (or multiprocessing's "fork" start
+ * method) in Python code that pyshim runs has only the thread that forked,
+ * as CPython has it (PyOS_AfterFork_Child). pyshim forgets the calls and
+ * batches that other threads had in progress, so the child's calls,
+ * deadlines, interrupts, new threads and pys_close work; the call that
+ * forked goes on in the child with its deadline. Loops and background
+ * calls of the parent have no thread in the child: pending futures read
+ * as PYS_FUTURE_CANCELLED there (their callbacks are not called), new
+ * submissions to the parent's loops fail (PYS_E_STATE), pys_loop_stop and
+ * pys_future_free work, and new loops can be started. A child forked while
+ * pys_close ran on another thread finds the runtime closed. A child made
+ * by fork() called from C must not call pyshim (only exec or _exit):
+ * CPython needs PyOS_BeforeFork/PyOS_AfterFork_* around such a fork, which
+ * only code that holds the GIL can call; fork through os.fork instead. */
 PYS_API int pys_close(pys_runtime *rt);
 
 /* The open runtime, or NULL. Thread-safe. */

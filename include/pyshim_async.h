@@ -70,7 +70,11 @@ typedef enum pys_future_status {
 /* Completion callback: runs once, on the loop's thread, with the GIL held,
  * when the future is finished, failed or cancelled. `f` stays valid during
  * the call; the callback may read it (pys_future_result, pys_future_error)
- * and may free it. Must not block. */
+ * and may free it. Must not block. A callback that frees its future ("fire
+ * and forget") may run before the call that submitted the future has
+ * returned: the pointer that call returns may then be freed already, and
+ * tells the submitter only whether submission succeeded (non-NULL); the
+ * submitter must not use or free it. */
 typedef void (*pys_future_fn)(pys_future *f, pys_future_status status, void *ud);
 
 /* Waits until f has completed (and its callback, if any, has returned), for

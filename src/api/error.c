@@ -819,9 +819,11 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
         exit = exit_code_of(value, &msg, &textual);
     } else if (rt->exc_timeout && pys__api.PyErr_GivenExceptionMatches(type, rt->exc_timeout)) {
         code = PYS_E_TIMEOUT;
+        pys__threads_stopped(rt, rt->exc_timeout);
     } else if (rt->exc_interrupt &&
                pys__api.PyErr_GivenExceptionMatches(type, rt->exc_interrupt)) {
         code = PYS_E_INTERRUPTED;
+        pys__threads_stopped(rt, rt->exc_interrupt);
     } else if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(KeyboardInterrupt))) {
         code = PYS_E_INTERRUPTED;
     }

@@ -135,6 +135,12 @@ extern _Atomic(pys_runtime *) pys__current;
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
+    /* threads.c: when the outermost call in progress (a batch) is to be
+     * stopped: its deadline (CLOCK_MONOTONIC ns), 1 once its Python code
+     * was stopped, 0 neither. Nested calls check it (pys__begin), so that
+     * every call of a stopped batch that runs Python code fails. */
+    int64_t stop_due;
+    PyObject *stop_exc; /* what to raise then (borrowed from rt) */
     bool registered;    /* destructor key set */
     /* scopes */
     uint64_t *scope_ids;
@@ -205,6 +211,14 @@ void pys__tls_register(pys__tls *t);
  * drop of free-threaded builds. */
 pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
 void pys__end_slow(pys_runtime *rt, pys__tls *t);
+/* threads.c, for a nested entry while t->stop_due is set: once it is due,
+ * posts the outermost call's exception to this thread again, so the next
+ * Python code run in that call raises it (GIL held). */
+void pys__stop_check(pys_runtime *rt, pys__tls *t);
+/* threads.c, for pys__fail_py: the Python code of this thread's call was
+ * stopped by exc (rt->exc_timeout or rt->exc_interrupt); the rest of the
+ * outermost call (a batch) fails the same way. */
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
 
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
@@ -218,6 +232,8 @@ static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime
         /* Nested inside a batch or a callback of this runtime: the GIL is
          * ours already; the batch counted us in. */
         t->gil_depth++;
+        if (__builtin_expect(t->stop_due != 0, 0))
+            pys__stop_check(rt, t);
         return rt;
     }
     return pys__begin_slow(rt, t, fn);
@@ -249,6 +265,9 @@ void pys__leave_outer(pys_runtime *rt, pys__tls *t);
 /* threads.c: registers for asymmetric fences (membarrier), once per
  * process; pys_open calls it before the runtime is open. */
 void pys__threads_init(void);
+/* threads.c, for pys_open (GIL held, after init): registers the hook
+ * that restarts the watchdog in a child of os.fork(). */
+void pys__threads_open(pys_runtime *rt);
 /* threads.c: at thread exit (pthread key destructor of the tls), gives
  * back the thread state pyshim kept for this thread, if the runtime that
  * made it is still open. */
@@ -263,6 +282,23 @@ void pys__threads_stop(pys_runtime *rt);
 /* threads.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
  * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);
+/* threads.c, for pys_close right after Py_FinalizeEx, and for pys_open
+ * before it initialises Python again (open_lock held): Python threads
+ * that were still running at finalisation make pys_open fail with
+ * PYS_E_STATE (error set) while they may still wake up. */
+void pys__threads_after_finalize(pys_runtime *rt);
+int pys__threads_reopen_check(const char *fn);
+/* signals.c: the host's signal dispositions, saved by pys_open and put
+ * back by pys_close where Python changed them (see there). Called with
+ * open_lock held: _open_before before Python initialises, _open_after
+ * right after (GIL held); _close_before right before Py_FinalizeEx (GIL
+ * held), _close_after right after it; _close_keep instead of both when
+ * close does not finalise (GIL held). */
+void pys__sig_open_before(void);
+void pys__sig_open_after(void);
+void pys__sig_close_before(void);
+void pys__sig_close_after(void);
+void pys__sig_close_keep(void);
 /* Test switch (threads.c; env PYSHIM_FORCE_LOCKING=1 at load, or
  * pys__test_force_locking): take rt->lock on GIL builds too, to run the
  * free-threaded locking path. Changed only while no call is in progress. */

@@ -20,6 +20,42 @@ _Atomic(pys_runtime *) pys__current;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t next_epoch = 1; /* 64 bits: never wraps, so never repeats */
 
+/* open_lock's holder, for a forked child (only the forking thread is
+ * there): a lock held by a thread that is not is made free again. The
+ * holder is written only under the lock. */
+static pthread_t open_holder;
+static bool open_held;
+
+static void open_lock_take(void)
+{
+    pthread_mutex_lock(&open_lock);
+    open_holder = pthread_self();
+    open_held = true;
+}
+
+static void open_lock_give(void)
+{
+    open_held = false;
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void open_after_fork_child(void)
+{
+    if (open_held && !pthread_equal(open_holder, pthread_self())) {
+        /* An open or close in progress on another thread: its thread is
+         * not here, so the runtime stays as that left it (a close in
+         * progress: closed for this process's calls). */
+        open_held = false;
+        pthread_mutex_init(&open_lock, NULL);
+    }
+}
+
+static pthread_once_t open_fork_once = PTHREAD_ONCE_INIT;
+static void open_fork_register(void)
+{
+    pthread_atfork(NULL, NULL, open_after_fork_child);
+}
+
 /* ---- the public probe ------------------------------------------------------- */
 
 struct pys_probe_result {
@@ -379,13 +415,18 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
     if (pys__bridge_check(o) != PYS_OK)
         return pys_last_error()->code;
-    pthread_mutex_lock(&open_lock);
+    pthread_once(&open_fork_once, open_fork_register);
+    open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_open: a runtime is already open in this process "
                          "(CPython allows one; close it first)");
+    }
+    if (pys__threads_reopen_check(__func__) != PYS_OK) {
+        open_lock_give();
+        return PYS_E_STATE;
     }
     atomic_store(&rt->state, PYS__ST_OPENING);
     pys__threads_init();
@@ -433,6 +474,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     };
     bool was_init = false;
     PyThreadState *main_ts = NULL;
+    pys__sig_open_before();
     rc = pys__py_init(&io, &main_ts, &was_init, &d);
     free(exe_default);
     free(guessed);
@@ -463,11 +505,14 @@ int pys_open(const pys_options *opts, pys_runtime **out)
 
     int gs = pys__api.PyGILState_Ensure();
     rc = post_init(rt, o);
+    pys__sig_open_after();
+    if (rc == PYS_OK)
+        pys__threads_open(rt);
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
     if (rc != PYS_OK) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
         pys__probe_free(&probe);
         pys__diag_free(&d);
@@ -491,7 +536,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d from %s (%s)", version >> 8,
              version & 0xff, micro, rt->info.library, rt->info.source);
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
@@ -513,7 +558,7 @@ fail:
     pys__probe_free(&probe);
     free(venv_hold);
     atomic_store(&rt->state, PYS__ST_CLOSED);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     return rc;
 }
 
@@ -546,10 +591,10 @@ int pys_close(pys_runtime *rt)
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_close: called inside a pyshim call or batch on this thread");
-    pthread_mutex_lock(&open_lock);
+    open_lock_take();
     int expect = PYS__ST_OPEN;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, PYS__ST_CLOSING)) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_CLOSED, "pys_close: the runtime is not open");
     }
     /* Let calls in progress finish; new ones see CLOSING and fail. Python
@@ -594,11 +639,15 @@ int pys_close(pys_runtime *rt)
             pys__api.PyEval_RestoreThread(rt->main_tstate);
         }
         pys__threads_before_finalize(rt);
+        pys__sig_close_before();
         if (pys__api.Py_FinalizeEx() < 0)
             pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
+        pys__sig_close_after();
+        pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
         pys__py_init_free();
     } else {
+        pys__sig_close_keep();
         pys__api.PyGILState_Release(gs);
     }
     atomic_store(&pys__current, NULL);
@@ -606,7 +655,7 @@ int pys_close(pys_runtime *rt)
     rt->info = (pys_info){0};
     pthread_mutex_destroy(&rt->lock);
     atomic_store(&rt->state, PYS__ST_CLOSED);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     return rc;
 }
 

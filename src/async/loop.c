@@ -21,7 +21,15 @@
  * to finish enqueueing), runs what was queued, cancels every task and waits
  * for them (two rounds of a grace period), shuts down async generators and
  * the default executor, closes the loop, then completes as cancelled any
- * future still pending. Every future handed out therefore completes. */
+ * future still pending. Every future handed out therefore completes.
+ *
+ * Fork: a child has only the thread that forked, so no loop thread. At the
+ * fork g_async.mu is held (the lists are whole); in the child every loop
+ * of the parent stops accepting and counts as joined (pys_loop_stop and
+ * the close hook do not wait for a thread that is not there), its pending
+ * futures complete as cancelled without their callbacks (nothing runs
+ * them), and the leaf locks are made new (a parent thread may have held
+ * one). The helper's Python objects are dropped by the close hook. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +201,43 @@ static void state_free(pys__async *st)
     free(st);
 }
 
+/* ---- fork ------------------------------------------------------------------------ */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_async.mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&g_async.mu);
+}
+
+static void fork_child(void)
+{
+    for (pys_loop *L = g_async.loops; L; L = L->gnext) {
+        pthread_mutex_init(&L->mu, NULL);
+        pthread_cond_init(&L->cv, NULL);
+        L->accepting = false;
+        L->users = 0;
+        L->stop_sent = true;
+        L->started = false; /* no thread to join here */
+        L->pending = NULL;
+    }
+    for (pys_future *f = g_async.futures; f; f = f->gnext)
+        pys__fut_after_fork_child(f);
+    pthread_mutex_unlock(&g_async.mu);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 static pys__async *state_build(pys_runtime *rt, const char *fn)
 {
+    pthread_once(&fork_once, fork_register);
     pys__async *st = calloc(1, sizeof *st);
     if (!st) {
         pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
@@ -628,6 +671,10 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     pthread_mutex_unlock(&f->mu);
     if (job)
         pys__api.Py_DecRef(job);
+    /* Last touch: the callback may have freed the owner's reference
+     * already; then this frees f, and the caller gets a pointer it may
+     * only compare with NULL (fire and forget). */
+    pys__fut_submitted(f);
     return f;
 
 fail:

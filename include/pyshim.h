@@ -189,6 +189,13 @@ typedef struct pys_options {
     bool no_index;             /* do not use any index for dependencies */
     bool skip_finalize;        /* pys_close leaves the interpreter initialised */
     bool install_signal_handlers; /* let Python install its signal handlers */
+    /* PEP 540 UTF-8 mode: 0 = Python's default (on in the C/POSIX locale,
+     * PYTHONUTF8 and -X utf8 decide otherwise), 1 = on, -1 = off. */
+    int utf8_mode;
+    /* PEP 538 locale coercion: 0 = Python's default (a C/POSIX LC_CTYPE
+     * becomes C.UTF-8 unless PYTHONCOERCECLOCALE=0; this sets LC_CTYPE in
+     * the process environment, as `python` does), 1 = on, -1 = off. */
+    int coerce_c_locale;
     bool ignore_environment;   /* do not read the PYSHIM_* / VIRTUAL_ENV variables */
     const char *bridge_module; /* name of the C bridge module, default "c_bridge" */
     const struct pys_bridge_func *bridge_funcs; /* registered in bridge_module at open */
@@ -218,8 +225,12 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
 
 /* Flushes sys.stdout/sys.stderr, runs atexit handlers and finalises Python
  * (unless skip_finalize), releasing every handle. Returns PYS_OK,
- * PYS_E_ARG (NULL), PYS_E_CLOSED (already closed) or PYS_E_STATE (called
- * inside a pyshim call or batch). The runtime pointer is invalid
+ * PYS_E_ARG (NULL), PYS_E_CLOSED (already closed), PYS_E_STATE (called
+ * inside a pyshim call or batch), or PYS_E_PYTHON when buffered output
+ * could not be written (flushing sys.stdout or sys.stderr raised, e.g. a
+ * full disk or a closed pipe: the message names the stream and the error;
+ * `python` exits 120 for this). After PYS_E_PYTHON the runtime is closed
+ * all the same. The runtime pointer is invalid
  * afterwards. May be called from any thread, also while other threads are
  * calling: calls that start after it are refused (PYS_E_CLOSED); calls in
  * progress on other threads have the Python code they run interrupted
@@ -261,6 +272,29 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * CPython needs PyOS_BeforeFork/PyOS_AfterFork_* around such a fork, which
  * only code that holds the GIL can call; fork through os.fork instead. */
 PYS_API int pys_close(pys_runtime *rt);
+
+/* Runs the chosen Python as its own `python` command would run this
+ * command line: argv[1..argc-1] are the interpreter's options and target
+ * (-c CMD, -m MOD, FILE, -, or none for the REPL), parsed by CPython itself;
+ * argv[0] is ignored (Python is told it is the install's or venv's
+ * interpreter, which becomes sys.executable and sys.orig_argv[0]). Python's
+ * signal handlers, `__main__`, sys.path[0], tracebacks through
+ * sys.excepthook and exit statuses are exactly `python`'s; a
+ * KeyboardInterrupt ends the process by SIGINT, as `python` does. The
+ * options choose the Python (library_path, python, venv, prefer_uv,
+ * uv_project, dependencies, ...) and the logger; the fields that configure
+ * an embedded interpreter (argv, install_signal_handlers, utf8_mode,
+ * coerce_c_locale, skip_finalize, bridge_*) are not used: the command line
+ * and the environment decide, as for `python`.
+ * Returns PYS_OK with *exit_status set when Python ran (0-255, also for a
+ * failing program), or without running Python: PYS_E_ARG (NULL argv or
+ * exit_status, argc < 1), PYS_E_STATE (a runtime is open or Python is
+ * initialised in this process), or pys_open's errors for choosing and
+ * loading. Usage errors, --version and --help are answered by CPython,
+ * which may end the process itself, as `python` does. Python is finalised
+ * when it returns; a later pys_open in this process is not supported.
+ * Call it from the main thread; not thread-safe against pys_open. */
+PYS_API int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status);
 
 /* The open runtime, or NULL. Thread-safe. */
 PYS_API pys_runtime *pys_runtime_current(void);

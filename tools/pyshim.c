@@ -2,13 +2,15 @@
  * binary load, and run code through the shim on it.
  *
  *   pyshim probe [--json | --why] [selection]
- *   pyshim run   [selection] (-c CODE | -m MODULE | FILE) [ARGS...]
+ *   pyshim run   [selection] [python options] [-c CMD | -m MOD | FILE | -] [ARGS...]
  *   pyshim eval  [selection] EXPR
  *   pyshim deps  (list [--json] | clear)
  *
- * Exit status of run: the script's SystemExit code; 1 after an uncaught
- * exception (its traceback is printed); 2 for a pyshim error (code name,
- * message and the places tried). */
+ * run is `python` on the chosen interpreter: after pyshim's own selection
+ * flags, the rest of the command line goes to CPython's own main
+ * (pys_main), which parses it, runs it and gives its exit status exactly
+ * as `python` does. A pyshim error (no Python, bad selection) exits 2 with
+ * the code name, message and the places tried. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +35,7 @@ typedef struct cli {
 static void usage(FILE *f)
 {
     fputs("usage: pyshim probe [--json | --why] [SELECTION]\n"
-          "       pyshim run [SELECTION] (-c CODE | -m MODULE | FILE) [ARGS...]\n"
+          "       pyshim run [SELECTION] [PYTHON-OPTIONS] [-c CMD | -m MOD | FILE | -] [ARGS...]\n"
           "       pyshim eval [SELECTION] EXPR\n"
           "       pyshim deps (list [--json] | clear)\n"
           "       pyshim version\n"
@@ -50,7 +52,12 @@ static void usage(FILE *f)
           "  --find-links DIR   extra wheel directory for --with (repeatable)\n"
           "  --index-url URL    package index for --with\n"
           "  --no-index         do not use any package index for --with\n"
-          "  -v, --verbose      log what pyshim does to stderr\n"
+          "  -v, --verbose      log what pyshim does to stderr (run: --verbose only;\n"
+          "                     -v is Python's)\n"
+          "\n"
+          "run: everything after SELECTION is Python's own command line, parsed by\n"
+          "the chosen Python as `python` parses it (-X, -u, -I, -E, -O, -W, -i, --,\n"
+          "--version, no target: the REPL, ...).\n"
           "\n"
           "Without a selection: an active venv / conda / pixi environment, else the\n"
           "nearest .python-version or .venv upward from the working directory, else\n"
@@ -79,8 +86,9 @@ static int report(const char *what)
 }
 
 /* Parses selection flags at argv[*i]; returns 1 if consumed, 0 if not a
- * selection flag, -1 on a usage error. */
-static int selection(cli *c, int argc, char **argv, int *i)
+ * selection flag, -1 on a usage error. short_v: whether -v is pyshim's
+ * (not for run, where it is Python's). */
+static int selection_ex(cli *c, int argc, char **argv, int *i, bool short_v)
 {
     const char *a = argv[*i];
     const char *const with_val[] = {"--python", "--library", "--venv", "--uv-project", "--with",
@@ -130,12 +138,17 @@ static int selection(cli *c, int argc, char **argv, int *i)
         c->o.no_index = true;
         return 1;
     }
-    if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+    if ((short_v && strcmp(a, "-v") == 0) || strcmp(a, "--verbose") == 0) {
         c->verbose = true;
         c->o.logger = log_stderr;
         return 1;
     }
     return 0;
+}
+
+static int selection(cli *c, int argc, char **argv, int *i)
+{
+    return selection_ex(c, argc, argv, i, true);
 }
 
 /* ---- probe ---------------------------------------------------------------------------- */
@@ -237,9 +250,9 @@ static int cmd_probe(cli *c)
 
 /* ---- run / eval -------------------------------------------------------------------------- */
 
-/* Prints the pending failure of a run: traceback (exit 1), SystemExit
+/* Prints the pending failure of an eval: traceback (exit 1), SystemExit
  * (its code), or a pyshim error (2). */
-static int finish_run(int rc)
+static int finish_eval(int rc)
 {
     if (rc == PYS_OK)
         return 0;
@@ -257,99 +270,32 @@ static int finish_run(int rc)
             fprintf(stderr, "%s\n", e->message);
         return 1;
     }
-    return report("run");
+    return report("eval");
 }
 
-static int run_code(pys_runtime *rt, const char *mode, const char *target)
-{
-    int rc;
-    if (strcmp(mode, "-c") == 0) {
-        rc = pys_exec(rt, "import sys; sys.path.insert(0, '')");
-        if (rc != PYS_OK)
-            return rc;
-        pys_obj code = pys_compile(rt, target, "<string>", PYS_MODE_EXEC);
-        if (!pys_ok(code))
-            return pys_last_error()->code;
-        pys_obj r = pys_run(code, PYS_NULL);
-        pys_release(code);
-        if (!pys_ok(r))
-            return pys_last_error()->code;
-        pys_release(r);
-        return PYS_OK;
-    }
-    pys_obj runpy = pys_import(rt, "runpy");
-    if (!pys_ok(runpy))
-        return pys_last_error()->code;
-    pys_obj r;
-    if (strcmp(mode, "-m") == 0) {
-        rc = pys_exec(rt, "import sys; sys.path.insert(0, '')");
-        if (rc != PYS_OK)
-            return rc;
-        r = pys_call_method(runpy, "run_module", "s run_name=s alter_sys=b", target, "__main__",
-                            1);
-    } else {
-        rc = pys_exec(rt, "import sys, os; sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))");
-        if (rc != PYS_OK)
-            return rc;
-        r = pys_call_method(runpy, "run_path", "s run_name=s", target, "__main__");
-    }
-    pys_release(runpy);
-    if (!pys_ok(r))
-        return pys_last_error()->code;
-    pys_release(r);
-    return PYS_OK;
-}
-
+/* pyshim's selection flags first; from the first argument that is not
+ * one, the command line is Python's. */
 static int cmd_run(cli *c, int argc, char **argv, int i)
 {
-    const char *mode = NULL, *target = NULL;
     for (; i < argc; i++) {
-        int s = selection(c, argc, argv, &i);
+        int s = selection_ex(c, argc, argv, &i, false);
         if (s < 0)
             return 2;
-        if (s > 0)
-            continue;
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-m") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "pyshim: %s needs a value\n", argv[i]);
-                return 2;
-            }
-            mode = argv[i];
-            target = argv[++i];
-            i++;
+        if (s == 0)
             break;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "pyshim: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        mode = "file";
-        target = argv[i++];
-        break;
     }
-    if (!mode) {
-        fprintf(stderr, "pyshim run: nothing to run (-c CODE, -m MODULE or FILE)\n");
+    int pargc = argc - i + 1;
+    char **pargv = calloc((size_t)pargc + 1, sizeof *pargv);
+    if (!pargv)
         return 2;
-    }
-    /* sys.argv as the interpreter sets it. */
-    size_t nargs = (size_t)(argc - i) + 2;
-    const char **args = calloc(nargs, sizeof *args);
-    if (!args)
-        return 2;
-    args[0] = strcmp(mode, "-c") == 0 ? "-c" : target;
-    for (size_t k = 1; i < argc; i++, k++)
-        args[k] = argv[i];
-    c->o.argv = args;
-    pys_runtime *rt = NULL;
-    if (pys_open(&c->o, &rt) != PYS_OK) {
-        free(args);
-        return report("open");
-    }
-    int status = finish_run(run_code(rt, mode, target));
-    if (pys_close(rt) != PYS_OK && status == 0)
-        status = report("close");
-    free(args);
+    pargv[0] = argv[0];
+    for (int k = 1; k < pargc; k++)
+        pargv[k] = argv[i + k - 1];
+    int status = 0;
+    int rc = pys_main(&c->o, pargc, pargv, &status);
+    free(pargv);
+    if (rc != PYS_OK)
+        return report("run");
     return status;
 }
 
@@ -378,7 +324,7 @@ static int cmd_eval(cli *c, int argc, char **argv, int i)
     int status = 0;
     pys_obj v = pys_eval(rt, expr);
     if (!pys_ok(v)) {
-        status = finish_run(pys_last_error()->code);
+        status = finish_eval(pys_last_error()->code);
     } else {
         char *json = pys_to_json_text(v);
         if (json) {
@@ -390,7 +336,7 @@ static int cmd_eval(cli *c, int argc, char **argv, int i)
             if (s)
                 puts(s);
             else
-                status = finish_run(pys_last_error()->code);
+                status = finish_eval(pys_last_error()->code);
             pys_release(r);
         }
         pys_release(v);

@@ -55,6 +55,7 @@ static void open_fork_register(void)
 {
     pthread_atfork(NULL, NULL, open_after_fork_child);
 }
+static bool main_ran; /* pys_main finalised Python: no runtime after it */
 
 /* ---- the public probe ------------------------------------------------------- */
 
@@ -404,6 +405,68 @@ static int open_choose(const pys_options *o, pys__probe_opts *po, pys__probe *pr
     return pys__probe_run(po, probe, d);
 }
 
+/* What opening needs before CPython starts: the choice, the loaded table,
+ * and the initialisation options. */
+typedef struct prepared {
+    pys__probe probe;
+    char *venv_hold, *exe_default, *guessed;
+    pys__init_opts io;
+    int version, micro;
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    pys__probe_free(&p->probe);
+    free(p->venv_hold);
+    free(p->exe_default);
+    free(p->guessed);
+    memset(p, 0, sizeof *p);
+}
+
+/* Chooses and loads the Python; fills *p (always; free with
+ * prepared_free). */
+static int open_prepare(const pys_options *o, prepared *p, pys__diag *d)
+{
+    memset(p, 0, sizeof *p);
+    pys__probe_opts po;
+    probe_opts_from(o, &po);
+    int rc = open_choose(o, &po, &p->probe, &p->venv_hold, d);
+    if (rc != PYS_OK)
+        return rc;
+    const pys__candidate *c = &p->probe.v[p->probe.chosen];
+    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, &p->version,
+                        &p->micro, d);
+    if (rc != PYS_OK)
+        return rc;
+    const char *prefix = c->prefix;
+    if (!prefix) {
+        /* An explicit library with no stdlib found beside it: check the
+         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
+         * error names a real path, before CPython could exit(). */
+        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
+        p->guessed = dir ? pys__path_dir(dir) : NULL;
+        free(dir);
+        prefix = p->guessed ? p->guessed : "/";
+    }
+    const char *exe = c->executable;
+    if (!exe) {
+        p->exe_default = pys__asprintf("%s/bin/python%d.%d%s", prefix, p->version >> 8,
+                                       p->version & 0xff, c->free_threaded ? "t" : "");
+        exe = p->exe_default;
+    }
+    p->io = (pys__init_opts){
+        .executable = p->probe.venv ? p->probe.venv_executable : exe,
+        .home = p->probe.venv ? NULL : prefix,
+        .stdlib_prefix = prefix,
+        .version = p->version,
+        .free_threaded = c->free_threaded,
+        .install_signal_handlers = o->install_signal_handlers,
+        .utf8_mode = o->utf8_mode,
+        .coerce_c_locale = o->coerce_c_locale,
+    };
+    return PYS_OK;
+}
+
 int pys_open(const pys_options *opts, pys_runtime **out)
 {
     static const pys_options zero;
@@ -428,56 +491,25 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         open_lock_give();
         return PYS_E_STATE;
     }
+    if (main_ran) {
+        open_lock_give();
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_open: pys_main ran Python to its end in this process");
+    }
     atomic_store(&rt->state, PYS__ST_OPENING);
     pys__threads_init();
 
-    pys__probe_opts po;
-    probe_opts_from(o, &po);
-    pys__probe probe = {0};
     pys__diag d = {0};
-    char *venv_hold = NULL;
-    int rc = open_choose(o, &po, &probe, &venv_hold, &d);
+    prepared p;
+    int rc = open_prepare(o, &p, &d);
     if (rc != PYS_OK)
         goto fail;
-    const pys__candidate *c = &probe.v[probe.chosen];
-
-    int version = 0, micro = 0;
-    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, &version,
-                        &micro, &d);
-    if (rc != PYS_OK)
-        goto fail;
-
-    char *exe_default = NULL, *guessed = NULL;
-    const char *prefix = c->prefix;
-    if (!prefix) {
-        /* An explicit library with no stdlib found beside it: check the
-         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
-         * error names a real path, before CPython could exit(). */
-        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
-        guessed = dir ? pys__path_dir(dir) : NULL;
-        free(dir);
-        prefix = guessed ? guessed : "/";
-    }
-    const char *exe = c->executable;
-    if (!exe) {
-        exe_default = pys__asprintf("%s/bin/python%d.%d%s", prefix, version >> 8, version & 0xff,
-                                    c->free_threaded ? "t" : "");
-        exe = exe_default;
-    }
-    pys__init_opts io = {
-        .executable = probe.venv ? probe.venv_executable : exe,
-        .home = probe.venv ? NULL : prefix,
-        .stdlib_prefix = prefix,
-        .version = version,
-        .free_threaded = c->free_threaded,
-        .install_signal_handlers = o->install_signal_handlers,
-    };
+    const pys__candidate *c = &p.probe.v[p.probe.chosen];
+    int version = p.version, micro = p.micro;
     bool was_init = false;
     PyThreadState *main_ts = NULL;
     pys__sig_open_before();
-    rc = pys__py_init(&io, &main_ts, &was_init, &d);
-    free(exe_default);
-    free(guessed);
+    rc = pys__py_init(&p.io, &main_ts, &was_init, &d);
     if (rc != PYS_OK)
         goto fail;
 
@@ -494,7 +526,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->logger = o->logger;
     rt->logger_ud = o->logger_userdata;
     rt->s_library = pys__strdup(c->realpath ? c->realpath : c->path);
-    rt->s_venv = pys__strdup(probe.venv ? probe.venv : "");
+    rt->s_venv = pys__strdup(p.probe.venv ? p.probe.venv : "");
     rt->s_source = pys__strdup(pys__source_name(c->source));
     rt->bridge_module = pys__strdup(o->bridge_module ? o->bridge_module : "c_bridge");
     rt->ht.epoch = next_epoch++;
@@ -514,9 +546,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (rc != PYS_OK) {
         open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
-        pys__probe_free(&probe);
+        prepared_free(&p);
         pys__diag_free(&d);
-        free(venv_hold);
         return rc;
     }
     rt->info = (pys_info){
@@ -542,31 +573,73 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
         rc = pys_last_error()->code;
         pys_close(rt);
-        pys__probe_free(&probe);
-        free(venv_hold);
+        prepared_free(&p);
         return rc;
     }
-    pys__probe_free(&probe);
+    prepared_free(&p);
     pys__diag_free(&d);
-    free(venv_hold);
     *out = rt;
     return PYS_OK;
 
 fail:
     pys__fail_diag(__func__, &d);
     pys__diag_free(&d);
-    pys__probe_free(&probe);
-    free(venv_hold);
+    prepared_free(&p);
     atomic_store(&rt->state, PYS__ST_CLOSED);
     open_lock_give();
     return rc;
 }
 
+/* ---- the interpreter's own main ----------------------------------------------------- */
+
+int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
+{
+    static const pys_options zero;
+    const pys_options *o = opts ? opts : &zero;
+    if (!argv || !exit_status || argc < 1)
+        return pys__fail(__func__, PYS_E_ARG, "pys_main: argv and exit_status are needed (argc >= 1)");
+    pthread_mutex_lock(&open_lock);
+    pys_runtime *rt = &pys__the_runtime;
+    if (atomic_load(&rt->state) != PYS__ST_CLOSED || main_ran) {
+        pthread_mutex_unlock(&open_lock);
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_main: a runtime is open, or Python already ran, in this process");
+    }
+    /* Opening: a concurrent pys_open is refused while Python runs. */
+    atomic_store(&rt->state, PYS__ST_OPENING);
+    pthread_mutex_unlock(&open_lock);
+    pys__diag d = {0};
+    prepared p;
+    int rc = open_prepare(o, &p, &d);
+    if (rc == PYS_OK && o->logger) {
+        const pys__candidate *c = &p.probe.v[p.probe.chosen];
+        char *msg = pys__asprintf("running Python %d.%d.%d from %s (%s) as %s", p.version >> 8,
+                                  p.version & 0xff, p.micro, c->realpath ? c->realpath : c->path,
+                                  pys__source_name(c->source), p.io.executable);
+        if (msg)
+            o->logger(PYS_LOG_INFO, msg, o->logger_userdata);
+        free(msg);
+    }
+    if (rc == PYS_OK) {
+        rc = pys__py_main(&p.io, argc, argv, exit_status, &d);
+        main_ran = rc == PYS_OK;
+    }
+    if (rc != PYS_OK)
+        pys__fail_diag(__func__, &d);
+    pys__diag_free(&d);
+    prepared_free(&p);
+    atomic_store(&rt->state, PYS__ST_CLOSED);
+    return rc;
+}
+
 /* ---- close ------------------------------------------------------------------------ */
 
-static void flush_std(void)
+/* Flushes sys.stdout and sys.stderr. Returns NULL, or a malloc'd
+ * description of the first failure ("sys.stdout: OSError: ..."). */
+static char *flush_std(void)
 {
     static const char *const names[] = {"stdout", "stderr"};
+    char *failure = NULL;
     for (size_t i = 0; i < 2; i++) {
         PyObject *f = pys__api.PySys_GetObject(names[i]); /* borrowed */
         if (!f || f == PYS__None)
@@ -577,9 +650,30 @@ static void flush_std(void)
             pys__api.Py_DecRef(r);
         if (flush)
             pys__api.Py_DecRef(flush);
-        if (pys__api.PyErr_Occurred())
-            pys__api.PyErr_Clear();
+        if (!pys__api.PyErr_Occurred())
+            continue;
+        PyObject *t = NULL, *v = NULL, *tb = NULL;
+        pys__api.PyErr_Fetch(&t, &v, &tb);
+        pys__api.PyErr_NormalizeException(&t, &v, &tb);
+        if (!failure) {
+            PyObject *tn = t ? pys__api.PyObject_GetAttrString(t, "__name__") : NULL;
+            PyObject *vs = v ? pys__api.PyObject_Str(v) : NULL;
+            const char *tns = tn ? pys__api.PyUnicode_AsUTF8AndSize(tn, NULL) : NULL;
+            const char *vss = vs ? pys__api.PyUnicode_AsUTF8AndSize(vs, NULL) : NULL;
+            failure = pys__asprintf("sys.%s: %s: %s", names[i], tns ? tns : "exception",
+                                    vss ? vss : "");
+            if (tn)
+                pys__api.Py_DecRef(tn);
+            if (vs)
+                pys__api.Py_DecRef(vs);
+        }
+        PyObject *drop[] = {t, v, tb};
+        for (size_t k = 0; k < 3; k++)
+            if (drop[k])
+                pys__api.Py_DecRef(drop[k]);
+        pys__api.PyErr_Clear();
     }
+    return failure;
 }
 
 int pys_close(pys_runtime *rt)
@@ -614,7 +708,7 @@ int pys_close(pys_runtime *rt)
     for (int i = rt->non_close - 1; i >= 0; i--)
         rt->on_close[i](rt);
     rt->non_close = 0;
-    flush_std();
+    char *flush_failure = flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);
     PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt,
@@ -640,8 +734,8 @@ int pys_close(pys_runtime *rt)
         }
         pys__threads_before_finalize(rt);
         pys__sig_close_before();
-        if (pys__api.Py_FinalizeEx() < 0)
-            pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
+        if (pys__api.Py_FinalizeEx() < 0 && !flush_failure)
+            flush_failure = pys__strdup("Py_FinalizeEx could not flush sys.stdout or sys.stderr");
         pys__sig_close_after();
         pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
@@ -649,6 +743,12 @@ int pys_close(pys_runtime *rt)
     } else {
         pys__sig_close_keep();
         pys__api.PyGILState_Release(gs);
+    }
+    if (flush_failure) {
+        rc = pys__fail(__func__, PYS_E_PYTHON,
+                       "pys_close: buffered output was lost: %s (the runtime is closed)",
+                       flush_failure);
+        free(flush_failure);
     }
     atomic_store(&pys__current, NULL);
     free_strings(rt);

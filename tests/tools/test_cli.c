@@ -3,6 +3,9 @@
 #include <cJSON.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <time.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,6 +60,7 @@ static result *cli(const char *const *args, const char *const *env_add)
     cr_assert_eq(pipe(pe), 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     posix_spawn_file_actions_addclose(&fa, po[0]);
@@ -226,8 +230,12 @@ Test(cli, pyshim_errors_exit_2)
     r = CLI("run", "--python", "3.7", "-c", "1");
     cr_assert_eq(r->status, 2);
     cr_assert(strstr(r->err, "not supported"), "%s", r->err);
-    r = CLI("run");
+    r = CLI("run", "--python");
     cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "needs a value"), "%s", r->err);
+    /* No target: Python reads its program from stdin (empty here). */
+    r = CLI("run");
+    cr_assert_eq(r->status, 0, "%s", r->err);
     r = CLI("frobnicate");
     cr_assert_eq(r->status, 2);
     r = CLI("--help");
@@ -536,4 +544,117 @@ Test(cli, interpreter_without_shared_library_exit_2_with_the_fix)
     cr_assert(strstr(r->out, want), "%s", r->out);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- the REPL under a pseudo-terminal ------------------------------------------------- */
+
+/* Reads from fd into buf (appending) until `done` says so or 30 s pass. */
+static bool read_until(int fd, char *buf, size_t cap, size_t *len, bool (*done)(const char *))
+{
+    time_t start = time(NULL);
+    while (!done(buf)) {
+        if (time(NULL) - start > 30)
+            return false;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        ssize_t k = read(fd, buf + *len, cap - 1 - *len);
+        if (k <= 0)
+            return false;
+        *len += (size_t)k;
+        buf[*len] = '\0';
+    }
+    return true;
+}
+
+static bool has_prompt(const char *s)
+{
+    return strstr(s, ">>> ") != NULL;
+}
+
+/* The terminal's text without escape sequences (the 3.13+ REPL draws
+ * with them): ESC [ ... final byte, and two-byte ESC x. */
+static char *plain(const char *s)
+{
+    static char out[65536];
+    size_t n = 0;
+    for (const char *p = s; *p && n < sizeof out - 1;) {
+        if (p[0] == '\x1b' && p[1] == '[') {
+            p += 2;
+            while (*p && !(*p >= '@' && *p <= '~'))
+                p++;
+            if (*p)
+                p++;
+        } else if (p[0] == '\x1b' && p[1]) {
+            p += 2;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* The result line: "2" alone on a line after the echoed input. */
+static bool has_two(const char *raw)
+{
+    const char *s = plain(raw);
+    const char *in = strstr(s, "1+1");
+    for (const char *p = in ? strchr(in, '\n') : NULL; p; p = strchr(p + 1, '\n')) {
+        const char *q = p + 1;
+        while (*q == '\r')
+            q++;
+        if (q[0] == '2' && (q[1] == '\r' || q[1] == '\n'))
+            return true;
+    }
+    return false;
+}
+
+PYS_TEST_NOOPEN(cli, repl_under_a_pty, .timeout = 120)
+{
+    const char *bin = getenv("PYSHIM_TEST_CLI");
+    cr_assert_not_null(bin);
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_geq(pid, 0, "forkpty");
+    if (pid == 0) {
+        setenv("TERM", "xterm", 1);
+        unsetenv("PYTHONSTARTUP");
+        unsetenv("VIRTUAL_ENV");
+        execl(bin, bin, "run", "--library", py->path, (char *)NULL);
+        _exit(127);
+    }
+    static char buf[65536];
+    size_t len = 0;
+    buf[0] = '\0';
+    bool prompt = read_until(master, buf, sizeof buf, &len, has_prompt);
+    if (!prompt)
+        kill(pid, SIGKILL);
+    cr_assert(prompt, "%s: no prompt; the terminal showed:\n%s", pyt_name(py), buf);
+    cr_assert_eq(write(master, "1+1\r", 4), 4);
+    bool two = read_until(master, buf, sizeof buf, &len, has_two);
+    if (!two)
+        kill(pid, SIGKILL);
+    cr_assert(two, "%s: no '2' after 1+1; the terminal showed:\n%s", pyt_name(py), buf);
+    cr_assert_eq(write(master, "\x04", 1), 1);
+    /* Drain until the child closes the terminal. */
+    char sink[4096];
+    time_t start = time(NULL);
+    for (;;) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (time(NULL) - start > 30) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        if (read(master, sink, sizeof sink) <= 0)
+            break;
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "%s: Ctrl-D should exit 0 (status %#x); the terminal showed:\n%s", pyt_name(py),
+              st, buf);
 }

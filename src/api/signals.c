@@ -7,9 +7,10 @@
  * Python changed:
  * - those initialisation changed and nobody changed since;
  * - those changed since initialisation to what Python's signal module says
- *   it installed (_signal.getsignal, captured at open: a C function, so no
- *   Python code runs): SIG_DFL, SIG_IGN, or a Python handler, which is
- *   Python's C handler inside libpython;
+ *   it installed (_signal.getsignal, if Python code imported the module:
+ *   importing it installs the SIGINT handler, so pyshim does not; only the
+ *   builtin function is called, so no Python code runs): SIG_DFL, SIG_IGN,
+ *   or a Python handler, which is Python's C handler inside libpython;
  * - those Py_FinalizeEx itself changed (it sets signals with Python
  *   handlers to SIG_DFL; atexit code may call signal.signal).
  * After Py_FinalizeEx it puts back the host's disposition of exactly those.
@@ -37,7 +38,7 @@ static struct {
     struct sigaction after_init[NSIG];
     struct sigaction before_fini[NSIG];
     bool restore[NSIG];
-    PyObject *getsignal;      /* _signal.getsignal (strong), open to close */
+    PyObject *getsignal;      /* _signal.getsignal (strong), during close */
 } sg;
 
 static void *handler_of(const struct sigaction *sa)
@@ -64,14 +65,33 @@ void pys__sig_open_after(void)
     for (int s = 1; s < NSIG; s++)
         if (sg.have[s] && sigaction(s, NULL, &sg.after_init[s]) != 0)
             sg.after_init[s] = sg.host[s];
-    if (sg.getsignal)
-        return;
-    PyObject *m = pys__api.PyImport_ImportModule("_signal");
-    sg.getsignal = m ? pys__api.PyObject_GetAttrString(m, "getsignal") : NULL;
-    if (m)
-        pys__api.Py_DecRef(m);
+}
+
+/* The real _signal.getsignal if Python code imported the signal module
+ * (a builtin function, never a replacement that could run Python code),
+ * else NULL. GIL held. */
+static PyObject *find_getsignal(void)
+{
+    PyObject *mods = pys__api.PySys_GetObject("modules"); /* borrowed */
+    PyObject *key = pys__api.PyUnicode_FromString("_signal");
+    PyObject *m = mods && key ? pys__api.PyDict_GetItemWithError(mods, key) : NULL; /* borrowed */
+    PyObject *g = m ? pys__api.PyObject_GetAttrString(m, "getsignal") : NULL;
+    PyObject *b = g ? pys__api.PyImport_ImportModule("builtins") : NULL;
+    PyObject *len = b ? pys__api.PyObject_GetAttrString(b, "len") : NULL;
+    PyObject *gt = g ? pys__api.PyObject_Type(g) : NULL;
+    PyObject *lt = len ? pys__api.PyObject_Type(len) : NULL;
+    bool builtin = gt && gt == lt;
+    PyObject *objs[] = {key, b, len, gt, lt};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        if (objs[i])
+            pys__api.Py_DecRef(objs[i]);
+    if (g && !builtin) {
+        pys__api.Py_DecRef(g);
+        g = NULL;
+    }
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
+    return g;
 }
 
 /* Whether h lies in the loaded libpython (Python's own C handler). */
@@ -126,6 +146,7 @@ static void drop_getsignal(void)
 
 void pys__sig_close_before(void)
 {
+    sg.getsignal = find_getsignal();
     for (int s = 1; s < NSIG; s++) {
         sg.restore[s] = false;
         if (!sg.have[s] || sigaction(s, NULL, &sg.before_fini[s]) != 0) {

@@ -610,6 +610,16 @@ static bool has_two(const char *raw)
     return false;
 }
 
+/* A prompt after the result line. */
+static bool has_prompt_after_two(const char *raw)
+{
+    if (!has_two(raw))
+        return false;
+    const char *s = plain(raw);
+    const char *in = strstr(s, "1+1");
+    return in && strstr(in + 3, ">>> ") != NULL;
+}
+
 PYS_TEST_NOOPEN(cli, repl_under_a_pty, .timeout = 120)
 {
     const char *bin = getenv("PYSHIM_TEST_CLI");
@@ -636,6 +646,13 @@ PYS_TEST_NOOPEN(cli, repl_under_a_pty, .timeout = 120)
     if (!two)
         kill(pid, SIGKILL);
     cr_assert(two, "%s: no '2' after 1+1; the terminal showed:\n%s", pyt_name(py), buf);
+    /* Ctrl-D once the REPL waits at its next prompt: sent earlier, it can
+     * reach the terminal while the line editor switches its mode and be
+     * dropped. */
+    bool again = read_until(master, buf, sizeof buf, &len, has_prompt_after_two);
+    if (!again)
+        kill(pid, SIGKILL);
+    cr_assert(again, "%s: no prompt after the result; the terminal showed:\n%s", pyt_name(py), buf);
     cr_assert_eq(write(master, "\x04", 1), 1);
     /* Drain until the child closes the terminal. */
     char sink[4096];

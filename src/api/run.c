@@ -102,16 +102,21 @@ PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *glo
     return r;
 }
 
-/* The namespace for ns (PYS_NULL = __main__): borrowed, or NULL + error. */
+/* The namespace for ns (PYS_NULL = __main__): a new reference, held while
+ * the code runs (it may release ns from another thread, or itself), or
+ * NULL + error. */
 static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
 {
-    if (!pys_ok(ns))
+    if (!pys_ok(ns)) {
+        pys__api.Py_IncRef(rt->main_dict);
         return rt->main_dict;
-    PyObject *d = pys__h_get(rt, ns, fn);
+    }
+    PyObject *d = pys__h_ref(rt, ns, fn);
     if (d && !(pys__tp_flags(d) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: the namespace must be a dict, not %s", fn,
                   pys__type_name(d, tn, sizeof tn));
+        pys__api.Py_DecRef(d);
         return NULL;
     }
     /* 3.8/3.9 give a namespace without __builtins__ only {"None": None}
@@ -125,6 +130,7 @@ static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
             pys__api.Py_DecRef(key);
         if (has < 0) {
             pys__fail_py(rt, fn);
+            pys__api.Py_DecRef(d);
             return NULL;
         }
     }
@@ -146,6 +152,7 @@ static int exec_common(pys_runtime *rt, const char *src, pys_obj ns, const char 
         goto out;
     }
     PyObject *r = pys__run_src(rt, src, PYS__Py_file_input, g);
+    pys__api.Py_DecRef(g);
     if (!r)
         rc = pys__fail_py(rt, fn);
     else
@@ -180,6 +187,7 @@ static pys_obj eval_common(pys_runtime *rt, const char *expr, pys_obj ns, const 
     if (!g)
         goto out;
     PyObject *r = pys__run_src(rt, expr, PYS__Py_eval_input, g);
+    pys__api.Py_DecRef(g);
     if (!r)
         pys__fail_py(rt, fn);
     else
@@ -230,7 +238,7 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *c = pys__h_get(rt, code, __func__);
+    PyObject *c = pys__h_ref(rt, code, __func__);
     PyObject *g = c ? namespace_of(rt, ns, __func__) : NULL;
     if (c && g) {
         if (!pys__is(c, pys__api.PyCode_Type)) {
@@ -245,6 +253,8 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
                 out = pys__h_new(rt, r, __func__);
         }
     }
+    pys__api.Py_DecRef(g);
+    pys__api.Py_DecRef(c);
     pys__end(rt);
     return out;
 }

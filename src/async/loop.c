@@ -745,12 +745,9 @@ pys_loop *pys_loop_start(pys_runtime *rt)
  * awaitable is submitted as is and takes no arguments; a callable is
  * called with them (an object that is both is awaited when nargs is 0);
  * anything else is a type error. */
-static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, const pys_obj *args,
-                           size_t nargs, const char *fn)
+static PyObject *coro_of(pys_runtime *rt, pys__async *st, PyObject *o, const pys_obj *args,
+                         size_t nargs, const char *fn)
 {
-    PyObject *o = pys__h_get(rt, aw_or_fn, fn);
-    if (!o)
-        return NULL;
     if (nargs && !args) {
         pys__fail(fn, PYS_E_ARG, "%s: args is NULL but nargs is %zu", fn, nargs);
         return NULL;
@@ -784,6 +781,19 @@ static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, co
         return NULL;
     PyObject *c = pys__async_to_coro(rt, st, r, fn);
     pys__api.Py_DecRef(r);
+    return c;
+}
+
+/* coro_of on the object of aw_or_fn, held while Python code runs with it
+ * (a call can let go of the GIL, and another thread release the handle). */
+static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, const pys_obj *args,
+                           size_t nargs, const char *fn)
+{
+    PyObject *o = pys__h_ref(rt, aw_or_fn, fn);
+    if (!o)
+        return NULL;
+    PyObject *c = coro_of(rt, st, o, args, nargs, fn);
+    pys__api.Py_DecRef(o);
     return c;
 }
 
@@ -833,10 +843,11 @@ pys_future *pys_loop_submitf(pys_loop *loop, pys_future_fn cb, void *ud, pys_obj
     if (!loop_valid(loop, __func__))
         goto out;
     pys__async *st = pys__async_get(rt, __func__);
-    PyObject *o = st && loop_usable(rt, loop, __func__) ? pys__h_get(rt, fn, __func__) : NULL;
+    PyObject *o = st && loop_usable(rt, loop, __func__) ? pys__h_ref(rt, fn, __func__) : NULL;
     if (!o)
         goto out;
     PyObject *r = pys__api.PyObject_Call(o, args, kwargs);
+    pys__api.Py_DecRef(o);
     if (!r) {
         pys__fail_py(rt, __func__);
         goto out;

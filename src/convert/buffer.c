@@ -583,7 +583,9 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
         return pys_last_error()->code;
     int rc = PYS_OK;
     holder *h = NULL;
-    PyObject *obj = pys__h_get(rt, o, fn);
+    /* Held: an exporter written in Python (__buffer__) runs code that can
+     * let go of the GIL while another thread releases o. */
+    PyObject *obj = pys__h_ref(rt, o, fn);
     if (!obj) {
         rc = PYS_E_HANDLE;
         goto out;
@@ -675,6 +677,7 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
     };
 out:
     free(h);
+    pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }

@@ -423,3 +423,26 @@ PYS_TEST(lifetime, last_error_survives_successful_bridge_calls)
     const char *m = eval_str(rt, "msg");
     cr_assert(strstr(m, "PYS_E_VALUE") && !strstr(m, "division"), "message: %s", m);
 }
+
+/* ---- bulk conversion of a list that an item's __float__ clears ------------------- */
+
+PYS_TEST(lifetime, to_doubles_list_cleared_during_conversion)
+{
+    run(rt, big_src);
+    run(rt, "class F(Big):\n"
+            "    __slots__ = ()\n"
+            "    def __float__(self):\n"
+            "        L.clear()\n"
+            "        return 1.5\n"
+            "L = [F(), F(), 2.0]\n");
+    pys_obj l = pys_eval(rt, "L");
+    pyt_assert_h(l);
+    double out[3] = {0};
+    size_t n = 0;
+    int rc = pys_to_doubles(l, out, 3, &n);
+    cr_assert_eq(rc, PYS_E_STATE, "%s: %s", pys_err_name(rc), pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "changed size"), "%s", pys_last_error()->message);
+    pys_release(l);
+    /* The items are gone once the list and the conversion let go. */
+    assert_py(rt, "log == ['del', 'del']");
+}

@@ -75,9 +75,19 @@ enum {
 #undef PYS__ERRNO_ENUM
 };
 
+/* What a SystemExit's code was (pys_error.exit_kind). */
+typedef enum pys_exit_kind {
+    PYS_EXIT_NONE = 0,    /* None (success), or the failure was no SystemExit */
+    PYS_EXIT_INT = 1,     /* an int within int64_t: exit_value */
+    PYS_EXIT_BIG_INT = 2, /* an int beyond int64_t: exit_value is its sign, -1 or 1 */
+    PYS_EXIT_OTHER = 3,   /* any other object, e.g. a message: str(code) is the message */
+} pys_exit_kind;
+
 /* The detail of this thread's last failure. Strings are never NULL (empty
  * when not applicable) and stay valid until this thread's next failing call.
- * `searched` lists the places tried when a Python could not be found. */
+ * `searched` lists the places tried when a Python could not be found.
+ * Fields are only ever appended: a program built against an older header
+ * reads the ones it knows. */
 typedef struct pys_error {
     int code;              /* PYS_E_*, or PYS_OK when nothing failed yet */
     const char *context;   /* the call that failed, e.g. "pys_getattr" */
@@ -86,13 +96,45 @@ typedef struct pys_error {
     const char *traceback; /* formatted Python traceback, or "" */
     const char *const *searched;
     size_t nsearched;
-    int exit_code;         /* SystemExit's code when code == PYS_E_EXIT */
+    /* code == PYS_E_EXIT: the status the OS would see had Python exited
+     * with this SystemExit, as `python` itself exits: 0-255. None gives 0,
+     * an int its value modulo 256 (so 256 gives 0 and -1 gives 255), an
+     * int beyond a C long 255, anything else 1. 0 for other failures. To
+     * tell what the code said, look at exit_kind and exit_value. */
+    int exit_code;
+    /* code == PYS_E_EXIT: SystemExit.code as Python has it (pys_exit_kind;
+     * PYS_EXIT_NONE with exit_value 0 for other failures). By Python's
+     * convention success is PYS_EXIT_NONE, or PYS_EXIT_INT with
+     * exit_value 0: SystemExit(256) is a failure although its exit_code
+     * is 0. */
+    int exit_kind;
+    int64_t exit_value;
 } pys_error;
 
 /* Returns this thread's last failure (never NULL; code PYS_OK when none).
  * Owned by pyshim; valid until this thread's next failing call.
- * Thread-safe (per thread). No errors. */
+ * Thread-safe (per thread). No errors.
+ *
+ * Tracebacks are formatted lazily. A failing call reads the exception's
+ * type and message and keeps the exception itself (so objects its frames
+ * refer to stay alive until this thread's next failure, pys_clear_error,
+ * thread exit or pys_close); the first pys_last_error() after it formats
+ * the traceback, entering the runtime as a call does (it may wait for the
+ * GIL, runs Python's traceback.format_exception as it was at pys_open,
+ * and is subject to this thread's deadline and to pys_interrupt). If that
+ * fails, a traceback without source lines is built from the frames. The
+ * text is at most PYS_TRACEBACK_MAX_BYTES (a longer one keeps its first
+ * quarter and its end, with a line saying what was left out). If the
+ * runtime was closed first, the traceback reads "". Failing calls thus
+ * cost no formatting; pys_last_error_brief() reads the rest of the detail
+ * without formatting at all. */
 PYS_API const pys_error *pys_last_error(void);
+#define PYS_TRACEBACK_MAX_BYTES (1u << 20)
+/* The same detail as pys_last_error(), but a traceback that is not
+ * formatted yet reads "" (a later pys_last_error() still formats it): for
+ * code that only looks at the code, type or message of a failure it
+ * expects. Same ownership and thread safety. No errors. */
+PYS_API const pys_error *pys_last_error_brief(void);
 /* Clears this thread's error detail. Thread-safe. */
 PYS_API void pys_clear_error(void);
 /* Returns static text for a code ("unknown error" for unknown codes).
@@ -107,7 +149,10 @@ PYS_API const char *pys_err_name(int code);
 
 typedef struct pys_runtime pys_runtime;
 
-/* A handle to a Python object: slot index + generation. id 0 is invalid. */
+/* A handle to a Python object: slot index + generation. id 0 is invalid;
+ * every id is below 2^53 (a double, a JavaScript or Lua number, holds it
+ * exactly), and no id is issued twice in a process, across pys_close and
+ * pys_open too. */
 typedef struct pys_obj {
     uint64_t id;
 } pys_obj;
@@ -144,11 +189,24 @@ typedef struct pys_options {
     bool no_index;             /* do not use any index for dependencies */
     bool skip_finalize;        /* pys_close leaves the interpreter initialised */
     bool install_signal_handlers; /* let Python install its signal handlers */
+    /* PEP 540 UTF-8 mode: 0 = Python's default (on in the C/POSIX locale,
+     * PYTHONUTF8 and -X utf8 decide otherwise), 1 = on, -1 = off. */
+    int utf8_mode;
+    /* PEP 538 locale coercion: 0 = Python's default (a C/POSIX LC_CTYPE
+     * becomes C.UTF-8 unless PYTHONCOERCECLOCALE=0; this sets LC_CTYPE in
+     * the process environment, as `python` does), 1 = on, -1 = off. */
+    int coerce_c_locale;
     bool ignore_environment;   /* do not read the PYSHIM_* / VIRTUAL_ENV variables */
     const char *bridge_module; /* name of the C bridge module, default "c_bridge" */
     const struct pys_bridge_func *bridge_funcs; /* registered in bridge_module at open */
     size_t nbridge_funcs;      /* (copied; see pyshim_bridge.h) */
     const char *const *argv;   /* sys.argv (NULL-terminated); default [""] */
+    const char *project_dir;   /* the nearest .python-version upward from here is a version
+                                * request (the CLI passes its working directory) */
+    bool project_venv;         /* use a .venv in project_dir or a parent when no environment
+                                * is active, as `uv run` does */
+    bool prefer_newest;        /* the newest supported Python found wins: no .python-version,
+                                * no preference for the shell's interpreter (the old default) */
     pys_log_fn logger;
     void *logger_userdata;
     /* Refuse a Python newer than the tested range (3.8 to 3.15) instead of
@@ -163,21 +221,84 @@ typedef struct pys_options {
  * PYS_E_SYMBOL (names the symbol and version), PYS_E_INIT (names the path
  * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
  * (one per process) or a different libpython was loaded earlier in this
- * process. The runtime is owned by the caller until pys_close().
+ * process, or when the last pys_close finalised Python while Python
+ * threads were still running (see pys_close). The runtime is owned by the
+ * caller until pys_close().
  * Thread-safe against concurrent pys_open (one wins). */
 PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
 
 /* Flushes sys.stdout/sys.stderr, runs atexit handlers and finalises Python
  * (unless skip_finalize), releasing every handle. Returns PYS_OK,
- * PYS_E_ARG (NULL), PYS_E_CLOSED (already closed) or PYS_E_STATE (called
- * inside a pyshim call or batch). The runtime pointer is invalid
+ * PYS_E_ARG (NULL), PYS_E_CLOSED (already closed), PYS_E_STATE (called
+ * inside a pyshim call or batch), or PYS_E_PYTHON when buffered output
+ * could not be written (flushing sys.stdout or sys.stderr raised, e.g. a
+ * full disk or a closed pipe: the message names the stream and the error;
+ * `python` exits 120 for this). After PYS_E_PYTHON the runtime is closed
+ * all the same. The runtime pointer is invalid
  * afterwards. May be called from any thread, also while other threads are
  * calling: calls that start after it are refused (PYS_E_CLOSED); calls in
  * progress on other threads have the Python code they run interrupted
  * (they return PYS_E_INTERRUPTED, see pys_interrupt) and are waited for, as
  * are batches (pys_gil_acquire) held by other threads: a batch that is
- * never released makes pys_close wait forever. */
+ * never released makes pys_close wait forever.
+ *
+ * Threads left running: finalisation joins non-daemon Python threads but
+ * leaves daemon threads (and threads started with _thread) blocked where
+ * they are, their thread states freed; one that woke up in a Python
+ * initialised again would crash the process. So after such a close,
+ * pys_open fails with PYS_E_STATE while any of those threads still exists
+ * (on 3.9-3.13 a daemon thread ends when it next wakes up; on 3.8 it stays
+ * parked for good), and for good for a thread threading does not know
+ * (started with _thread directly), whose end pyshim cannot see. End or
+ * join such threads before pys_close, or use skip_finalize, to reopen.
+ *
+ * Signals: when it finalises, pys_close puts back the disposition that
+ * each signal had before pys_open wherever Python changed it: its own
+ * handlers set at initialisation (install_signal_handlers), and whatever
+ * Python code set with signal.signal (a handler, SIG_IGN or SIG_DFL),
+ * which finalisation would otherwise leave at SIG_DFL. A disposition the
+ * host changed with sigaction while the runtime was open is kept. With
+ * skip_finalize nothing is restored (Python stays initialised and its
+ * handlers stay in force until a later close finalises).
+ *
+ * Fork: a child made by os.fork() (or multiprocessing's "fork" start
+ * method) in Python code that pyshim runs has only the thread that forked,
+ * as CPython has it (PyOS_AfterFork_Child). pyshim forgets the calls and
+ * batches that other threads had in progress, so the child's calls,
+ * deadlines, interrupts, new threads and pys_close work; the call that
+ * forked goes on in the child with its deadline. Loops and background
+ * calls of the parent have no thread in the child: pending futures read
+ * as PYS_FUTURE_CANCELLED there (their callbacks are not called), new
+ * submissions to the parent's loops fail (PYS_E_STATE), pys_loop_stop and
+ * pys_future_free work, and new loops can be started. A child forked while
+ * pys_close ran on another thread finds the runtime closed. A child made
+ * by fork() called from C must not call pyshim (only exec or _exit):
+ * CPython needs PyOS_BeforeFork/PyOS_AfterFork_* around such a fork, which
+ * only code that holds the GIL can call; fork through os.fork instead. */
 PYS_API int pys_close(pys_runtime *rt);
+
+/* Runs the chosen Python as its own `python` command would run this
+ * command line: argv[1..argc-1] are the interpreter's options and target
+ * (-c CMD, -m MOD, FILE, -, or none for the REPL), parsed by CPython itself;
+ * argv[0] is ignored (Python is told it is the install's or venv's
+ * interpreter, which becomes sys.executable and sys.orig_argv[0]). Python's
+ * signal handlers, `__main__`, sys.path[0], tracebacks through
+ * sys.excepthook and exit statuses are exactly `python`'s; a
+ * KeyboardInterrupt ends the process by SIGINT, as `python` does. The
+ * options choose the Python (library_path, python, venv, prefer_uv,
+ * uv_project, dependencies, ...) and the logger; the fields that configure
+ * an embedded interpreter (argv, install_signal_handlers, utf8_mode,
+ * coerce_c_locale, skip_finalize, bridge_*) are not used: the command line
+ * and the environment decide, as for `python`.
+ * Returns PYS_OK with *exit_status set when Python ran (0-255, also for a
+ * failing program), or without running Python: PYS_E_ARG (NULL argv or
+ * exit_status, argc < 1), PYS_E_STATE (a runtime is open or Python is
+ * initialised in this process), or pys_open's errors for choosing and
+ * loading. Usage errors, --version and --help are answered by CPython,
+ * which may end the process itself, as `python` does. Python is finalised
+ * when it returns; a later pys_open in this process is not supported.
+ * Call it from the main thread; not thread-safe against pys_open. */
+PYS_API int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status);
 
 /* The open runtime, or NULL. Thread-safe. */
 PYS_API pys_runtime *pys_runtime_current(void);
@@ -221,7 +342,21 @@ typedef struct pys_candidate {
     bool untested;           /* newer than the tested range 3.8 to 3.15 */
     const char *full_version;/* "3.14.2", read from the library file; "" unknown */
     const char *abiflags;    /* "", "t", "d" or "td" */
+    int micro;               /* the patch release, -1 when the install does not say */
+    const char *reason_code; /* the reason as a stable code: "accepted", "no_file", "stub",
+                              * "unknown_name", "too_old", "too_new", "pin_mismatch",
+                              * "patch_unknown", "venv_mismatch", "no_stdlib" */
 } pys_candidate;
+
+/* One line of the probe's account, in the order sources are asked:
+ * "explicit", "venv", "conda", "pixi", "request", "project-venv", "shell",
+ * "uv", "search". */
+typedef struct pys_probe_step {
+    const char *source;
+    const char *status;      /* "chosen", "used", "skipped", "none" or "failed" */
+    const char *detail;      /* what it contributed, or why it was skipped */
+    const char *file;        /* the file or variable it read, or "" */
+} pys_probe_step;
 
 typedef struct pys_probe_result pys_probe_result;
 
@@ -238,6 +373,21 @@ PYS_API const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i);
 PYS_API int pys_probe_chosen(const pys_probe_result *p);
 /* The venv that would be used, or NULL. Borrowed. */
 PYS_API const char *pys_probe_venv(const pys_probe_result *p);
+/* The account, one step per source asked. Borrowed; valid until
+ * pys_probe_free. pys_probe_step_get gives NULL when i is out of range.
+ * Thread-safe for concurrent readers. */
+PYS_API size_t pys_probe_step_count(const pys_probe_result *p);
+PYS_API const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size_t i);
+/* Why the chosen candidate was chosen: the step that chose it ("shell",
+ * "request" steps report as the step that found the library), the file or
+ * variable behind it ("/proj/.python-version", "PYENV_VERSION",
+ * "/root/.pyenv/version", "VIRTUAL_ENV", ...) and one sentence ("pinned by
+ * /proj/.python-version (3.11 (line 2)); the shell's python3.11 ..."). Each
+ * is "" when nothing was chosen (or, for the file, when no file decided).
+ * Borrowed; valid until pys_probe_free. */
+PYS_API const char *pys_probe_decided_by(const pys_probe_result *p);
+PYS_API const char *pys_probe_decided_file(const pys_probe_result *p);
+PYS_API const char *pys_probe_decision(const pys_probe_result *p);
 PYS_API void pys_probe_free(pys_probe_result *p);
 
 /* ======================================================================= */
@@ -275,10 +425,20 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 /* Running code                                                            */
 /* ======================================================================= */
 
+/* The compile cache behind pys_exec / pys_eval (and their _in forms):
+ * repeated identical source is compiled once. It keeps at most 256
+ * sources, together at most PYS_COMPILE_CACHE_MAX_BYTES bytes long (their
+ * code objects take roughly 1.5 to 5 times that), and never one longer
+ * than PYS_COMPILE_CACHE_MAX_SOURCE bytes: such a source is compiled on
+ * every run (use pys_compile + pys_run to compile a large one once). */
+#define PYS_COMPILE_CACHE_MAX_BYTES (1u << 20)
+#define PYS_COMPILE_CACHE_MAX_SOURCE (64u << 10)
+
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
- * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code set; the
- * host never exits), PYS_E_ARG, PYS_E_CLOSED. Repeated identical source is
- * compiled once (a bounded cache). */
+ * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code,
+ * exit_kind and exit_value set; the host never exits), PYS_E_ARG,
+ * PYS_E_CLOSED. Repeated identical source is compiled once (the compile
+ * cache above). */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
 /* Same in the given namespace dict (globals = locals = ns). */
 PYS_API int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns);
@@ -334,9 +494,13 @@ PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ..
  *   s# const char*, size_t    y const void*, size_t (bytes)
  *   n None (takes no argument)   O pys_obj (borrowed by the call)
  *   N pys_obj (released by the call, even on failure)
- *   name=X   keyword argument (callf and call_method only)
- *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only)
+ *   name=X   keyword argument (callf and call_method only); a name of any
+ *            length; the same name twice is PYS_E_ARG, as f(a=1, a=2) is
+ *            an error in Python
+ *   [ ... ] list   ( ... ) tuple   { k:v, ... } dict (pys_build only),
+ *            nested at most PYS_FORMAT_MAX_DEPTH deep (deeper is PYS_E_ARG)
  * Spaces and commas between items are ignored. */
+#define PYS_FORMAT_MAX_DEPTH 512
 
 typedef enum pys_cmp { PYS_LT = 0, PYS_LE, PYS_EQ, PYS_NE, PYS_GT, PYS_GE } pys_cmp;
 /* Rich comparison: 1 true, 0 false, negative code on error. */
@@ -349,6 +513,9 @@ PYS_API pys_obj pys_str(pys_obj o);
 PYS_API int pys_type_name(pys_obj o, char *buf, size_t size);
 /* Returns 1/0, or a negative code. */
 PYS_API int pys_is_none(pys_obj o);
+/* isinstance(o, cls), as Python answers it (__instancecheck__ and a
+ * __class__ property count; pyshim's own conversions look at the real
+ * type instead). */
 PYS_API int pys_isinstance(pys_obj o, pys_obj cls);
 PYS_API int pys_truthy(pys_obj o);
 PYS_API int pys_callable(pys_obj o);
@@ -477,15 +644,28 @@ struct cJSON;
 /* Maximum nesting depth of JSON conversions in either direction. */
 #define PYS_JSON_MAX_DEPTH 512
 /* cJSON tree to Python (objects -> dict, arrays -> list, integral numbers
- * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG. */
+ * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG;
+ * a string or key that is not UTF-8 is PYS_E_VALUE; a number beyond a
+ * double's range (text 1e400, or an infinite or NaN valuedouble) is
+ * PYS_E_OVERFLOW. */
 PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
 /* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
  * float (finite), bool, None. Anything else, NaN/inf, a cycle or depth
  * beyond PYS_JSON_MAX_DEPTH is an error (NULL, PYS_E_TYPE / E_VALUE /
- * E_OVERFLOW with the path to the bad value). */
+ * E_OVERFLOW with the path to the bad value). Python code run by the
+ * conversion (a container subclass's __iter__) that changes the size of a
+ * dict being converted gives PYS_E_STATE; an exception it raises,
+ * PYS_E_PYTHON. */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
-/* JSON text both ways (convenience over the cJSON calls). */
+/* JSON text both ways (convenience over the cJSON calls).
+ * pys_from_json_text: text must be exactly one JSON value (whitespace
+ * around it allowed; "[1] x" is refused). Returns a new handle, or PYS_NULL
+ * with PYS_E_VALUE ("invalid JSON at offset N", N counted in bytes from
+ * the start of text, text that is not UTF-8, or a \u0000 escape in a
+ * string: cJSON strings are C strings, it would cut the string short),
+ * PYS_E_OVERFLOW (a number beyond a double), PYS_E_ARG (NULL text),
+ * PYS_E_CLOSED. Thread-safe; the text is parsed without the GIL. */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
 /* malloc'd compact JSON text; free() it. */
 PYS_API char *pys_to_json_text(pys_obj o);

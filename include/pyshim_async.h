@@ -70,7 +70,11 @@ typedef enum pys_future_status {
 /* Completion callback: runs once, on the loop's thread, with the GIL held,
  * when the future is finished, failed or cancelled. `f` stays valid during
  * the call; the callback may read it (pys_future_result, pys_future_error)
- * and may free it. Must not block. */
+ * and may free it. Must not block. A callback that frees its future ("fire
+ * and forget") may run before the call that submitted the future has
+ * returned: the pointer that call returns may then be freed already, and
+ * tells the submitter only whether submission succeeded (non-NULL); the
+ * submitter must not use or free it. */
 typedef void (*pys_future_fn)(pys_future *f, pys_future_status status, void *ud);
 
 /* Waits until f has completed (and its callback, if any, has returned), for
@@ -132,7 +136,8 @@ PYS_API pys_loop *pys_loop_start(pys_runtime *rt);
  * thread with args (borrowed handles) to produce the awaitable (an async
  * function). The coroutine runs on the loop's thread; cb (may be NULL)
  * runs there when it completes. Errors: PYS_E_TYPE (not awaitable / not
- * callable), PYS_E_PYTHON (the call raised), PYS_E_STATE (the loop is
+ * callable), PYS_E_ARG (an awaitable that is not callable given nargs > 0),
+ * PYS_E_PYTHON (the call raised), PYS_E_STATE (the loop is
  * stopping or stopped), PYS_E_HANDLE, PYS_E_ARG, PYS_E_CLOSED, PYS_E_NOMEM.
  * Thread-safe: many threads may submit to many loops at once. */
 PYS_API pys_future *pys_loop_submit(pys_loop *loop, pys_obj aw_or_fn, const pys_obj *args,

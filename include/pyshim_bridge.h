@@ -61,7 +61,11 @@
  * `release` runs once: at unregistration, replacement, module removal or
  * pys_close (if calls of it are still running, when the last one returns),
  * or when Python drops the last reference to a function it deleted from
- * its module itself. */
+ * its module itself (during a call of it: once that call has returned).
+ * Callbacks that nest bridge calls on one thread (a callback calling its
+ * own function through pyshim) raise RecursionError in Python once that
+ * thread's C stack is nearly used up, whatever Python's recursion limit;
+ * the pyshim call that made it fails with PYS_E_PYTHON. */
 #ifndef PYSHIM_BRIDGE_H
 #define PYSHIM_BRIDGE_H
 

@@ -78,9 +78,11 @@ PYS_API bool pys_free_threaded(pys_runtime *rt);
  * that loop) cannot swallow it for good. Code that catches it in a loop
  * forever (`while True: try: ... except BaseException: pass`) cannot be
  * stopped, as with Ctrl-C in plain Python. A batch is one call here: once
- * it is interrupted, every call in it that runs Python code fails the same
- * way until the batch ends (calls that run none still work). pys_close
- * interrupts the calls in progress on other threads the same way.
+ * it is interrupted, or once its deadline has passed (even while the batch
+ * was between calls), every call in it that runs Python code fails the
+ * same way until the batch ends (calls that run none still work); the same
+ * holds for calls made from a bridge callback inside a stopped call.
+ * pys_close interrupts the calls in progress on other threads the same way.
  *
  * What is not stopped: Python raises the exception only when it runs
  * bytecode (at loop back-edges and calls, at the latest every
@@ -121,7 +123,8 @@ PYS_API int pys_interrupt(pys_runtime *rt);
  * code stopped and returns PYS_E_TIMEOUT. A batch counts as one call, timed
  * from pys_gil_acquire. ms = 0 clears it. The setting applies to calls
  * started afterwards and lasts until changed, until the thread exits or
- * until the runtime is closed. Returns PYS_OK, PYS_E_ARG, PYS_E_CLOSED, or
+ * until the runtime is closed (a call refused after pys_close starts no
+ * watchdog, whatever was set). Returns PYS_OK, PYS_E_ARG, PYS_E_CLOSED, or
  * PYS_E_NOMEM (the watchdog thread could not be started). Thread-safe
  * (affects only the calling thread). Cost: a call with a deadline reads the
  * clock once; the watchdog sleeps until the earliest deadline of the calls

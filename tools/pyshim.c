@@ -1,18 +1,21 @@
 /* pyshim — the command-line face of the library: which Python would this
  * binary load, and run code through the shim on it.
  *
- *   pyshim probe [--json] [selection]
- *   pyshim run   [selection] (-c CODE | -m MODULE | FILE) [ARGS...]
+ *   pyshim probe [--json | --why] [selection]
+ *   pyshim run   [selection] [python options] [-c CMD | -m MOD | FILE | -] [ARGS...]
  *   pyshim eval  [selection] EXPR
  *   pyshim deps  (list [--json] | clear)
  *
- * Exit status of run: the script's SystemExit code; 1 after an uncaught
- * exception (its traceback is printed); 2 for a pyshim error (code name,
- * message and the places tried). */
+ * run is `python` on the chosen interpreter: after pyshim's own selection
+ * flags, the rest of the command line goes to CPython's own main
+ * (pys_main), which parses it, runs it and gives its exit status exactly
+ * as `python` does. A pyshim error (no Python, bad selection) exits 2 with
+ * the code name, message and the places tried. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <pyshim.h>
 
@@ -26,19 +29,22 @@ typedef struct cli {
     size_t nlinks;
     bool json;
     bool load;
+    bool why;
     bool verbose;
 } cli;
 
 static void usage(FILE *f)
 {
-    fputs("usage: pyshim probe [--json] [--load] [SELECTION]\n"
-          "       pyshim run [SELECTION] (-c CODE | -m MODULE | FILE) [ARGS...]\n"
+    fputs("usage: pyshim probe [--json | --why] [--load] [SELECTION]\n"
+          "       pyshim run [SELECTION] [PYTHON-OPTIONS] [-c CMD | -m MOD | FILE | -] [ARGS...]\n"
           "       pyshim eval [SELECTION] EXPR\n"
           "       pyshim deps (list [--json] | clear)\n"
           "       pyshim version\n"
           "\n"
           "SELECTION:\n"
-          "  --python VER       pin a version: 3.12, 3.13t (free-threaded)\n"
+          "  --python VER       pin a version: 3.12, 3.12.4, 3.13t (free-threaded)\n"
+          "  --newest           the newest supported Python wins (ignore .python-version\n"
+          "                     and the shell's python3)\n"
           "  --library PATH     load this libpython (no search)\n"
           "  --venv DIR         use this virtual environment\n"
           "  --uv               also consider uv-managed Pythons; build with uv\n"
@@ -47,13 +53,24 @@ static void usage(FILE *f)
           "  --find-links DIR   extra wheel directory for --with (repeatable)\n"
           "  --index-url URL    package index for --with\n"
           "  --no-index         do not use any package index for --with\n"
-          "  -v, --verbose      log what pyshim does to stderr\n"
+          "  -v, --verbose      log what pyshim does to stderr (run: --verbose only;\n"
+          "                     -v is Python's)\n"
           "\n"
           "probe --load also opens the chosen Python and reports what it says after init\n"
           "(full version, ABI flags, whether the GIL is enabled).\n"
           "\n"
-          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV,\n"
-          "PYSHIM_REFUSE_UNTESTED=1 (refuse Pythons newer than the tested range).\n",
+          "run: everything after SELECTION is Python's own command line, parsed by\n"
+          "the chosen Python as `python` parses it (-X, -u, -I, -E, -O, -W, -i, --,\n"
+          "--version, no target: the REPL, ...).\n"
+          "\n"
+          "Without a selection: an active venv / conda / pixi environment, else the\n"
+          "nearest .python-version or .venv upward from the working directory, else\n"
+          "the python3 your shell would run (pyenv shims resolved), else the newest.\n"
+          "`pyshim probe --why` says which source decided and why.\n"
+          "\n"
+          "Environment: PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV, CONDA_PREFIX,\n"
+          "PIXI_PROJECT_ROOT, PYENV_VERSION, PATH, PYSHIM_REFUSE_UNTESTED=1 (refuse\n"
+          "Pythons newer than the tested range).\n",
           f);
 }
 
@@ -74,8 +91,9 @@ static int report(const char *what)
 }
 
 /* Parses selection flags at argv[*i]; returns 1 if consumed, 0 if not a
- * selection flag, -1 on a usage error. */
-static int selection(cli *c, int argc, char **argv, int *i)
+ * selection flag, -1 on a usage error. short_v: whether -v is pyshim's
+ * (not for run, where it is Python's). */
+static int selection_ex(cli *c, int argc, char **argv, int *i, bool short_v)
 {
     const char *a = argv[*i];
     const char *const with_val[] = {"--python", "--library", "--venv", "--uv-project", "--with",
@@ -117,16 +135,25 @@ static int selection(cli *c, int argc, char **argv, int *i)
         c->o.prefer_uv = true;
         return 1;
     }
+    if (strcmp(a, "--newest") == 0) {
+        c->o.prefer_newest = true;
+        return 1;
+    }
     if (strcmp(a, "--no-index") == 0) {
         c->o.no_index = true;
         return 1;
     }
-    if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+    if ((short_v && strcmp(a, "-v") == 0) || strcmp(a, "--verbose") == 0) {
         c->verbose = true;
         c->o.logger = log_stderr;
         return 1;
     }
     return 0;
+}
+
+static int selection(cli *c, int argc, char **argv, int *i)
+{
+    return selection_ex(c, argc, argv, i, true);
 }
 
 /* ---- probe ---------------------------------------------------------------------------- */
@@ -187,8 +214,23 @@ static int cmd_probe(cli *c)
             cJSON_AddBoolToObject(e, "accepted", k->accepted);
             cJSON_AddBoolToObject(e, "chosen", k->chosen);
             cJSON_AddStringToObject(e, "reason", k->reason);
+            cJSON_AddStringToObject(e, "reason_code", k->reason_code);
+            cJSON_AddNumberToObject(e, "micro", k->micro);
             cJSON_AddItemToArray(arr, e);
         }
+        cJSON *steps = cJSON_AddArrayToObject(root, "steps");
+        for (size_t i = 0; i < pys_probe_step_count(pr); i++) {
+            const pys_probe_step *st = pys_probe_step_get(pr, i);
+            cJSON *e = cJSON_CreateObject();
+            cJSON_AddStringToObject(e, "source", st->source);
+            cJSON_AddStringToObject(e, "status", st->status);
+            cJSON_AddStringToObject(e, "detail", st->detail);
+            cJSON_AddStringToObject(e, "file", st->file);
+            cJSON_AddItemToArray(steps, e);
+        }
+        cJSON_AddStringToObject(root, "decided_by", pys_probe_decided_by(pr));
+        cJSON_AddStringToObject(root, "decided_file", pys_probe_decided_file(pr));
+        cJSON_AddStringToObject(root, "decision", pys_probe_decision(pr));
         if (chosen >= 0)
             cJSON_AddItemToObject(root, "chosen",
                                   cJSON_CreateString(pys_probe_get(pr, (size_t)chosen)->realpath));
@@ -207,6 +249,19 @@ static int cmd_probe(cli *c)
         puts(s);
         free(s);
         cJSON_Delete(root);
+    } else if (c->why) {
+        for (size_t i = 0; i < pys_probe_step_count(pr); i++) {
+            const pys_probe_step *st = pys_probe_step_get(pr, i);
+            printf("%-12s %-7s %s\n", st->source, st->status, st->detail);
+        }
+        if (chosen >= 0) {
+            const pys_candidate *k = pys_probe_get(pr, (size_t)chosen);
+            printf("\nchosen: %s\n  by %s%s%s: %s\n", k->realpath, pys_probe_decided_by(pr),
+                   *pys_probe_decided_file(pr) ? ", decided by " : "", pys_probe_decided_file(pr),
+                   pys_probe_decision(pr));
+        } else {
+            printf("\nno usable Python: %s\n", pys_last_error()->message);
+        }
     } else {
         for (size_t i = 0; i < n; i++) {
             const pys_candidate *k = pys_probe_get(pr, i);
@@ -221,6 +276,7 @@ static int cmd_probe(cli *c)
             const pys_candidate *k = pys_probe_get(pr, (size_t)chosen);
             printf("\nwould load: %s (Python %d.%d%s, %s)\n", k->realpath, k->major, k->minor,
                    k->abiflags, k->source);
+            printf("because: %s\n", pys_probe_decision(pr));
             if (pys_probe_venv(pr))
                 printf("venv: %s\n", pys_probe_venv(pr));
             if (c->load) {
@@ -240,9 +296,9 @@ static int cmd_probe(cli *c)
 
 /* ---- run / eval -------------------------------------------------------------------------- */
 
-/* Prints the pending failure of a run: traceback (exit 1), SystemExit
+/* Prints the pending failure of an eval: traceback (exit 1), SystemExit
  * (its code), or a pyshim error (2). */
-static int finish_run(int rc)
+static int finish_eval(int rc)
 {
     if (rc == PYS_OK)
         return 0;
@@ -260,99 +316,32 @@ static int finish_run(int rc)
             fprintf(stderr, "%s\n", e->message);
         return 1;
     }
-    return report("run");
+    return report("eval");
 }
 
-static int run_code(pys_runtime *rt, const char *mode, const char *target)
-{
-    int rc;
-    if (strcmp(mode, "-c") == 0) {
-        rc = pys_exec(rt, "import sys; sys.path.insert(0, '')");
-        if (rc != PYS_OK)
-            return rc;
-        pys_obj code = pys_compile(rt, target, "<string>", PYS_MODE_EXEC);
-        if (!pys_ok(code))
-            return pys_last_error()->code;
-        pys_obj r = pys_run(code, PYS_NULL);
-        pys_release(code);
-        if (!pys_ok(r))
-            return pys_last_error()->code;
-        pys_release(r);
-        return PYS_OK;
-    }
-    pys_obj runpy = pys_import(rt, "runpy");
-    if (!pys_ok(runpy))
-        return pys_last_error()->code;
-    pys_obj r;
-    if (strcmp(mode, "-m") == 0) {
-        rc = pys_exec(rt, "import sys; sys.path.insert(0, '')");
-        if (rc != PYS_OK)
-            return rc;
-        r = pys_call_method(runpy, "run_module", "s run_name=s alter_sys=b", target, "__main__",
-                            1);
-    } else {
-        rc = pys_exec(rt, "import sys, os; sys.path.insert(0, os.path.dirname(os.path.abspath(sys.argv[0])))");
-        if (rc != PYS_OK)
-            return rc;
-        r = pys_call_method(runpy, "run_path", "s run_name=s", target, "__main__");
-    }
-    pys_release(runpy);
-    if (!pys_ok(r))
-        return pys_last_error()->code;
-    pys_release(r);
-    return PYS_OK;
-}
-
+/* pyshim's selection flags first; from the first argument that is not
+ * one, the command line is Python's. */
 static int cmd_run(cli *c, int argc, char **argv, int i)
 {
-    const char *mode = NULL, *target = NULL;
     for (; i < argc; i++) {
-        int s = selection(c, argc, argv, &i);
+        int s = selection_ex(c, argc, argv, &i, false);
         if (s < 0)
             return 2;
-        if (s > 0)
-            continue;
-        if (strcmp(argv[i], "-c") == 0 || strcmp(argv[i], "-m") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "pyshim: %s needs a value\n", argv[i]);
-                return 2;
-            }
-            mode = argv[i];
-            target = argv[++i];
-            i++;
+        if (s == 0)
             break;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            fprintf(stderr, "pyshim: unknown option %s\n", argv[i]);
-            usage(stderr);
-            return 2;
-        }
-        mode = "file";
-        target = argv[i++];
-        break;
     }
-    if (!mode) {
-        fprintf(stderr, "pyshim run: nothing to run (-c CODE, -m MODULE or FILE)\n");
+    int pargc = argc - i + 1;
+    char **pargv = calloc((size_t)pargc + 1, sizeof *pargv);
+    if (!pargv)
         return 2;
-    }
-    /* sys.argv as the interpreter sets it. */
-    size_t nargs = (size_t)(argc - i) + 2;
-    const char **args = calloc(nargs, sizeof *args);
-    if (!args)
-        return 2;
-    args[0] = strcmp(mode, "-c") == 0 ? "-c" : target;
-    for (size_t k = 1; i < argc; i++, k++)
-        args[k] = argv[i];
-    c->o.argv = args;
-    pys_runtime *rt = NULL;
-    if (pys_open(&c->o, &rt) != PYS_OK) {
-        free(args);
-        return report("open");
-    }
-    int status = finish_run(run_code(rt, mode, target));
-    if (pys_close(rt) != PYS_OK && status == 0)
-        status = report("close");
-    free(args);
+    pargv[0] = argv[0];
+    for (int k = 1; k < pargc; k++)
+        pargv[k] = argv[i + k - 1];
+    int status = 0;
+    int rc = pys_main(&c->o, pargc, pargv, &status);
+    free(pargv);
+    if (rc != PYS_OK)
+        return report("run");
     return status;
 }
 
@@ -381,7 +370,7 @@ static int cmd_eval(cli *c, int argc, char **argv, int i)
     int status = 0;
     pys_obj v = pys_eval(rt, expr);
     if (!pys_ok(v)) {
-        status = finish_run(pys_last_error()->code);
+        status = finish_eval(pys_last_error()->code);
     } else {
         char *json = pys_to_json_text(v);
         if (json) {
@@ -393,7 +382,7 @@ static int cmd_eval(cli *c, int argc, char **argv, int i)
             if (s)
                 puts(s);
             else
-                status = finish_run(pys_last_error()->code);
+                status = finish_eval(pys_last_error()->code);
             pys_release(r);
         }
         pys_release(v);
@@ -412,6 +401,11 @@ int main(int argc, char **argv)
         return 2;
     }
     cli c = {0};
+    /* The working directory is the project: its .python-version and .venv. */
+    static char cwd[4096];
+    if (getcwd(cwd, sizeof cwd))
+        c.o.project_dir = cwd;
+    c.o.project_venv = true;
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
@@ -423,8 +417,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "probe") == 0) {
         for (int i = 2; i < argc; i++) {
-            if (strcmp(argv[i], "--json") == 0) {
-                c.json = true;
+            if (strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "--why") == 0) {
+                if (argv[i][2] == 'j')
+                    c.json = true;
+                else
+                    c.why = true;
                 continue;
             }
             if (strcmp(argv[i], "--load") == 0) {

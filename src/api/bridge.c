@@ -70,6 +70,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bridge_sig.h"
 #include "internal.h"
 
 #define BR_MAXP 14 /* parameters (BR_MAXI + BR_MAXD) */
@@ -314,6 +315,37 @@ static int parse_lit(sig_parser *sp, br_lit *l)
     return PYS_OK;
 }
 
+/* Strict UTF-8 (no overlong forms, surrogates or code points past
+ * U+10FFFF): what Python decodes. */
+static bool utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str, *e = s + n;
+    while (s < e) {
+        unsigned c = *s++;
+        if (c < 0x80)
+            continue;
+        int more = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+        if (more < 0 || e - s < more)
+            return false;
+        unsigned lo = 0x80, hi = 0xbf; /* the range of the second byte */
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+        else if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+        if (s[0] < lo || s[0] > hi)
+            return false;
+        for (int i = 1; i < more; i++)
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+        s += more;
+    }
+    return true;
+}
+
 /* Checks that a default suits its code (and normalises it). */
 static int check_default(sig_parser *sp, br_param *pa)
 {
@@ -356,6 +388,12 @@ static int check_default(sig_parser *sp, br_param *pa)
     case 'O':
         ok = true;
         break;
+    }
+    if (ok && l->kind == LIT_STR && pa->code != 'y' && !utf8_valid(l->s, l->n)) {
+        char what[128];
+        snprintf(what, sizeof what, "the str default of parameter '%s' is not valid UTF-8",
+                 pa->name ? pa->name : "?");
+        return sig_fail(sp, PYS_E_ARG, what);
     }
     if (ok)
         return PYS_OK;
@@ -542,8 +580,9 @@ static int sig_parse(const char *sig, const char *fn, const char *fname, br_sig 
     return PYS_OK;
 }
 
-/* Python source of a default (for __text_signature__ and messages). */
-static void lit_repr(pys__sb *b, const br_lit *l)
+/* Python source of a default (for __text_signature__ and messages); a
+ * bytes literal for a 'y' parameter. */
+static void lit_repr(pys__sb *b, const br_lit *l, bool bytes)
 {
     switch (l->kind) {
     case LIT_NONE:
@@ -571,7 +610,7 @@ static void lit_repr(pys__sb *b, const br_lit *l)
         pys__sb_add(b, l->b ? "True" : "False");
         break;
     case LIT_STR:
-        pys__sb_add(b, "'");
+        pys__sb_add(b, bytes ? "b'" : "'");
         for (size_t i = 0; i < l->n; i++) {
             unsigned char ch = (unsigned char)l->s[i];
             if (ch == '\'' || ch == '\\')
@@ -580,10 +619,24 @@ static void lit_repr(pys__sb *b, const br_lit *l)
                 pys__sb_add(b, "\\n");
             else if (ch == '\t')
                 pys__sb_add(b, "\\t");
-            else if (ch < 0x20)
+            else if (ch < 0x20 || (bytes && ch >= 0x7f))
                 pys__sb_addf(b, "\\x%02x", ch);
-            else
+            else if (ch >= 0x80) {
+                /* escaped: text signatures are ASCII (inspect reads them
+                 * so); the UTF-8 is valid (check_default) */
+                int more = ch >= 0xf0 ? 3 : ch >= 0xe0 ? 2 : 1;
+                uint32_t cp = ch & (0x3fu >> more);
+                for (int k = 0; k < more && i + 1 < l->n; k++)
+                    cp = cp << 6 | ((unsigned char)l->s[++i] & 0x3fu);
+                if (cp < 0x100)
+                    pys__sb_addf(b, "\\x%02x", (unsigned)cp);
+                else if (cp < 0x10000)
+                    pys__sb_addf(b, "\\u%04x", (unsigned)cp);
+                else
+                    pys__sb_addf(b, "\\U%08x", (unsigned)cp);
+            } else {
                 pys__sb_addn(b, (const char *)&ch, 1);
+            }
         }
         pys__sb_add(b, "'");
         break;
@@ -613,12 +666,29 @@ static void sig_params(pys__sb *b, const br_sig *s, bool annotate)
             pys__sb_addf(b, ": %s", code_type(pa->code));
         if (pa->def.kind != LIT_REQUIRED) {
             pys__sb_add(b, annotate ? " = " : "=");
-            lit_repr(b, &pa->def);
+            lit_repr(b, &pa->def, pa->code == 'y');
         }
         if (i == last_posonly)
             pys__sb_add(b, ", /");
     }
     pys__sb_add(b, ")");
+}
+
+int pys__bridge_sig_parse(const char *sig, char **text)
+{
+    *text = NULL;
+    br_sig *s;
+    int rc = sig_parse(sig, __func__, "the function", &s);
+    if (rc != PYS_OK)
+        return rc;
+    pys__sb b = {0};
+    sig_params(&b, s, true);
+    pys__sb_addf(&b, " -> %s", code_type(s->ret));
+    sig_free(s);
+    *text = pys__sb_take(&b);
+    if (!*text)
+        return pys__fail(__func__, PYS_E_NOMEM, "%s: out of memory", __func__);
+    return PYS_OK;
 }
 
 /* ======================================================================= */
@@ -646,6 +716,7 @@ typedef struct br_reg {
     _Atomic bool dead;
     _Atomic int active;  /* calls in progress */
     bool released;       /* release hook taken (list lock) */
+    bool orphan;         /* its capsule went while calls ran: the last one frees it */
     struct br_reg *prev, *next;
 } br_reg;
 
@@ -698,6 +769,18 @@ static void capsule_destroy(PyObject *cap)
         reg_head = r->next;
     if (r->next)
         r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+    if (atomic_load(&r->active) > 0) {
+        /* The last reference to the function went during a call of it
+         * (its caller only lent it, and the callback dropped the rest):
+         * that call still uses r, and frees it when it returns
+         * (reg_try_release). Only on GIL builds, where active is read
+         * under the GIL; elsewhere calls hold the function. */
+        r->orphan = true;
+        atomic_store(&r->dead, true);
+        pthread_mutex_unlock(&reg_lock);
+        return;
+    }
     bool run = !r->released;
     r->released = true;
     pthread_mutex_unlock(&reg_lock);
@@ -721,20 +804,27 @@ static void reg_abandon(br_reg *r)
 /* Runs r's release hook once r is dead and no call of it is in progress
  * (whoever sees both last runs it: the killer or the last call leaving;
  * the list lock and seq_cst on dead/active, or on GIL builds the GIL,
- * make that exactly one). */
+ * make that exactly one). Frees an orphan r (see capsule_destroy) after
+ * its last call: then r is gone when this returns. */
 static void reg_try_release(br_reg *r)
 {
     void (*fn)(void *) = NULL;
     void *ud = NULL;
+    bool free_it = false;
     pthread_mutex_lock(&reg_lock);
-    if (!r->released && atomic_load(&r->dead) && atomic_load(&r->active) == 0) {
-        r->released = true;
-        fn = r->release;
-        ud = r->userdata;
+    if (atomic_load(&r->dead) && atomic_load(&r->active) == 0) {
+        if (!r->released) {
+            r->released = true;
+            fn = r->release;
+            ud = r->userdata;
+        }
+        free_it = r->orphan;
     }
     pthread_mutex_unlock(&reg_lock);
     if (fn)
         fn(ud);
+    if (free_it)
+        reg_free(r);
 }
 
 /* Marks registrations dead: one (r), or all of host module `host`, or all
@@ -760,7 +850,7 @@ static void reg_kill(br_reg *one, PyObject *host)
         if (!r->release)
             continue;
         if (n == cap) {
-            pending *nv = malloc(cap * 2 * sizeof *nv);
+            pending *nv = pys__malloc_n(cap, 2 * sizeof *nv);
             if (!nv) {
                 /* Keep going without this hook rather than leave a live
                  * registration: the hook is lost (out of memory). */
@@ -1344,11 +1434,16 @@ static PyObject *builtin_exc(pys_runtime *rt, const char *name)
 }
 
 /* Sets the Python exception for a callback that returned `rc` != 0 with
- * nothing recorded by pys_bridge_raise. `captured` (stolen, may be NULL) is
- * the exception of the last failed nested call. */
-static void raise_failure(pys_runtime *rt, br_reg *r, int rc, PyObject *captured)
+ * nothing recorded by pys_bridge_raise. `e` is the error recorded during the
+ * callback (NULL if none); `captured` (stolen, may be NULL) is the
+ * exception of the last failed nested call. */
+static void raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *e,
+                          PyObject *captured)
 {
-    const pys_error *e = pys_last_error();
+    static const pys_error none = {.code = PYS_OK, .context = "", .type = "", .message = "",
+                                   .traceback = ""};
+    if (!e)
+        e = &none;
     bool fresh = e->code == rc && rc != PYS_OK;
     if (captured && e->type[0] && e->code != PYS_OK) {
         reraise(captured);
@@ -1387,24 +1482,35 @@ static void raise_sig(br_reg *r, PyObject *exc, const char *fmt, ...)
 
 /* Around a callback that may make failing pyshim calls: keep the exception
  * of the last one (pys__fail_py stores it while capture_depth > 0), and
- * start from a clear error so a stale one is not mistaken for it. Returns
- * the enclosing capture (a pys_with body this call runs in), to restore. */
-static PyObject *capture_begin(pys__tls *t)
+ * note this thread's failure count, so that an error recorded before the
+ * callback is not mistaken for one of its own. The error detail itself is
+ * left alone: it belongs to the host until its next failing call. */
+typedef struct br_capture {
+    PyObject *outer; /* the enclosing capture (a pys_with body), to restore */
+    uint64_t nfail;  /* t->nfail at the start */
+} br_capture;
+
+static br_capture capture_begin(pys__tls *t)
 {
-    PyObject *outer = t->captured_exc;
+    br_capture c = {t->captured_exc, t->nfail};
     t->captured_exc = NULL;
     t->capture_depth++;
-    pys_clear_error();
-    return outer;
+    return c;
 }
 
 /* Ends capture_begin; returns the kept exception (new reference) or NULL. */
-static PyObject *capture_end(pys__tls *t, PyObject *outer)
+static PyObject *capture_end(pys__tls *t, br_capture c)
 {
     t->capture_depth--;
     PyObject *captured = t->captured_exc;
-    t->captured_exc = outer;
+    t->captured_exc = c.outer;
     return captured;
+}
+
+/* This thread's error if it was recorded since capture c began, else NULL. */
+static const pys_error *capture_error(const br_capture *c)
+{
+    return pys__tls_get()->nfail != c->nfail ? pys_last_error() : NULL;
 }
 
 static void no_handles(void)
@@ -1422,7 +1528,7 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
     PyObject *res = NULL;
     size_t made = 0;
     if (nargs > 8) {
-        h = malloc(nargs * sizeof *h);
+        h = pys__malloc_n(nargs, sizeof *h);
         if (!h) {
             pys__api.PyErr_SetString(PYS__EXC(MemoryError), "pyshim bridge: out of memory");
             return NULL;
@@ -1454,10 +1560,10 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
             goto out;
         }
     }
-    PyObject *outer = capture_begin(t);
+    br_capture cap = capture_begin(t);
     pys_obj result = PYS_NULL;
     int rc = r->fn(rt, h, nargs, kw, r->userdata, &result);
-    PyObject *captured = capture_end(t, outer);
+    PyObject *captured = capture_end(t, cap);
     PyObject *value = NULL;
     if (pys_ok(result)) {
         value = pys__h_get(rt, result, r->qualname);
@@ -1471,7 +1577,7 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
         if (captured)
             pys__api.Py_DecRef(captured);
     } else if (rc != PYS_OK) {
-        raise_failure(rt, r, rc, captured);
+        raise_failure(rt, r, rc, capture_error(&cap), captured);
     } else {
         if (captured)
             pys__api.Py_DecRef(captured);
@@ -1633,13 +1739,16 @@ static int bind_args(br_reg *r, PyObject *const *args, size_t nargs, PyObject *k
         vals[i] = args[i];
     Py_ssize_t nkw = kwnames ? pys__api.PyTuple_Size(kwnames) : 0;
     for (Py_ssize_t k = 0; k < nkw; k++) {
+        Py_ssize_t kl = 0;
         const char *kn = pys__api.PyUnicode_AsUTF8AndSize(pys__api.PyTuple_GetItem(kwnames, k),
-                                                          NULL);
+                                                          &kl);
         if (!kn)
             return -1;
+        /* By length too: a keyword with a NUL is not the name before it. */
         int j = 0;
         for (; j < s->np; j++)
-            if (strcmp(s->p[j].name, kn) == 0)
+            if (s->p[j].name && strlen(s->p[j].name) == (size_t)kl &&
+                memcmp(s->p[j].name, kn, (size_t)kl) == 0)
                 break;
         if (j == s->np || s->p[j].posonly) {
             raise_sig(r, PYS__EXC(TypeError), "got an unexpected keyword argument '%s'", kn);
@@ -1970,7 +2079,7 @@ static __attribute__((noinline)) int convert_all(pys_runtime *rt, br_reg *r,
 /* The Python value of an O result (handle h, taken over); raises when h
  * is PYS_NULL. Returns a new reference or NULL with an exception set. */
 static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r, pys_obj h,
-                                                       PyObject *captured)
+                                                       const br_capture *cap, PyObject *captured)
 {
     PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
     if (v) {
@@ -1980,7 +2089,8 @@ static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r
         pys__h_release(rt, h, NULL);
         return v;
     }
-    if (!pys_ok(h) && pys_last_error()->code == PYS_OK) {
+    const pys_error *e = capture_error(cap);
+    if (!e || e->code == PYS_OK) {
         if (captured)
             pys__api.Py_DecRef(captured);
         pys__raise(PYS__EXC(RuntimeError),
@@ -1988,7 +2098,7 @@ static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r
                    "pys_bridge_raise",
                    r->qualname);
     } else {
-        raise_failure(rt, r, pys_last_error()->code, captured);
+        raise_failure(rt, r, e->code, e, captured);
     }
     return NULL;
 }
@@ -2006,10 +2116,12 @@ static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls 
         goto out;
     /* Only an O result can report a failure of nested pyshim calls. */
     bool obj_ret = s->ret == 'O';
-    PyObject *outer = obj_ret ? capture_begin(t) : NULL;
+    br_capture cap = {NULL, 0};
+    if (obj_ret)
+        cap = capture_begin(t);
     br_ret ret = trampoline(r->cfunc, c.ni * 16 + c.nd, s->ret == 'd', c.u, c.d);
     uint64_t ru = ret.u;
-    PyObject *captured = obj_ret ? capture_end(t, outer) : NULL;
+    PyObject *captured = obj_ret ? capture_end(t, cap) : NULL;
     if (frame_pending(fr)) {
         if (obj_ret && ru)
             pys__h_release(rt, (pys_obj){ru}, NULL);
@@ -2018,7 +2130,8 @@ static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls 
         frame_raise(fr);
         goto out;
     }
-    res = obj_ret ? result_obj(rt, r, (pys_obj){ru}, captured) : scalar_result(s->ret, ret);
+    res = obj_ret ? result_obj(rt, r, (pys_obj){ru}, &cap, captured)
+                  : scalar_result(s->ret, ret);
 out:
     if (c.nbuf || c.nh)
         conv_release(rt, &c);
@@ -2127,6 +2240,57 @@ static __attribute__((noinline)) void raise_dead(br_reg *r)
                "%s was unregistered or replaced (look it up again in its module)", r->qualname);
 }
 
+/* Nesting depth: callbacks that call bridge functions again through
+ * pyshim (no Python frame in between, so Python's own recursion limit may
+ * not see them, and on 3.12+ its C limit is larger than a thread's stack
+ * takes) are refused with RecursionError once the stack left on this
+ * thread is below a margin. The thread's stack bounds are looked up once
+ * per thread (tls->stack_floor); the check is one comparison. Stacks grow
+ * down on every platform pyshim builds for. */
+#define BR_STACK_MARGIN (256u * 1024u) /* kept free for the error's way out */
+#define BR_STACK_GUESS (1024u * 1024u) /* budget when the bounds are unknown */
+
+static __attribute__((noinline)) uintptr_t stack_floor(uintptr_t sp)
+{
+    uintptr_t lo = 0, size = 0;
+#if defined(__GLIBC__) || defined(__linux__)
+    pthread_attr_t a;
+    if (pthread_getattr_np(pthread_self(), &a) == 0) {
+        void *addr = NULL;
+        size_t sz = 0;
+        if (pthread_attr_getstack(&a, &addr, &sz) == 0 && addr && sz) {
+            lo = (uintptr_t)addr;
+            size = sz;
+        }
+        pthread_attr_destroy(&a);
+    }
+#endif
+    if (!size || sp < lo || sp - lo > size) {
+        /* Unknown (or an unexpected stack, such as a coroutine's): a
+         * budget below this first call. */
+        lo = sp > BR_STACK_GUESS ? sp - BR_STACK_GUESS : 1;
+        size = BR_STACK_GUESS;
+    }
+    uintptr_t margin = size / 4 < BR_STACK_MARGIN ? size / 4 : BR_STACK_MARGIN;
+    return lo + margin;
+}
+
+static __attribute__((noinline)) bool stack_exhausted(pys_runtime *rt, pys__tls *t,
+                                                      uintptr_t sp)
+{
+    if (!t->stack_floor)
+        t->stack_floor = stack_floor(sp);
+    if (sp >= t->stack_floor)
+        return false;
+    PyObject *exc = builtin_exc(rt, "RecursionError");
+    pys__raise(exc ? exc : PYS__EXC(RuntimeError),
+               "maximum recursion depth exceeded in a pyshim bridge call (the C stack of "
+               "this thread is nearly used up)");
+    if (exc)
+        pys__api.Py_DecRef(exc);
+    return true;
+}
+
 /* METH_FASTCALL | METH_KEYWORDS entry of every bridge function. */
 static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                               PyObject *kwnames)
@@ -2137,6 +2301,10 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
     /* Keep both thread-local addresses in registers: without this the
      * compiler asks the dynamic linker for them again after each call. */
     __asm__("" : "+r"(t), "+r"(cf));
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (__builtin_expect(sp < t->stack_floor || !t->stack_floor, 0) &&
+        stack_exhausted(rt, t, sp))
+        return NULL;
     int depth = t->gil_depth;
     if (depth == 0) {
         /* Entered from Python, not from a pyshim call on this thread:
@@ -2148,9 +2316,15 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
         }
     }
     PyObject *res = NULL;
+    /* The function may lose its last reference during the call (a caller
+     * that only lends it, such as a profile hook that the callback
+     * removes). Free-threaded builds hold it; GIL builds let its capsule
+     * leave r to this call instead (capsule_destroy), at no cost here. */
+    bool locking = rt->locking;
+    if (__builtin_expect(locking, 0))
+        pys__api.Py_IncRef(self);
     br_reg *r = reg_of(rt, self);
     if (__builtin_expect(r != NULL, 1)) {
-        bool locking = rt->locking;
         if (__builtin_expect(call_begin(r, locking), 0)) {
             raise_dead(r);
         } else {
@@ -2170,10 +2344,13 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
             if (__builtin_expect(frame_pending(&fr), 0)) /* set but not raised */
                 frame_clear(&fr);
         }
-        /* Last: a release hook may free what the callback used. */
+        /* Last: a release hook may free what the callback used, and an
+         * orphan r goes here. */
         if (__builtin_expect(call_end(r, locking), 0))
             reg_try_release(r);
     }
+    if (__builtin_expect(locking, 0))
+        pys__api.Py_DecRef(self);
     if (depth == 0)
         pys__leave_outer(rt, t);
     return res;

@@ -128,7 +128,7 @@ int pys_len(pys_obj o, size_t *out)
         return pys__fail(__func__, PYS_E_ARG, "pys_len: out is NULL");
     BEGIN_H(pys_last_error()->code);
     int rc = PYS_OK;
-    PyObject *obj = pys__h_get(rt, o, __func__);
+    PyObject *obj = pys__h_ref(rt, o, __func__); /* __len__ may run */
     if (!obj) {
         rc = PYS_E_HANDLE;
     } else {
@@ -145,6 +145,7 @@ int pys_len(pys_obj o, size_t *out)
         } else {
             *out = (size_t)n;
         }
+        pys__api.Py_DecRef(obj);
     }
     pys__end(rt);
     return rc;
@@ -213,13 +214,16 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
     pys_obj out = PYS_NULL;
     PyObject *obj = pys__h_get(rt, o, fn);
     if (obj && k->kind == 2) {
-        PyObject *r = index_fast(rt, obj, k->index);
+        PyObject *r = index_fast(rt, obj, k->index); /* runs no Python code */
         if (r) {
             out = pys__h_new(rt, r, fn);
             pys__end(rt);
             return out;
         }
     }
+    /* The general path can run Python code (__getitem__, a key's __eq__). */
+    if (obj)
+        pys__api.Py_IncRef(obj);
     PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
     if (ko) {
         PyObject *r = pys__api.PyObject_GetItem(obj, ko);
@@ -229,6 +233,8 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
             out = pys__h_new(rt, r, fn);
         pys__api.Py_DecRef(ko);
     }
+    if (obj)
+        pys__api.Py_DecRef(obj);
     pys__end(rt);
     return out;
 }
@@ -239,8 +245,8 @@ static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
-    PyObject *obj = pys__h_get(rt, o, fn);
-    PyObject *v = obj && !del ? pys__h_get(rt, value, fn) : NULL;
+    PyObject *obj = pys__h_ref(rt, o, fn);
+    PyObject *v = obj && !del ? pys__h_ref(rt, value, fn) : NULL;
     PyObject *ko = obj && (del || v) ? key_obj(rt, k, fn) : NULL;
     if (!ko) {
         rc = pys_last_error()->code;
@@ -250,6 +256,10 @@ static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char
             rc = pys__fail_py(rt, fn);
         pys__api.Py_DecRef(ko);
     }
+    if (v)
+        pys__api.Py_DecRef(v);
+    if (obj)
+        pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -314,7 +324,7 @@ static int contains(pys_obj o, const key *k, const char *fn)
     if (!rt)
         return pys_last_error()->code;
     int rc;
-    PyObject *obj = pys__h_get(rt, o, fn);
+    PyObject *obj = pys__h_ref(rt, o, fn);
     PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
     if (!ko) {
         rc = pys_last_error()->code;
@@ -324,6 +334,8 @@ static int contains(pys_obj o, const key *k, const char *fn)
             rc = pys__fail_py(rt, fn);
         pys__api.Py_DecRef(ko);
     }
+    if (obj)
+        pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -346,8 +358,8 @@ static int add(pys_obj c, pys_obj item, bool set, const char *fn)
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
-    PyObject *co = pys__h_get(rt, c, fn);
-    PyObject *io = co ? pys__h_get(rt, item, fn) : NULL;
+    PyObject *co = pys__h_ref(rt, c, fn); /* hashing the item runs Python code */
+    PyObject *io = co ? pys__h_ref(rt, item, fn) : NULL;
     if (!io) {
         rc = PYS_E_HANDLE;
     } else {
@@ -361,6 +373,10 @@ static int add(pys_obj c, pys_obj item, bool set, const char *fn)
             rc = pys__fail_py(rt, fn);
         }
     }
+    if (io)
+        pys__api.Py_DecRef(io);
+    if (co)
+        pys__api.Py_DecRef(co);
     pys__end(rt);
     return rc;
 }
@@ -382,7 +398,7 @@ static pys_obj view(pys_obj m, const char *method, const char *fn)
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, m, fn);
+    PyObject *obj = pys__h_ref(rt, m, fn);
     if (obj) {
         PyObject *r = NULL;
         if (pys__tp_flags(obj) & PYS__Py_TPFLAGS_DICT_SUBCLASS) {
@@ -402,6 +418,7 @@ static pys_obj view(pys_obj m, const char *method, const char *fn)
             pys__fail_py(rt, fn);
         else
             out = pys__h_new(rt, r, fn);
+        pys__api.Py_DecRef(obj);
     }
     pys__end(rt);
     return out;
@@ -426,9 +443,10 @@ pys_obj pys_iter(pys_obj o)
 {
     BEGIN_H(PYS_NULL);
     pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, o, __func__);
+    PyObject *obj = pys__h_ref(rt, o, __func__);
     if (obj) {
         PyObject *it = pys__api.PyObject_GetIter(obj);
+        pys__api.Py_DecRef(obj);
         if (!it)
             pys__fail_py(rt, __func__);
         else
@@ -445,7 +463,7 @@ int pys_iter_next(pys_obj it, pys_obj *item)
     *item = PYS_NULL;
     BEGIN_H(pys_last_error()->code);
     int rc;
-    PyObject *i = pys__h_get(rt, it, __func__);
+    PyObject *i = pys__h_ref(rt, it, __func__); /* __next__ may run */
     if (!i) {
         rc = PYS_E_HANDLE;
     } else if (!pys__api.PyIter_Check(i)) {
@@ -464,6 +482,8 @@ int pys_iter_next(pys_obj it, pys_obj *item)
             rc = 0;
         }
     }
+    if (i)
+        pys__api.Py_DecRef(i);
     pys__end(rt);
     return rc;
 }

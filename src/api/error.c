@@ -3,8 +3,21 @@
  * The detail lives in this thread's pys__tls; its strings are replaced on
  * the next failure and freed at thread exit (pthread key destructor). A
  * Python exception is fetched (3.12+: PyErr_GetRaisedException; before:
- * PyErr_Fetch + normalise + attach the traceback), formatted with
- * traceback.format_exception, and cleared, so nothing stays pending. */
+ * PyErr_Fetch + normalise + attach the traceback) and cleared, so nothing
+ * stays pending; its type name and message are read at once.
+ *
+ * Tracebacks are formatted lazily: the failing call keeps the exception
+ * (a "kept" node holding type, value and traceback) and pys_last_error()
+ * formats it the first time it is asked, taking the GIL as a call does,
+ * with the traceback.format_exception captured at open (what Python code
+ * later puts in its place is never called), its output bounded to
+ * PYS_TRACEBACK_MAX_BYTES. When that fails (3.8 and 3.9 give up on a long
+ * exception chain) a C formatter walks the traceback and the chain itself,
+ * bounded. Kept nodes are on one list (kept_mu): a node its thread no
+ * longer needs (the next failure, pys_clear_error, thread exit) is marked
+ * an orphan there, without the GIL, and dropped by the next failure that
+ * holds the GIL; pys_close drops them all before finalising (a traceback
+ * asked for after that reads ""). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +29,162 @@ _Thread_local pys__tls pys__tls_state;
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
+/* ---- kept exceptions ---------------------------------------------------------- */
+
+struct pys__kept {
+    PyObject *type, *value, *tb; /* strong; all NULL once dropped by pys_close */
+    bool orphan;                 /* its thread will not ask for it */
+    struct pys__kept *prev, *next; /* on kept_list while it holds objects */
+};
+
+static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct pys__kept *kept_list;
+static _Atomic size_t kept_orphans;
+
+static void kept_unlink(struct pys__kept *n)
+{
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        kept_list = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    n->prev = n->next = NULL;
+}
+
+/* This thread no longer needs its kept exception: make it an orphan (the
+ * next failure with the GIL drops it). Any thread, no GIL needed. */
+static void kept_detach(pys__tls *t)
+{
+    struct pys__kept *n = t->kept;
+    if (!n)
+        return;
+    t->kept = NULL;
+    pthread_mutex_lock(&kept_mu);
+    bool live = n->type != NULL;
+    if (live) {
+        n->orphan = true;
+        atomic_fetch_add(&kept_orphans, 1);
+    }
+    pthread_mutex_unlock(&kept_mu);
+    if (!live)
+        free(n); /* emptied by pys_close */
+}
+
+static void kept_release(struct pys__kept *n)
+{
+    pys__api.Py_DecRef(n->type);
+    pys__api.Py_DecRef(n->value);
+    if (n->tb)
+        pys__api.Py_DecRef(n->tb);
+    free(n);
+}
+
+/* Drops the orphans, GIL held, no exception pending. Dropping a traceback
+ * can run Python code (finalisers of its frames' locals), so each node is
+ * unlinked under the lock and released outside it. */
+static void kept_drain(void)
+{
+    while (atomic_load_explicit(&kept_orphans, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&kept_mu);
+        struct pys__kept *n = kept_list;
+        while (n && !n->orphan)
+            n = n->next;
+        if (n) {
+            kept_unlink(n);
+            atomic_fetch_sub(&kept_orphans, 1);
+        }
+        pthread_mutex_unlock(&kept_mu);
+        if (!n)
+            return;
+        kept_release(n);
+        if (pys__api.PyErr_Occurred())
+            pys__api.PyErr_Clear();
+    }
+}
+
+/* Keeps (type, value, tb) for this thread's lazy traceback; takes the
+ * three references. False (nothing taken) when out of memory. */
+static bool kept_keep(pys__tls *t, PyObject *type, PyObject *value, PyObject *tb)
+{
+    struct pys__kept *n = calloc(1, sizeof *n);
+    if (!n)
+        return false;
+    n->type = type;
+    n->value = value;
+    n->tb = tb;
+    pthread_mutex_lock(&kept_mu);
+    n->next = kept_list;
+    if (kept_list)
+        kept_list->prev = n;
+    kept_list = n;
+    pthread_mutex_unlock(&kept_mu);
+    t->kept = n;
+    return true;
+}
+
+/* Takes this thread's kept exception back (GIL held, the runtime open and
+ * this thread counted in): true with the references moved to the
+ * caller, false if pys_close dropped them. */
+static bool kept_take(pys__tls *t, PyObject **type, PyObject **value, PyObject **tb)
+{
+    struct pys__kept *n = t->kept;
+    t->kept = NULL;
+    pthread_mutex_lock(&kept_mu);
+    bool live = n->type != NULL;
+    if (live)
+        kept_unlink(n);
+    pthread_mutex_unlock(&kept_mu);
+    *type = n->type;
+    *value = n->value;
+    *tb = n->tb;
+    free(n);
+    return live;
+}
+
+void pys__errors_close(void)
+{
+    /* Calls on other threads have all returned: no node is being taken.
+     * A node still owned by its thread is emptied (its thread frees it);
+     * its objects move to a node of their own, released below. */
+    struct pys__kept *drop = NULL;
+    pthread_mutex_lock(&kept_mu);
+    while (kept_list) {
+        struct pys__kept *n = kept_list;
+        kept_unlink(n);
+        if (n->orphan) {
+            atomic_fetch_sub(&kept_orphans, 1);
+        } else {
+            struct pys__kept *m = calloc(1, sizeof *m);
+            if (m) {
+                m->type = n->type;
+                m->value = n->value;
+                m->tb = n->tb;
+            } /* else: leak the objects; finalisation frees them */
+            n->type = n->value = n->tb = NULL;
+            n = m;
+        }
+        if (n) {
+            n->next = drop;
+            drop = n;
+        }
+    }
+    pthread_mutex_unlock(&kept_mu);
+    while (drop) {
+        struct pys__kept *n = drop;
+        drop = n->next;
+        kept_release(n);
+        if (pys__api.PyErr_Occurred())
+            pys__api.PyErr_Clear();
+    }
+}
+
+/* ---- the detail --------------------------------------------------------------- */
+
 static void tls_free_errors(pys__tls *t)
 {
+    kept_detach(t);
+    t->err_gen++;
     free(t->e_context);
     free(t->e_type);
     free(t->e_message);
@@ -66,12 +233,63 @@ void pys__tls_register(pys__tls *t)
     t->registered = true;
 }
 
-const pys_error *pys_last_error(void)
+static void format_pending(pys__tls *t);
+
+const pys_error *pys__err_peek(void)
 {
     pys__tls *t = &pys__tls_state;
     if (!t->err.context)
         tls_free_errors(t);
     return &t->err;
+}
+
+const pys_error *pys_last_error_brief(void)
+{
+    return pys__err_peek();
+}
+
+const pys_error *(pys_last_error)(void)
+{
+    pys__tls *t = &pys__tls_state;
+    if (!t->err.context)
+        tls_free_errors(t);
+    if (t->kept)
+        format_pending(t);
+    return &t->err;
+}
+
+void pys__err_stash(pys__err_saved *s)
+{
+    pys__tls *t = &pys__tls_state;
+    if (!t->err.context)
+        tls_free_errors(t);
+    s->err = t->err;
+    s->context = t->e_context;
+    s->type = t->e_type;
+    s->message = t->e_message;
+    s->traceback = t->e_traceback;
+    s->searched = t->e_searched;
+    s->kept = t->kept;
+    s->gen = t->err_gen;
+    t->e_context = t->e_type = t->e_message = t->e_traceback = NULL;
+    t->e_searched = NULL;
+    t->kept = NULL;
+    t->err = (pys_error){0};
+    tls_free_errors(t);
+}
+
+void pys__err_unstash(pys__err_saved *s)
+{
+    pys__tls *t = &pys__tls_state;
+    tls_free_errors(t);
+    t->err = s->err;
+    t->e_context = s->context;
+    t->e_type = s->type;
+    t->e_message = s->message;
+    t->e_traceback = s->traceback;
+    t->e_searched = s->searched;
+    t->kept = s->kept;
+    t->err_gen = s->gen;
 }
 
 void pys_clear_error(void)
@@ -107,7 +325,8 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
 {
     pys__tls *t = &pys__tls_state;
     tls_free_errors(t);
-    pys__tls_register(t);
+    pys__tls_register(t); /* (also frees the strings and detaches a kept exception at exit) */
+    t->nfail++;
     t->e_context = pys__strdup(fn ? fn : "");
     t->e_type = type;
     t->e_message = message;
@@ -208,91 +427,352 @@ static char *str_of(PyObject *o)
     return r;
 }
 
-static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, PyObject *tb)
+/* ---- formatting ---------------------------------------------------------------- */
+
+#define TB_FRAMES_MAX 200u /* C formatter: frames per traceback (first and last half) */
+#define TB_CHAIN_MAX 64u   /* C formatter: newest exceptions of a chain */
+
+/* o.name as a new reference, NULL for None or on failure (cleared). */
+static PyObject *attr(PyObject *o, const char *name)
 {
-    if (!tb)
-        return NULL;
-    PyObject *fmt = atomic_load_explicit(&rt->tb_format, memory_order_acquire);
-    if (!fmt) {
-        /* Looked up on first use (it imports traceback, which pys_open
-         * should not pay for). Two threads may race here on free-threaded
-         * builds: one publishes, the other drops its copy. */
-        PyObject *m = pys__api.PyImport_ImportModule("traceback");
-        if (m) {
-            fmt = pys__api.PyObject_GetAttrString(m, "format_exception");
-            pys__api.Py_DecRef(m);
-        }
-        if (!fmt) {
-            pys__api.PyErr_Clear();
-            return NULL;
-        }
-        PyObject *expected = NULL;
-        if (!atomic_compare_exchange_strong(&rt->tb_format, &expected, fmt)) {
-            pys__api.Py_DecRef(fmt);
-            fmt = expected;
-        }
-    }
-    PyObject *args = pys__api.PyTuple_New(3);
-    if (!args) {
+    PyObject *v = o ? pys__api.PyObject_GetAttrString(o, name) : NULL;
+    if (!v)
         pys__api.PyErr_Clear();
-        return NULL;
+    if (v == PYS__None) {
+        pys__api.Py_DecRef(v);
+        v = NULL;
     }
-    pys__api.Py_IncRef(type);
-    pys__api.Py_IncRef(value);
-    pys__api.Py_IncRef(tb);
-    pys__api.PyTuple_SetItem(args, 0, type);
-    pys__api.PyTuple_SetItem(args, 1, value);
-    pys__api.PyTuple_SetItem(args, 2, tb);
-    PyObject *lines = pys__api.PyObject_CallObject(fmt, args);
-    pys__api.Py_DecRef(args);
-    char *r = NULL;
-    if (lines) {
-        pys__sb b = {0};
-        PyObject *it = pys__api.PyObject_GetIter(lines);
-        PyObject *line;
-        while (it && (line = pys__api.PyIter_Next(it))) {
-            Py_ssize_t n = 0;
-            const char *u = pys__api.PyUnicode_AsUTF8AndSize(line, &n);
-            if (u)
-                pys__sb_addn(&b, u, (size_t)n);
-            pys__api.Py_DecRef(line);
-        }
-        if (it)
-            pys__api.Py_DecRef(it);
-        pys__api.Py_DecRef(lines);
-        r = pys__sb_take(&b);
-    }
+    return v;
+}
+
+static void add_str(pys__sb *b, PyObject *s, const char *dflt)
+{
+    const char *u = s && pys__type_of(s) == (PyObject *)pys__api.PyUnicode_Type
+                        ? pys__api.PyUnicode_AsUTF8AndSize(s, NULL)
+                        : NULL;
+    if (!u)
+        pys__api.PyErr_Clear();
+    pys__sb_add(b, u ? u : dflt);
+}
+
+/* One traceback entry: '  File "f", line N, in name'. Traceback, frame and
+ * code objects are builtin types: reading them runs no Python code. */
+static void c_format_entry(pys__sb *b, PyObject *tb)
+{
+    PyObject *frame = attr(tb, "tb_frame");
+    PyObject *lineno = attr(tb, "tb_lineno");
+    PyObject *code = attr(frame, "f_code");
+    PyObject *file = attr(code, "co_filename");
+    PyObject *name = attr(code, "co_name");
+    long line = lineno ? pys__api.PyLong_AsLong(lineno) : -1;
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
+    pys__sb_add(b, "  File \"");
+    add_str(b, file, "<unknown>");
+    if (line >= 0)
+        pys__sb_addf(b, "\", line %ld, in ", line);
+    else
+        pys__sb_add(b, "\", in ");
+    add_str(b, name, "<unknown>");
+    pys__sb_add(b, "\n");
+    PyObject *all[] = {frame, lineno, code, file, name};
+    for (size_t i = 0; i < 5; i++)
+        if (all[i])
+            pys__api.Py_DecRef(all[i]);
+}
+
+static void c_format_tb(pys__sb *b, PyObject *tb)
+{
+    size_t n = 0;
+    pys__api.Py_IncRef(tb);
+    for (PyObject *x = tb, *next; x; x = next) {
+        next = attr(x, "tb_next");
+        pys__api.Py_DecRef(x);
+        n++;
+    }
+    pys__sb_add(b, "Traceback (most recent call last):\n");
+    size_t i = 0;
+    pys__api.Py_IncRef(tb);
+    for (PyObject *x = tb, *next; x; x = next, i++) {
+        if (n <= TB_FRAMES_MAX || i < TB_FRAMES_MAX / 2 || i >= n - TB_FRAMES_MAX / 2)
+            c_format_entry(b, x);
+        else if (i == TB_FRAMES_MAX / 2)
+            pys__sb_addf(b, "  [... %zu frames not shown ...]\n", n - TB_FRAMES_MAX);
+        next = attr(x, "tb_next");
+        pys__api.Py_DecRef(x);
+    }
+}
+
+static char *str_of(PyObject *o);
+
+/* Whether o is an exception by its real type (the chain accessors read
+ * the exception's struct). */
+static bool is_exc(PyObject *o)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    bool r = t && pys__api.PyType_IsSubtype(t, PYS__EXC(BaseException));
+    if (t)
+        pys__api.Py_DecRef(t);
     return r;
 }
 
-/* SystemExit.code -> exit status and message, as the interpreter does. */
-static int exit_code_of(PyObject *value, char **msg, bool *textual)
+/* s cut to at most PYS_TRACEBACK_MAX_BYTES as join_bounded cuts: its first
+ * quarter and its end, at UTF-8 character boundaries. Takes s. */
+static char *bound_text(char *s)
 {
+    size_t n = s ? strlen(s) : 0;
+    if (n <= PYS_TRACEBACK_MAX_BYTES)
+        return s;
+    size_t head = PYS_TRACEBACK_MAX_BYTES / 4;
+    size_t start = n - (PYS_TRACEBACK_MAX_BYTES - head);
+    while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80)
+        head--;
+    while (start < n && ((unsigned char)s[start] & 0xC0) == 0x80)
+        start++;
+    pys__sb b = {0};
+    pys__sb_addn(&b, s, head);
+    pys__sb_addf(&b, "\n[... %zu bytes of the traceback not shown ...]\n", start - head);
+    pys__sb_add(&b, s + start);
+    free(s);
+    return pys__sb_take(&b);
+}
+
+/* "Type: message" of exception e; `line` instead for the failure itself
+ * (read when it happened). */
+static void c_format_line(pys__sb *b, PyObject *e, const char *line)
+{
+    if (line) {
+        pys__sb_addf(b, "%s\n", line);
+        return;
+    }
+    char tname[256];
+    pys__type_name(e, tname, sizeof tname);
+    char *msg = str_of(e);
+    if (msg && *msg)
+        pys__sb_addf(b, "%s: %s\n", tname, msg);
+    else
+        pys__sb_addf(b, "%s\n", tname);
+    free(msg);
+}
+
+/* The C formatter: Python's layout without source lines, the chain's
+ * newest TB_CHAIN_MAX exceptions (iteratively: no recursion), at most
+ * TB_FRAMES_MAX frames each. Python code runs only for the messages and
+ * type names of chained exceptions (str(), __qualname__). */
+static char *c_format(PyObject *value, PyObject *tb, const char *line)
+{
+    PyObject *chain[TB_CHAIN_MAX];
+    bool cause[TB_CHAIN_MAX]; /* chain[i] is chain[i-1]'s __cause__ (else __context__) */
+    size_t k = 0;
+    bool more = false;
+    pys__api.Py_IncRef(value);
+    chain[k] = value;
+    cause[k++] = false;
+    while (is_exc(chain[k - 1])) {
+        PyObject *e = chain[k - 1];
+        bool by_cause = true;
+        PyObject *next = pys__api.PyException_GetCause(e);
+        if (!next) {
+            by_cause = false;
+            PyObject *sup = attr(e, "__suppress_context__");
+            int suppressed = sup ? pys__api.PyObject_IsTrue(sup) : 0;
+            if (sup)
+                pys__api.Py_DecRef(sup);
+            if (suppressed < 0)
+                pys__api.PyErr_Clear();
+            next = suppressed > 0 ? NULL : pys__api.PyException_GetContext(e);
+        }
+        if (!next)
+            break;
+        bool seen = false;
+        for (size_t i = 0; i < k && !seen; i++)
+            seen = chain[i] == next;
+        if (seen) {
+            pys__api.Py_DecRef(next);
+            break;
+        }
+        if (k == TB_CHAIN_MAX) {
+            pys__api.Py_DecRef(next);
+            more = true;
+            break;
+        }
+        chain[k] = next;
+        cause[k++] = by_cause;
+    }
+    pys__sb b = {0};
+    if (more)
+        pys__sb_addf(&b, "[... earlier exceptions of the chain not shown ...]\n\n");
+    for (size_t j = k; j-- > 0;) {
+        PyObject *etb = j == 0 ? tb : is_exc(chain[j]) ? pys__api.PyException_GetTraceback(chain[j])
+                                                       : NULL;
+        if (j == 0 && etb)
+            pys__api.Py_IncRef(etb);
+        if (etb) {
+            c_format_tb(&b, etb);
+            pys__api.Py_DecRef(etb);
+        }
+        c_format_line(&b, chain[j], j == 0 ? line : NULL);
+        if (j > 0)
+            pys__sb_add(&b, cause[j] ? "\nThe above exception was the direct cause of the "
+                                       "following exception:\n\n"
+                                     : "\nDuring handling of the above exception, another "
+                                       "exception occurred:\n\n");
+        pys__api.Py_DecRef(chain[j]);
+    }
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return bound_text(pys__sb_take(&b));
+}
+
+/* Copies at most PYS_TRACEBACK_MAX_BYTES of the strings in `lines` (a
+ * list, as the real format_exception returns): all of them, or the first
+ * quarter and the last three quarters of the bytes (cut at UTF-8
+ * character boundaries) with a line saying how much was left out between.
+ * NULL if `lines` is not a list of str. */
+static char *join_bounded(PyObject *lines)
+{
+    if (pys__type_of(lines) != (PyObject *)pys__api.PyList_Type)
+        return NULL;
+    Py_ssize_t n = pys__api.PyList_Size(lines);
+    size_t total = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = pys__api.PyList_GetItem(lines, i); /* borrowed */
+        Py_ssize_t len = 0;
+        if (!s || pys__type_of(s) != (PyObject *)pys__api.PyUnicode_Type ||
+            !pys__api.PyUnicode_AsUTF8AndSize(s, &len))
+            return NULL;
+        total += (size_t)len;
+    }
+    bool cut = total > PYS_TRACEBACK_MAX_BYTES;
+    size_t head = cut ? PYS_TRACEBACK_MAX_BYTES / 4 : total;
+    size_t start = cut ? total - (PYS_TRACEBACK_MAX_BYTES - head) : total; /* of the tail */
+    pys__sb b = {0};
+    size_t lo = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_ssize_t len = 0;
+        const char *u = pys__api.PyUnicode_AsUTF8AndSize(pys__api.PyList_GetItem(lines, i), &len);
+        size_t hi = lo + (size_t)len;
+        if (lo < head) {
+            size_t end = hi < head ? hi : head;
+            while (end < hi && end > lo && ((unsigned char)u[end - lo] & 0xC0) == 0x80)
+                end--;
+            pys__sb_addn(&b, u, end - lo);
+        }
+        if (cut && hi > start) {
+            size_t from = lo > start ? lo : start;
+            if (from == start)
+                pys__sb_addf(&b, "\n[... %zu bytes of the traceback not shown ...]\n",
+                             start - head);
+            while (from < hi && ((unsigned char)u[from - lo] & 0xC0) == 0x80)
+                from++;
+            pys__sb_addn(&b, u + (from - lo), hi - from);
+        }
+        lo = hi;
+    }
+    return pys__sb_take(&b);
+}
+
+/* The traceback of (type, value, tb), GIL held: format_exception as
+ * captured at open, else (or if that fails) the C formatter. */
+static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, PyObject *tb,
+                              const char *line)
+{
+    PyObject *fmt = rt->tb_format;
+    char *r = NULL;
+    if (fmt) {
+        PyObject *args[3] = {type, value, tb};
+        PyObject *lines = pys__call_raw(fmt, args, 3, NULL);
+        if (lines) {
+            r = join_bounded(lines);
+            pys__api.Py_DecRef(lines);
+        }
+        if (pys__api.PyErr_Occurred())
+            pys__api.PyErr_Clear();
+    }
+    if (!r || !*r) {
+        free(r);
+        r = c_format(value, tb, line);
+    }
+    return r;
+}
+
+/* Formats this thread's kept exception into its error detail (see the top
+ * of the file). The runtime is entered as by a call, with this thread's
+ * error detail set aside meanwhile, so a refusal (closed) does not touch
+ * it; Python code run by the formatting that fails on this thread makes
+ * its own error current, and this result is then dropped. */
+static void format_pending(pys__tls *t)
+{
+    pys_runtime *rt = &pys__the_runtime;
+    pys__err_saved saved;
+    pys__err_stash(&saved);
+    bool in = pys__begin(rt, "pys_last_error") != NULL;
+    pys__err_unstash(&saved);
+    if (!in) {
+        kept_detach(t); /* pys_close drops it, or did */
+        return;
+    }
+    uint64_t gen = t->err_gen;
+    PyObject *type, *value, *tb;
+    if (kept_take(t, &type, &value, &tb)) {
+        char *line = pys__strdup(t->err.message);
+        char *text = format_traceback(rt, type, value, tb, line);
+        free(line);
+        if (t->err_gen == gen && text) {
+            free(t->e_traceback);
+            t->e_traceback = text;
+            t->err.traceback = text;
+        } else {
+            free(text);
+        }
+        pys__api.Py_DecRef(type);
+        pys__api.Py_DecRef(value);
+        if (tb)
+            pys__api.Py_DecRef(tb);
+        if (pys__api.PyErr_Occurred())
+            pys__api.PyErr_Clear();
+    }
+    pys__end(rt);
+}
+
+/* SystemExit.code as Python has it, and the status the OS would see had
+ * the interpreter exited with it: (int)PyLong_AsLong(code) passed to
+ * exit(), -1 when it does not fit a long; 1 (and str(code) printed) for
+ * anything but None or an int. */
+typedef struct exit_info {
+    int os;
+    int kind;
+    int64_t value;
+} exit_info;
+
+static exit_info exit_code_of(PyObject *value, char **msg, bool *textual)
+{
+    exit_info x = {.os = 1, .kind = PYS_EXIT_OTHER};
     PyObject *code = pys__api.PyObject_GetAttrString(value, "code");
-    int status = 1;
     if (!code) {
         pys__api.PyErr_Clear();
-        return 1;
+        return x;
     }
     if (code == PYS__None) {
-        status = 0;
+        x = (exit_info){.os = 0, .kind = PYS_EXIT_NONE};
     } else if (pys__is(code, pys__api.PyLong_Type)) {
-        long v = pys__api.PyLong_AsLong(code);
-        if (pys__api.PyErr_Occurred()) {
-            pys__api.PyErr_Clear();
-            v = 1;
+        int overflow = 0;
+        long long v = pys__api.PyLong_AsLongLongAndOverflow(code, &overflow);
+        if (overflow) {
+            x = (exit_info){.os = 255, .kind = PYS_EXIT_BIG_INT, .value = overflow};
+        } else if (v == -1 && pys__api.PyErr_Occurred()) {
+            pys__api.PyErr_Clear(); /* cannot happen for a real int; stay a failure */
+        } else {
+            x = (exit_info){.os = (int)((unsigned long long)v & 0xffu), .kind = PYS_EXIT_INT,
+                            .value = v};
         }
-        status = (int)(v & 0xff);
     } else {
         free(*msg);
         *msg = str_of(code);
         *textual = true;
-        status = 1;
     }
     pys__api.Py_DecRef(code);
-    return status;
+    return x;
 }
 
 int pys__fail_py(pys_runtime *rt, const char *fn)
@@ -323,35 +803,36 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
         value = PYS__None;
         pys__api.Py_IncRef(value);
     }
+    pys__tls *t = &pys__tls_state;
+    /* Nothing is pending now: drop what no thread needs any more (this
+     * thread's previous exception among them). */
+    kept_detach(t);
+    kept_drain();
     char tname[256];
     pys__type_name(value, tname, sizeof tname);
     char *msg = str_of(value);
-    char *trace = format_traceback(rt, type, value, tb);
     int code = PYS_E_PYTHON;
-    int exit_status = 0;
+    exit_info exit = {0};
     bool textual = false;
     if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(SystemExit))) {
         code = PYS_E_EXIT;
-        exit_status = exit_code_of(value, &msg, &textual);
+        exit = exit_code_of(value, &msg, &textual);
     } else if (rt->exc_timeout && pys__api.PyErr_GivenExceptionMatches(type, rt->exc_timeout)) {
         code = PYS_E_TIMEOUT;
+        pys__threads_stopped(rt, rt->exc_timeout);
     } else if (rt->exc_interrupt &&
                pys__api.PyErr_GivenExceptionMatches(type, rt->exc_interrupt)) {
         code = PYS_E_INTERRUPTED;
+        pys__threads_stopped(rt, rt->exc_interrupt);
     } else if (pys__api.PyErr_GivenExceptionMatches(type, PYS__EXC(KeyboardInterrupt))) {
         code = PYS_E_INTERRUPTED;
     }
-    pys__tls *t = &pys__tls_state;
     if (t->capture_depth > 0 && value != PYS__None) {
         if (t->captured_exc)
             pys__api.Py_DecRef(t->captured_exc);
         pys__api.Py_IncRef(value);
         t->captured_exc = value;
     }
-    pys__api.Py_DecRef(type);
-    pys__api.Py_DecRef(value);
-    if (tb)
-        pys__api.Py_DecRef(tb);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     /* Messages read "ValueError: bad value" like Python's last line. */
@@ -360,8 +841,26 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
                  : msg && *msg ? pys__asprintf("%s: %s", tname, msg)
                                : pys__strdup(tname);
     free(msg);
-    set_error(fn, code, pys__strdup(tname), full, trace);
-    pys__tls_state.err.exit_code = exit_status;
+    set_error(fn, code, pys__strdup(tname), full, NULL);
+    t->err.exit_code = exit.os;
+    t->err.exit_kind = exit.kind;
+    t->err.exit_value = exit.value;
+    /* The traceback is formatted when asked for (pys_last_error). */
+    if (tb && kept_keep(t, type, value, tb))
+        return code;
+    if (tb) {
+        /* Out of memory for the node: format now. */
+        char *trace = format_traceback(rt, type, value, tb, t->err.message);
+        if (trace) {
+            t->e_traceback = trace;
+            t->err.traceback = trace;
+        }
+        pys__api.Py_DecRef(tb);
+    }
+    pys__api.Py_DecRef(type);
+    pys__api.Py_DecRef(value);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
     return code;
 }
 

@@ -1,12 +1,18 @@
 /* Handles and scopes.
  *
- * A handle id packs: bits 0-31 slot index + 1, bits 32-55 the slot's
- * generation, bits 56-63 the runtime epoch (which open of the runtime made
- * it); bits 32-63 are the slot's tag. A slot's generation changes on every
- * release, so stale, doubly released and never-issued ids are recognised
- * and refused with PYS_E_HANDLE. Slots live in fixed 4096-entry chunks that never move (no
- * malloc per handle; a chunk per 4096). All table access happens with the
- * GIL held; free-threaded builds add rt->lock.
+ * A handle id packs the slot index (bits 0-27) and the slot's generation
+ * (bits 28-52, never 0), so every id is below 2^53 and id 0 is never
+ * issued. A release moves the slot's generation on, so stale, doubly
+ * released and never-issued ids are recognised and refused with
+ * PYS_E_HANDLE; a slot whose generations are used up is retired instead
+ * of wrapping (one per 2^25 - 1 reuses of a slot: 16 bytes, never
+ * reissued). The table is kept across pys_close (its live slots are
+ * released) and reused by the next open, so ids of an earlier runtime stay
+ * refused however often the runtime is reopened; a side array remembers
+ * each slot's first generation of the current open, to say so. Slots live
+ * in fixed 4096-entry chunks that never move (no malloc per handle; a
+ * chunk per 4096). All table access happens with the GIL held;
+ * free-threaded builds add rt->lock.
  *
  * Scopes are per thread: a stack of marks into a list of ids made since.
  * Entering and leaving (pys__begin/pys__end) are in internal.h and threads.c. */
@@ -17,16 +23,35 @@
 
 /* ---- the table ----------------------------------------------------------------- */
 
-static inline uint64_t make_id(uint32_t index, uint32_t tag)
+/* A chunk: its slots, then each slot's first generation in this open. The
+ * table points at the slots (the first member). */
+typedef struct chunk {
+    pys__slot slot[PYS__CHUNK_SIZE];
+    uint32_t gen0[PYS__CHUNK_SIZE];
+} chunk;
+
+static inline uint32_t *gen0_at(pys__htable *ht, uint32_t index)
 {
-    return ((uint64_t)tag << 32) | (uint64_t)(index + 1);
+    return &((chunk *)(void *)ht->chunks[index >> PYS__CHUNK_BITS])
+                ->gen0[index & (PYS__CHUNK_SIZE - 1)];
+}
+
+/* The word of a free slot whose next generation is gen (0: retired). */
+static inline uint64_t free_word(uint32_t index, uint64_t gen)
+{
+    return gen << PYS__IDX_BITS | (~(uint64_t)index & PYS__IDX_MASK);
+}
+
+static inline bool slot_live(const pys__slot *s, uint32_t index)
+{
+    return (s->id & PYS__IDX_MASK) == index;
 }
 
 static void scope_track(pys__tls *t, uint64_t id)
 {
     if (t->scope_n == t->scope_cap) {
         size_t cap = t->scope_cap ? t->scope_cap * 2 : 256;
-        uint64_t *v = realloc(t->scope_ids, cap * sizeof *v);
+        uint64_t *v = pys__realloc_n(t->scope_ids, cap, sizeof *v);
         if (!v)
             return; /* the handle stays valid; it just outlives the scope */
         t->scope_ids = v;
@@ -45,7 +70,7 @@ static void scope_track(pys__tls *t, uint64_t id)
 static __attribute__((noinline)) bool grow(pys_runtime *rt, PyObject *o, const char *fn)
 {
     pys__htable *ht = &rt->ht;
-    pys__slot *c = ht->nchunks == PYS__MAX_CHUNKS ? NULL : calloc(PYS__CHUNK_SIZE, sizeof *c);
+    chunk *c = ht->nchunks == PYS__MAX_CHUNKS ? NULL : malloc(sizeof *c);
     if (!c) {
         bool full = ht->nchunks == PYS__MAX_CHUNKS;
         size_t live = ht->live;
@@ -58,9 +83,11 @@ static __attribute__((noinline)) bool grow(pys_runtime *rt, PyObject *o, const c
             pys__fail(fn, PYS_E_NOMEM, "%s: out of memory for handles", fn);
         return false;
     }
-    for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++)
-        c[i].tag = (uint32_t)ht->epoch << 24 | 1u;
-    ht->chunks[ht->nchunks++] = c;
+    for (uint32_t i = 0; i < PYS__CHUNK_SIZE; i++) {
+        c->slot[i].id = free_word(ht->nchunks * PYS__CHUNK_SIZE + i, 1);
+        c->gen0[i] = 1;
+    }
+    ht->chunks[ht->nchunks++] = c->slot;
     return true;
 }
 
@@ -81,10 +108,11 @@ static inline uint64_t slot_take(pys_runtime *rt, PyObject *o, const char *fn)
         index = ht->next_unused++;
     }
     pys__slot *s = pys__slot_at(ht, index);
+    uint64_t id = (s->id & ~PYS__IDX_MASK) | index; /* the generation waiting there */
     s->obj = o;
-    s->next = 0;
+    s->id = id;
     ht->live++;
-    return make_id(index, s->tag);
+    return id;
 }
 
 static __attribute__((noinline)) uint64_t h_new_locked(pys_runtime *rt, PyObject *o,
@@ -112,18 +140,29 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
     return (pys_obj){id};
 }
 
-static __attribute__((noinline)) void describe_bad(const pys__htable *ht, pys_obj h,
-                                                   const char *fn)
+static __attribute__((noinline)) void describe_bad(pys__htable *ht, pys_obj h, const char *fn)
 {
-    if (h.id == 0)
+    uint64_t index = h.id & PYS__IDX_MASK, gen = h.id >> PYS__IDX_BITS;
+    const char *what = "was never issued";
+    if (h.id == 0) {
         pys__fail(fn, PYS_E_HANDLE, "%s: the invalid handle (id 0) was passed, "
                   "probably the result of a failed call", fn);
-    else if ((uint8_t)(h.id >> 56) != ht->epoch)
-        pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx belongs to an earlier runtime", fn,
-                  (unsigned long long)h.id);
-    else
-        pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx was released or never issued", fn,
-                  (unsigned long long)h.id);
+        return;
+    }
+    if (gen != 0 && gen <= PYS__GEN_MAX && index < ht->next_unused) {
+        const pys__slot *s = pys__slot_at(ht, (uint32_t)index);
+        /* Generations below this one were issued (all of them once retired). */
+        uint64_t issued = s->id >> PYS__IDX_BITS;
+        if (slot_live(s, (uint32_t)index))
+            issued++;
+        else if (issued == 0)
+            issued = (uint64_t)PYS__GEN_MAX + 1;
+        if (gen < *gen0_at(ht, (uint32_t)index))
+            what = "belongs to an earlier runtime";
+        else if (gen < issued)
+            what = "was released";
+    }
+    pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx %s", fn, (unsigned long long)h.id, what);
 }
 
 /* Holds o for the current call level of this thread (see pys__tls.held).
@@ -132,10 +171,10 @@ static bool held_push(pys__tls *t, PyObject *o)
 {
     if (t->nheld == t->capheld) {
         size_t cap = t->capheld ? t->capheld * 2 : 16;
-        PyObject **h = realloc(t->held, cap * sizeof *h);
+        PyObject **h = pys__realloc_n(t->held, cap, sizeof *h);
         if (h)
             t->held = h;
-        int *d = h ? realloc(t->held_depth, cap * sizeof *d) : NULL;
+        int *d = h ? pys__realloc_n(t->held_depth, cap, sizeof *d) : NULL;
         if (!d)
             return false;
         t->held_depth = d;
@@ -187,17 +226,40 @@ PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn)
     return o;
 }
 
-/* Frees live slot s of id (lock held when locking); returns its object. */
+PyObject *pys__h_ref_slow(pys_runtime *rt, pys_obj h, const char *fn)
+{
+    PyObject *o = NULL;
+    if (LOCKING(rt)) {
+        pthread_mutex_lock(&rt->lock);
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (s) {
+            o = s->obj;
+            pys__api.Py_IncRef(o);
+        }
+        pthread_mutex_unlock(&rt->lock);
+    }
+    if (__builtin_expect(!o, 0))
+        describe_bad(&rt->ht, h, fn);
+    return o;
+}
+
+/* Frees live slot s of id (lock held when locking); returns its object.
+ * The slot's next generation waits in its word; past the last one the
+ * slot is retired, off the free list for good. */
 static inline PyObject *slot_free(pys__htable *ht, pys__slot *s, uint64_t id)
 {
     PyObject *o = s->obj;
-    s->obj = NULL;
-    uint32_t tag = s->tag + 1; /* next generation, same epoch, never 0 */
-    if (__builtin_expect((tag & PYS__GEN_MASK) == 0, 0))
-        tag = (s->tag & ~PYS__GEN_MASK) | 1u;
-    s->tag = tag;
-    s->next = ht->free_head;
-    ht->free_head = (uint32_t)id; /* index + 1 */
+    uint32_t index = (uint32_t)(id & PYS__IDX_MASK);
+    uint64_t gen = id >> PYS__IDX_BITS;
+    if (__builtin_expect(gen < PYS__GEN_MAX, 1)) {
+        s->id = free_word(index, gen + 1);
+        s->next = ht->free_head;
+        ht->free_head = index + 1;
+    } else {
+        s->id = free_word(index, 0);
+        s->next = 0;
+        ht->retired++;
+    }
     ht->live--;
     return o;
 }
@@ -235,25 +297,50 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     return PYS_OK;
 }
 
+/* At close: releases every live handle. The slots, their generations and
+ * the free list stay for the next open (whose ids then differ from every
+ * id of this one); each slot's first generation of that open is noted. */
 void pys__h_clear(pys_runtime *rt)
 {
     pys__htable *ht = &rt->ht;
     for (uint32_t i = 0; i < ht->next_unused; i++) {
         pys__slot *s = pys__slot_at(ht, i);
-        if (s->obj) {
-            PyObject *o = s->obj;
-            s->obj = NULL;
-            pys__api.Py_DecRef(o);
+        if (slot_live(s, i))
+            pys__api.Py_DecRef(slot_free(ht, s, s->id));
+    }
+    for (uint32_t i = 0; i < ht->next_unused; i++) {
+        uint64_t gen = pys__slot_at(ht, i)->id >> PYS__IDX_BITS;
+        *gen0_at(ht, i) = gen ? (uint32_t)gen : PYS__GEN_MAX;
+    }
+}
+
+/* Test hook: moves live handle h to the generation that leaves `left`
+ * (1 .. PYS__GEN_MAX) releases before its slot retires; returns the new id
+ * (h is stale from then on), or PYS_NULL with PYS_E_HANDLE / PYS_E_ARG.
+ * Lets tests run the shipped layout past its last generation. A scope
+ * that tracks h no longer releases it. */
+PYS_API pys_obj pys__test_handle_age(pys_obj h, uint32_t left);
+pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
+{
+    pys_runtime *rt = pys__begin_h(__func__);
+    if (!rt)
+        return PYS_NULL;
+    pys_obj r = PYS_NULL;
+    if (left < 1 || left > PYS__GEN_MAX) {
+        pys__fail(__func__, PYS_E_ARG, "%s: left %u is out of range", __func__, left);
+    } else {
+        PYS__LOCK(rt);
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (s) {
+            s->id = (uint64_t)(PYS__GEN_MAX - left + 1) << PYS__IDX_BITS | (h.id & PYS__IDX_MASK);
+            r.id = s->id;
         }
+        PYS__UNLOCK(rt);
+        if (!r.id)
+            describe_bad(&rt->ht, h, __func__);
     }
-    for (uint32_t c = 0; c < ht->nchunks; c++) {
-        free(ht->chunks[c]);
-        ht->chunks[c] = NULL;
-    }
-    uint8_t epoch = ht->epoch;
-    ht->nchunks = ht->free_head = ht->next_unused = 0;
-    ht->live = 0;
-    ht->epoch = epoch;
+    pys__end(rt);
+    return r;
 }
 
 /* ---- public handle calls ------------------------------------------------------ */
@@ -314,7 +401,7 @@ int pys_scope_begin(pys_runtime *rt)
     int rc = PYS_OK;
     if (t->scope_nmarks == t->scope_capmarks) {
         size_t cap = t->scope_capmarks ? t->scope_capmarks * 2 : 8;
-        size_t *v = realloc(t->scope_marks, cap * sizeof *v);
+        size_t *v = pys__realloc_n(t->scope_marks, cap, sizeof *v);
         if (!v) {
             rc = pys__fail(__func__, PYS_E_NOMEM, "pys_scope_begin: out of memory");
             goto out;

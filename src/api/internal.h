@@ -26,15 +26,28 @@ enum { PYS__ST_CLOSED = 0, PYS__ST_OPENING, PYS__ST_OPEN, PYS__ST_CLOSING };
 
 /* ---- handle table --------------------------------------------------------- */
 
+/* A handle id is generation << PYS__IDX_BITS | slot index, below 2^53 so
+ * that a JavaScript or Lua number carries it exactly. A slot's generation
+ * (1 .. PYS__GEN_MAX) moves on at every release; a slot whose generations
+ * are used up is retired, never reissued. The table outlives a close (see
+ * handles.c), so no id is issued twice in a process. */
+#define PYS__IDX_BITS 28u
+#define PYS__GEN_BITS 25u
+#define PYS__IDX_MASK ((UINT64_C(1) << PYS__IDX_BITS) - 1)
+#define PYS__GEN_MAX ((UINT32_C(1) << PYS__GEN_BITS) - 1)
 #define PYS__CHUNK_BITS 12u
 #define PYS__CHUNK_SIZE (1u << PYS__CHUNK_BITS)
-#define PYS__MAX_CHUNKS 65536u
-#define PYS__GEN_MASK 0xffffffu
+#define PYS__MAX_CHUNKS (1u << (PYS__IDX_BITS - PYS__CHUNK_BITS))
 
 typedef struct pys__slot {
-    PyObject *obj;  /* NULL when free */
-    uint32_t tag;   /* runtime epoch << 24 | 24-bit generation (never 0) */
-    uint32_t next;  /* free list: index + 1 of the next free slot, 0 = end */
+    union {
+        PyObject *obj; /* live: the object (strong) */
+        uint32_t next; /* free: index + 1 of the next free slot, 0 = end */
+    };
+    /* Live: the id that names the slot. Free or retired: a word that no id
+     * equals (its index bits are the complement of the slot's index), with
+     * the next generation to issue above them (0 once retired). */
+    uint64_t id;
 } pys__slot;
 
 typedef struct pys__htable {
@@ -43,7 +56,8 @@ typedef struct pys__htable {
     uint32_t free_head;   /* index + 1, 0 = empty */
     uint32_t next_unused; /* slots below this have been used at least once */
     size_t live;
-    uint8_t epoch;        /* runtime generation, never 0 */
+    size_t retired;       /* slots whose generations are used up */
+    uint64_t epoch;       /* which open of the runtime (1, 2, ...); never repeats */
 } pys__htable;
 
 /* ---- compile cache -------------------------------------------------------- */
@@ -71,7 +85,7 @@ struct pys_runtime {
     bool locking;                /* free_threaded || pys__force_locking */
     /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
      * and trace-refs builds), found at open by looking at objects of known
-     * type; 0 if not found (then type tests call isinstance). */
+     * type; 0 if not found (then type tests call PyObject_Type). */
     size_t type_off;
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
@@ -86,12 +100,15 @@ struct pys_runtime {
 
     pys__htable ht;
     pys__cc_entry cc[PYS__CC_SIZE];
+    size_t cc_bytes;             /* sum of the cached sources' lengths */
+    unsigned cc_hand;            /* the next entry evicted to make room */
 
     PyObject *main_dict;         /* __main__.__dict__ (strong) */
     PyObject *builtins;          /* builtins module (strong) */
-    PyObject *_Atomic tb_format; /* traceback.format_exception (lazy, strong) */
+    PyObject *_Atomic tb_format; /* traceback.format_exception as at open (strong), or NULL */
     PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
     PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
+    PyObject *current_frames;    /* sys._current_frames as at open (free-threaded only) */
 
     /* Facts and owned strings behind pys_info. */
     pys_info info;
@@ -122,6 +139,12 @@ extern _Atomic(pys_runtime *) pys__current;
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
+    /* threads.c: when the outermost call in progress (a batch) is to be
+     * stopped: its deadline (CLOCK_MONOTONIC ns), 1 once its Python code
+     * was stopped, 0 neither. Nested calls check it (pys__begin), so that
+     * every call of a stopped batch that runs Python code fails. */
+    int64_t stop_due;
+    PyObject *stop_exc; /* what to raise then (borrowed from rt) */
     bool registered;    /* destructor key set */
     /* scopes */
     uint64_t *scope_ids;
@@ -139,17 +162,25 @@ typedef struct pys__tls {
     PyObject **held;
     int *held_depth;
     size_t nheld, capheld;
-    /* error detail */
+    /* error detail; err_gen changes with every new (or cleared) detail;
+     * nfail counts the failures recorded on this thread, so code can tell
+     * whether one happened since a point without clearing the detail
+     * (which lives until the next failing call). */
     pys_error err;
+    uint64_t nfail;
     char *e_context, *e_type, *e_message, *e_traceback;
     char **e_searched;
+    uint64_t err_gen;
+    /* The exception behind err whose traceback is not formatted yet (see
+     * error.c), or NULL. */
+    struct pys__kept *kept;
     /* threads.c: batches (gil_depth right after each pys_gil_acquire),
      * this thread's interrupt record, and its per-call deadline. */
     int batch_n;
     int batch_at[64];
     struct pys__thr *thr;
     uint32_t deadline_ms;
-    uint8_t deadline_epoch;
+    uint64_t deadline_epoch;
     /* The thread state pyshim keeps for this thread between calls (its
      * PyGILState count held), valid while tstate_gen == rt->opens; calls
      * attach it with PyEval_RestoreThread. NULL with tstate_gen current:
@@ -159,6 +190,9 @@ typedef struct pys__tls {
     uint64_t tstate_gen;
     uint64_t tstate_fin;        /* rt->finalises when tstate was kept */
     bool tstate_own;
+    /* bridge.c: below this stack address bridge calls refuse to nest
+     * deeper (RecursionError); 0 until this thread's first bridge call. */
+    uintptr_t stack_floor;
     /* The outermost call was counted in rt->inflight (this thread has no
      * interrupt record: out of memory) instead of in its record. */
     bool counted;
@@ -182,6 +216,14 @@ void pys__tls_register(pys__tls *t);
  * drop of free-threaded builds. */
 pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
 void pys__end_slow(pys_runtime *rt, pys__tls *t);
+/* threads.c, for a nested entry while t->stop_due is set: once it is due,
+ * posts the outermost call's exception to this thread again, so the next
+ * Python code run in that call raises it (GIL held). */
+void pys__stop_check(pys_runtime *rt, pys__tls *t);
+/* threads.c, for pys__fail_py: the Python code of this thread's call was
+ * stopped by exc (rt->exc_timeout or rt->exc_interrupt); the rest of the
+ * outermost call (a batch) fails the same way. */
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
 
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
@@ -195,6 +237,8 @@ static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime
         /* Nested inside a batch or a callback of this runtime: the GIL is
          * ours already; the batch counted us in. */
         t->gil_depth++;
+        if (__builtin_expect(t->stop_due != 0, 0))
+            pys__stop_check(rt, t);
         return rt;
     }
     return pys__begin_slow(rt, t, fn);
@@ -226,6 +270,9 @@ void pys__leave_outer(pys_runtime *rt, pys__tls *t);
 /* threads.c: registers for asymmetric fences (membarrier), once per
  * process; pys_open calls it before the runtime is open. */
 void pys__threads_init(void);
+/* threads.c, for pys_open (GIL held, after init): registers the hook
+ * that restarts the watchdog in a child of os.fork(). */
+void pys__threads_open(pys_runtime *rt);
 /* threads.c: at thread exit (pthread key destructor of the tls), gives
  * back the thread state pyshim kept for this thread, if the runtime that
  * made it is still open. */
@@ -240,6 +287,23 @@ void pys__threads_stop(pys_runtime *rt);
 /* threads.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
  * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);
+/* threads.c, for pys_close right after Py_FinalizeEx, and for pys_open
+ * before it initialises Python again (open_lock held): Python threads
+ * that were still running at finalisation make pys_open fail with
+ * PYS_E_STATE (error set) while they may still wake up. */
+void pys__threads_after_finalize(pys_runtime *rt);
+int pys__threads_reopen_check(const char *fn);
+/* signals.c: the host's signal dispositions, saved by pys_open and put
+ * back by pys_close where Python changed them (see there). Called with
+ * open_lock held: _open_before before Python initialises, _open_after
+ * right after (GIL held); _close_before right before Py_FinalizeEx (GIL
+ * held), _close_after right after it; _close_keep instead of both when
+ * close does not finalise (GIL held). */
+void pys__sig_open_before(void);
+void pys__sig_open_after(void);
+void pys__sig_close_before(void);
+void pys__sig_close_after(void);
+void pys__sig_close_keep(void);
 /* Test switch (threads.c; env PYSHIM_FORCE_LOCKING=1 at load, or
  * pys__test_force_locking): take rt->lock on GIL builds too, to run the
  * free-threaded locking path. Changed only while no call is in progress. */
@@ -265,6 +329,31 @@ int pys__fail(const char *fn, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
  * by exception type. Needs the GIL. If nothing is pending, records an
  * internal error. */
 int pys__fail_py(pys_runtime *rt, const char *fn);
+/* Inside the library pys_last_error() reads the detail as it stands and
+ * never formats a pending traceback (that takes the GIL and runs Python
+ * code: internal code wants the code, type or message). Code that needs
+ * the traceback calls pys__last_error_full(). */
+const pys_error *pys__err_peek(void);
+#define pys_last_error() pys__err_peek()
+static inline const pys_error *pys__last_error_full(void)
+{
+    return (pys_last_error)();
+}
+/* Sets this thread's error detail aside (the thread then has none) and
+ * puts it back, dropping whatever detail was set meanwhile; for code that
+ * must fail internally without touching the caller's detail. */
+typedef struct pys__err_saved {
+    pys_error err;
+    char *context, *type, *message, *traceback;
+    char **searched;
+    struct pys__kept *kept;
+    uint64_t gen;
+} pys__err_saved;
+void pys__err_stash(pys__err_saved *s);
+void pys__err_unstash(pys__err_saved *s);
+/* pys_close, GIL held, calls on other threads all returned: drops every
+ * kept exception (their tracebacks then read ""). */
+void pys__errors_close(void);
 /* Copies a loader diagnostic into this thread's error. Returns d->code. */
 int pys__fail_diag(const char *fn, const pys__diag *d);
 /* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */
@@ -282,25 +371,27 @@ extern _Atomic long pys__scopes_open;
  * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */
 pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
 /* The live slot of handle id, or NULL. Needs the GIL (and rt->lock when
- * locking). An id is tag << 32 | (index + 1): index 0 wraps to a value no
- * table reaches, and a free or reissued slot has another tag. */
+ * locking). One bounds test and one compare: a free, retired or reissued
+ * slot holds a word that differs from every id of it that is not live. */
 static inline pys__slot *pys__slot_at(pys__htable *ht, uint32_t index)
 {
     return &ht->chunks[index >> PYS__CHUNK_BITS][index & (PYS__CHUNK_SIZE - 1)];
 }
 static inline __attribute__((always_inline)) pys__slot *pys__lookup(pys__htable *ht, uint64_t id)
 {
-    uint32_t index = (uint32_t)id - 1u;
+    uint64_t index = id & PYS__IDX_MASK;
     if (__builtin_expect(index >= ht->next_unused, 0))
         return NULL;
-    pys__slot *s = pys__slot_at(ht, index);
-    if (__builtin_expect(s->tag != (uint32_t)(id >> 32) || !s->obj, 0))
+    pys__slot *s = pys__slot_at(ht, (uint32_t)index);
+    if (__builtin_expect(s->id != id, 0))
         return NULL;
     return s;
 }
 /* Out of line: the locked lookup, and the error for a bad handle. */
 PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn);
-/* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. */
+/* Borrowed object of a live handle, or NULL with PYS_E_HANDLE set. Only
+ * for calls that run no Python code with it (see pys__h_ref); on
+ * free-threaded builds it is held until the call level ends. */
 static inline __attribute__((always_inline)) PyObject *pys__h_get(pys_runtime *rt, pys_obj h,
                                                                   const char *fn)
 {
@@ -311,6 +402,28 @@ static inline __attribute__((always_inline)) PyObject *pys__h_get(pys_runtime *r
     }
     return pys__h_get_slow(rt, h, fn);
 }
+/* Out of line: pys__h_ref's locked lookup, and the error for a bad handle. */
+PyObject *pys__h_ref_slow(pys_runtime *rt, pys_obj h, const char *fn);
+/* A new reference to the object of a live handle, for a call that may run
+ * Python code with it (anything in CPython that can reach a __dunder__ or
+ * a finaliser, or let go of the GIL): the GIL can pass to another thread
+ * that releases h, and the code run (a bridge callback, a pys_with body)
+ * can release h itself, so a borrowed pointer could be freed while CPython
+ * still uses it. The caller drops it (Py_DecRef) once the call is done.
+ * NULL with PYS_E_HANDLE set. The plain borrow of pys__h_get is for calls
+ * that run no Python code with the object. */
+static inline __attribute__((always_inline)) PyObject *pys__h_ref(pys_runtime *rt, pys_obj h,
+                                                                  const char *fn)
+{
+    if (__builtin_expect(!rt->locking, 1)) {
+        pys__slot *s = pys__lookup(&rt->ht, h.id);
+        if (__builtin_expect(s != NULL, 1)) {
+            pys__api.Py_IncRef(s->obj);
+            return s->obj;
+        }
+    }
+    return pys__h_ref_slow(rt, h, fn);
+}
 /* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);
 /* Drops every handle (close). */
@@ -318,6 +431,13 @@ void pys__h_clear(pys_runtime *rt);
 
 /* ---- helpers for typed checks (no struct layouts) ------------------------ */
 
+/* Every type check that decides how pyshim reads an object (which C-API
+ * call it may make on it) looks at the object's real type: Py_TYPE, its
+ * flags, or PyType_IsSubtype on it. Never isinstance(): it honours a
+ * __class__ property, so an object could claim to be a code object, a
+ * float or a str and send C code into a layout it does not have. */
+
+/* The flags of o's real type. */
 static inline unsigned long pys__tp_flags(PyObject *o)
 {
     PyObject *t = pys__api.PyObject_Type(o);
@@ -332,17 +452,23 @@ static inline PyObject *pys__type_of(PyObject *o)
     size_t off = pys__the_runtime.type_off;
     return off ? __atomic_load_n((PyObject **)(void *)((char *)o + off), __ATOMIC_RELAXED) : NULL;
 }
-/* 1 if isinstance(o, TYPE), else 0 (never fails for builtin types). */
+static __attribute__((noinline)) int pys__is_slow(PyObject *o, PyObject *type)
+{
+    PyObject *t = pys__api.PyObject_Type(o);
+    int r = t == type || pys__api.PyType_IsSubtype(t, type);
+    pys__api.Py_DecRef(t);
+    return r != 0;
+}
+/* 1 if o's real type is TYPE or a subtype of it, else 0. Never fails, runs
+ * no Python code. An exact match is one load and one compare. */
 static inline int pys__is(PyObject *o, void *type)
 {
-    if (__builtin_expect(pys__type_of(o) == (PyObject *)type, 1))
+    PyObject *t = pys__type_of(o);
+    if (__builtin_expect(t == (PyObject *)type, 1))
         return 1;
-    int r = pys__api.PyObject_IsInstance(o, (PyObject *)type);
-    if (r < 0) {
-        pys__api.PyErr_Clear();
-        return 0;
-    }
-    return r;
+    if (__builtin_expect(t != NULL, 1))
+        return pys__api.PyType_IsSubtype(t, (PyObject *)type) != 0;
+    return pys__is_slow(o, (PyObject *)type);
 }
 
 /* Run a compiled or cached source (run.c). mode: PYS__Py_file_input /

@@ -1,6 +1,7 @@
 /* The object protocol: import, attributes (dotted), calls (vectorcall where
  * the version exports it, 3.9+; a tuple call on 3.8), formats, comparison,
  * repr/str, type checks, context managers and bound modules. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,9 @@ pys_obj pys_import(pys_runtime *rt, const char *module)
 }
 
 /* Walks "a.b.c" from o; returns a new reference or NULL (exception set).
- * With `parent`, stops before the last part and stores its name there. */
+ * With `last`, stops before the last part and stores its name there. It
+ * takes its own reference to o before running any Python code, so o may
+ * be a handle's borrowed object. */
 static PyObject *walk(PyObject *o, const char *name, const char **last)
 {
     pys__api.Py_IncRef(o);
@@ -108,7 +111,7 @@ static int setattr_common(pys_obj o, const char *name, PyObject *value_or_null, 
         goto out;
     }
     if (pys_ok(value)) {
-        v = pys__h_get(rt, value, fn);
+        v = pys__h_ref(rt, value, fn);
         if (!v) {
             rc = PYS_E_HANDLE;
             goto out;
@@ -124,6 +127,8 @@ static int setattr_common(pys_obj o, const char *name, PyObject *value_or_null, 
         rc = pys__fail_py(rt, fn);
     pys__api.Py_DecRef(target);
 out:
+    if (v && pys_ok(value))
+        pys__api.Py_DecRef(v);
     pys__end(rt);
     return rc;
 }
@@ -197,20 +202,29 @@ static inline PyObject *call_handles_impl(pys_runtime *rt, PyObject *f, const py
         pys__fail(name, PYS_E_ARG, "%s: args is NULL but nargs is %zu", name, nargs);
         return NULL;
     }
+    /* Python counts arguments in a Py_ssize_t (vectorcall takes the top
+     * bit of nargs as a flag), and their vector must fit in memory. */
+    if (nargs > (size_t)SSIZE_MAX / sizeof(PyObject *)) {
+        pys__fail(name, PYS_E_ARG, "%s: nargs %zu is more than an argument vector can hold",
+                  name, nargs);
+        return NULL;
+    }
     PyObject *stack[8];
     PyObject **argv = nargs ? stack : NULL;
     if (nargs > 8) {
-        argv = malloc(nargs * sizeof *argv);
+        argv = pys__malloc_n(nargs, sizeof *argv);
         if (!argv) {
             pys__fail(name, PYS_E_NOMEM, "%s: out of memory", name);
             return NULL;
         }
     }
+    /* Each argument is a new reference for the call (pys__h_ref). */
     PyObject *r = NULL;
-    for (size_t i = 0; i < nargs; i++) {
-        argv[i] = pys__h_get(rt, args[i], name);
-        if (!argv[i]) {
-            pys__fail(name, PYS_E_HANDLE, "%s: argument %zu is not a live handle", name, i);
+    size_t got = 0;
+    for (; got < nargs; got++) {
+        argv[got] = pys__h_ref(rt, args[got], name);
+        if (!argv[got]) {
+            pys__fail(name, PYS_E_HANDLE, "%s: argument %zu is not a live handle", name, got);
             goto out;
         }
     }
@@ -218,6 +232,8 @@ static inline PyObject *call_handles_impl(pys_runtime *rt, PyObject *f, const py
     if (!r)
         pys__fail_py(rt, name);
 out:
+    for (size_t i = 0; i < got; i++)
+        pys__api.Py_DecRef(argv[i]);
     if (nargs > 8)
         free(argv);
     return r;
@@ -236,12 +252,12 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *f = pys__h_get(rt, fn, name);
+    PyObject *f = pys__h_ref(rt, fn, name);
     PyObject *kw = NULL;
     if (!f)
         goto out;
     if (pys_ok(kwargs)) {
-        kw = pys__h_get(rt, kwargs, name);
+        kw = pys__h_ref(rt, kwargs, name);
         if (!kw)
             goto out;
         if (!(pys__tp_flags(kw) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
@@ -255,6 +271,10 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
     if (r)
         out = pys__h_new(rt, r, name);
 out:
+    if (kw)
+        pys__api.Py_DecRef(kw);
+    if (f)
+        pys__api.Py_DecRef(f);
     pys__end(rt);
     return out;
 }
@@ -282,10 +302,11 @@ pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap)
     BEGIN_H(PYS_NULL);
     va_list aq;
     va_copy(aq, ap);
-    PyObject *f = pys__h_get(rt, fn, __func__);
+    PyObject *f = pys__h_ref(rt, fn, __func__);
     pys_obj out = PYS_NULL;
     if (f) {
         out = call_fmt(rt, f, fmt, &aq, __func__);
+        pys__api.Py_DecRef(f);
     } else {
         /* still consume/release 'N' arguments as promised */
         int code = pys_last_error()->code;
@@ -338,8 +359,8 @@ int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
 {
     BEGIN_H(pys_last_error()->code);
     int rc;
-    PyObject *x = pys__h_get(rt, a, __func__);
-    PyObject *y = x ? pys__h_get(rt, b, __func__) : NULL;
+    PyObject *x = pys__h_ref(rt, a, __func__);
+    PyObject *y = x ? pys__h_ref(rt, b, __func__) : NULL;
     if (!x || !y) {
         rc = PYS_E_HANDLE;
     } else if ((int)op < PYS_LT || (int)op > PYS_GE) {
@@ -349,6 +370,10 @@ int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
         if (rc < 0)
             rc = pys__fail_py(rt, __func__);
     }
+    if (x)
+        pys__api.Py_DecRef(x);
+    if (y)
+        pys__api.Py_DecRef(y);
     pys__end(rt);
     return rc;
 }
@@ -359,9 +384,10 @@ static pys_obj unary(pys_obj o, PyObject *(*f)(PyObject *), const char *name)
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, o, name);
+    PyObject *obj = pys__h_ref(rt, o, name);
     if (obj) {
         PyObject *r = f(obj);
+        pys__api.Py_DecRef(obj);
         if (!r)
             pys__fail_py(rt, name);
         else
@@ -407,10 +433,12 @@ static int predicate(pys_obj o, int (*f)(pys_runtime *, PyObject *), const char 
     pys_runtime *rt = pys__begin_h(name);
     if (!rt)
         return pys_last_error()->code;
-    PyObject *obj = pys__h_get(rt, o, name);
+    PyObject *obj = pys__h_ref(rt, o, name);
     int rc = obj ? f(rt, obj) : PYS_E_HANDLE;
     if (rc < 0 && obj)
         rc = pys__fail_py(rt, name);
+    if (obj)
+        pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -449,8 +477,8 @@ int pys_isinstance(pys_obj o, pys_obj cls)
 {
     BEGIN_H(pys_last_error()->code);
     int rc;
-    PyObject *x = pys__h_get(rt, o, __func__);
-    PyObject *c = x ? pys__h_get(rt, cls, __func__) : NULL;
+    PyObject *x = pys__h_ref(rt, o, __func__);
+    PyObject *c = x ? pys__h_ref(rt, cls, __func__) : NULL;
     if (!x || !c) {
         rc = PYS_E_HANDLE;
     } else {
@@ -458,6 +486,10 @@ int pys_isinstance(pys_obj o, pys_obj cls)
         if (rc < 0)
             rc = pys__fail_py(rt, __func__);
     }
+    if (x)
+        pys__api.Py_DecRef(x);
+    if (c)
+        pys__api.Py_DecRef(c);
     pys__end(rt);
     return rc;
 }
@@ -468,7 +500,8 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
 {
     BEGIN_H(pys_last_error()->code);
     int rc = PYS_OK;
-    PyObject *mgr = pys__h_get(rt, manager, __func__);
+    /* A reference of our own: the body may release the manager's handle. */
+    PyObject *mgr = pys__h_ref(rt, manager, __func__);
     PyObject *type = NULL, *enter = NULL, *exit_ = NULL, *value = NULL;
     if (!mgr) {
         rc = PYS_E_HANDLE;
@@ -555,6 +588,8 @@ out:
         pys__api.Py_DecRef(enter);
     if (exit_)
         pys__api.Py_DecRef(exit_);
+    if (mgr)
+        pys__api.Py_DecRef(mgr);
     pys__end(rt);
     return rc;
 }
@@ -637,7 +672,7 @@ pys_obj pys_bound_names(pys_bound *b)
     }
     BEGIN_H(PYS_NULL);
     pys_obj out = PYS_NULL;
-    PyObject *m = pys__h_get(rt, b->module, __func__);
+    PyObject *m = pys__h_ref(rt, b->module, __func__);
     PyObject *names = m ? pys__api.PyObject_Dir(m) : NULL;
     PyObject *list = names ? pys__api.PyList_New(0) : NULL;
     if (m && !list) {
@@ -665,6 +700,8 @@ pys_obj pys_bound_names(pys_bound *b)
 out:
     if (names)
         pys__api.Py_DecRef(names);
+    if (m)
+        pys__api.Py_DecRef(m);
     pys__end(rt);
     return out;
 }

@@ -2,9 +2,14 @@
  * bounded cache so repeated identical source is parsed once.
  *
  * The cache is direct-mapped (256 entries keyed by FNV-1a of mode+source,
- * full comparison on hit, replace on collision): O(1), bounded, and no
- * eviction bookkeeping. Code objects are immutable, so sharing one between
- * runs is safe. */
+ * full comparison on hit, replace on collision): O(1), and no eviction
+ * bookkeeping on a hit. It is bounded by bytes too: a source longer than
+ * PYS_COMPILE_CACHE_MAX_SOURCE is compiled each time and never kept (a
+ * large script is usually run once), and the sources kept add up to at
+ * most PYS_COMPILE_CACHE_MAX_BYTES (a clock hand evicts entries round the
+ * table to make room). A code object takes memory roughly in proportion
+ * to its source, so the source bytes stand for both. Code objects are
+ * immutable, so sharing one between runs is safe. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,11 +25,26 @@ static uint64_t fnv1a(const char *s, size_t n, int mode)
     return h;
 }
 
+/* Empties e; returns its code object (a reference the caller drops, after
+ * unlocking: a weakref callback on it could run Python), or NULL. */
+static PyObject *cc_take(pys_runtime *rt, pys__cc_entry *e)
+{
+    PyObject *code = e->code;
+    if (!code)
+        return NULL;
+    free(e->src);
+    rt->cc_bytes -= e->len;
+    *e = (pys__cc_entry){0};
+    return code;
+}
+
 /* A new reference to the code object for src, compiled at most once while
  * it stays in the cache. NULL with the exception set on a SyntaxError. */
 static PyObject *cached_code(pys_runtime *rt, const char *src, int mode)
 {
     size_t n = strlen(src);
+    if (n > PYS_COMPILE_CACHE_MAX_SOURCE)
+        return pys__api.Py_CompileString(src, "<pyshim>", mode);
     uint64_t h = fnv1a(src, n, mode);
     PYS__LOCK(rt);
     pys__cc_entry *e = &rt->cc[h & (PYS__CC_SIZE - 1)];
@@ -41,25 +61,35 @@ static PyObject *cached_code(pys_runtime *rt, const char *src, int mode)
     char *copy = pys__strndup(src, n);
     if (!copy)
         return code; /* still runs; just not cached */
+    PyObject *dropped[PYS__CC_SIZE];
+    size_t ndropped = 0;
     PYS__LOCK(rt);
-    if (e->code) {
-        pys__api.Py_DecRef(e->code);
-        free(e->src);
+    PyObject *old = cc_take(rt, e);
+    if (old)
+        dropped[ndropped++] = old;
+    while (rt->cc_bytes + n > PYS_COMPILE_CACHE_MAX_BYTES) {
+        rt->cc_hand = (rt->cc_hand + 1) & (PYS__CC_SIZE - 1);
+        if ((old = cc_take(rt, &rt->cc[rt->cc_hand])))
+            dropped[ndropped++] = old;
     }
     pys__api.Py_IncRef(code);
     *e = (pys__cc_entry){.src = copy, .len = n, .hash = h, .mode = mode, .code = code};
+    rt->cc_bytes += n;
     PYS__UNLOCK(rt);
+    for (size_t i = 0; i < ndropped; i++)
+        pys__api.Py_DecRef(dropped[i]);
     return code;
 }
 
 void pys__cc_clear(pys_runtime *rt)
 {
     for (size_t i = 0; i < PYS__CC_SIZE; i++) {
-        if (rt->cc[i].code)
-            pys__api.Py_DecRef(rt->cc[i].code);
-        free(rt->cc[i].src);
-        rt->cc[i] = (pys__cc_entry){0};
+        PyObject *code = cc_take(rt, &rt->cc[i]);
+        if (code)
+            pys__api.Py_DecRef(code);
     }
+    rt->cc_bytes = 0;
+    rt->cc_hand = 0;
 }
 
 PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *globals)
@@ -72,16 +102,21 @@ PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *glo
     return r;
 }
 
-/* The namespace for ns (PYS_NULL = __main__): borrowed, or NULL + error. */
+/* The namespace for ns (PYS_NULL = __main__): a new reference, held while
+ * the code runs (it may release ns from another thread, or itself), or
+ * NULL + error. */
 static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
 {
-    if (!pys_ok(ns))
+    if (!pys_ok(ns)) {
+        pys__api.Py_IncRef(rt->main_dict);
         return rt->main_dict;
-    PyObject *d = pys__h_get(rt, ns, fn);
+    }
+    PyObject *d = pys__h_ref(rt, ns, fn);
     if (d && !(pys__tp_flags(d) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: the namespace must be a dict, not %s", fn,
                   pys__type_name(d, tn, sizeof tn));
+        pys__api.Py_DecRef(d);
         return NULL;
     }
     /* 3.8/3.9 give a namespace without __builtins__ only {"None": None}
@@ -95,6 +130,7 @@ static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
             pys__api.Py_DecRef(key);
         if (has < 0) {
             pys__fail_py(rt, fn);
+            pys__api.Py_DecRef(d);
             return NULL;
         }
     }
@@ -116,6 +152,7 @@ static int exec_common(pys_runtime *rt, const char *src, pys_obj ns, const char 
         goto out;
     }
     PyObject *r = pys__run_src(rt, src, PYS__Py_file_input, g);
+    pys__api.Py_DecRef(g);
     if (!r)
         rc = pys__fail_py(rt, fn);
     else
@@ -150,6 +187,7 @@ static pys_obj eval_common(pys_runtime *rt, const char *expr, pys_obj ns, const 
     if (!g)
         goto out;
     PyObject *r = pys__run_src(rt, expr, PYS__Py_eval_input, g);
+    pys__api.Py_DecRef(g);
     if (!r)
         pys__fail_py(rt, fn);
     else
@@ -200,7 +238,7 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    PyObject *c = pys__h_get(rt, code, __func__);
+    PyObject *c = pys__h_ref(rt, code, __func__);
     PyObject *g = c ? namespace_of(rt, ns, __func__) : NULL;
     if (c && g) {
         if (!pys__is(c, pys__api.PyCode_Type)) {
@@ -215,6 +253,8 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
                 out = pys__h_new(rt, r, __func__);
         }
     }
+    pys__api.Py_DecRef(g);
+    pys__api.Py_DecRef(c);
     pys__end(rt);
     return out;
 }

@@ -6,6 +6,7 @@
  * pointer read state CLOSED instead of freed memory. A runtime opened again
  * after a close reuses the same library (re-initialising CPython, or
  * re-attaching to it after skip_finalize); a different library is refused. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,51 @@
 pys_runtime pys__the_runtime;
 _Atomic(pys_runtime *) pys__current;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t next_epoch = 1;
+static uint64_t next_epoch = 1; /* 64 bits: never wraps, so never repeats */
+
+/* open_lock's holder, for a forked child (only the forking thread is
+ * there): a lock held by a thread that is not is made free again. The
+ * holder is written only under the lock. */
+static pthread_t open_holder;
+static bool open_held;
+
+static void open_lock_take(void)
+{
+    pthread_mutex_lock(&open_lock);
+    open_holder = pthread_self();
+    open_held = true;
+}
+
+static void open_lock_give(void)
+{
+    open_held = false;
+    pthread_mutex_unlock(&open_lock);
+}
+
+static void open_after_fork_child(void)
+{
+    if (open_held && !pthread_equal(open_holder, pthread_self())) {
+        /* An open or close in progress on another thread: its thread is
+         * not here, so the runtime stays as that left it (a close in
+         * progress: closed for this process's calls). */
+        open_held = false;
+        pthread_mutex_init(&open_lock, NULL);
+    }
+}
+
+static pthread_once_t open_fork_once = PTHREAD_ONCE_INIT;
+static void open_fork_register(void)
+{
+    pthread_atfork(NULL, NULL, open_after_fork_child);
+}
+static bool main_ran; /* pys_main finalised Python: no runtime after it */
 
 /* ---- the public probe ------------------------------------------------------- */
 
 struct pys_probe_result {
     pys__probe probe;
     pys_candidate *c;
+    pys_probe_step *steps;
 };
 
 static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
@@ -39,6 +78,9 @@ static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
         .prefer_uv = o->prefer_uv,
         .use_env = !o->ignore_environment,
         .refuse_untested = o->refuse_untested,
+        .project_dir = o->project_dir,
+        .project_venv = o->project_venv,
+        .prefer_newest = o->prefer_newest,
     };
 }
 
@@ -65,7 +107,10 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
         pys__fail_diag(__func__, &d);
     pys__diag_free(&d);
     r->c = calloc(r->probe.n ? r->probe.n : 1, sizeof *r->c);
-    if (!r->c) {
+    r->steps = calloc(r->probe.nsteps ? r->probe.nsteps : 1, sizeof *r->steps);
+    if (!r->c || !r->steps) {
+        free(r->c);
+        free(r->steps);
         pys__probe_free(&r->probe);
         free(r);
         return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
@@ -88,6 +133,17 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
             .untested = s->untested,
             .full_version = s->full_version,
             .abiflags = s->free_threaded ? (s->debug ? "td" : "t") : (s->debug ? "d" : ""),
+            .micro = s->micro,
+            .reason_code = s->code ? s->code : "",
+        };
+    }
+    for (size_t i = 0; i < r->probe.nsteps; i++) {
+        const pys__step *s = &r->probe.steps[i];
+        r->steps[i] = (pys_probe_step){
+            .source = s->source,
+            .status = s->status,
+            .detail = s->detail ? s->detail : "",
+            .file = s->file ? s->file : "",
         };
     }
     *out = r;
@@ -114,12 +170,38 @@ const char *pys_probe_venv(const pys_probe_result *p)
     return p ? p->probe.venv : NULL;
 }
 
+size_t pys_probe_step_count(const pys_probe_result *p)
+{
+    return p ? p->probe.nsteps : 0;
+}
+
+const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size_t i)
+{
+    return p && i < p->probe.nsteps ? &p->steps[i] : NULL;
+}
+
+const char *pys_probe_decided_by(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decided_source ? p->probe.decided_source : "";
+}
+
+const char *pys_probe_decided_file(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decided_file ? p->probe.decided_file : "";
+}
+
+const char *pys_probe_decision(const pys_probe_result *p)
+{
+    return p && p->probe.chosen >= 0 && p->probe.decision ? p->probe.decision : "";
+}
+
 void pys_probe_free(pys_probe_result *p)
 {
     if (!p)
         return;
     pys__probe_free(&p->probe);
     free(p->c);
+    free(p->steps);
     free(p);
 }
 
@@ -261,6 +343,29 @@ static int post_init(pys_runtime *rt, const pys_options *o)
     if (sys_mod)
         pys__api.Py_DecRef(sys_mod);
     pys__api.PyErr_Clear();
+    /* The watchdog of a free-threaded build reads other threads' frames
+     * through sys._current_frames (threads.c): the real one, taken now,
+     * before any of the application's Python code ran. */
+    rt->current_frames = NULL;
+    if (rt->free_threaded) {
+        rt->current_frames = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
+        if (rt->current_frames)
+            pys__api.Py_IncRef(rt->current_frames);
+        pys__api.PyErr_Clear();
+    }
+    /* Tracebacks are formatted (lazily, error.c) with the real
+     * traceback.format_exception, taken before any of the application's
+     * Python code could replace it. Without it the C formatter serves. */
+    PyObject *tbm = pys__api.PyImport_ImportModule("traceback");
+    PyObject *fmt = tbm ? pys__api.PyObject_GetAttrString(tbm, "format_exception") : NULL;
+    if (tbm)
+        pys__api.Py_DecRef(tbm);
+    if (!fmt) {
+        pys__api.PyErr_Clear();
+        pys__log(rt, PYS_LOG_WARN, "traceback.format_exception is not available: tracebacks "
+                                   "are formatted without source lines");
+    }
+    atomic_store(&rt->tb_format, fmt);
     rt->s_executable = sys_str("executable");
     rt->s_prefix = sys_str("prefix");
     rt->s_base_prefix = sys_str("base_prefix");
@@ -322,6 +427,100 @@ static int open_choose(const pys_options *o, pys__probe_opts *po, pys__probe *pr
     return pys__probe_run(po, probe, d);
 }
 
+/* What opening needs before CPython starts: the choice, the loaded table,
+ * and the initialisation options. */
+typedef struct prepared {
+    pys__probe probe;
+    char *venv_hold, *exe_default, *guessed;
+    pys__init_opts io;
+    int version, micro;
+    pys__libinfo li; /* what the library says about itself */
+    bool ft, dbg;    /* its ABI flags: the library's own word wins over its file name */
+} prepared;
+
+static void prepared_free(prepared *p)
+{
+    pys__probe_free(&p->probe);
+    free(p->venv_hold);
+    free(p->exe_default);
+    free(p->guessed);
+    memset(p, 0, sizeof *p);
+}
+
+/* o->logger's line (no runtime exists yet). */
+static void prepare_log(const pys_options *o, pys_log_level level, const char *fmt, ...)
+{
+    if (!o->logger)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = pys__vasprintf(fmt, ap);
+    va_end(ap);
+    if (s)
+        o->logger(level, s, o->logger_userdata);
+    free(s);
+}
+
+/* Chooses and loads the Python; fills *p (always; free with
+ * prepared_free). A Python newer than the tested range is refused with
+ * refuse_untested / PYSHIM_REFUSE_UNTESTED, else loaded with a warning. */
+static int open_prepare(const pys_options *o, prepared *p, pys__diag *d)
+{
+    memset(p, 0, sizeof *p);
+    pys__probe_opts po;
+    probe_opts_from(o, &po);
+    int rc = open_choose(o, &po, &p->probe, &p->venv_hold, d);
+    if (rc != PYS_OK)
+        return rc;
+    const pys__candidate *c = &p->probe.v[p->probe.chosen];
+    bool refuse = o->refuse_untested;
+    if (!refuse && !o->ignore_environment) {
+        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
+        refuse = ru && *ru && strcmp(ru, "0") != 0;
+    }
+    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, refuse, &p->li,
+                        d);
+    if (rc != PYS_OK)
+        return rc;
+    p->version = p->li.version;
+    p->micro = p->li.micro;
+    if (p->li.untested)
+        prepare_log(o, PYS_LOG_WARN,
+                    "Python %d.%d is an untested version (newer than the tested range 3.%d to "
+                    "3.%d); every required C-API symbol resolved, so it is loaded; set "
+                    "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
+                    p->version >> 8, p->version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
+    p->ft = c->free_threaded || (p->li.abi & PYS__ABI_T);
+    p->dbg = c->debug || (p->li.abi & PYS__ABI_D);
+    const char *prefix = c->prefix;
+    if (!prefix) {
+        /* An explicit library with no stdlib found beside it: check the
+         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
+         * error names a real path, before CPython could exit(). */
+        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
+        p->guessed = dir ? pys__path_dir(dir) : NULL;
+        free(dir);
+        prefix = p->guessed ? p->guessed : "/";
+    }
+    const char *exe = c->executable;
+    if (!exe) {
+        p->exe_default = pys__asprintf("%s/bin/python%d.%d%s%s", prefix, p->version >> 8,
+                                       p->version & 0xff, p->ft ? "t" : "", p->dbg ? "d" : "");
+        exe = p->exe_default;
+    }
+    p->io = (pys__init_opts){
+        .executable = p->probe.venv ? p->probe.venv_executable : exe,
+        .home = p->probe.venv ? NULL : prefix,
+        .stdlib_prefix = prefix,
+        .version = p->version,
+        .free_threaded = p->ft,
+        .install_signal_handlers = o->install_signal_handlers,
+        .utf8_mode = o->utf8_mode,
+        .coerce_c_locale = o->coerce_c_locale,
+    };
+    return PYS_OK;
+}
+
 int pys_open(const pys_options *opts, pys_runtime **out)
 {
     static const pys_options zero;
@@ -333,80 +532,38 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
     if (pys__bridge_check(o) != PYS_OK)
         return pys_last_error()->code;
-    pthread_mutex_lock(&open_lock);
+    pthread_once(&open_fork_once, open_fork_register);
+    open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_open: a runtime is already open in this process "
                          "(CPython allows one; close it first)");
     }
+    if (pys__threads_reopen_check(__func__) != PYS_OK) {
+        open_lock_give();
+        return PYS_E_STATE;
+    }
+    if (main_ran) {
+        open_lock_give();
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_open: pys_main ran Python to its end in this process");
+    }
     atomic_store(&rt->state, PYS__ST_OPENING);
     pys__threads_init();
 
-    pys__probe_opts po;
-    probe_opts_from(o, &po);
-    pys__probe probe = {0};
     pys__diag d = {0};
-    char *venv_hold = NULL;
-    int rc = open_choose(o, &po, &probe, &venv_hold, &d);
+    prepared p;
+    int rc = open_prepare(o, &p, &d);
     if (rc != PYS_OK)
         goto fail;
-    const pys__candidate *c = &probe.v[probe.chosen];
-
-    pys__libinfo li = {0};
-    bool refuse = o->refuse_untested;
-    if (!refuse && !o->ignore_environment) {
-        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
-        refuse = ru && *ru && strcmp(ru, "0") != 0;
-    }
-    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, refuse, &li,
-                        &d);
-    if (rc != PYS_OK)
-        goto fail;
-    int version = li.version, micro = li.micro;
-    rt->logger = o->logger;
-    rt->logger_ud = o->logger_userdata;
-    if (li.untested)
-        pys__log(rt, PYS_LOG_WARN,
-                 "Python %d.%d is an untested version (newer than the tested range 3.%d to "
-                 "3.%d); every required C-API symbol resolved, so it is loaded; set "
-                 "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
-                 version >> 8, version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
-    /* The library's own word wins over its file name. */
-    bool ft = c->free_threaded || (li.abi & PYS__ABI_T);
-    bool dbg = c->debug || (li.abi & PYS__ABI_D);
-
-    char *exe_default = NULL, *guessed = NULL;
-    const char *prefix = c->prefix;
-    if (!prefix) {
-        /* An explicit library with no stdlib found beside it: check the
-         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
-         * error names a real path, before CPython could exit(). */
-        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
-        guessed = dir ? pys__path_dir(dir) : NULL;
-        free(dir);
-        prefix = guessed ? guessed : "/";
-    }
-    const char *exe = c->executable;
-    if (!exe) {
-        exe_default = pys__asprintf("%s/bin/python%d.%d%s%s", prefix, version >> 8,
-                                    version & 0xff, ft ? "t" : "", dbg ? "d" : "");
-        exe = exe_default;
-    }
-    pys__init_opts io = {
-        .executable = probe.venv ? probe.venv_executable : exe,
-        .home = probe.venv ? NULL : prefix,
-        .stdlib_prefix = prefix,
-        .version = version,
-        .free_threaded = ft,
-        .install_signal_handlers = o->install_signal_handlers,
-    };
+    const pys__candidate *c = &p.probe.v[p.probe.chosen];
+    int version = p.version, micro = p.micro;
     bool was_init = false;
     PyThreadState *main_ts = NULL;
-    rc = pys__py_init(&io, &main_ts, &was_init, &d);
-    free(exe_default);
-    free(guessed);
+    pys__sig_open_before();
+    rc = pys__py_init(&p.io, &main_ts, &was_init, &d);
     if (rc != PYS_OK)
         goto fail;
 
@@ -414,9 +571,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     free_strings(rt);
     rt->version = version;
     rt->micro = micro;
-    rt->free_threaded = ft;
-    rt->debug = dbg;
-    rt->untested = li.untested;
+    rt->free_threaded = p.ft;
+    rt->debug = p.dbg;
+    rt->untested = p.li.untested;
     rt->locking = rt->free_threaded || pys__force_locking;
     rt->finalize = !o->skip_finalize;
     if (!was_init)
@@ -425,11 +582,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->logger = o->logger;
     rt->logger_ud = o->logger_userdata;
     rt->s_library = pys__strdup(c->realpath ? c->realpath : c->path);
-    rt->s_venv = pys__strdup(probe.venv ? probe.venv : "");
+    rt->s_venv = pys__strdup(p.probe.venv ? p.probe.venv : "");
     rt->s_source = pys__strdup(pys__source_name(c->source));
     rt->bridge_module = pys__strdup(o->bridge_module ? o->bridge_module : "c_bridge");
-    if (next_epoch == 0)
-        next_epoch = 1;
     rt->ht.epoch = next_epoch++;
     rt->opens++;
     rt->tstate_now = pys__api.PyThreadState_GetUnchecked ? pys__api.PyThreadState_GetUnchecked
@@ -438,15 +593,17 @@ int pys_open(const pys_options *opts, pys_runtime **out)
 
     int gs = pys__api.PyGILState_Ensure();
     rc = post_init(rt, o);
+    pys__sig_open_after();
+    if (rc == PYS_OK)
+        pys__threads_open(rt);
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
     if (rc != PYS_OK) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
-        pys__probe_free(&probe);
+        prepared_free(&p);
         pys__diag_free(&d);
-        free(venv_hold);
         return rc;
     }
     rt->info = (pys_info){
@@ -470,38 +627,80 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d%s from %s (%s)", version >> 8,
              version & 0xff, micro, rt->info.abiflags, rt->info.library, rt->info.source);
-
     if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
         rc = pys_last_error()->code;
         pys_close(rt);
-        pys__probe_free(&probe);
-        free(venv_hold);
+        prepared_free(&p);
         return rc;
     }
-    pys__probe_free(&probe);
+    prepared_free(&p);
     pys__diag_free(&d);
-    free(venv_hold);
     *out = rt;
     return PYS_OK;
 
 fail:
     pys__fail_diag(__func__, &d);
     pys__diag_free(&d);
-    pys__probe_free(&probe);
-    free(venv_hold);
+    prepared_free(&p);
     atomic_store(&rt->state, PYS__ST_CLOSED);
+    open_lock_give();
+    return rc;
+}
+
+/* ---- the interpreter's own main ----------------------------------------------------- */
+
+int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
+{
+    static const pys_options zero;
+    const pys_options *o = opts ? opts : &zero;
+    if (!argv || !exit_status || argc < 1)
+        return pys__fail(__func__, PYS_E_ARG, "pys_main: argv and exit_status are needed (argc >= 1)");
+    pthread_mutex_lock(&open_lock);
+    pys_runtime *rt = &pys__the_runtime;
+    if (atomic_load(&rt->state) != PYS__ST_CLOSED || main_ran) {
+        pthread_mutex_unlock(&open_lock);
+        return pys__fail(__func__, PYS_E_STATE,
+                         "pys_main: a runtime is open, or Python already ran, in this process");
+    }
+    /* Opening: a concurrent pys_open is refused while Python runs. */
+    atomic_store(&rt->state, PYS__ST_OPENING);
     pthread_mutex_unlock(&open_lock);
+    pys__diag d = {0};
+    prepared p;
+    int rc = open_prepare(o, &p, &d);
+    if (rc == PYS_OK && o->logger) {
+        const pys__candidate *c = &p.probe.v[p.probe.chosen];
+        char *msg = pys__asprintf("running Python %d.%d.%d%s%s from %s (%s) as %s", p.version >> 8,
+                                  p.version & 0xff, p.micro, p.ft ? "t" : "", p.dbg ? "d" : "",
+                                  c->realpath ? c->realpath : c->path,
+                                  pys__source_name(c->source), p.io.executable);
+        if (msg)
+            o->logger(PYS_LOG_INFO, msg, o->logger_userdata);
+        free(msg);
+    }
+    if (rc == PYS_OK) {
+        rc = pys__py_main(&p.io, argc, argv, exit_status, &d);
+        main_ran = rc == PYS_OK;
+    }
+    if (rc != PYS_OK)
+        pys__fail_diag(__func__, &d);
+    pys__diag_free(&d);
+    prepared_free(&p);
+    atomic_store(&rt->state, PYS__ST_CLOSED);
     return rc;
 }
 
 /* ---- close ------------------------------------------------------------------------ */
 
-static void flush_std(void)
+/* Flushes sys.stdout and sys.stderr. Returns NULL, or a malloc'd
+ * description of the first failure ("sys.stdout: OSError: ..."). */
+static char *flush_std(void)
 {
     static const char *const names[] = {"stdout", "stderr"};
+    char *failure = NULL;
     for (size_t i = 0; i < 2; i++) {
         PyObject *f = pys__api.PySys_GetObject(names[i]); /* borrowed */
         if (!f || f == PYS__None)
@@ -512,9 +711,30 @@ static void flush_std(void)
             pys__api.Py_DecRef(r);
         if (flush)
             pys__api.Py_DecRef(flush);
-        if (pys__api.PyErr_Occurred())
-            pys__api.PyErr_Clear();
+        if (!pys__api.PyErr_Occurred())
+            continue;
+        PyObject *t = NULL, *v = NULL, *tb = NULL;
+        pys__api.PyErr_Fetch(&t, &v, &tb);
+        pys__api.PyErr_NormalizeException(&t, &v, &tb);
+        if (!failure) {
+            PyObject *tn = t ? pys__api.PyObject_GetAttrString(t, "__name__") : NULL;
+            PyObject *vs = v ? pys__api.PyObject_Str(v) : NULL;
+            const char *tns = tn ? pys__api.PyUnicode_AsUTF8AndSize(tn, NULL) : NULL;
+            const char *vss = vs ? pys__api.PyUnicode_AsUTF8AndSize(vs, NULL) : NULL;
+            failure = pys__asprintf("sys.%s: %s: %s", names[i], tns ? tns : "exception",
+                                    vss ? vss : "");
+            if (tn)
+                pys__api.Py_DecRef(tn);
+            if (vs)
+                pys__api.Py_DecRef(vs);
+        }
+        PyObject *drop[] = {t, v, tb};
+        for (size_t k = 0; k < 3; k++)
+            if (drop[k])
+                pys__api.Py_DecRef(drop[k]);
+        pys__api.PyErr_Clear();
     }
+    return failure;
 }
 
 int pys_close(pys_runtime *rt)
@@ -526,10 +746,10 @@ int pys_close(pys_runtime *rt)
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_close: called inside a pyshim call or batch on this thread");
-    pthread_mutex_lock(&open_lock);
+    open_lock_take();
     int expect = PYS__ST_OPEN;
     if (!atomic_compare_exchange_strong(&rt->state, &expect, PYS__ST_CLOSING)) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_CLOSED, "pys_close: the runtime is not open");
     }
     /* Let calls in progress finish; new ones see CLOSING and fail. Python
@@ -549,15 +769,17 @@ int pys_close(pys_runtime *rt)
     for (int i = rt->non_close - 1; i >= 0; i--)
         rt->on_close[i](rt);
     rt->non_close = 0;
-    flush_std();
+    char *flush_failure = flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);
-    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt};
+    PyObject **cached[] = {&rt->main_dict, &rt->builtins, &rt->exc_timeout, &rt->exc_interrupt,
+                           &rt->current_frames};
     for (size_t i = 0; i < sizeof cached / sizeof cached[0]; i++) {
         if (*cached[i])
             pys__api.Py_DecRef(*cached[i]);
         *cached[i] = NULL;
     }
+    pys__errors_close();
     PyObject *tb_format = atomic_exchange(&rt->tb_format, NULL);
     if (tb_format)
         pys__api.Py_DecRef(tb_format);
@@ -585,19 +807,29 @@ int pys_close(pys_runtime *rt)
         }
         pys__threads_before_finalize(rt);
         rt->finalises++;
-        if (pys__api.Py_FinalizeEx() < 0)
-            pys__log(rt, PYS_LOG_WARN, "Py_FinalizeEx reported an error flushing buffered data");
+        pys__sig_close_before();
+        if (pys__api.Py_FinalizeEx() < 0 && !flush_failure)
+            flush_failure = pys__strdup("Py_FinalizeEx could not flush sys.stdout or sys.stderr");
+        pys__sig_close_after();
+        pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
         pys__py_init_free();
     } else {
+        pys__sig_close_keep();
         pys__api.PyGILState_Release(gs);
+    }
+    if (flush_failure) {
+        rc = pys__fail(__func__, PYS_E_PYTHON,
+                       "pys_close: buffered output was lost: %s (the runtime is closed)",
+                       flush_failure);
+        free(flush_failure);
     }
     atomic_store(&pys__current, NULL);
     free_strings(rt);
     rt->info = (pys_info){0};
     pthread_mutex_destroy(&rt->lock);
     atomic_store(&rt->state, PYS__ST_CLOSED);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     return rc;
 }
 

@@ -48,7 +48,18 @@
  * pys__test_force_locking, to test that path).
  *
  * Lock order: the GIL, then wd.mu. The watchdog never waits for the GIL
- * while holding wd.mu, and never posts while holding it. */
+ * while holding wd.mu, and never posts while holding it.
+ *
+ * Fork. A child has only the thread that forked (CPython's
+ * PyOS_AfterFork_Child discipline): pthread_atfork holds wd.mu across the
+ * fork, and in the child resets what belonged to the other threads: their
+ * records (busy flags, calls in flight, hand them back), rt->inflight
+ * (only this thread's own count stays), the watchdog (its thread is not
+ * there: it is started again on demand), and rt->lock. Once CPython has
+ * made its own state consistent (os.register_at_fork's after_in_child
+ * hook, registered at open), the watchdog is started again if the call
+ * that forked has a deadline or an interrupt pending. */
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #if defined(__linux__)
@@ -75,6 +86,10 @@ struct pys__thr {
     _Atomic unsigned long ident; /* PyThread_get_thread_ident of the owner */
     _Atomic int64_t expires;     /* deadline of the current call (ns), 0 none */
     _Atomic uint64_t intr_seq;   /* call seq that pys_interrupt targets */
+    /* The owner's thread state while it is in an outermost call, NULL
+     * otherwise; stored and cleared with the GIL held, so a watchdog
+     * holding the GIL that sees it non-NULL sees a live thread state. */
+    _Atomic(PyThreadState *) tstate;
     /* Watchdog-only: what it last posted, to which call, when again. */
     uint64_t wd_seq;
     PyObject *wd_exc;
@@ -180,9 +195,13 @@ static void asym_init(void)
 #endif
 }
 
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_register(void);
+
 void pys__threads_init(void)
 {
     pthread_once(&asym_once, asym_init);
+    pthread_once(&fork_once, fork_register);
 }
 
 /* ThreadSanitizer has no fences (and no model of membarrier): there the
@@ -239,6 +258,8 @@ static __attribute__((noinline)) void thr_arm_deadline(pys_runtime *rt, pys__tls
                                                         struct pys__thr *r, uint64_t seq)
 {
     int64_t exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
+    t->stop_due = exp;
+    t->stop_exc = rt->exc_timeout;
     atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
     atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_seq_cst);
     int64_t nw = atomic_load_explicit(&wd.next_wake, memory_order_seq_cst);
@@ -253,6 +274,7 @@ static inline void thr_arm(pys_runtime *rt, pys__tls *t, struct pys__thr *r)
         thr_arm_deadline(rt, t, r, seq);
         return;
     }
+    t->stop_due = 0;
     atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
     atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
 }
@@ -440,6 +462,7 @@ static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, 
     if (!count_in(rt))
         return closed(fn);
     t->counted = true;
+    t->stop_due = 0;
     gil_take(rt, t);
     t->gil_depth = 1;
     return rt;
@@ -459,6 +482,7 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
     if (__builtin_expect(!busy_and_open(rt, r), 0))
         return begin_refused(rt, r, fn);
     gil_take(rt, t);
+    atomic_store_explicit(&r->tstate, rt->tstate_now(), memory_order_relaxed);
     t->gil_depth = 1;
     return rt;
 }
@@ -476,15 +500,60 @@ void pys__end_slow(pys_runtime *rt, pys__tls *t)
         pys__held_drop(t, t->gil_depth);
     if (--t->gil_depth > 0)
         return;
+    t->stop_due = 0;
     if (__builtin_expect(t->counted, 0)) {
         end_counted(rt, t);
         return;
     }
     struct pys__thr *r = t->thr;
+    atomic_store_explicit(&r->tstate, NULL, memory_order_relaxed);
     thr_disarm(rt, r);
     gil_give(t);
     /* Last: from here pys_close may finalise. */
     atomic_store_explicit(&r->busy, 0, memory_order_release);
+}
+
+/* Posts exc to this thread's own call (GIL held), marking the record
+ * POSTED so that the call's end clears it if no Python code raised it. */
+static void post_self(struct pys__thr *r, PyObject *exc)
+{
+    uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+    if ((w & ST_MASK) == ST_IDLE)
+        return;
+    while ((w & ST_MASK) == ST_ACTIVE &&
+           !atomic_compare_exchange_weak_explicit(&r->armed, &w,
+                                                  (w & ~(uint64_t)ST_MASK) | ST_POSTED,
+                                                  memory_order_acq_rel, memory_order_acquire))
+        ;
+    /* POSTING: the watchdog is posting too; it stores POSTED itself. */
+    pys__api.PyThreadState_SetAsyncExc(atomic_load_explicit(&r->ident, memory_order_relaxed),
+                                       exc);
+}
+
+void pys__stop_check(pys_runtime *rt, pys__tls *t)
+{
+    (void)rt;
+    if (t->stop_due != 1) {
+        if (now_ns() < t->stop_due)
+            return;
+        t->stop_due = 1;
+    }
+    if (t->thr && t->stop_exc)
+        post_self(t->thr, t->stop_exc);
+}
+
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc)
+{
+    (void)rt;
+    pys__tls *t = pys__tls_get();
+    struct pys__thr *r = t->thr;
+    /* Only inside an outermost call of this thread's (not on a loop
+     * thread, whose record is idle): its end clears stop_due. */
+    if (!r || t->gil_depth == 0 ||
+        (atomic_load_explicit(&r->armed, memory_order_relaxed) & ST_MASK) == ST_IDLE)
+        return;
+    t->stop_due = 1;
+    t->stop_exc = exc;
 }
 
 bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
@@ -590,36 +659,87 @@ static bool wd_scan(pys_runtime *rt, int64_t now, int64_t *next)
     return false;
 }
 
-/* Whether thread `ident` is running importlib's bootstrap code (its
- * innermost Python frame): an exception raised there can leave an import
- * lock held for good, hanging every later import of that module (CPython's
- * own hazard with Ctrl-C). Delivery waits until it is out. A thread
- * suspended for the GIL raises exactly where it was suspended, so looking
- * at the innermost frame is enough there; C-API calls only, no bytecode,
- * so the watchdog keeps the GIL while it looks (on free-threaded builds
- * the thread runs on meanwhile: best effort). `frames` is
- * sys._current_frames() or NULL. */
-static bool in_importlib(PyObject *frames, unsigned long ident)
+/* The innermost frame of the thread in record r's call (a new reference),
+ * or NULL. GIL builds, watchdog holding the GIL: the thread is suspended,
+ * and its thread state alive while r->tstate is set. C calls only: no
+ * Python code runs, so nothing the application's Python code replaced
+ * can stall the watchdog. 3.8 has no PyThreadState_GetFrame: there the
+ * frame is the fourth pointer of its PyThreadState (prev, next, interp,
+ * frame in every 3.8 build), checked to be a frame before use. */
+static PyObject *frame_of(struct pys__thr *r)
 {
-    if (!frames)
-        return false;
-    PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
-    PyObject *f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
-    PyObject *code = f ? pys__api.PyObject_GetAttrString(f, "f_code") : NULL;
+    PyThreadState *ts = atomic_load_explicit(&r->tstate, memory_order_relaxed);
+    if (!ts)
+        return NULL;
+    if (pys__api.PyThreadState_GetFrame)
+        return pys__api.PyThreadState_GetFrame(ts);
+    PyObject *f = *(PyObject **)(void *)((char *)ts + 3 * sizeof(void *));
+    if (!f || pys__type_of(f) != (PyObject *)pys__api.PyFrame_Type)
+        return NULL;
+    pys__api.Py_IncRef(f);
+    return f;
+}
+
+/* Free-threaded builds: the thread runs on while the watchdog looks, so
+ * its frames can only be read with the world stopped, as
+ * sys._current_frames() does. pyshim calls the function it captured at
+ * open (rt->current_frames), never the attribute as found; it is C, and
+ * runs Python only in audit hooks the application installed. Returns the
+ * dict or NULL. */
+static PyObject *all_frames(pys_runtime *rt)
+{
+    if (!rt->free_threaded || !rt->current_frames)
+        return NULL;
+    PyObject *frames = pys__api.PyObject_CallObject(rt->current_frames, NULL);
+    if (!frames || pys__type_of(frames) != (PyObject *)pys__api.PyDict_Type) {
+        if (frames)
+            pys__api.Py_DecRef(frames);
+        frames = NULL;
+        pys__api.PyErr_Clear();
+    }
+    return frames;
+}
+
+/* Whether the thread of record r is running importlib's bootstrap code
+ * (its innermost Python frame): an exception raised there can leave an
+ * import lock held for good, hanging every later import of that module
+ * (CPython's own hazard with Ctrl-C). Delivery waits until it is out. A
+ * thread suspended for the GIL raises exactly where it was suspended, so
+ * looking at the innermost frame is enough there. `frames` is
+ * all_frames() (free-threaded builds: best effort, the thread runs on) or
+ * NULL (GIL builds: frame_of). Frame, code and str are builtin types that
+ * Python code cannot patch, so the lookups run no Python code. */
+static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
+{
+    PyObject *f = NULL;
+    if (frames) {
+        unsigned long ident = atomic_load_explicit(&r->ident, memory_order_relaxed);
+        PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
+        f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
+        if (f)
+            pys__api.Py_IncRef(f);
+        if (key)
+            pys__api.Py_DecRef(key);
+    } else if (!rt->free_threaded) {
+        f = frame_of(r);
+    }
+    PyObject *code = !f                        ? NULL
+                     : pys__api.PyFrame_GetCode ? pys__api.PyFrame_GetCode(f)
+                                                : pys__api.PyObject_GetAttrString(f, "f_code");
     PyObject *name = code ? pys__api.PyObject_GetAttrString(code, "co_filename") : NULL;
-    const char *s = name && pys__is(name, pys__api.PyUnicode_Type)
+    const char *s = name && pys__type_of(name) == (PyObject *)pys__api.PyUnicode_Type
                         ? pys__api.PyUnicode_AsUTF8AndSize(name, NULL)
                         : NULL;
-    bool r = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
+    bool in = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
     if (name)
         pys__api.Py_DecRef(name);
     if (code)
         pys__api.Py_DecRef(code);
-    if (key)
-        pys__api.Py_DecRef(key);
+    if (f)
+        pys__api.Py_DecRef(f);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-    return r;
+    return in;
 }
 
 /* Posts to every record that is due, holding the GIL. Without wd.mu. */
@@ -627,14 +747,7 @@ static void wd_post(pys_runtime *rt)
 {
     int gs = pys__api.PyGILState_Ensure();
     int64_t now = now_ns();
-    PyObject *cf = pys__api.PySys_GetObject("_current_frames"); /* borrowed */
-    PyObject *frames = cf ? pys__api.PyObject_CallObject(cf, NULL) : NULL;
-    if (!frames || !pys__is(frames, pys__api.PyDict_Type)) {
-        if (frames)
-            pys__api.Py_DecRef(frames);
-        frames = NULL;
-        pys__api.PyErr_Clear();
-    }
+    PyObject *frames = all_frames(rt);
     for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
          r = r->next) {
         uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
@@ -645,7 +758,7 @@ static void wd_post(pys_runtime *rt)
         if ((st != ST_ACTIVE && st != ST_POSTED) || !(exc = wanted(rt, r, seq, &when)) ||
             when > now)
             continue;
-        if (in_importlib(frames, atomic_load_explicit(&r->ident, memory_order_relaxed))) {
+        if (in_importlib(rt, frames, r)) {
             r->wd_seq = seq;
             r->wd_exc = exc;
             r->wd_again = now + IMPORT_RETRY_NS;
@@ -704,13 +817,18 @@ static void wd_init(void)
     pthread_condattr_destroy(&ca);
 }
 
-/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
- * the runtime is open, or closing when `closing` (pys_close's own use). */
-/* With wd.mu held: starts the watchdog unless it runs. 0 or an errno. */
-static int wd_start_locked(pys_runtime *rt)
+/* With wd.mu held: starts the watchdog unless it runs. Returns 0, an
+ * errno, or -1 when the runtime is not open (closing: only for pys_close's
+ * own use, `closing`, before it stops the watchdog). A call refused after
+ * close therefore never starts a watchdog that nobody would join: close
+ * stores CLOSING before it takes wd.mu to stop it. */
+static int wd_start_locked(pys_runtime *rt, bool closing)
 {
     if (wd.running)
         return 0;
+    int st = atomic_load(&rt->state);
+    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
+        return -1;
     /* The watchdog takes no signals meant for the application. */
     sigset_t all, old;
     sigfillset(&all);
@@ -722,15 +840,16 @@ static int wd_start_locked(pys_runtime *rt)
     return e;
 }
 
+/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
+ * the runtime is open, or closing when `closing` (pys_close's own use). */
 static int wd_start(pys_runtime *rt, bool closing, const char *fn)
 {
     pthread_once(&wd_once, wd_init);
     pthread_mutex_lock(&wd.mu);
-    int st = atomic_load(&rt->state);
-    int rc = PYS_OK, e;
-    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
+    int rc = PYS_OK, e = wd_start_locked(rt, closing);
+    if (e < 0)
         rc = pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-    else if ((e = wd_start_locked(rt)) != 0)
+    else if (e != 0)
         rc = pys__fail(fn, PYS_E_NOMEM, "%s: cannot start the watchdog thread (error %d)", fn, e);
     pthread_mutex_unlock(&wd.mu);
     return rc;
@@ -744,7 +863,7 @@ static void wd_kick(pys_runtime *rt)
 {
     pthread_once(&wd_once, wd_init);
     pthread_mutex_lock(&wd.mu);
-    wd_start_locked(rt);
+    wd_start_locked(rt, false);
     wd.kick = true;
     pthread_cond_signal(&wd.cv);
     pthread_mutex_unlock(&wd.mu);
@@ -816,22 +935,268 @@ static const char shutdown_fix[] =
     "    if lk is not None and lk.locked():\n"
     "        lk.release()\n";
 
-void pys__threads_before_finalize(pys_runtime *rt)
+/* ---- Python threads that outlive finalisation ---------------------------------------
+ *
+ * Py_FinalizeEx joins non-daemon threads; daemon threads (and threads
+ * started with _thread directly) are left blocked where they were, their
+ * thread states freed. Up to 3.13 such a thread ends when it wakes up,
+ * since finalisation stays marked until Python is initialised again; but
+ * one that wakes up after a new Py_Initialize runs on its freed thread
+ * state and crashes the process. So pys_close records the Python threads
+ * still running once atexit runs (after threading's shutdown: the hook is
+ * registered right before Py_FinalizeEx): their native ids when threading
+ * knows them, else a count of unknown ones. pys_open refuses to initialise
+ * Python again while a recorded thread still exists (Linux: tgkill with
+ * signal 0); an unknown one, or any on a system where pyshim cannot tell,
+ * makes the refusal permanent for the process. Guarded by open_lock. */
+
+#define LEFT_MAX 256
+static struct {
+    bool armed;    /* the hook was registered by this close */
+    bool reported; /* and ran */
+    int unknown;   /* threads whose end cannot be seen */
+    int n;
+    long tids[LEFT_MAX];
+} left;
+
+static const char left_src[] =
+    "import atexit, sys, time\n"
+    "def _pyshim_threads_left(report, sys=sys, time=time):\n"
+    "    th = sys.modules.get('_thread')\n"
+    "    t = sys.modules.get('threading')\n"
+    "    for i in range(20):\n"
+    "        ids = []\n"
+    "        unknown = 0\n"
+    "        if t is not None:\n"
+    "            for x in t.enumerate():\n"
+    "                if isinstance(x, (t._MainThread, t._DummyThread)):\n"
+    "                    continue\n"
+    "                n = getattr(x, 'native_id', None)\n"
+    "                if n is None:\n"
+    "                    unknown += 1\n"
+    "                else:\n"
+    "                    ids.append(n)\n"
+    "        count = getattr(th, '_count', None)\n"
+    "        if count is not None:\n"
+    "            unknown += max(0, count() - len(ids) - unknown)\n"
+    "        if not unknown:\n"
+    "            break\n"
+    "        time.sleep(0.005)  # a thread on its way out ends meanwhile\n"
+    "    report(unknown, ids)\n"
+    "atexit.register(_pyshim_threads_left, report)\n";
+
+static PyObject *left_report(PyObject *self, PyObject *args)
 {
-    if (rt->version < 0x0309 || rt->version > 0x030c)
-        return;
+    (void)self;
+    PyObject *u = pys__api.PyTuple_GetItem(args, 0);
+    PyObject *ids = u ? pys__api.PyTuple_GetItem(args, 1) : NULL;
+    if (!ids)
+        return NULL;
+    left.reported = true;
+    left.unknown = (int)pys__api.PyLong_AsLong(u);
+    Py_ssize_t n = pys__api.PyList_Size(ids);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long tid = pys__api.PyLong_AsLong(pys__api.PyList_GetItem(ids, i));
+        if (left.n < LEFT_MAX && tid > 0)
+            left.tids[left.n++] = tid;
+        else
+            left.unknown++;
+    }
+    if (pys__api.PyErr_Occurred()) {
+        pys__api.PyErr_Clear();
+        left.unknown++;
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyMethodDef left_report_def = {"pyshim_threads_left", left_report, PYS__METH_VARARGS,
+                                      "Records the Python threads left at finalisation."};
+
+/* Runs src in a fresh namespace (with `report` bound to fn if given). */
+static bool run_private(const char *src, PyMethodDef *fn)
+{
     PyObject *g = pys__api.PyDict_New();
-    if (g && pys__api.PyDict_SetItemString(g, "__builtins__", pys__api.PyEval_GetBuiltins()) == 0) {
-        PyObject *r = pys__api.PyRun_StringFlags(shutdown_fix, PYS__Py_file_input, g, g, NULL);
+    PyObject *f = g && fn ? pys__api.PyCFunction_NewEx(fn, NULL, NULL) : NULL;
+    bool ok = false;
+    if (g && (!fn || (f && pys__api.PyDict_SetItemString(g, "report", f) == 0)) &&
+        pys__api.PyDict_SetItemString(g, "__builtins__", pys__api.PyEval_GetBuiltins()) == 0) {
+        PyObject *r = pys__api.PyRun_StringFlags(src, PYS__Py_file_input, g, g, NULL);
+        ok = r != NULL;
         if (r)
             pys__api.Py_DecRef(r);
     }
+    if (f)
+        pys__api.Py_DecRef(f);
     if (g)
         pys__api.Py_DecRef(g);
-    if (pys__api.PyErr_Occurred()) {
+    if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-        pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
+    return ok;
+}
+
+static bool tid_exists(long tid)
+{
+#if defined(__linux__) && defined(SYS_tgkill)
+    return syscall(SYS_tgkill, (long)getpid(), tid, 0) == 0 || errno != ESRCH;
+#else
+    (void)tid;
+    return true;
+#endif
+}
+
+int pys__threads_reopen_check(const char *fn)
+{
+#if !(defined(__linux__) && defined(SYS_tgkill))
+    if (left.n)
+        left.unknown += left.n;
+#endif
+    int k = 0;
+    for (int i = 0; i < left.n; i++)
+        if (tid_exists(left.tids[i]))
+            left.tids[k++] = left.tids[i];
+    left.n = k;
+    if (left.unknown)
+        return pys__fail(fn, PYS_E_STATE,
+                         "%s: %d Python thread(s) that pyshim cannot follow (started with "
+                         "_thread, or not seen by threading) were still running when pys_close "
+                         "finalised Python; one that wakes up in a new interpreter would crash "
+                         "the process, so Python cannot be initialised again in this process. "
+                         "End such threads before pys_close, or close with skip_finalize",
+                         fn, left.unknown);
+    if (left.n)
+        return pys__fail(fn, PYS_E_STATE,
+                         "%s: %d Python thread(s) (daemon threads; native id %ld%s) were still "
+                         "running when pys_close finalised Python and have not ended yet; one "
+                         "that wakes up in a new interpreter would crash the process. Try again "
+                         "once they have ended, end them before pys_close, or close with "
+                         "skip_finalize",
+                         fn, left.n, left.tids[0], left.n > 1 ? ", ..." : "");
+    return PYS_OK;
+}
+
+void pys__threads_after_finalize(pys_runtime *rt)
+{
+    if (left.armed && !left.reported) {
+        /* atexit did not run the hook (cleared meanwhile): cannot tell. */
+        left.unknown++;
+        pys__log(rt, PYS_LOG_WARN, "pys_close: could not see which Python threads outlived "
+                                   "finalisation");
     }
+    left.armed = left.reported = false;
+}
+
+void pys__threads_before_finalize(pys_runtime *rt)
+{
+    if (rt->version >= 0x0309 && rt->version <= 0x030c && !run_private(shutdown_fix, NULL))
+        pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
+    left.reported = false;
+    left.armed = run_private(left_src, &left_report_def);
+    if (!left.armed)
+        pys__log(rt, PYS_LOG_WARN, "pys_close: cannot see which Python threads will outlive "
+                                   "finalisation");
+}
+
+/* ---- fork --------------------------------------------------------------------- */
+
+static void fork_prepare(void)
+{
+    pthread_once(&wd_once, wd_init);
+    pthread_mutex_lock(&wd.mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&wd.mu);
+}
+
+static void fork_child(void)
+{
+    pys_runtime *rt = &pys__the_runtime;
+    pys__tls *t = pys__tls_get();
+    struct pys__thr *self = t->thr;
+    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+         r = r->next) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
+        r->wd_seq = 0;
+        r->wd_exc = NULL;
+        r->wd_again = 0;
+        if (r == self) {
+            /* A post the parent's watchdog had begun is done here. */
+            if ((w & ST_MASK) == ST_POSTING)
+                atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_POSTED,
+                                      memory_order_relaxed);
+            continue;
+        }
+        /* Its thread is not in this process: no call in progress there. */
+        atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_IDLE, memory_order_relaxed);
+        atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->busy, 0, memory_order_relaxed);
+        atomic_store_explicit(&r->owned, 0, memory_order_release);
+    }
+    atomic_store(&rt->inflight, t->counted ? 1 : 0);
+    wd.running = wd.stop = wd.kick = false;
+    atomic_store(&wd.next_wake, INT64_MAX);
+    wd_init(); /* a fresh condition variable: its waiter is not here */
+    pthread_mutex_unlock(&wd.mu);
+    if (rt->locking && atomic_load(&rt->state) != PYS__ST_CLOSED)
+        pthread_mutex_init(&rt->lock, NULL); /* never held across a fork by its thread */
+    if (!pthread_equal(rt->opener, pthread_self())) {
+        /* CPython deletes the other threads' states in the child. */
+        rt->main_tstate = NULL;
+        rt->first_tstate = NULL;
+        rt->opener = pthread_self();
+    }
+}
+
+static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+/* os.register_at_fork(after_in_child=...) (GIL held, CPython consistent
+ * again): starts the watchdog if the call that forked needs it. */
+static PyObject *after_fork_child(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pys_runtime *rt = &pys__the_runtime;
+    struct pys__thr *r = pys__tls_get()->thr;
+    if (r && atomic_load(&rt->state) == PYS__ST_OPEN) {
+        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
+        if ((w & ST_MASK) != ST_IDLE &&
+            (atomic_load_explicit(&r->expires, memory_order_relaxed) != 0 ||
+             atomic_load_explicit(&r->intr_seq, memory_order_relaxed) == w >> 2))
+            wd_kick(rt);
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyMethodDef after_fork_def = {"pyshim_after_fork_child", after_fork_child,
+                                     PYS__METH_NOARGS,
+                                     "Restarts pyshim's watchdog in a forked child."};
+
+void pys__threads_open(pys_runtime *rt)
+{
+    PyObject *os = pys__api.PyImport_ImportModule("os");
+    PyObject *reg = os ? pys__api.PyObject_GetAttrString(os, "register_at_fork") : NULL;
+    PyObject *fn = reg ? pys__api.PyCFunction_NewEx(&after_fork_def, NULL, NULL) : NULL;
+    PyObject *args = fn ? pys__api.PyTuple_New(0) : NULL;
+    PyObject *kw = args ? pys__api.PyDict_New() : NULL;
+    PyObject *r = NULL;
+    if (kw && pys__api.PyDict_SetItemString(kw, "after_in_child", fn) == 0)
+        r = pys__api.PyObject_Call(reg, args, kw);
+    if (!r)
+        pys__log(rt, PYS_LOG_WARN,
+                 "pys_open: could not register the after-fork hook: deadlines in forked "
+                 "children start with their next call");
+    PyObject *objs[] = {r, kw, args, fn, reg, os};
+    for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
+        if (objs[i])
+            pys__api.Py_DecRef(objs[i]);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
 }
 
 /* ---- public ------------------------------------------------------------------- */

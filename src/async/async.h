@@ -36,7 +36,7 @@ struct pys_future {
     PyObject *value;       /* result (strong), dropped with the GIL */
     PyObject *job;         /* the helper's Job while pending (strong) */
     PyObject *capsule;     /* self of the done callback while armed (strong) */
-    uint8_t epoch;         /* runtime epoch that made it */
+    uint64_t epoch;        /* runtime epoch that made it */
     const char *origin;    /* static: the call that created it */
     pys_error err;         /* detail once completed; strings below */
     char *e_context, *e_type, *e_message, *e_traceback;
@@ -66,7 +66,7 @@ struct pys_loop {
     int users;             /* threads inside call_soon_threadsafe & co. */
     bool stop_sent, joining, joined;
     bool internal;         /* the runtime's background loop */
-    uint8_t epoch;
+    uint64_t epoch;
     pys_future *pending;   /* submitted, not completed (under mu) */
     pys_loop *gnext, *gprev, *snap_next;
     bool registered;       /* in g_async.loops */
@@ -103,14 +103,24 @@ PyObject *pys__async_to_coro(pys_runtime *rt, pys__async *st, PyObject *aw, cons
 
 /* ---- futures (future.c) ------------------------------------------------------ */
 
-/* A new pending future with two references (owner + Python side), listed
- * globally. NULL with PYS_E_NOMEM set. */
+/* A new pending future with three references (owner, Python side, and the
+ * submitting call's own, dropped by pys__fut_submitted), listed globally.
+ * NULL with PYS_E_NOMEM set. */
 pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, void *ud);
 /* Completes f (GIL held, on the loop thread): kind 0 = value (stolen),
  * 1 = exception `exc` (borrowed), 2 = cancelled (`why` names the cause).
  * Disarms the Python side, runs the callback, wakes waiters and drops the
  * Python side's reference (f may be freed on return). */
 void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, const char *why);
+/* Drops the submitting call's reference once it no longer touches f (GIL
+ * held). The callback may have freed the owner's meanwhile: f may be
+ * freed on return, and the submitter must not read it afterwards. */
+void pys__fut_submitted(pys_future *f);
+/* In a forked child (pthread_atfork, only this thread): new leaf locks;
+ * a pending future, whose loop thread is not in this process, completes
+ * as cancelled without its callback, and its loop's reference is given
+ * up (it never reports). */
+void pys__fut_after_fork_child(pys_future *f);
 /* Frees a future that was never handed out (GIL held). */
 void pys__fut_destroy_unarmed(pys_future *f);
 /* Drops the references futures of this runtime hold (close hook, GIL

@@ -1,7 +1,12 @@
 /* Futures: the C side of a coroutine running on a loop thread.
  *
- * A future has two references: the owner's (dropped by pys_future_free) and
- * the Python side's (dropped when it completes). The Python side is a
+ * A future is reference-counted (refs, under f->mu): the owner's reference
+ * (dropped by pys_future_free), the Python side's (dropped when it
+ * completes) and, while the submitting call is still on its way out, the
+ * submitter's (dropped by pys__fut_submitted). The completion callback may
+ * free the future on the loop thread before the submitting call has
+ * returned (fire and forget): the submitter's reference keeps the memory
+ * alive until it is done with it, and whoever drops the last one frees. The Python side is a
  * PyCFunction whose self is a capsule pointing at the future; the helper's
  * Job calls it on the loop thread with (kind, value). Completing "disarms"
  * the capsule (points it at a static marker), so a stray later call, or a
@@ -30,6 +35,17 @@ PyMethodDef pys__fut_done_def = {"pyshim_future_done", done_meth, PYS__METH_VARA
 
 /* ---- creation and destruction ------------------------------------------------ */
 
+/* f->mu, and f->cv on CLOCK_MONOTONIC (waits with a timeout use it). */
+static void fut_sync_init(pys_future *f)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&f->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_init(&f->mu, NULL);
+}
+
 pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, void *ud)
 {
     pys_future *f = calloc(1, sizeof *f);
@@ -37,14 +53,9 @@ pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, 
         pys__fail(origin, PYS_E_NOMEM, "%s: out of memory for a future", origin);
         return NULL;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&f->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    pthread_mutex_init(&f->mu, NULL);
+    fut_sync_init(f);
     f->magic = PYS__FUT_MAGIC;
-    f->refs = 2;
+    f->refs = 3; /* owner, Python side, submitter */
     f->epoch = rt->ht.epoch;
     f->origin = origin;
     f->cb = cb;
@@ -129,6 +140,34 @@ static void fut_unref(pys_future *f, bool have_gil)
     fut_free_memory(f);
 }
 
+void pys__fut_after_fork_child(pys_future *f)
+{
+    fut_sync_init(f);
+    f->cb_running = false;
+    if (atomic_load(&f->status) != PYS_FUTURE_PENDING) {
+        if (!atomic_load(&f->settled)) /* its callback was running */
+            atomic_store(&f->settled, atomic_load(&f->status));
+        return;
+    }
+    f->loop = NULL;
+    f->lnext = f->lprev = NULL;
+    f->cb = NULL;
+    f->err = (pys_error){.code = PYS_E_CANCELLED,
+                         .context = f->origin,
+                         .type = "",
+                         .message = "the coroutine was cancelled: its loop's thread is not in "
+                                    "this forked process",
+                         .traceback = ""};
+    f->refs--; /* the Python side's: it never reports here */
+    atomic_store(&f->status, PYS_FUTURE_CANCELLED);
+    atomic_store(&f->settled, PYS_FUTURE_CANCELLED);
+}
+
+void pys__fut_submitted(pys_future *f)
+{
+    fut_unref(f, true);
+}
+
 void pys__fut_destroy_unarmed(pys_future *f)
 {
     fut_drop_refs(f, true);
@@ -158,13 +197,15 @@ static void record_exception(pys_future *f, PyObject *exc)
         pys__api.PyErr_Restore(type, exc, tb);
     }
     pys__fail_py(rt, f->origin);
-    const pys_error *e = pys_last_error();
+    const pys_error *e = pys__last_error_full(); /* the future carries the traceback */
     f->e_context = pys__strdup(e->context);
     f->e_type = pys__strdup(e->type);
     f->e_message = pys__strdup(e->message);
     f->e_traceback = pys__strdup(e->traceback);
     f->err.code = e->code;
     f->err.exit_code = e->exit_code;
+    f->err.exit_kind = e->exit_kind;
+    f->err.exit_value = e->exit_value;
 }
 
 void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, const char *why)
@@ -329,6 +370,8 @@ static int fut_set_thread_error(const pys_future *f)
     t->err.type = t->e_type ? t->e_type : "";
     t->err.traceback = t->e_traceback ? t->e_traceback : "";
     t->err.exit_code = f->err.exit_code;
+    t->err.exit_kind = f->err.exit_kind;
+    t->err.exit_value = f->err.exit_value;
     return code;
 }
 
@@ -477,21 +520,10 @@ void pys_future_free(pys_future *f)
     pthread_mutex_unlock(&f->mu);
     if (pending) {
         /* Cancel what nobody will read; keep the caller's error detail. */
-        pys__tls *t = pys__tls_get();
-        pys_error saved = t->err;
-        char *keep[4] = {t->e_context, t->e_type, t->e_message, t->e_traceback};
-        char **keep_searched = t->e_searched;
-        t->e_context = t->e_type = t->e_message = t->e_traceback = NULL;
-        t->e_searched = NULL;
-        t->err = (pys_error){0};
+        pys__err_saved saved;
+        pys__err_stash(&saved);
         fut_request_cancel(f, "pys_future_free");
-        pys_clear_error();
-        t->err = saved;
-        t->e_context = keep[0];
-        t->e_type = keep[1];
-        t->e_message = keep[2];
-        t->e_traceback = keep[3];
-        t->e_searched = keep_searched;
+        pys__err_unstash(&saved);
     }
     if (wait_cb) {
         PyThreadState *ts = pys__gil_unhold();

@@ -21,7 +21,15 @@
  * to finish enqueueing), runs what was queued, cancels every task and waits
  * for them (two rounds of a grace period), shuts down async generators and
  * the default executor, closes the loop, then completes as cancelled any
- * future still pending. Every future handed out therefore completes. */
+ * future still pending. Every future handed out therefore completes.
+ *
+ * Fork: a child has only the thread that forked, so no loop thread. At the
+ * fork g_async.mu is held (the lists are whole); in the child every loop
+ * of the parent stops accepting and counts as joined (pys_loop_stop and
+ * the close hook do not wait for a thread that is not there), its pending
+ * futures complete as cancelled without their callbacks (nothing runs
+ * them), and the leaf locks are made new (a parent thread may have held
+ * one). The helper's Python objects are dropped by the close hook. */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,8 +201,43 @@ static void state_free(pys__async *st)
     free(st);
 }
 
+/* ---- fork ------------------------------------------------------------------------ */
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&g_async.mu);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&g_async.mu);
+}
+
+static void fork_child(void)
+{
+    for (pys_loop *L = g_async.loops; L; L = L->gnext) {
+        pthread_mutex_init(&L->mu, NULL);
+        pthread_cond_init(&L->cv, NULL);
+        L->accepting = false;
+        L->users = 0;
+        L->stop_sent = true;
+        L->started = false; /* no thread to join here */
+        L->pending = NULL;
+    }
+    for (pys_future *f = g_async.futures; f; f = f->gnext)
+        pys__fut_after_fork_child(f);
+    pthread_mutex_unlock(&g_async.mu);
+}
+
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void fork_register(void)
+{
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
 static pys__async *state_build(pys_runtime *rt, const char *fn)
 {
+    pthread_once(&fork_once, fork_register);
     pys__async *st = calloc(1, sizeof *st);
     if (!st) {
         pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
@@ -385,7 +428,7 @@ static void loop_request_stop(pys__async *st, pys_loop *L)
 static void log_py_failure(pys_runtime *rt, const char *what)
 {
     pys__fail_py(rt, "pys_loop");
-    const pys_error *e = pys_last_error();
+    const pys_error *e = pys__last_error_full();
     pys__log(rt, PYS_LOG_WARN, "pys_loop: %s: %s%s%s", what, e->message,
              *e->traceback ? "\n" : "", e->traceback);
 }
@@ -628,6 +671,10 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     pthread_mutex_unlock(&f->mu);
     if (job)
         pys__api.Py_DecRef(job);
+    /* Last touch: the callback may have freed the owner's reference
+     * already; then this frees f, and the caller gets a pointer it may
+     * only compare with NULL (fire and forget). */
+    pys__fut_submitted(f);
     return f;
 
 fail:
@@ -694,29 +741,36 @@ pys_loop *pys_loop_start(pys_runtime *rt)
     return L;
 }
 
-/* Turns aw_or_fn(+args) into a coroutine (new ref) or NULL + error. */
-static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, const pys_obj *args,
-                           size_t nargs, const char *fn)
+/* Turns aw_or_fn(+args) into a coroutine (new ref) or NULL + error. An
+ * awaitable is submitted as is and takes no arguments; a callable is
+ * called with them (an object that is both is awaited when nargs is 0);
+ * anything else is a type error. */
+static PyObject *coro_of(pys_runtime *rt, pys__async *st, PyObject *o, const pys_obj *args,
+                         size_t nargs, const char *fn)
 {
-    PyObject *o = pys__h_get(rt, aw_or_fn, fn);
-    if (!o)
-        return NULL;
     if (nargs && !args) {
         pys__fail(fn, PYS_E_ARG, "%s: args is NULL but nargs is %zu", fn, nargs);
         return NULL;
     }
-    if (nargs == 0) {
-        /* An awaitable is submitted as is; anything else must be callable. */
+    bool callable = pys__api.PyCallable_Check(o) != 0;
+    if (nargs == 0 || !callable) {
         PyObject *c = call3(st->as_coro, o, NULL, NULL);
         if (!c) {
             pys__fail_py(rt, fn);
             return NULL;
         }
-        if (c != PYS__None)
-            return c;
+        if (c != PYS__None) {
+            if (nargs == 0)
+                return c;
+            pys__api.Py_DecRef(c);
+            char tn[128];
+            pys__fail(fn, PYS_E_ARG, "%s: a coroutine or another awaitable (here %s) takes no "
+                      "arguments, but nargs is %zu", fn, pys__type_name(o, tn, sizeof tn), nargs);
+            return NULL;
+        }
         pys__api.Py_DecRef(c);
     }
-    if (!pys__api.PyCallable_Check(o)) {
+    if (!callable) {
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: expected a coroutine, an awaitable or an async "
                   "function, not %s", fn, pys__type_name(o, tn, sizeof tn));
@@ -727,6 +781,19 @@ static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, co
         return NULL;
     PyObject *c = pys__async_to_coro(rt, st, r, fn);
     pys__api.Py_DecRef(r);
+    return c;
+}
+
+/* coro_of on the object of aw_or_fn, held while Python code runs with it
+ * (a call can let go of the GIL, and another thread release the handle). */
+static PyObject *make_coro(pys_runtime *rt, pys__async *st, pys_obj aw_or_fn, const pys_obj *args,
+                           size_t nargs, const char *fn)
+{
+    PyObject *o = pys__h_ref(rt, aw_or_fn, fn);
+    if (!o)
+        return NULL;
+    PyObject *c = coro_of(rt, st, o, args, nargs, fn);
+    pys__api.Py_DecRef(o);
     return c;
 }
 
@@ -776,10 +843,11 @@ pys_future *pys_loop_submitf(pys_loop *loop, pys_future_fn cb, void *ud, pys_obj
     if (!loop_valid(loop, __func__))
         goto out;
     pys__async *st = pys__async_get(rt, __func__);
-    PyObject *o = st && loop_usable(rt, loop, __func__) ? pys__h_get(rt, fn, __func__) : NULL;
+    PyObject *o = st && loop_usable(rt, loop, __func__) ? pys__h_ref(rt, fn, __func__) : NULL;
     if (!o)
         goto out;
     PyObject *r = pys__api.PyObject_Call(o, args, kwargs);
+    pys__api.Py_DecRef(o);
     if (!r) {
         pys__fail_py(rt, __func__);
         goto out;

@@ -72,10 +72,11 @@ static PyObject *eval_coro(pys_runtime *rt, pys__async *st, const char *expr, co
 static PyObject *call_coro(pys_runtime *rt, pys__async *st, pys_obj fn_h, const pys_obj *args,
                            size_t nargs, const char *fn)
 {
-    PyObject *f = pys__h_get(rt, fn_h, fn);
+    PyObject *f = pys__h_ref(rt, fn_h, fn); /* the call runs Python code */
     if (!f)
         return NULL;
     PyObject *r = pys__call_handles(rt, f, args, nargs, NULL, fn);
+    pys__api.Py_DecRef(f);
     if (!r)
         return NULL;
     PyObject *coro = pys__async_to_coro(rt, st, r, fn);
@@ -105,8 +106,10 @@ pys_obj pys_await(pys_obj awaitable)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
     pys__async *st = pys__async_get(rt, __func__);
-    PyObject *aw = st ? pys__h_get(rt, awaitable, __func__) : NULL;
+    PyObject *aw = st ? pys__h_ref(rt, awaitable, __func__) : NULL;
     PyObject *coro = aw ? pys__async_to_coro(rt, st, aw, __func__) : NULL;
+    if (aw)
+        pys__api.Py_DecRef(aw);
     if (coro)
         out = run_coro(rt, st, coro, __func__);
     pys__end(rt);
@@ -139,10 +142,12 @@ pys_obj pys_vcall_asyncf(pys_obj fn, const char *fmt, va_list ap)
     /* Parse first: 'N' handles are released whatever else fails. */
     if (pys__fmt_call_args(rt, __func__, fmt, &aq, &args, &kwargs) == PYS_OK) {
         pys__async *st = pys__async_get(rt, __func__);
-        PyObject *f = st ? pys__h_get(rt, fn, __func__) : NULL;
+        PyObject *f = st ? pys__h_ref(rt, fn, __func__) : NULL;
         PyObject *r = f ? pys__api.PyObject_Call(f, args, kwargs) : NULL;
         if (f && !r)
             pys__fail_py(rt, __func__);
+        if (f)
+            pys__api.Py_DecRef(f);
         PyObject *coro = r ? pys__async_to_coro(rt, st, r, __func__) : NULL;
         if (r)
             pys__api.Py_DecRef(r);

@@ -379,7 +379,10 @@ static int to_array(pys_obj o, pys_elem t, void *out, size_t cap, size_t *n_out,
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
-    PyObject *s = pys__h_get(rt, o, fn);
+    /* Held, and each item too: converting an item that is not an exact
+     * number runs its __float__ / __index__, which can change the sequence
+     * or let another thread release o. */
+    PyObject *s = pys__h_ref(rt, o, fn);
     if (!s) {
         rc = PYS_E_HANDLE;
         goto out;
@@ -413,18 +416,25 @@ static int to_array(pys_obj o, pys_elem t, void *out, size_t cap, size_t *n_out,
                                                : tuple ? pys__api.PyTuple_GetItem
                                                        : pys__api.PySequence_GetItem;
     for (Py_ssize_t i = 0; i < n; i++) {
+        if (list && i >= pys__api.PyList_Size(s)) {
+            rc = pys__fail(fn, PYS_E_STATE, "%s: the list changed size while it was converted",
+                           fn);
+            goto out;
+        }
         PyObject *x = get(s, i); /* borrowed for lists and tuples */
         if (!x) {
             rc = pys__fail_py(rt, fn);
             goto out;
         }
+        if (list || tuple)
+            pys__api.Py_IncRef(x);
         rc = put_obj(rt, x, t, out, i, fn);
-        if (!list && !tuple)
-            pys__api.Py_DecRef(x);
+        pys__api.Py_DecRef(x);
         if (rc != PYS_OK)
             goto out;
     }
 out:
+    pys__api.Py_DecRef(s);
     pys__end(rt);
     return rc;
 }

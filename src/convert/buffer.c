@@ -381,6 +381,7 @@ static PyObject *view_from_exporter(pys_runtime *rt, const pys_memview_desc *d, 
     PyObject *type = exporter_type(rt, fn);
     if (!type)
         return NULL;
+    /* ndim <= PYS_BUFFER_MAX_NDIM (make_layout): no overflow */
     mvstate *s = malloc(sizeof *s + 2 * (size_t)L->ndim * sizeof(Py_ssize_t));
     if (!s) {
         pys__api.Py_DecRef(type);
@@ -549,7 +550,7 @@ static bool complete(holder *h)
     Py_buffer *v = &h->view;
     if (v->ndim <= 0 || (v->shape && v->strides))
         return true;
-    h->fill = malloc(2 * (size_t)v->ndim * sizeof(Py_ssize_t));
+    h->fill = pys__malloc_n((size_t)v->ndim, 2 * sizeof(Py_ssize_t));
     if (!h->fill)
         return false;
     Py_ssize_t *shape = h->fill, *strides = h->fill + v->ndim;
@@ -582,7 +583,9 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
         return pys_last_error()->code;
     int rc = PYS_OK;
     holder *h = NULL;
-    PyObject *obj = pys__h_get(rt, o, fn);
+    /* Held: an exporter written in Python (__buffer__) runs code that can
+     * let go of the GIL while another thread releases o. */
+    PyObject *obj = pys__h_ref(rt, o, fn);
     if (!obj) {
         rc = PYS_E_HANDLE;
         goto out;
@@ -674,6 +677,7 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
     };
 out:
     free(h);
+    pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }

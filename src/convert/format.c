@@ -19,6 +19,7 @@ typedef struct fmt_ctx {
     va_list *ap;
     int rc;          /* first failure, PYS_OK while none */
     int argno;       /* 1-based number of the value being read */
+    int depth;       /* [ ( { open around the item being read */
 } fmt_ctx;
 
 static bool failed(const fmt_ctx *c)
@@ -61,6 +62,32 @@ static PyObject *utf8(fmt_ctx *c, const char *s, size_t n)
 
 static PyObject *item(fmt_ctx *c);
 
+/* After a failure at the depth limit: walks the container at c->p to its
+ * end without recursing, reading (and dropping) the values inside, so the
+ * varargs stay in step and 'N' handles are released. */
+static void skip_nested(fmt_ctx *c)
+{
+    size_t open = 0;
+    do {
+        char ch = *c->p;
+        if (!ch)
+            return; /* unterminated: the failure is reported already */
+        if (ch == '[' || ch == '(' || ch == '{') {
+            open++;
+            c->p++;
+        } else if (ch == ']' || ch == ')' || ch == '}') {
+            open--;
+            c->p++;
+        } else if (ch == ' ' || ch == ',' || ch == '\t' || ch == '\n' || ch == ':') {
+            c->p++;
+        } else {
+            PyObject *x = item(c); /* a scalar code: no recursion */
+            if (x)
+                pys__api.Py_DecRef(x);
+        }
+    } while (open > 0);
+}
+
 /* Values collected in order: in `stack` for up to 16, else on the heap.
  * Holds new references. */
 typedef struct fmt_vec {
@@ -80,7 +107,7 @@ static void vec_init(fmt_vec *a)
 static void vec_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
 {
     if (a->n == a->cap) {
-        PyObject **bigger = malloc(2 * a->cap * sizeof *bigger);
+        PyObject **bigger = pys__malloc_n(a->cap, 2 * sizeof *bigger);
         if (!bigger) {
             if (!failed(c))
                 c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
@@ -265,11 +292,21 @@ static PyObject *item(fmt_ctx *c)
         return o;
     }
     case '[':
-        return sequence(c, ']', false);
     case '(':
-        return sequence(c, ')', true);
-    case '{':
-        return dict(c);
+    case '{': {
+        if (c->depth >= PYS_FORMAT_MAX_DEPTH) {
+            c->p--;
+            fail_arg(c, "nested deeper than PYS_FORMAT_MAX_DEPTH");
+            skip_nested(c);
+            return NULL;
+        }
+        c->depth++;
+        PyObject *r = ch == '[' ? sequence(c, ']', false)
+                      : ch == '(' ? sequence(c, ')', true)
+                                  : dict(c);
+        c->depth--;
+        return r;
+    }
     case '\0':
         c->p--;
         return fail_arg(c, "unexpected end");
@@ -283,8 +320,9 @@ static PyObject *item(fmt_ctx *c)
     }
 }
 
-/* An identifier followed by '=' starts a keyword argument. */
-static bool keyword(fmt_ctx *c, char *name, size_t size)
+/* An identifier followed by '=' starts a keyword argument: its name is
+ * *name, *len bytes long (any length). */
+static bool keyword(fmt_ctx *c, const char **name, size_t *len)
 {
     const char *q = c->p;
     if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_'))
@@ -294,11 +332,8 @@ static bool keyword(fmt_ctx *c, char *name, size_t size)
         q++;
     if (*q != '=')
         return false;
-    size_t n = (size_t)(q - c->p);
-    if (n >= size)
-        n = size - 1;
-    memcpy(name, c->p, n);
-    name[n] = '\0';
+    *name = c->p;
+    *len = (size_t)(q - c->p);
     c->p = q + 1;
     return true;
 }
@@ -317,6 +352,32 @@ static void args_free(fmt_args *a)
     a->kw = NULL;
 }
 
+/* Adds name=v to a's keywords. A name given twice is a format error, as
+ * f(a=1, a=2) is a syntax error in Python: no value is silently lost. */
+static void add_keyword(fmt_ctx *c, fmt_args *a, const char *name, size_t len, PyObject *v)
+{
+    if (!a->kw && !(a->kw = check(c, pys__api.PyDict_New())))
+        return;
+    /* An identifier is ASCII: decoding cannot fail but for memory. */
+    PyObject *k = check(c, pys__api.PyUnicode_FromStringAndSize(name, (Py_ssize_t)len));
+    if (!k)
+        return;
+    /* Exact str keys: the lookup runs no Python code. */
+    int has = pys__api.PyDict_GetItemWithError(a->kw, k) ? 1 : pys__api.PyErr_Occurred() ? -1 : 0;
+    if (has > 0) {
+        const char *after = c->p; /* past the value, read already */
+        c->p = name;
+        char what[96];
+        snprintf(what, sizeof what, "keyword argument '%.*s' repeated%s",
+                 len > 48 ? 48 : (int)len, name, len > 48 ? "..." : "");
+        fail_arg(c, what);
+        c->p = after;
+    } else if (has < 0 || pys__api.PyDict_SetItem(a->kw, k, v) < 0) {
+        check(c, NULL);
+    }
+    pys__api.Py_DecRef(k);
+}
+
 /* Parses a whole call format into a (new references). Returns PYS_OK, or
  * a code with the error set and a emptied. */
 static int collect(fmt_ctx *c, fmt_args *a)
@@ -327,8 +388,9 @@ static int collect(fmt_ctx *c, fmt_args *a)
         skip_sep(c);
         if (!*c->p)
             break;
-        char name[128];
-        bool is_kw = keyword(c, name, sizeof name);
+        const char *name = NULL;
+        size_t name_len = 0;
+        bool is_kw = keyword(c, &name, &name_len);
         if (!is_kw && a->kw)
             fail_arg(c, "positional argument after a keyword argument");
         if (is_kw && !*c->p) {
@@ -341,10 +403,7 @@ static int collect(fmt_ctx *c, fmt_args *a)
                 vec_push(c, &a->pos, v);
                 v = NULL;
             } else {
-                if (!a->kw)
-                    a->kw = check(c, pys__api.PyDict_New());
-                if (a->kw && pys__api.PyDict_SetItemString(a->kw, name, v) < 0)
-                    check(c, NULL);
+                add_keyword(c, a, name, name_len, v);
             }
         }
         if (v)
@@ -419,9 +478,10 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
     skip_sep(&c);
     PyObject *v = item(&c);
     skip_sep(&c);
-    if (*c.p && !failed(&c)) {
+    if (*c.p) {
         fail_arg(&c, "more than one value at the top level (wrap them in [] or ())");
-        /* consume the rest so N handles are released */
+        /* consume the rest so N handles are released, also after an
+         * earlier failure (fail_arg keeps the first one) */
         while (*c.p) {
             PyObject *x = item(&c);
             if (x)

@@ -3,11 +3,16 @@
  * JSON numbers carry no int/float distinction in cJSON, so an integral
  * value with |v| <= 2^53 becomes an int and anything else a float; in the
  * other direction an int beyond 2^53 cannot be represented exactly and is
- * PYS_E_OVERFLOW rather than a silently rounded number. Cycles are caught
+ * PYS_E_OVERFLOW rather than a silently rounded number. A number beyond a
+ * double's range (1e400, which cJSON reads as infinity) is PYS_E_OVERFLOW
+ * too, not an infinity that would not convert back. Cycles are caught
  * by keeping the containers on the current path; depth is bounded by
- * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]"). */
+ * PYS_JSON_MAX_DEPTH. Errors name the path to the bad value ("$.a[3]").
+ * JSON text must be exactly one value; text that is not UTF-8 is
+ * PYS_E_VALUE, in keys as in values. */
 #include <cJSON.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +22,18 @@
 #define EXACT_INT_LIMIT 9007199254740992.0 /* 2^53 */
 
 /* ---- JSON -> Python -------------------------------------------------------------- */
+
+/* A str from cJSON's UTF-8 bytes; text that is not UTF-8 is PYS_E_VALUE
+ * (error set, no exception), whether it is a value or a key. */
+static PyObject *utf8(const char *s, const char *what, const char *fn)
+{
+    PyObject *o = pys__api.PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "strict");
+    if (!o) {
+        pys__api.PyErr_Clear();
+        pys__fail(fn, PYS_E_VALUE, "%s: %s is not valid UTF-8", fn, what);
+    }
+    return o;
+}
 
 static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const char *fn)
 {
@@ -35,18 +52,19 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
     }
     if (cJSON_IsNumber(j)) {
         double v = j->valuedouble;
-        if (isfinite(v) && floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
+        if (!isfinite(v)) {
+            /* cJSON reads 1e400 as infinity: a value with no JSON form. */
+            pys__fail(fn, PYS_E_OVERFLOW, "%s: a JSON number beyond the range of a double", fn);
+            return NULL;
+        }
+        if (floor(v) == v && fabs(v) <= EXACT_INT_LIMIT)
             o = pys__api.PyLong_FromLongLong((long long)v);
         else
             o = pys__api.PyFloat_FromDouble(v);
     } else if (cJSON_IsString(j)) {
-        const char *s = j->valuestring ? j->valuestring : "";
-        o = pys__api.PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "strict");
-        if (!o) {
-            pys__api.PyErr_Clear();
-            pys__fail(fn, PYS_E_VALUE, "%s: a JSON string is not valid UTF-8", fn);
+        o = utf8(j->valuestring ? j->valuestring : "", "a JSON string", fn);
+        if (!o)
             return NULL;
-        }
     } else if (cJSON_IsArray(j)) {
         o = pys__api.PyList_New(0);
         for (const cJSON *c = j->child; o && c; c = c->next) {
@@ -62,14 +80,17 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
     } else if (cJSON_IsObject(j)) {
         o = pys__api.PyDict_New();
         for (const cJSON *c = j->child; o && c; c = c->next) {
-            PyObject *v = from_json(rt, c, depth + 1, fn);
-            if (!v || pys__api.PyDict_SetItemString(o, c->string ? c->string : "", v) < 0) {
-                if (v)
-                    pys__api.Py_DecRef(v);
+            PyObject *k = utf8(c->string ? c->string : "", "a JSON object key", fn);
+            PyObject *v = k ? from_json(rt, c, depth + 1, fn) : NULL;
+            int rc = v ? pys__api.PyDict_SetItem(o, k, v) : -1;
+            if (k)
+                pys__api.Py_DecRef(k);
+            if (v)
+                pys__api.Py_DecRef(v);
+            if (rc < 0) {
                 pys__api.Py_DecRef(o);
                 return NULL;
             }
-            pys__api.Py_DecRef(v);
         }
     } else {
         pys__fail(fn, PYS_E_VALUE, "%s: unsupported cJSON node (type %d)", fn, j->type);
@@ -96,17 +117,48 @@ pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json)
     return out;
 }
 
+/* The offset of the first \u0000 escape in a JSON string of text (valid
+ * JSON), or -1. cJSON decodes it into a NUL that ends its C string, which
+ * would silently cut the string short. */
+static long nul_escape_at(const char *text)
+{
+    bool in_str = false;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"') {
+            in_str = !in_str;
+        } else if (in_str && *p == '\\') {
+            if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+                return (long)(p - text);
+            if (p[1])
+                p++; /* the escaped character cannot end the string */
+        }
+    }
+    return -1;
+}
+
 pys_obj pys_from_json_text(pys_runtime *rt, const char *text)
 {
     if (!text) {
         pys__fail(__func__, PYS_E_ARG, "pys_from_json_text: text is NULL");
         return PYS_NULL;
     }
-    cJSON *j = cJSON_Parse(text);
+    /* The whole text is one value (whitespace around it allowed). The
+     * error position is this call's own: cJSON_GetErrorPtr is one
+     * process-wide pointer that any thread's parse overwrites. */
+    const char *end = NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(text, strlen(text) + 1, &end, true);
     if (!j) {
-        const char *at = cJSON_GetErrorPtr();
-        pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %ld",
-                  at ? (long)(at - text) : -1L);
+        pys__fail(__func__, PYS_E_VALUE, "pys_from_json_text: invalid JSON at offset %td",
+                  end && end >= text ? end - text : (ptrdiff_t)0);
+        return PYS_NULL;
+    }
+    long nul = nul_escape_at(text);
+    if (nul >= 0) {
+        cJSON_Delete(j);
+        pys__fail(__func__, PYS_E_VALUE,
+                  "pys_from_json_text: \\u0000 in a string at offset %ld (a C string cannot "
+                  "carry it)",
+                  nul);
         return PYS_NULL;
     }
     pys_obj o = pys_from_json(rt, j);
@@ -212,7 +264,11 @@ static cJSON *dict_to_json(walk *w, PyObject *o)
     cJSON *obj = cJSON_CreateObject();
     if (!obj)
         return fail_at(w, PYS_E_NOMEM, "out of memory", NULL);
-    Py_ssize_t pos = 0;
+    /* PyDict_Next lends k and v; converting v can run Python code (a
+     * subclass's __iter__, ...) that changes the dict and drops them, so
+     * both are held for the step, and a change of size ends the walk with
+     * an error, as iterating a dict in Python does. */
+    Py_ssize_t pos = 0, size = pys__api.PyDict_Size(o);
     PyObject *k, *v;
     while (pys__api.PyDict_Next(o, &pos, &k, &v)) {
         if (!(pys__tp_flags(k) & PYS__Py_TPFLAGS_UNICODE_SUBCLASS)) {
@@ -227,14 +283,21 @@ static cJSON *dict_to_json(walk *w, PyObject *o)
             return fail_at(w, PYS_E_VALUE, "dict key is not representable (NUL or surrogate)",
                            NULL);
         }
-        pys__api.Py_IncRef(v); /* the dict may change under a callback */
+        pys__api.Py_IncRef(k); /* keeps ks valid */
+        pys__api.Py_IncRef(v);
         cJSON *c = child(w, v, ".%s", ks, 0);
         pys__api.Py_DecRef(v);
+        if (c && pys__api.PyDict_Size(o) != size) {
+            cJSON_Delete(c);
+            c = fail_at(w, PYS_E_STATE, "the dict changed size during the conversion", NULL);
+        }
+        if (c)
+            cJSON_AddItemToObject(obj, ks, c);
+        pys__api.Py_DecRef(k);
         if (!c) {
             cJSON_Delete(obj);
             return NULL;
         }
-        cJSON_AddItemToObject(obj, ks, c);
     }
     return obj;
 }
@@ -262,6 +325,10 @@ static cJSON *to_json(walk *w, PyObject *o)
     }
     if (pys__is(o, pys__api.PyFloat_Type)) {
         double v = pys__api.PyFloat_AsDouble(o);
+        if (v == -1.0 && pys__api.PyErr_Occurred()) {
+            pys__fail_py(w->rt, w->fn);
+            return NULL;
+        }
         if (!isfinite(v))
             return fail_at(w, PYS_E_VALUE, "NaN or infinity has no JSON form", NULL);
         return cJSON_CreateNumber(v);
@@ -292,7 +359,7 @@ struct cJSON *pys_to_json(pys_obj h)
     if (!rt)
         return NULL;
     cJSON *out = NULL;
-    PyObject *o = pys__h_get(rt, h, __func__);
+    PyObject *o = pys__h_ref(rt, h, __func__); /* the conversion can run Python code */
     if (o) {
         walk *w = calloc(1, sizeof *w);
         if (!w) {
@@ -303,9 +370,19 @@ struct cJSON *pys_to_json(pys_obj h)
             out = to_json(w, o);
             free(w);
         }
+        pys__api.Py_DecRef(o);
     }
-    if (pys__api.PyErr_Occurred())
-        pys__api.PyErr_Clear();
+    if (pys__api.PyErr_Occurred()) {
+        /* Never a tree built past an exception: a value that failed
+         * without saying so fails the call. */
+        if (out) {
+            cJSON_Delete(out);
+            out = NULL;
+            pys__fail_py(rt, __func__);
+        } else {
+            pys__api.PyErr_Clear(); /* the error set names the cause */
+        }
+    }
     pys__end(rt);
     return out;
 }

@@ -1,8 +1,9 @@
 /* C scalars and strings to and from Python, range-checked.
  *
- * Type checks compare the type found at the offset open verified
- * (pys__type_of), then fall back to isinstance against the builtin type
- * objects (data symbols) or the type's flag bits. An int that does not fit is
+ * Type checks look at the real type (pys__is, pys__tp_flags: never
+ * isinstance, which a __class__ property fools): the type found at the
+ * offset open verified, compared with the builtin type objects (data
+ * symbols), then PyType_IsSubtype or the type's flag bits. An int that does not fit is
  * PYS_E_OVERFLOW, a wrong type PYS_E_TYPE naming both types; *out is only
  * written on success. */
 #include <math.h>
@@ -141,9 +142,6 @@ static int type_err(PyObject *o, const char *want, const char *fn)
 }
 
 
-/* Type checks on the hot paths: PyObject_IsInstance answers an exact
- * match with one pointer comparison, and PyObject_Type + pointer compares
- * cost two calls, where the type's flags cost three. */
 int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
 {
     if (!pys__is(o, pys__api.PyLong_Type))

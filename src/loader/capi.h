@@ -58,6 +58,35 @@ typedef struct PyType_Spec {
     PyType_Slot *slots;
 } PyType_Spec;
 
+/* PyStatus (PEP 587): returned by value by the pre-initialisation and
+ * config functions; the same layout 3.8-3.14. */
+typedef struct PyStatus {
+    int _type; /* 0 ok, 1 error, 2 exit */
+    const char *func;
+    const char *err_msg;
+    int exitcode;
+} PyStatus;
+
+/* PyPreConfig (PEP 587): ten ints, the same order 3.8-3.14 outside
+ * Windows. Filled only by PyPreConfig_InitPythonConfig, whose documented
+ * defaults init.c checks before it writes a field; the spare room covers a
+ * version that appends fields. */
+enum {
+    PYS__PRE_CONFIG_INIT,
+    PYS__PRE_PARSE_ARGV,
+    PYS__PRE_ISOLATED,
+    PYS__PRE_USE_ENVIRONMENT,
+    PYS__PRE_CONFIGURE_LOCALE,
+    PYS__PRE_COERCE_C_LOCALE,
+    PYS__PRE_COERCE_C_LOCALE_WARN,
+    PYS__PRE_UTF8_MODE,
+    PYS__PRE_DEV_MODE,
+    PYS__PRE_ALLOCATOR,
+};
+typedef struct PyPreConfig {
+    int f[32];
+} PyPreConfig;
+
 /* Constants from the stable ABI (values fixed since 3.x). */
 #define PYS__Py_single_input 256
 #define PYS__Py_file_input 257

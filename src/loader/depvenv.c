@@ -58,6 +58,7 @@
 
 #include "internal.h"
 #include "loader.h"
+#include "parse.h"
 #include "pyshim.h"
 
 #define MANIFEST_FORMAT 1
@@ -783,7 +784,7 @@ static void av_add(argv_b *a, const char *s)
     }
     if (a->n + 2 > a->cap) {
         size_t cap = a->cap ? a->cap * 2 : 16;
-        const char **v = realloc(a->v, cap * sizeof *v);
+        const char **v = pys__realloc_n(a->v, cap, sizeof *v);
         if (!v) {
             a->oom = true;
             return;
@@ -798,7 +799,7 @@ static void av_add(argv_b *a, const char *s)
 /* Adds a malloc'd string the builder frees. */
 static void av_own(argv_b *a, char *s)
 {
-    char **o = s ? realloc(a->owned, (a->nowned + 1) * sizeof *o) : NULL;
+    char **o = s ? pys__realloc_n(a->owned, a->nowned + 1, sizeof *o) : NULL;
     if (!o) {
         free(s);
         a->oom = true;
@@ -988,6 +989,16 @@ static int build_entry(const char *root, const char *entry, const char *name, co
     return rc;
 }
 
+int pys__deps_key(const pys__deps_req *req, char hex[65], pys__diag *d)
+{
+    key_in k;
+    int rc = key_from_req(req, &k, d);
+    if (rc == PYS_OK)
+        key_hash(&k, hex);
+    key_free(&k);
+    return rc;
+}
+
 int pys__deps_ensure(const pys__deps_req *req, char **venv_dir, pys__diag *d)
 {
     if (venv_dir)
@@ -1167,7 +1178,7 @@ static int list_dir(const char *root, name_list *out)
             continue;
         if (out->n == cap) {
             cap = cap ? cap * 2 : 32;
-            char **v = realloc(out->v, cap * sizeof *v);
+            char **v = pys__realloc_n(out->v, cap, sizeof *v);
             if (!v) {
                 rc = -1;
                 errno = ENOMEM;

@@ -23,7 +23,7 @@ void pys__diag_searched(pys__diag *d, const char *fmt, ...)
         return;
     if (d->nsearched == d->capsearched) {
         size_t cap = d->capsearched ? d->capsearched * 2 : 16;
-        char **v = realloc(d->searched, cap * sizeof *v);
+        char **v = pys__realloc_n(d->searched, cap, sizeof *v);
         if (!v)
             return;
         d->searched = v;

@@ -2,18 +2,29 @@
  * is accepted or rejected, and choose one, without loading anything and
  * without starting a process (this runs at every pys_open).
  *
- * Sources are visited in precedence order: explicit > venv > uv > PATH >
- * pyenv > ld.so.cache > standard dirs. An explicit library or a venv ends
- * the search: the user named what to use, so failing to use it is an error,
- * never a silent fall-back to another Python. Otherwise candidates are unique
- * by realpath (the first source to reach a file owns it) and, among the
- * accepted ones, the newest minor wins, then a GIL build over a free-threaded
- * one, then source precedence, then discovery order.
+ * The choice follows the user's own, in this order: an explicit library; an
+ * active environment (venv, conda / mamba / micromamba, pixi); a version
+ * request (the pin, else the nearest .python-version upward from
+ * project_dir, its later lines as fallbacks), with the project's .venv when
+ * asked for; the interpreter the user's shell would run for that request
+ * (the first python3 / python3.X on PATH, pyenv shims resolved the way pyenv
+ * resolves them, its libpython read from its ELF), when it has a shared
+ * libpython; then the search (PATH, pyenv, ld.so.cache, standard dirs; uv's
+ * with prefer_uv, or when nothing else is found), where the newest minor
+ * wins, then a GIL build, then a known patch release, then source
+ * precedence, then discovery order. An explicit library or an active
+ * environment ends the search: the user named what to use, so failing to use
+ * it is an error, never a silent fall-back to another Python. Candidates are
+ * unique by realpath (the first source to reach a file owns it). Every
+ * source leaves a line in the probe's account (pys__step), and the choice
+ * names the file or variable behind it.
  *
- * Versions come from file names only (libpython3.12.so.1.0, libpython3.13t.so);
+ * Versions come from file names (libpython3.12.so.1.0, libpython3.13t.so), the
+ * patch release from the install (patchlevel.h, its dir name, conda-meta);
  * the loader checks the real version after dlopen. 3.7 and older, the
- * libpython3.so stable-ABI stub and 3.15+ (untested: refusing beats guessing)
- * are listed and rejected. Test hooks, read only with use_env:
+ * libpython3.so stable-ABI stub are listed and rejected; minors newer than
+ * the tested range are accepted marked untested (rejected with
+ * refuse_untested / PYSHIM_REFUSE_UNTESTED). Test hooks, read only with use_env:
  * PYSHIM_LDCONFIG_CACHE replaces /etc/ld.so.cache and PYSHIM_SYSTEM_LIBDIRS
  * (colon-separated, may be empty) replaces the standard library dirs. */
 #include <dirent.h>
@@ -24,7 +35,9 @@
 #include <strings.h>
 
 #include "loader.h"
+#include "parse.h"
 #include "pyshim.h"
+#include "pyversion_file.h"
 
 /* Debian-style multiarch dir and the ld.so.cache "required" flag bits of
  * this ABI (glibc's FLAG_*_LIB64 values; -1 = do not filter). */
@@ -79,10 +92,15 @@ typedef struct ctx {
     /* the pin */
     bool pinned;
     const char *pin_from;
-    int pin_major, pin_minor; /* pin_minor -1: any minor */
+    int pin_major, pin_minor, pin_micro; /* -1: any */
     bool pin_ft;
     bool pin_debug;
     bool refuse_untested;
+    /* version requests, in order: the pin, or a .python-version's lines */
+    pys__pyver req[16];
+    size_t nreq;
+    char *req_file;     /* the .python-version read, or NULL */
+    char *name_prefix[16]; /* NAME requests: realpath of $PYENV_ROOT/versions/NAME */
     /* the venv, once its pyvenv.cfg is read */
     int venv_minor; /* -1: unknown */
     bool venv_ft;
@@ -112,7 +130,7 @@ static bool strset_add(ctx *c, strset *s, const char *str)
             return false;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        char **v = realloc(s->v, cap * sizeof *v);
+        char **v = pys__realloc_n(s->v, cap, sizeof *v);
         if (!v) {
             c->oom = true;
             return false;
@@ -191,6 +209,8 @@ const char *pys__source_name(pys__source s)
     switch (s) {
     case PYS__SRC_EXPLICIT: return "explicit";
     case PYS__SRC_VENV: return "venv";
+    case PYS__SRC_CONDA: return "conda";
+    case PYS__SRC_PIXI: return "pixi";
     case PYS__SRC_UV: return "uv";
     case PYS__SRC_PATH: return "path";
     case PYS__SRC_PYENV: return "pyenv";
@@ -218,45 +238,24 @@ static bool read_num(const char **p, int *out)
     return true;
 }
 
-/* "3" (minor -1: any), "3.12", "3.13t", "3t", with the ABI flags in the
- * order CPython writes them ("3.13d", "3.13td"). Patch versions are
- * refused: file names do not carry them, so such a pin could not be
- * honoured. */
-bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft)
+/* "3" (minor -1: any), "3.12", "3.12.4", "3.13t", "3t", "3.15d", "3.13td":
+ * one .python-version word of kind VERSION, with nothing around it. */
+bool pys__parse_pin(const char *pin, int *major, int *minor, int *micro, bool *ft, bool *debug)
 {
-    return pys__parse_pin_abi(pin, major, minor, ft, NULL);
-}
-
-bool pys__parse_pin_abi(const char *pin, int *major, int *minor, bool *ft, bool *debug)
-{
-    int ma, mi = -1;
-    bool t = false, dbg = false;
-    const char *p = pin;
-    if (!p || !read_num(&p, &ma))
-        return false;
-    if (*p == '.') {
-        p++;
-        if (!read_num(&p, &mi))
-            return false;
-    }
-    if (*p == 't') {
-        t = true;
-        p++;
-    }
-    if (*p == 'd') {
-        dbg = true;
-        p++;
-    }
-    if (*p)
+    pys__pyver v;
+    if (!pin || pin[0] < '0' || pin[0] > '9' || strpbrk(pin, " \t\r\n#") ||
+        pys__pyversion_parse(pin, strlen(pin), &v, 1) != 1 || v.kind != PYS__PYVER_VERSION)
         return false;
     if (major)
-        *major = ma;
+        *major = v.major;
     if (minor)
-        *minor = mi;
+        *minor = v.minor;
+    if (micro)
+        *micro = v.micro;
     if (ft)
-        *ft = t;
+        *ft = v.free_threaded;
     if (debug)
-        *debug = dbg;
+        *debug = v.debug;
     return true;
 }
 
@@ -338,6 +337,8 @@ static bool pin_matches(const ctx *c, int major, int minor, bool ft, bool debug)
     return (!c->pin_ft || ft) && (!c->pin_debug || debug);
 }
 
+static char *doctor(ctx *c, const char *prefix, int minor, bool ft);
+
 /* ---- one candidate ------------------------------------------------------ */
 
 static bool is_lib_dir_name(const char *b)
@@ -387,8 +388,57 @@ static char *find_stdlib(ctx *c, const char *prefix, int minor, bool ft)
     return NULL;
 }
 
-PYS__PRINTF(4, 5)
-static verdict judged(ctx *c, pys__candidate *k, verdict v, const char *fmt, ...)
+/* "3.X.Y" at the start of s (after an optional "cpython-"): Y, or -1. */
+static int micro_in_name(const char *s, int minor)
+{
+    if (strncmp(s, "cpython-", 8) == 0)
+        s += 8;
+    const char *p = s;
+    int ma, mi, mc;
+    if (!read_num(&p, &ma) || ma != 3 || *p++ != '.' || !read_num(&p, &mi) || mi != minor ||
+        *p++ != '.' || !read_num(&p, &mc))
+        return -1;
+    return *p == '\0' || *p == 't' || *p == '+' || *p == '-' ? mc : -1;
+}
+
+/* The install's patch release, without running it: PY_MICRO_VERSION in its
+ * include/python3.X/patchlevel.h, else a version in the prefix's name (pyenv
+ * "3.11.7", uv "cpython-3.12.7-..."), else conda's conda-meta/python-3.X.Y-*.json.
+ * -1 when none says. */
+static int detect_micro(ctx *c, const char *prefix, int minor, const char *abiflags)
+{
+    char *h = chk(c, pys__asprintf("%s/include/python3.%d%s/patchlevel.h", prefix, minor, abiflags));
+    char *text = h ? pys__read_file(h, NULL) : NULL;
+    free(h);
+    int micro = -1;
+    const char *m = text ? strstr(text, "#define PY_MICRO_VERSION") : NULL;
+    if (m) {
+        m += 25;
+        while (*m == ' ' || *m == '\t')
+            m++;
+        int v;
+        if (read_num(&m, &v))
+            micro = v;
+    }
+    free(text);
+    if (micro >= 0)
+        return micro;
+    if ((micro = micro_in_name(base_name(prefix), minor)) >= 0)
+        return micro;
+    char *meta = join(c, prefix, "conda-meta");
+    DIR *dh = meta ? opendir(meta) : NULL;
+    struct dirent *e;
+    while (dh && micro < 0 && (e = readdir(dh)) != NULL)
+        if (strncmp(e->d_name, "python-3.", 9) == 0 && pys__ends_with(e->d_name, ".json"))
+            micro = micro_in_name(e->d_name + 7, minor);
+    if (dh)
+        closedir(dh);
+    free(meta);
+    return micro;
+}
+
+PYS__PRINTF(5, 6)
+static verdict judged(ctx *c, pys__candidate *k, verdict v, const char *code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -397,6 +447,7 @@ static verdict judged(ctx *c, pys__candidate *k, verdict v, const char *fmt, ...
     free(k->reason);
     k->reason = reason;
     k->accepted = v == V_ACCEPT;
+    k->code = code;
     if (!k->accepted) {
         c->nrejected++;
         pys__diag_searched(&c->log, "rejected %s (%s): %s", k->path ? k->path : "?",
@@ -423,30 +474,30 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
         k->debug = dbg;
     }
     if (!k->realpath || !pys__is_file(k->realpath))
-        return judged(c, k, V_REJECT, "no such file (or a broken symlink, or not a regular file)");
+        return judged(c, k, V_REJECT, "no_file", "no such file (or a broken symlink, or not a regular file)");
     if (kind == NAME_STUB)
-        return judged(c, k, V_REJECT, "stable-ABI stub %s, not a full runtime", base_name(k->path));
+        return judged(c, k, V_REJECT, "stub", "stable-ABI stub %s, not a full runtime", base_name(k->path));
     if (!known && k->source != PYS__SRC_EXPLICIT)
-        return judged(c, k, V_REJECT, "unrecognised libpython file name");
+        return judged(c, k, V_REJECT, "unknown_name", "unrecognised libpython file name");
     if (known) {
         if (ma < 3 || (ma == 3 && mi < PYS__MIN_MINOR))
-            return judged(c, k, V_REJECT, "Python %d.%d is older than the supported 3.%d", ma, mi,
+            return judged(c, k, V_REJECT, "too_old", "Python %d.%d is older than the supported 3.%d", ma, mi,
                           PYS__MIN_MINOR);
         if (ma > 3)
-            return judged(c, k, V_REJECT, "Python %d.%d is not Python 3", ma, mi);
+            return judged(c, k, V_REJECT, "too_new", "Python %d.%d is not Python 3", ma, mi);
         k->untested = mi > PYS__MAX_MINOR;
         if (k->untested && c->refuse_untested)
-            return judged(c, k, V_REJECT,
+            return judged(c, k, V_REJECT, "too_new",
                           "Python %d.%d is newer than the tested range 3.%d to 3.%d "
                           "(untested versions are refused by refuse_untested / "
                           "PYSHIM_REFUSE_UNTESTED)",
                           ma, mi, PYS__MIN_MINOR, PYS__MAX_MINOR);
         if (!pin_matches(c, ma, mi, ft, dbg))
-            return judged(c, k, V_REJECT_PIN, "Python %d.%d%s%s does not match the pin %s", ma,
-                          mi, ft ? "t" : "", dbg ? "d" : "", c->out->pin);
+            return judged(c, k, V_REJECT_PIN, "pin_mismatch", "Python %d.%d%s%s does not match the pin %s",
+                          ma, mi, ft ? "t" : "", dbg ? "d" : "", c->out->pin);
         if ((k->source == PYS__SRC_VENV || k->source == PYS__SRC_EXPLICIT) && c->venv_minor >= 0 &&
             (mi != c->venv_minor || ft != c->venv_ft))
-            return judged(c, k, V_REJECT_VENV, "Python 3.%d%s is not the venv's Python 3.%d%s", mi,
+            return judged(c, k, V_REJECT_VENV, "venv_mismatch", "Python 3.%d%s is not the venv's Python 3.%d%s", mi,
                           ft ? "t" : "", c->venv_minor, c->venv_ft ? "t" : "");
     }
 
@@ -486,12 +537,12 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
         pys__lib_file_version(k->realpath, mi, k->full_version, sizeof k->full_version, NULL);
     if (!known) {
         k->prefix = prefix;
-        return judged(c, k, V_ACCEPT,
+        return judged(c, k, V_ACCEPT, "accepted",
                       "accepted: the file name does not show the version (0.0 unknown); the "
                       "loader checks it after loading");
     }
     if (!stdlib && prefix && k->source != PYS__SRC_EXPLICIT) {
-        verdict v = judged(c, k, V_REJECT, "no standard library at %s%slib/python3.%d%s (no os.py)",
+        verdict v = judged(c, k, V_REJECT, "no_stdlib", "no standard library at %s%slib/python3.%d%s (no os.py)",
                            prefix, strcmp(prefix, "/") ? "/" : "", mi, t);
         k->prefix = prefix;
         return v;
@@ -499,7 +550,7 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
     if (!stdlib) {
         /* No prefix, or an explicit library away from its stdlib: the user
          * may know better (PYTHONHOME); init checks again. */
-        verdict v = judged(c, k, V_ACCEPT,
+        verdict v = judged(c, k, V_ACCEPT, "accepted",
                            "accepted: Python 3.%d%s; no standard library found next to it%s%s, "
                            "init checks again",
                            mi, what, prefix ? " under " : "", prefix ? prefix : "");
@@ -507,14 +558,31 @@ static verdict judge(ctx *c, pys__candidate *k, const char *prefix_hint)
         return v;
     }
     k->prefix = prefix;
-    char *rel = chk(c, pys__asprintf("bin/python3.%d%s%s", mi, t, dbg ? "d" : ""));
+    char tag[4];
+    snprintf(tag, sizeof tag, "%s%s", t, dbg ? "d" : "");
+    k->micro = detect_micro(c, prefix, mi, tag);
+    if (c->pinned && c->pin_micro >= 0 && k->micro != c->pin_micro) {
+        free(stdlib);
+        if (k->micro < 0)
+            return judged(c, k, V_REJECT_PIN, "patch_unknown",
+                          "the pin %s names a patch release, and this install's is unknown (no "
+                          "include/python3.%d%s/patchlevel.h, no version in its name)",
+                          c->out->pin, mi, tag);
+        return judged(c, k, V_REJECT_PIN, "pin_mismatch", "Python 3.%d.%d%s does not match the pin %s",
+                      mi, k->micro, tag, c->out->pin);
+    }
+    char *rel = chk(c, pys__asprintf("bin/python3.%d%s", mi, tag));
     char *exe = rel ? join(c, prefix, rel) : NULL;
     free(rel);
     if (pys__is_exec(exe))
         k->executable = exe;
     else
         free(exe);
-    verdict v = judged(c, k, V_ACCEPT, "accepted: Python 3.%d%s, stdlib at %s", mi, what, stdlib);
+    char full[32] = "";
+    if (k->micro >= 0)
+        snprintf(full, sizeof full, ".%d", k->micro);
+    verdict v = judged(c, k, V_ACCEPT, "accepted", "accepted: Python 3.%d%s%s%s, stdlib at %s", mi,
+                       full, t, what, stdlib);
     free(stdlib);
     return v;
 }
@@ -534,7 +602,7 @@ static verdict add_lib(ctx *c, const char *path, const char *prefix, pys__source
     }
     if (p->n == p->cap) {
         size_t cap = p->cap ? p->cap * 2 : 16;
-        pys__candidate *v = realloc(p->v, cap * sizeof *v);
+        pys__candidate *v = pys__realloc_n(p->v, cap, sizeof *v);
         if (!v) {
             free(rp);
             c->oom = true;
@@ -549,7 +617,7 @@ static verdict add_lib(ctx *c, const char *path, const char *prefix, pys__source
         return V_DUP;
     }
     pys__candidate *k = &p->v[p->n++];
-    *k = (pys__candidate){.path = dup, .realpath = rp, .source = src};
+    *k = (pys__candidate){.path = dup, .realpath = rp, .source = src, .micro = -1};
     return judge(c, k, prefix);
 }
 
@@ -568,6 +636,8 @@ static bool better(const pys__candidate *a, const pys__candidate *b)
         return !a->free_threaded;
     if (a->debug != b->debug)
         return !a->debug;
+    if (a->micro >= 0 && b->micro >= 0 && a->micro != b->micro)
+        return a->micro > b->micro;
     return a->source < b->source;
 }
 
@@ -604,7 +674,7 @@ static char **list_dir(ctx *c, const char *dir, bool (*keep)(const char *), size
             continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 16;
-            char **nv = realloc(v, cap * sizeof *nv);
+            char **nv = pys__realloc_n(v, cap, sizeof *nv);
             if (!nv) {
                 c->oom = true;
                 break;
@@ -756,6 +826,12 @@ static char *cfg_get(ctx *c, const char *text, const char *key)
         line = end ? end + 1 : NULL;
     }
     return NULL;
+}
+
+char *pys__venv_cfg_get(const char *text, const char *key)
+{
+    ctx c = {0};
+    return cfg_get(&c, text, key);
 }
 
 static bool is_python_dir_name(const char *n)
@@ -912,12 +988,16 @@ static int venv_choose(ctx *c, pys__diag *d)
     else if (c->pinned && c->venv_minor >= 0 && !pin_matches(c, 3, c->venv_minor, c->venv_ft, c->pin_debug))
         rc = fail(c, d, PYS_E_ARG, "the pin %s (from %s) does not match the venv %s, which is Python %s",
                   c->out->pin, c->pin_from, c->out->venv, ver);
-    else if (best < 0)
+    else if (best < 0) {
+        char *base = chk(c, c->venv_base_prefix ? pys__strdup(c->venv_base_prefix) : pys__path_dir(home));
+        char *fix = base ? doctor(c, base, c->venv_minor, c->venv_ft) : NULL;
         rc = fail(c, d, PYS_E_NOTFOUND,
                   "venv %s: its base Python (home = %s) has no usable libpython%s shared library "
-                  "(looked in %s; %zu rejected); a statically linked Python cannot be loaded",
-                  c->out->venv, home, ver, where ? where : "?", c->nrejected);
-    else
+                  "(looked in %s; %zu rejected); a statically linked Python cannot be loaded: %s",
+                  c->out->venv, home, ver, where ? where : "?", c->nrejected, fix ? fix : "?");
+        free(base);
+        free(fix);
+    } else
         c->out->chosen = best;
     free(where);
     return rc;
@@ -1155,6 +1235,19 @@ static bool ldc_parse(ctx *c, const unsigned char *buf, size_t len, size_t *nlib
     return true;
 }
 
+bool pys__ldcache_parse(const unsigned char *buf, size_t len, pys__probe *out, size_t *nlib)
+{
+    static const pys__probe_opts defaults = {0};
+    ctx c = {.o = &defaults, .out = out, .venv_minor = -1};
+    *nlib = 0;
+    bool ok = ldc_parse(&c, buf, len, nlib);
+    pys__diag_free(&c.log);
+    strset_free(&c.dirs);
+    strset_free(&c.path_dirs);
+    strset_free(&c.prefixes);
+    return ok;
+}
+
 static void do_ldcache(ctx *c)
 {
     const char *file = env(c, "PYSHIM_LDCONFIG_CACHE");
@@ -1200,6 +1293,815 @@ static void do_system(ctx *c)
         scan_libdir(c, dirs[i], NULL, PYS__SRC_SYSTEM, true);
 }
 
+/* ---- the account: one step per source ---------------------------------- */
+
+PYS__PRINTF(5, 6)
+static void step(ctx *c, const char *source, const char *status, const char *file, const char *fmt, ...)
+{
+    pys__probe *p = c->out;
+    if (p->nsteps == p->capsteps) {
+        size_t cap = p->capsteps ? p->capsteps * 2 : 16;
+        pys__step *v = realloc(p->steps, cap * sizeof *v);
+        if (!v) {
+            c->oom = true;
+            return;
+        }
+        p->steps = v;
+        p->capsteps = cap;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    char *detail = chk(c, pys__vasprintf(fmt, ap));
+    va_end(ap);
+    char *f = file ? chk(c, pys__strdup(file)) : NULL;
+    p->steps[p->nsteps++] = (pys__step){.source = source, .status = status, .file = f, .detail = detail};
+}
+
+/* Records the choice: index, the step that made it, its file, a sentence. */
+PYS__PRINTF(5, 6)
+static void decide(ctx *c, int idx, const char *source, const char *file, const char *fmt, ...)
+{
+    pys__probe *p = c->out;
+    p->chosen = idx;
+    p->decided_source = source;
+    free(p->decided_file);
+    p->decided_file = file ? chk(c, pys__strdup(file)) : NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    free(p->decision);
+    p->decision = chk(c, pys__vasprintf(fmt, ap));
+    va_end(ap);
+}
+
+/* ---- the doctor --------------------------------------------------------- */
+
+static bool under_dir(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    return n && strncmp(path, dir, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+/* How to get a usable shared libpython3.X for the install at `prefix`. */
+static char *doctor(ctx *c, const char *prefix, int minor, bool ft)
+{
+    const char *t = ft ? "t" : "";
+    char *rp = prefix ? pys__realpath(prefix) : NULL;
+    const char *pp = rp ? rp : prefix ? prefix : "";
+    char *root = c->pyenv_root ? pys__realpath(c->pyenv_root) : NULL;
+    char *deb = *pp ? join(c, pp, "lib/python3/dist-packages") : NULL;
+    char *meta = *pp ? join(c, pp, "conda-meta") : NULL;
+    char ver[16] = "X";
+    if (minor > 0)
+        snprintf(ver, sizeof ver, "%d", minor);
+    char *s;
+    if (strstr(pp, ".framework/"))
+        s = pys__asprintf("framework builds (python.org / Homebrew style) are not supported on Linux: "
+                          "use a Linux build with a shared libpython3.%s%s.so (the distribution's "
+                          "libpython3.%s package, pyenv's built with --enable-shared, uv's or conda's)",
+                          ver, t, ver);
+    else if (pys__is_dir(meta))
+        s = pys__asprintf("install Python into the environment again (conda install python, mamba "
+                          "install python, or pixi add python): conda-forge's builds ship "
+                          "libpython3.%s%s.so in lib/",
+                          ver, t);
+    else if (root && *pp && under_dir(pp, root))
+        s = pys__asprintf("rebuild it with a shared library: PYTHON_CONFIGURE_OPTS=--enable-shared "
+                          "pyenv install --force %s",
+                          base_name(pp));
+    else if (strcmp(pp, "/usr") == 0 || pys__is_dir(deb))
+        s = pys__asprintf("install the shared library: apt install libpython3.%s%s (Debian/Ubuntu; "
+                          "Fedora: dnf install python3-libs)",
+                          ver, t);
+    else
+        s = pys__asprintf("rebuild it with ./configure --enable-shared, or use a Python that ships "
+                          "libpython3.%s%s.so: the distribution's libpython3.%s package, pyenv with "
+                          "PYTHON_CONFIGURE_OPTS=--enable-shared, uv or conda",
+                          ver, t, ver);
+    free(deb);
+    free(meta);
+    free(root);
+    free(rp);
+    return chk(c, s);
+}
+
+/* ---- version requests: the pin, or the project's .python-version -------- */
+
+/* DIR/name in start or its nearest parent holding it; malloc'd or NULL. */
+static char *find_upward(ctx *c, const char *start, const char *name, bool want_dir)
+{
+    char *dir = pys__realpath(start);
+    while (dir) {
+        char *f = join(c, dir, name);
+        if (f && (want_dir ? pys__is_dir(f) : pys__is_file(f))) {
+            free(dir);
+            return f;
+        }
+        free(f);
+        if (strcmp(dir, "/") == 0) {
+            free(dir);
+            return NULL;
+        }
+        char *up = chk(c, pys__path_dir(dir));
+        free(dir);
+        dir = up;
+    }
+    return NULL;
+}
+
+static void req_label(const pys__pyver *r, char *buf, size_t n)
+{
+    if (r->line)
+        snprintf(buf, n, "%s (line %u)", r->text, r->line);
+    else
+        snprintf(buf, n, "%s", r->text);
+}
+
+/* A NAME request is a pyenv version dir: its realpath, or NULL. */
+static char *pyenv_name_prefix(ctx *c, const char *name)
+{
+    if (!c->pyenv_root)
+        return NULL;
+    char *rel = chk(c, pys__asprintf("versions/%s", name));
+    char *dir = rel ? join(c, c->pyenv_root, rel) : NULL;
+    free(rel);
+    char *rp = dir && pys__is_dir(dir) ? pys__realpath(dir) : NULL;
+    free(dir);
+    return rp;
+}
+
+/* Fills c->req from the pin, else from the nearest .python-version. Returns
+ * PYS_OK or PYS_E_ARG (malformed pin). */
+static int read_requests(ctx *c, const char *pin, pys__diag *d)
+{
+    const pys__probe_opts *o = c->o;
+    if (pin) {
+        c->out->pin = chk(c, pys__strdup(pin));
+        if (!c->out->pin)
+            return PYS_E_NOMEM;
+        if (!pys__parse_pin(pin, &c->pin_major, &c->pin_minor, &c->pin_micro, &c->pin_ft, &c->pin_debug))
+            return fail(c, d, PYS_E_ARG,
+                        "invalid Python version pin '%s' (from %s): expected MAJOR, MAJOR.MINOR or "
+                        "MAJOR.MINOR.PATCH with an optional 't' for free-threaded and 'd' for debug, "
+                        "like 3, 3.12, 3.12.4, 3.13t or 3.13d",
+                        pin, c->pin_from);
+        c->pinned = true;
+        pys__pyversion_parse(pin, strlen(pin), &c->req[0], 1);
+        c->req[0].line = 0;
+        c->nreq = 1;
+        step(c, "request", "used", c->pin_from, "pin %s from %s%s", pin, c->pin_from,
+             c->o->project_dir ? " (a .python-version is not read)" : "");
+        return PYS_OK;
+    }
+    if (o->prefer_newest) {
+        step(c, "request", "skipped", NULL, "prefer_newest: no .python-version is read");
+        return PYS_OK;
+    }
+    if (!nonempty(o->project_dir)) {
+        step(c, "request", "none", NULL, "no pin, and no project directory to find a .python-version in");
+        return PYS_OK;
+    }
+    char *file = find_upward(c, o->project_dir, ".python-version", false);
+    if (!file) {
+        place(c, "%s and its parents: no .python-version", o->project_dir);
+        step(c, "request", "none", NULL, "no pin, and no .python-version in %s or its parents",
+             o->project_dir);
+        return PYS_OK;
+    }
+    place(c, "%s", file);
+    size_t len = 0;
+    char *text = pys__read_file(file, &len);
+    pys__pyver all[64];
+    size_t n = text ? pys__pyversion_parse(text, len, all, 64) : 0;
+    free(text);
+    if (n > 64)
+        n = 64;
+    pys__sb b = {0};
+    for (size_t i = 0; i < n; i++) {
+        char label[160];
+        req_label(&all[i], label, sizeof label);
+        if (all[i].kind == PYS__PYVER_UNSUPPORTED) {
+            pys__sb_addf(&b, "%s%s: ignored, %s", b.len ? "; " : "", label, all[i].why);
+            continue;
+        }
+        if (c->nreq == sizeof c->req / sizeof *c->req) {
+            pys__sb_addf(&b, "%s%s: ignored, too many lines", b.len ? "; " : "", label);
+            continue;
+        }
+        size_t k = c->nreq++;
+        c->req[k] = all[i];
+        if (all[i].kind == PYS__PYVER_NAME) {
+            c->name_prefix[k] = pyenv_name_prefix(c, all[i].text);
+            pys__sb_addf(&b, "%s%s: pyenv version %s", b.len ? "; " : "", label,
+                         c->name_prefix[k] ? c->name_prefix[k] : "(not installed)");
+        } else {
+            pys__sb_addf(&b, "%s%s%s", b.len ? "; " : "", label,
+                         all[i].kind == PYS__PYVER_SYSTEM ? ": the Python outside pyenv" : "");
+        }
+    }
+    char *what = chk(c, pys__sb_take(&b));
+    c->req_file = file;
+    step(c, "request", c->nreq ? "used" : "none", file, "%s: %s%s", file,
+         what ? what : n ? "?" : "empty",
+         c->nreq > 1 ? " (later lines are fallbacks)" : "");
+    free(what);
+    return PYS_OK;
+}
+
+static bool req_matches(const ctx *c, int ri, const pys__candidate *k)
+{
+    if (!k->accepted)
+        return false;
+    if (ri < 0)
+        return true;
+    const pys__pyver *r = &c->req[ri];
+    switch (r->kind) {
+    case PYS__PYVER_VERSION:
+        return k->major == r->major && (r->minor < 0 || k->minor == r->minor) &&
+               (!r->free_threaded || k->free_threaded) && (!r->debug || k->debug) &&
+               (r->micro < 0 || k->micro == r->micro);
+    case PYS__PYVER_NAME: {
+        if (!c->name_prefix[ri] || !k->prefix)
+            return false;
+        char *rp = pys__realpath(k->prefix);
+        bool yes = rp && strcmp(rp, c->name_prefix[ri]) == 0;
+        free(rp);
+        return yes;
+    }
+    case PYS__PYVER_SYSTEM: {
+        if (k->source == PYS__SRC_PYENV)
+            return false;
+        char *root = c->pyenv_root ? pys__realpath(c->pyenv_root) : NULL;
+        bool yes = !root || !k->realpath || !under_dir(k->realpath, root);
+        free(root);
+        return yes;
+    }
+    case PYS__PYVER_UNSUPPORTED:
+        break;
+    }
+    return false;
+}
+
+/* The best accepted candidate matching request ri (-1: any), of source
+ * `src` (-1: any); -1 when none. */
+static int best_for(const ctx *c, int ri, int src)
+{
+    const pys__probe *p = c->out;
+    int best = -1;
+    for (size_t i = 0; i < p->n; i++)
+        if (req_matches(c, ri, &p->v[i]) && (src < 0 || (int)p->v[i].source == src) &&
+            (best < 0 || better(&p->v[i], &p->v[best])))
+            best = (int)i;
+    return best;
+}
+
+/* ---- active environments: conda, mamba, micromamba, pixi ---------------- */
+
+/* Chooses among the env's own libpythons; no fall-back to another Python. */
+static int env_prefix_choose(ctx *c, const char *prefix, pys__source src, const char *from,
+                             pys__diag *d)
+{
+    const char *what = src == PYS__SRC_PIXI ? "pixi environment" : "conda environment";
+    size_t first = c->out->n;
+    scan_prefix(c, prefix, src);
+    if (c->oom)
+        return PYS_E_NOMEM;
+    int best = -1;
+    bool pin_mismatch = false;
+    for (size_t i = first; i < c->out->n; i++) {
+        const pys__candidate *k = &c->out->v[i];
+        pin_mismatch |= k->code && (strcmp(k->code, "pin_mismatch") == 0 || strcmp(k->code, "patch_unknown") == 0);
+        if (k->accepted && (best < 0 || better(k, &c->out->v[best])))
+            best = (int)i;
+    }
+    if (best >= 0) {
+        const pys__candidate *k = &c->out->v[best];
+        step(c, src == PYS__SRC_PIXI ? "pixi" : "conda", "chosen", from, "the active %s %s (from %s)",
+             what, prefix, from);
+        decide(c, best, src == PYS__SRC_PIXI ? "pixi" : "conda", from, "the active %s %s (%s): %s",
+               what, prefix, from, k->path);
+        return PYS_OK;
+    }
+    const char *name = src == PYS__SRC_PIXI ? "pixi" : "conda";
+    if (pin_mismatch) {
+        int rc = fail(c, d, PYS_E_ARG, "the pin %s (from %s) does not match the active %s %s (from %s)",
+                      c->out->pin, c->pin_from, what, prefix, from);
+        step(c, name, "failed", from, "%s", d && d->message ? d->message : "?");
+        return rc;
+    }
+    /* Which Python is there, to say how to fix it. */
+    int minor = -1;
+    char *bin = join(c, prefix, "bin");
+    size_t n = 0;
+    char **names = bin ? list_dir(c, bin, is_python_dir_name, &n) : NULL;
+    const char *p = n ? names[0] + 8 : NULL;
+    if (p)
+        read_num(&p, &minor);
+    free_list(names, n);
+    free(bin);
+    char *fix = doctor(c, prefix, minor, false);
+    char ver[16] = "";
+    if (minor >= 0)
+        snprintf(ver, sizeof ver, "3.%d", minor);
+    int rc = fail(c, d, PYS_E_NOTFOUND,
+                  "the active %s %s (from %s) has no usable shared libpython%s in %s/lib (%zu "
+                  "candidates rejected): %s",
+                  what, prefix, from, ver, prefix, c->nrejected, fix ? fix : "install python in it");
+    free(fix);
+    step(c, name, "failed", from, "%s", d && d->message ? d->message : "?");
+    return rc;
+}
+
+/* CONDA_PREFIX (conda, mamba, micromamba; pixi sets it too) and pixi's
+ * PIXI_PROJECT_ROOT. Returns 1 when no env is active (go on), else the
+ * result of choosing in it. */
+static int do_envs(ctx *c, pys__diag *d)
+{
+    const char *conda = env(c, "CONDA_PREFIX");
+    const char *pixi_root = env(c, "PIXI_PROJECT_ROOT");
+    char *pixi = NULL;
+    if (pixi_root) {
+        const char *name = env(c, "PIXI_ENVIRONMENT_NAME");
+        char *rel = chk(c, pys__asprintf(".pixi/envs/%s", name ? name : "default"));
+        pixi = rel ? join(c, pixi_root, rel) : NULL;
+        free(rel);
+    }
+    int rc = 1;
+    char *rconda = conda ? pys__realpath(conda) : NULL;
+    char *rpixi = pixi ? pys__realpath(pixi) : NULL;
+    bool conda_is_pixi = rconda && rpixi && strcmp(rconda, rpixi) == 0;
+    if (!conda) {
+        step(c, "conda", "none", NULL, "no CONDA_PREFIX: no conda, mamba or micromamba environment is active");
+    } else if (conda_is_pixi) {
+        step(c, "conda", "skipped", "CONDA_PREFIX", "CONDA_PREFIX %s is the pixi environment", conda);
+    } else {
+        char *meta = join(c, conda, "conda-meta");
+        const char *dflt = env(c, "CONDA_DEFAULT_ENV");
+        place(c, "CONDA_PREFIX %s", conda);
+        if (!rconda || !pys__is_dir(rconda))
+            step(c, "conda", "skipped", "CONDA_PREFIX", "CONDA_PREFIX %s is not a directory", conda);
+        else if (!pys__is_dir(meta))
+            step(c, "conda", "skipped", "CONDA_PREFIX", "CONDA_PREFIX %s has no conda-meta/: not a conda environment", conda);
+        else if (dflt && strcmp(dflt, "base") == 0)
+            step(c, "conda", "skipped", "CONDA_DEFAULT_ENV",
+                 "%s is conda's base environment: not treated as an active project environment (as uv "
+                 "does); its python3 on PATH counts as the shell's",
+                 conda);
+        else
+            rc = env_prefix_choose(c, rconda, PYS__SRC_CONDA, "CONDA_PREFIX", d);
+        free(meta);
+    }
+    if (rc == 1) {
+        if (!pixi_root)
+            step(c, "pixi", "none", NULL, "not under pixi (no PIXI_PROJECT_ROOT)");
+        else if (!rpixi || !pys__is_dir(rpixi))
+            step(c, "pixi", "skipped", "PIXI_PROJECT_ROOT", "PIXI_PROJECT_ROOT is set, but %s does not exist", pixi);
+        else
+            rc = env_prefix_choose(c, rpixi, PYS__SRC_PIXI, conda_is_pixi ? "CONDA_PREFIX" : "PIXI_PROJECT_ROOT", d);
+    }
+    free(rconda);
+    free(rpixi);
+    free(pixi);
+    return rc;
+}
+
+/* ---- the shell's interpreter --------------------------------------------- */
+
+/* Compares dotted numeric version names, descending order helper: >0 when a
+ * is newer. Non-numeric parts compare as 0. */
+static int vercmp(const char *a, const char *b)
+{
+    while (*a || *b) {
+        char *ea, *eb;
+        long x = strtol(a, &ea, 10), y = strtol(b, &eb, 10);
+        if (x != y)
+            return x > y ? 1 : -1;
+        a = ea;
+        b = eb;
+        while (*a && (*a < '0' || *a > '9'))
+            a++;
+        while (*b && (*b < '0' || *b > '9'))
+            b++;
+    }
+    return 0;
+}
+
+static bool ends_prerelease(const char *s)
+{
+    size_t n = strlen(s);
+    while (n && s[n - 1] >= '0' && s[n - 1] <= '9')
+        n--;
+    if (n == strlen(s))
+        return false;
+    return (n >= 1 && (s[n - 1] == 'a' || s[n - 1] == 'b')) || (n >= 2 && s[n - 2] == 'r' && s[n - 1] == 'c');
+}
+
+/* pyenv's resolution of one version word to $PYENV_ROOT/versions/DIR: the
+ * dir itself, then without "python-", then the newest installed release
+ * with that prefix (what `pyenv latest` picks). malloc'd or NULL. */
+static char *pyenv_resolve(ctx *c, const char *word)
+{
+    char *versions = c->pyenv_root ? join(c, c->pyenv_root, "versions") : NULL;
+    if (!versions)
+        return NULL;
+    char *res = NULL;
+    const char *forms[2] = {word, strncmp(word, "python-", 7) == 0 ? word + 7 : NULL};
+    for (size_t i = 0; i < 2 && !res; i++) {
+        if (!forms[i] || !*forms[i] || strchr(forms[i], '/') || strcmp(forms[i], "..") == 0)
+            continue;
+        char *dir = join(c, versions, forms[i]);
+        if (pys__is_dir(dir))
+            res = dir;
+        else
+            free(dir);
+    }
+    for (size_t i = 0; i < 2 && !res; i++) {
+        if (!forms[i] || !*forms[i] || strchr(forms[i], '/'))
+            continue;
+        char pre[128];
+        snprintf(pre, sizeof pre, "%s", forms[i]);
+        size_t pl = strlen(pre);
+        bool t = pl >= 2 && pre[pl - 1] == 't' && pre[pl - 2] >= '0' && pre[pl - 2] <= '9';
+        if (t)
+            pre[--pl] = '\0';
+        size_t n = 0;
+        char **names = list_dir(c, versions, NULL, &n);
+        const char *best = NULL;
+        for (size_t k = 0; k < n; k++) {
+            const char *nm = names[k];
+            size_t nl = strlen(nm);
+            if (strncmp(nm, pre, pl) != 0 || (nm[pl] != '.' && nm[pl] != '-'))
+                continue;
+            bool nt = nl >= 2 && nm[nl - 1] == 't' && nm[nl - 2] >= '0' && nm[nl - 2] <= '9';
+            if (nt != t || pys__ends_with(nm, "-dev") || pys__ends_with(nm, "-src") ||
+                pys__ends_with(nm, "-latest") || ends_prerelease(nm))
+                continue;
+            if (!best || vercmp(nm, best) > 0)
+                best = nm;
+        }
+        if (best)
+            res = join(c, versions, best);
+        free_list(names, n);
+    }
+    free(versions);
+    return res;
+}
+
+/* pyenv's version list, as `pyenv version-name` finds it: PYENV_VERSION
+ * (colon-separated), else the nearest .python-version upward from the
+ * project dir, else $PYENV_ROOT/version. *origin: the variable or file. */
+static size_t pyenv_versions(ctx *c, pys__pyver *v, size_t cap, char **origin)
+{
+    *origin = NULL;
+    const char *pv = nonempty(getenv("PYENV_VERSION"));
+    if (pv) {
+        char *copy = chk(c, pys__strdup(pv));
+        for (char *s = copy; s && *s; s++)
+            if (*s == ':')
+                *s = '\n';
+        size_t n = copy ? pys__pyversion_parse(copy, strlen(copy), v, cap) : 0;
+        free(copy);
+        *origin = chk(c, pys__strdup("PYENV_VERSION"));
+        return n < cap ? n : cap;
+    }
+    char *file = nonempty(c->o->project_dir) ? find_upward(c, c->o->project_dir, ".python-version", false) : NULL;
+    if (!file && c->pyenv_root)
+        file = join(c, c->pyenv_root, "version");
+    size_t len = 0;
+    char *text = file ? pys__read_file(file, &len) : NULL;
+    size_t n = text ? pys__pyversion_parse(text, len, v, cap) : 0;
+    free(text);
+    if (n) {
+        *origin = file;
+        return n < cap ? n : cap;
+    }
+    free(file);
+    return 0;
+}
+
+typedef struct shell {
+    char name[32];   /* python3, python3.11, python3.13t */
+    char *found;     /* what the PATH lookup hit: a file, or a pyenv shim */
+    char *exe;       /* the interpreter that runs (realpath) */
+    char *pyenv;     /* the pyenv version a shim resolved to, or NULL */
+    char *origin;    /* where pyenv read it (PYENV_VERSION, a file), or NULL */
+    int cand;        /* its libpython candidate, or -1 */
+    char *note;      /* how the library was found, or NULL */
+    char *problem;   /* why it cannot be used (with the fix), or NULL */
+} shell;
+
+static void shell_free(shell *s)
+{
+    free(s->found);
+    free(s->exe);
+    free(s->pyenv);
+    free(s->origin);
+    free(s->note);
+    free(s->problem);
+    *s = (shell){.cand = -1};
+}
+
+static int cand_by_realpath(const ctx *c, const char *path)
+{
+    char *rp = pys__realpath(path);
+    int idx = -1;
+    for (size_t i = 0; rp && i < c->out->n && idx < 0; i++)
+        if (c->out->v[i].realpath && strcmp(c->out->v[i].realpath, rp) == 0)
+            idx = (int)i;
+    free(rp);
+    return idx;
+}
+
+/* The best candidate whose install prefix is `prefix` (Python 3.minor[t]
+ * when minor >= 0; a debug build or not when dbg is 1 or 0, either when -1);
+ * -1 when none. Rejected ones count when nothing is accepted. */
+static int cand_in_prefix(const ctx *c, const char *prefix, int minor, bool ft, int dbg)
+{
+    char *rp = pys__realpath(prefix);
+    int best = -1;
+    for (size_t i = 0; rp && i < c->out->n; i++) {
+        const pys__candidate *k = &c->out->v[i];
+        if (!k->prefix || k->major != 3 ||
+            (minor >= 0 && (k->minor != minor || k->free_threaded != ft ||
+                             (dbg >= 0 && k->debug != (dbg != 0)))))
+            continue;
+        char *kp = pys__realpath(k->prefix);
+        bool same = kp && strcmp(kp, rp) == 0;
+        free(kp);
+        if (!same)
+            continue;
+        if (best < 0 || (k->accepted && !c->out->v[best].accepted) ||
+            (k->accepted == c->out->v[best].accepted && better(k, &c->out->v[best])))
+            best = (int)i;
+    }
+    free(rp);
+    return best;
+}
+
+/* Finds the libpython of the interpreter sh->exe: the one its ELF needs
+ * (through its run path, then its install's lib dirs), or, for a
+ * statically linked interpreter, a shared one its install ships beside it
+ * (Debian's python3.X with libpython3.X). Sets sh->cand, or sh->problem. */
+static void shell_library(ctx *c, shell *sh, pys__source src)
+{
+    char *bin = chk(c, pys__path_dir(sh->exe));
+    char *prefix = bin && strcmp(base_name(bin), "bin") == 0 ? chk(c, pys__path_dir(bin)) : NULL;
+    int minor = -1, ma;
+    bool ft = false;
+    int dbg = -1; /* unknown */
+    const char *names[2] = {base_name(sh->exe), sh->found ? base_name(sh->found) : ""};
+    for (size_t i = 0; i < 2 && minor < 0; i++)
+        if (is_python_dir_name(names[i])) {
+            const char *p = names[i] + 8;
+            read_num(&p, &minor);
+            ft = *p == 't';
+            dbg = p[ft] == 'd';
+        }
+    char **needed = NULL, *runpath = NULL;
+    size_t nn = 0;
+    int elf = pys__elf_deps(sh->exe, &needed, &nn, &runpath);
+    const char *pylib = NULL;
+    for (size_t i = 0; i < nn && !pylib; i++) {
+        int mi;
+        bool t, g;
+        if (parse_libname(needed[i], &ma, &mi, &t, &g) == NAME_VERSION) {
+            pylib = needed[i];
+            minor = mi;
+            ft = t;
+            dbg = g;
+        }
+    }
+    if (pylib) {
+        for (char *p = runpath; p && *p && sh->cand < 0;) {
+            char *colon = strchr(p, ':');
+            size_t len = colon ? (size_t)(colon - p) : strlen(p);
+            char *dir = chk(c, pys__strndup(p, len));
+            if (dir && (pys__starts_with(dir, "$ORIGIN") || pys__starts_with(dir, "${ORIGIN}"))) {
+                const char *rest = dir + (dir[1] == '{' ? 9 : 7);
+                char *x = chk(c, pys__asprintf("%s%s", bin ? bin : ".", rest));
+                free(dir);
+                dir = x;
+            }
+            char *rdir = dir ? pys__realpath(dir) : NULL; /* no "bin/../lib" in the path shown */
+            char *f = rdir ? join(c, rdir, pylib) : NULL;
+            free(rdir);
+            if (f && pys__is_file(f)) {
+                add_lib(c, f, NULL, src);
+                sh->cand = cand_by_realpath(c, f);
+            }
+            free(f);
+            free(dir);
+            p = colon ? colon + 1 : NULL;
+        }
+        if (sh->cand < 0 && prefix) {
+            scan_prefix(c, prefix, src);
+            sh->cand = cand_in_prefix(c, prefix, minor, ft, dbg);
+        }
+        if (sh->cand < 0) {
+            char *fix = doctor(c, prefix, minor, ft);
+            sh->problem = chk(c, pys__asprintf("%s needs %s, which is neither in its run path (%s) nor "
+                                               "in %s/lib: %s",
+                                               sh->exe, pylib, runpath ? runpath : "none",
+                                               prefix ? prefix : "?", fix ? fix : "?"));
+            free(fix);
+        } else {
+            sh->note = chk(c, pys__asprintf("linked against %s", pylib));
+        }
+    } else if (prefix) {
+        if (minor < 0) {
+            /* a bare python3: the install's stdlib dir says which */
+            char *lib = join(c, prefix, "lib");
+            size_t n = 0;
+            char **dirs = lib ? list_dir(c, lib, is_python_dir_name, &n) : NULL;
+            if (n) {
+                const char *p = dirs[0] + 8;
+                read_num(&p, &minor);
+                ft = *p == 't';
+            }
+            free_list(dirs, n);
+            free(lib);
+        }
+        scan_prefix(c, prefix, src);
+        sh->cand = cand_in_prefix(c, prefix, minor, ft, dbg);
+        const char *how = elf == 0 ? "is statically linked (its ELF needs no libpython)"
+                                   : "is not an ELF executable of this machine";
+        if (sh->cand >= 0) {
+            sh->note = chk(c, pys__asprintf("%s %s; its install ships the shared library", sh->exe, how));
+        } else {
+            char ver[16] = "";
+            if (minor >= 0)
+                snprintf(ver, sizeof ver, "3.%d%s", minor, ft ? "t" : "");
+            char *fix = doctor(c, prefix, minor, ft);
+            sh->problem = chk(c, pys__asprintf("%s %s, and %s has no shared libpython%s (looked in "
+                                               "lib, lib64 and the multiarch lib dir): %s",
+                                               sh->exe, how, prefix, ver, fix ? fix : "?"));
+            free(fix);
+        }
+    } else {
+        sh->problem = chk(c, pys__asprintf("%s is not in an install's bin directory, so its library "
+                                           "cannot be found",
+                                           sh->exe));
+    }
+    for (size_t i = 0; i < nn; i++)
+        free(needed[i]);
+    free(needed);
+    free(runpath);
+    free(prefix);
+    free(bin);
+    if (sh->cand >= 0 && !sh->problem && !c->out->v[sh->cand].accepted)
+        sh->problem = chk(c, pys__asprintf("its library %s is rejected: %s", c->out->v[sh->cand].path,
+                                           c->out->v[sh->cand].reason ? c->out->v[sh->cand].reason : "?"));
+}
+
+/* The interpreter the user's shell would run for request ri (-1: none):
+ * the first python3 (python3.X[t] for a request naming a minor) on PATH,
+ * pyenv shims resolved as pyenv resolves them, without running pyenv. */
+static void shell_find(ctx *c, int ri, shell *sh)
+{
+    *sh = (shell){.cand = -1};
+    const pys__pyver *r = ri >= 0 ? &c->req[ri] : NULL;
+    if (r && r->kind == PYS__PYVER_VERSION && r->major != 3)
+        return;
+    if (r && r->kind == PYS__PYVER_VERSION && r->minor >= 0)
+        snprintf(sh->name, sizeof sh->name, "python3.%d%s%s", r->minor, r->free_threaded ? "t" : "",
+                 r->debug ? "d" : "");
+    else
+        snprintf(sh->name, sizeof sh->name, "python3");
+    bool system_only = r && r->kind == PYS__PYVER_SYSTEM;
+    const char *path = getenv("PATH");
+    char *exe = NULL;
+    for (const char *p = path; p && !exe;) {
+        const char *colon = strchr(p, ':');
+        size_t len = colon ? (size_t)(colon - p) : strlen(p);
+        char *dir = len ? chk(c, pys__strndup(p, len)) : NULL;
+        p = colon ? colon + 1 : NULL;
+        if (!dir)
+            continue;
+        char *f = join(c, dir, sh->name);
+        if (f && pys__is_exec(f) && !pys__is_dir(f)) {
+            if (!is_pyenv_shims(c, dir)) {
+                sh->found = f;
+                exe = chk(c, pys__strdup(f));
+                f = NULL;
+            } else if (!system_only) {
+                pys__pyver v[16];
+                char *origin = NULL;
+                size_t n = pyenv_versions(c, v, 16, &origin);
+                for (size_t i = 0; i < n && !exe; i++) {
+                    if (strcmp(v[i].text, "system") == 0)
+                        break; /* pyenv runs the first one outside its shims: go on */
+                    char *prefix = pyenv_resolve(c, v[i].text);
+                    char *rel = chk(c, pys__asprintf("bin/%s", sh->name));
+                    char *cand = prefix && rel ? join(c, prefix, rel) : NULL;
+                    if (cand && pys__is_exec(cand)) {
+                        exe = cand;
+                        cand = NULL;
+                        sh->found = f;
+                        f = NULL;
+                        sh->pyenv = chk(c, pys__strdup(base_name(prefix)));
+                        sh->origin = origin;
+                        origin = NULL;
+                    }
+                    free(cand);
+                    free(rel);
+                    free(prefix);
+                }
+                free(origin);
+            }
+        }
+        free(f);
+        free(dir);
+    }
+    if (!exe)
+        return;
+    sh->exe = pys__realpath(exe);
+    free(exe);
+    if (!sh->exe) {
+        sh->problem = chk(c, pys__asprintf("%s does not resolve to a file", sh->found));
+        return;
+    }
+    shell_library(c, sh, sh->pyenv ? PYS__SRC_PYENV : PYS__SRC_PATH);
+}
+
+static char *shell_text(ctx *c, const shell *sh)
+{
+    if (!sh->found)
+        return chk(c, pys__asprintf("no %s on PATH%s", sh->name,
+                                    strcmp(sh->name, "python3") ? "" : " (outside pyenv shims that resolve to nothing)"));
+    pys__sb b = {0};
+    pys__sb_addf(&b, "%s on PATH is %s", sh->name, sh->found);
+    if (sh->pyenv)
+        pys__sb_addf(&b, ", a pyenv shim for %s (set by %s)", sh->pyenv, sh->origin ? sh->origin : "?");
+    if (sh->exe && strcmp(sh->exe, sh->found) != 0)
+        pys__sb_addf(&b, ", running %s", sh->exe);
+    if (sh->problem)
+        pys__sb_addf(&b, "; cannot be used: %s", sh->problem);
+    else if (sh->cand >= 0)
+        pys__sb_addf(&b, "; %s%s%s", c->out->v[sh->cand].path, sh->note ? ", " : "", sh->note ? sh->note : "");
+    return chk(c, pys__sb_take(&b));
+}
+
+/* ---- the project's .venv ------------------------------------------------- */
+
+/* Returns 1 when no project .venv applies (go on), else venv_choose's result. */
+static int do_project_venv(ctx *c, pys__diag *d)
+{
+    const pys__probe_opts *o = c->o;
+    if (!o->project_venv || !nonempty(o->project_dir)) {
+        step(c, "project-venv", "none", NULL, "not asked for (project_venv)");
+        return 1;
+    }
+    char *dir = find_upward(c, o->project_dir, ".venv", true);
+    char *cfgp = dir ? join(c, dir, "pyvenv.cfg") : NULL;
+    if (!dir || !pys__is_file(cfgp)) {
+        step(c, "project-venv", "none", NULL, "no .venv with a pyvenv.cfg in %s or its parents",
+             o->project_dir);
+        free(dir);
+        free(cfgp);
+        return 1;
+    }
+    char *cfg = pys__read_file(cfgp, NULL);
+    char *ver = cfg ? cfg_get(c, cfg, "version") : NULL;
+    if (!ver && cfg)
+        ver = cfg_get(c, cfg, "version_info");
+    free(cfg);
+    int mi = -1, ma = 3, micro = -1;
+    bool ft = false;
+    if (ver) {
+        const char *p = ver;
+        if (parse_version_str(ver, &mi, &ft) && read_num(&p, &ma) && *p == '.' && (p++, read_num(&p, &mi)) &&
+            *p == '.') {
+            p++;
+            read_num(&p, &micro);
+        }
+    }
+    pys__candidate probe = {.major = ma, .minor = mi, .micro = micro, .free_threaded = ft, .accepted = true,
+                            .source = PYS__SRC_VENV};
+    bool ok = c->nreq == 0 || mi < 0;
+    for (size_t i = 0; i < c->nreq && !ok; i++)
+        ok = c->req[i].kind == PYS__PYVER_VERSION && req_matches(c, (int)i, &probe);
+    if (!ok) {
+        step(c, "project-venv", "skipped", cfgp, "%s is Python %s, which no version request asks for",
+             dir, ver ? ver : "?");
+        free(ver);
+        free(dir);
+        free(cfgp);
+        return 1;
+    }
+    free(ver);
+    int rc = venv_resolve(c, dir, "the project's .venv", d);
+    if (rc == PYS_OK)
+        rc = venv_choose(c, d);
+    if (rc == PYS_OK) {
+        step(c, "project-venv", "chosen", cfgp, "%s (no environment is active)", dir);
+        decide(c, c->out->chosen, "project-venv", cfgp, "the project's virtual environment %s", dir);
+    } else {
+        step(c, "project-venv", "failed", cfgp, "%s", d && d->message ? d->message : "?");
+    }
+    free(dir);
+    free(cfgp);
+    return rc;
+}
+
 /* ---- the probe ---------------------------------------------------------- */
 
 static int run(ctx *c, pys__diag *d)
@@ -1207,6 +2109,7 @@ static int run(ctx *c, pys__diag *d)
     const pys__probe_opts *o = c->o;
     pys__probe *out = c->out;
     c->venv_minor = -1;
+    c->pin_micro = -1;
     c->home = nonempty(getenv("HOME"));
     const char *root = nonempty(getenv("PYENV_ROOT"));
     c->pyenv_root = root ? chk(c, pys__strdup(root)) : c->home ? join(c, c->home, ".pyenv") : NULL;
@@ -1217,29 +2120,16 @@ static int run(ctx *c, pys__diag *d)
         c->refuse_untested = ru && strcmp(ru, "0") != 0;
     }
     const char *pin = nonempty(o->python);
-    c->pin_from = "options";
+    c->pin_from = "options.python";
     if (!pin) {
         pin = env(c, "PYSHIM_PYTHON_VERSION");
         c->pin_from = "PYSHIM_PYTHON_VERSION";
     }
-    bool pin_supported = true;
-    if (pin) {
-        out->pin = chk(c, pys__strdup(pin));
-        if (!out->pin)
-            return PYS_E_NOMEM;
-        if (!pys__parse_pin_abi(pin, &c->pin_major, &c->pin_minor, &c->pin_ft, &c->pin_debug))
-            return fail(c, d, PYS_E_ARG,
-                        "invalid Python version pin '%s' (from %s): expected MAJOR or MAJOR.MINOR "
-                        "with an optional 't' for free-threaded and 'd' for debug, like 3, "
-                        "3.12, 3.13t or 3.13d",
-                        pin, c->pin_from);
-        c->pinned = true;
-        pin_supported = c->pin_major == 3 &&
-                        (c->pin_minor < 0 ||
-                         (c->pin_minor >= PYS__MIN_MINOR &&
-                          (c->pin_minor <= PYS__MAX_MINOR || !c->refuse_untested)));
-    }
+    /* A malformed pin is an error before anything else is looked at. */
+    if (pin && !pys__parse_pin(pin, NULL, NULL, NULL, NULL, NULL))
+        return read_requests(c, pin, d);
 
+    /* 1. explicit; 2. an active environment */
     const char *lib = nonempty(o->library_path), *lib_from = "library_path";
     if (!lib) {
         lib = env(c, "PYSHIM_LIBPYTHON");
@@ -1250,42 +2140,230 @@ static int run(ctx *c, pys__diag *d)
         venv = env(c, "VIRTUAL_ENV");
         venv_from = "VIRTUAL_ENV";
     }
+    if (pin) {
+        c->pinned = true;
+        pys__parse_pin(pin, &c->pin_major, &c->pin_minor, &c->pin_micro, &c->pin_ft, &c->pin_debug);
+        out->pin = chk(c, pys__strdup(pin));
+    }
     if (venv) {
         int rc = venv_resolve(c, venv, venv_from, d);
-        if (rc != PYS_OK)
+        if (rc != PYS_OK) {
+            step(c, "venv", "failed", venv_from, "%s", d && d->message ? d->message : "?");
             return rc;
+        }
     }
-    if (lib)
-        return do_explicit(c, lib, lib_from, d);
-    if (venv)
-        return venv_choose(c, d);
+    if (lib) {
+        int rc = do_explicit(c, lib, lib_from, d);
+        step(c, "explicit", rc == PYS_OK ? "chosen" : "failed", lib_from, "%s %s%s%s", lib_from, lib,
+             rc == PYS_OK ? "" : ": ", rc == PYS_OK ? "" : d && d->message ? d->message : "?");
+        if (rc == PYS_OK)
+            decide(c, out->chosen, "explicit", lib_from, "named by %s", lib_from);
+        return rc;
+    }
+    step(c, "explicit", "none", NULL, "no library_path, no PYSHIM_LIBPYTHON");
+    if (venv) {
+        int rc = venv_choose(c, d);
+        if (rc == PYS_OK) {
+            step(c, "venv", "chosen", venv_from, "%s (from %s)", out->venv, venv_from);
+            decide(c, out->chosen, "venv", venv_from, "the virtual environment %s (from %s)", out->venv,
+                   venv_from);
+        } else {
+            step(c, "venv", "failed", venv_from, "%s", d && d->message ? d->message : "?");
+        }
+        return rc;
+    }
+    step(c, "venv", "none", NULL, "no venv option, no VIRTUAL_ENV");
+    int rc = do_envs(c, d);
+    if (rc != 1)
+        return rc;
 
-    if (o->prefer_uv)
+    /* 3. a version request; the project's .venv */
+    c->pinned = false; /* read_requests sets it again */
+    free(out->pin);
+    out->pin = NULL;
+    rc = read_requests(c, pin, d);
+    if (rc != PYS_OK)
+        return rc;
+    rc = do_project_venv(c, d);
+    if (rc != 1)
+        return rc;
+    bool pin_supported =
+        !c->pinned || (c->pin_major == 3 && (c->pin_minor < 0 || (c->pin_minor >= PYS__MIN_MINOR &&
+                                                                 (c->pin_minor <= PYS__MAX_MINOR ||
+                                                                  !c->refuse_untested))));
+
+    /* 4. the shell's interpreter (per request); 5. the search */
+    bool uv_done = false;
+    if (o->prefer_uv) {
         do_uv(c);
+        uv_done = true;
+    }
+    size_t nr = c->nreq ? c->nreq : 1;
+    shell sh[16];
+    for (size_t i = 0; i < nr; i++) {
+        sh[i] = (shell){.cand = -1};
+        if (!o->prefer_newest)
+            shell_find(c, c->nreq ? (int)i : -1, &sh[i]);
+    }
     do_path(c);
     do_pyenv(c);
     do_ldcache(c);
     do_system(c);
-    if (c->oom)
+    if (c->oom) {
+        for (size_t i = 0; i < nr; i++)
+            shell_free(&sh[i]);
         return PYS_E_NOMEM;
+    }
 
-    int best = choose(out);
-    if (best >= 0) {
-        out->chosen = best;
+    const char *req_from = c->req_file ? c->req_file : c->pin_from;
+    for (int pass = 0; pass < 2 && out->chosen < 0; pass++) {
+        if (pass == 1) {
+            if (uv_done)
+                break;
+            do_uv(c); /* no earlier source applied */
+            uv_done = true;
+        }
+        for (size_t i = 0; i < nr && out->chosen < 0; i++) {
+            int ri = c->nreq ? (int)i : -1;
+            char label[200] = "";
+            if (ri >= 0) {
+                char l[160];
+                req_label(&c->req[ri], l, sizeof l);
+                snprintf(label, sizeof label, "%s by %s (%s)", c->req_file ? "pinned" : "pinned",
+                         req_from, l);
+            }
+            if (pass == 0 && o->prefer_uv) {
+                int b = best_for(c, ri, PYS__SRC_UV);
+                if (b >= 0) {
+                    step(c, "uv", "chosen", NULL, "prefer_uv: the newest uv-managed match");
+                    decide(c, b, "uv", ri >= 0 ? req_from : NULL, "%s%sthe newest uv-managed Python (prefer_uv)",
+                           label, *label ? "; " : "");
+                    break;
+                }
+            }
+            if (pass == 0 && !o->prefer_newest) {
+                char *txt = shell_text(c, &sh[i]);
+                bool use = sh[i].cand >= 0 && !sh[i].problem && req_matches(c, ri, &out->v[sh[i].cand]);
+                if (sh[i].cand >= 0 && !sh[i].problem && !use) {
+                    char *x = chk(c, pys__asprintf("%s; it does not match the request", txt ? txt : "?"));
+                    free(txt);
+                    txt = x;
+                }
+                step(c, "shell", use ? "chosen" : sh[i].found ? "skipped" : "none", sh[i].origin, "%s%s%s",
+                     *label ? label : "", *label ? ": " : "", txt ? txt : "?");
+                if (use) {
+                    const char *file = ri >= 0 ? req_from : sh[i].origin ? sh[i].origin : "PATH";
+                    decide(c, sh[i].cand, "shell", file, "%s%sthe shell's %s (%s%s%s)", label,
+                           *label ? "; " : "", sh[i].name, sh[i].found,
+                           sh[i].pyenv ? ", pyenv version set by " : "",
+                           sh[i].pyenv ? (sh[i].origin ? sh[i].origin : "?") : "");
+                }
+                free(txt);
+                if (use)
+                    break;
+            }
+            int b = best_for(c, ri, -1);
+            size_t nacc = 0;
+            for (size_t k = 0; k < out->n; k++)
+                nacc += req_matches(c, ri, &out->v[k]);
+            step(c, pass ? "uv" : "search", b >= 0 ? "chosen" : "none", NULL,
+                 "%s%s%zu accepted candidate%s%s%s", label, *label ? ": " : "", nacc, nacc == 1 ? "" : "s",
+                 pass ? " after scanning uv-managed Pythons (nothing else was found)" : "",
+                 b >= 0 ? "; the newest wins (a patch release breaks ties)" : "");
+            if (b >= 0)
+                decide(c, b, pass ? "uv" : "search", ri >= 0 ? req_from : NULL, "%s%sthe newest %s",
+                       label, *label ? "; " : "",
+                       pass ? "uv-managed Python (nothing else was found)" : o->prefer_newest ? "supported Python (prefer_newest)" : "supported Python found");
+        }
+    }
+    if (!uv_done)
+        step(c, "uv", "skipped", NULL, "uv-managed Pythons are looked at with prefer_uv, or when nothing else is found");
+
+    /* What stopped the shell's interpreter, for the error. */
+    pys__sb why = {0};
+    for (size_t i = 0; i < nr; i++)
+        if (sh[i].problem)
+            pys__sb_addf(&why, "; the shell's %s (%s) cannot be used: %s", sh[i].name, sh[i].found,
+                         sh[i].problem);
+    char *shell_why = chk(c, pys__sb_take(&why));
+    for (size_t i = 0; i < nr; i++)
+        shell_free(&sh[i]);
+    if (c->oom) {
+        free(shell_why);
+        return PYS_E_NOMEM;
+    }
+    if (out->chosen >= 0) {
+        free(shell_why);
         return PYS_OK;
     }
-    /* NOTFOUND, not ARG: the pin is well-formed, and pys_probe still shows
-     * the candidates it rejected. */
-    if (!pin_supported)
-        return fail(c, d, PYS_E_NOTFOUND,
-                    "Python %s (pin from %s) is not supported: pyshim supports 3.%d to 3.%d%s "
-                    "(searched %zu places, %zu candidates rejected)",
-                    pin, c->pin_from, PYS__MIN_MINOR, PYS__MAX_MINOR,
-                    c->refuse_untested ? " (newer ones are refused by refuse_untested)" : "",
-                    c->nplaces, c->nrejected);
-    return fail(c, d, PYS_E_NOTFOUND,
-                "no usable libpython found (searched %zu places, %zu candidates rejected; %s%s)",
-                c->nplaces, c->nrejected, pin ? "pin " : "no pin", pin ? pin : "");
+    const char *sw = shell_why ? shell_why : "";
+    if (c->req_file) {
+        pys__sb b = {0};
+        for (size_t i = 0; i < c->nreq; i++) {
+            char l[160];
+            req_label(&c->req[i], l, sizeof l);
+            pys__sb_addf(&b, "%s%s", i ? ", " : "", l);
+        }
+        char *asks = chk(c, pys__sb_take(&b));
+        rc = fail(c, d, PYS_E_NOTFOUND,
+                  "%s asks for %s, and no Python with a shared libpython matches (searched %zu places, "
+                  "%zu candidates rejected)%s",
+                  c->req_file, asks ? asks : "?", c->nplaces, c->nrejected, sw);
+        free(asks);
+    } else if (!pin_supported) {
+        /* NOTFOUND, not ARG: the pin is well-formed, and pys_probe still
+         * shows the candidates it rejected. */
+        rc = fail(c, d, PYS_E_NOTFOUND,
+                  "Python %s (pin from %s) is not supported: pyshim supports 3.%d to 3.%d%s "
+                  "(searched %zu places, %zu candidates rejected)",
+                  pin, c->pin_from, PYS__MIN_MINOR, PYS__MAX_MINOR,
+                  c->refuse_untested ? " (newer ones are refused by refuse_untested)" : "",
+                  c->nplaces, c->nrejected);
+    } else {
+        rc = fail(c, d, PYS_E_NOTFOUND,
+                  "no usable libpython found (searched %zu places, %zu candidates rejected; %s%s)%s",
+                  c->nplaces, c->nrejected, pin ? "pin " : "no pin", pin ? pin : "", sw);
+    }
+    free(shell_why);
+    return rc;
+}
+
+/* Every source gets its line: those not reached say why. */
+static void finish_steps(ctx *c, int rc)
+{
+    static const char *const order[] = {"explicit", "venv",  "conda", "pixi",  "request",
+                                        "project-venv", "shell", "uv",    "search"};
+    for (size_t i = 0; i < sizeof order / sizeof *order; i++) {
+        bool seen = false;
+        for (size_t k = 0; k < c->out->nsteps && !seen; k++)
+            seen = strcmp(c->out->steps[k].source, order[i]) == 0;
+        if (seen)
+            continue;
+        if (rc != PYS_OK)
+            step(c, order[i], "skipped", NULL, "not asked: the probe stopped at an error above");
+        else
+            step(c, order[i], "skipped", NULL, "%s",
+                 strcmp(order[i], "shell") == 0 && c->o->prefer_newest
+                     ? "prefer_newest: the shell's interpreter has no precedence"
+                     : "not asked: an earlier source chose");
+    }
+    /* In the documented order (stable: a source's lines keep theirs). */
+    pys__step *v = c->out->steps;
+    for (size_t i = 1; i < c->out->nsteps; i++) {
+        pys__step x = v[i];
+        size_t rank = 0, j = i;
+        while (rank < sizeof order / sizeof *order && strcmp(order[rank], x.source) != 0)
+            rank++;
+        for (; j > 0; j--) {
+            size_t r2 = 0;
+            while (r2 < sizeof order / sizeof *order && strcmp(order[r2], v[j - 1].source) != 0)
+                r2++;
+            if (r2 <= rank)
+                break;
+            v[j] = v[j - 1];
+        }
+        v[j] = x;
+    }
 }
 
 int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d)
@@ -1296,6 +2374,7 @@ int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d)
     *out = (pys__probe){.chosen = -1};
     ctx c = {.o = o ? o : &defaults, .out = out};
     int rc = run(&c, d);
+    finish_steps(&c, rc);
     if (c.oom || rc == PYS_E_NOMEM)
         rc = pys__diag_set(d, PYS_E_NOMEM, "out of memory while looking for libpython");
     if (rc != PYS_OK)
@@ -1307,6 +2386,9 @@ int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d)
     free(c.venv_home);
     free(c.venv_base_prefix);
     free(c.pyenv_root);
+    free(c.req_file);
+    for (size_t i = 0; i < sizeof c.name_prefix / sizeof *c.name_prefix; i++)
+        free(c.name_prefix[i]);
     return rc;
 }
 
@@ -1326,5 +2408,12 @@ void pys__probe_free(pys__probe *p)
     free(p->venv);
     free(p->venv_executable);
     free(p->pin);
+    for (size_t i = 0; i < p->nsteps; i++) {
+        free(p->steps[i].file);
+        free(p->steps[i].detail);
+    }
+    free(p->steps);
+    free(p->decided_file);
+    free(p->decision);
     *p = (pys__probe){.chosen = -1};
 }

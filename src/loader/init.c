@@ -9,10 +9,21 @@
  * relocatable builds) never matters; on 3.14+ venvs get their base prefix
  * as home as well (see init_pep741).
  *
- * 3.8-3.13: Py_SetProgramName / Py_SetPythonHome + Py_InitializeEx(initsigs)
- * (no struct layouts). 3.14+: PEP 741 PyInitConfig (no struct layouts
- * either). Before any of it we check that the stdlib exists, because
- * CPython answers a missing stdlib with a fatal error that exit()s the host. */
+ * 3.8-3.13: Py_PreInitialize with the Python configuration's pre-config
+ * (PEP 538/540 locale coercion and UTF-8 mode, as `python` has them; the
+ * only struct written, ten ints whose defaults are checked first), then
+ * Py_SetProgramName / Py_SetPythonHome + Py_InitializeEx(initsigs).
+ * 3.14+: PEP 741 PyInitConfig (no struct layouts). Before any of it we check
+ * that the stdlib exists, because CPython answers a missing stdlib with a
+ * fatal error that exit()s the host.
+ *
+ * The strings handed to the setters are our own malloc copies: whatever
+ * Py_DecodeLocale allocated is freed at once, with the allocator that made
+ * it, because pre-initialisation may switch the raw allocator
+ * (PYTHONMALLOC=debug, PYTHONDEVMODE) and freeing across that aborts.
+ *
+ * The interpreter's own main (pys__py_main) is Py_BytesMain itself: the
+ * command line is parsed, run and exited by CPython exactly as by `python`. */
 #include "init.h"
 
 #include <signal.h>
@@ -41,20 +52,75 @@ bool pys__stdlib_present(const char *prefix, int minor, bool ft, char **looked_a
     return ok;
 }
 
+/* Py_DecodeLocale into a malloc'd copy (see the top of the file). */
+static wchar_t *decode(const char *s)
+{
+    wchar_t *py = pys__api.Py_DecodeLocale(s, NULL);
+    if (!py)
+        return NULL;
+    size_t n = wcslen(py) + 1;
+    wchar_t *own = malloc(n * sizeof *own);
+    if (own)
+        memcpy(own, py, n * sizeof *own);
+    pys__api.PyMem_RawFree(py);
+    return own;
+}
+
+/* Pre-initialises with the Python configuration's defaults (what `python`
+ * does before reading its command line), plus the caller's choices. */
+static int preinit_legacy(const pys__init_opts *o, pys__diag *d)
+{
+    PyPreConfig pre;
+    memset(&pre, 0, sizeof pre);
+    pys__api.PyPreConfig_InitPythonConfig(&pre);
+    /* The documented defaults of the Python pre-configuration: anything
+     * else means a layout this file does not know. */
+    static const int expect[][2] = {
+        {PYS__PRE_PARSE_ARGV, 1},       {PYS__PRE_ISOLATED, 0},
+        {PYS__PRE_USE_ENVIRONMENT, 1},  {PYS__PRE_CONFIGURE_LOCALE, 1},
+        {PYS__PRE_COERCE_C_LOCALE, -1}, {PYS__PRE_COERCE_C_LOCALE_WARN, -1},
+        {PYS__PRE_UTF8_MODE, -1},       {PYS__PRE_DEV_MODE, -1},
+        {PYS__PRE_ALLOCATOR, 0},
+    };
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        if (pre.f[expect[i][0]] != expect[i][1])
+            return pys__diag_set(d, PYS_E_UNSUPPORTED,
+                                 "Python %d.%d: PyPreConfig has an unknown layout (field %d is "
+                                 "%d, expected %d)",
+                                 o->version >> 8, o->version & 0xff, expect[i][0],
+                                 pre.f[expect[i][0]], expect[i][1]);
+    pre.f[PYS__PRE_PARSE_ARGV] = 0;
+    if (o->utf8_mode)
+        pre.f[PYS__PRE_UTF8_MODE] = o->utf8_mode > 0;
+    if (o->coerce_c_locale) {
+        pre.f[PYS__PRE_COERCE_C_LOCALE] = o->coerce_c_locale > 0;
+        pre.f[PYS__PRE_COERCE_C_LOCALE_WARN] = 0;
+    }
+    PyStatus st = pys__api.Py_PreInitialize(&pre);
+    if (pys__api.PyStatus_Exception(st))
+        return pys__diag_set(d, PYS_E_INIT, "Python pre-initialisation failed: %s%s%s",
+                             st.func ? st.func : "", st.func ? ": " : "",
+                             st.err_msg ? st.err_msg : "exit requested");
+    return PYS_OK;
+}
+
 static int init_legacy(const pys__init_opts *o, pys__diag *d)
 {
     if (!pys__api.Py_SetProgramName)
         return pys__diag_set(d, PYS_E_SYMBOL,
                              "Python %d.%d has neither Py_SetProgramName nor PyInitConfig",
                              o->version >> 8, o->version & 0xff);
-    w_program = pys__api.Py_DecodeLocale(o->executable, NULL);
+    if (o->home && !pys__api.Py_SetPythonHome)
+        return pys__diag_set(d, PYS_E_SYMBOL, "Py_SetPythonHome is missing");
+    int rc = preinit_legacy(o, d);
+    if (rc != PYS_OK)
+        return rc;
+    w_program = decode(o->executable);
     if (!w_program)
         return pys__diag_set(d, PYS_E_INIT, "cannot decode the program name %s", o->executable);
     pys__api.Py_SetProgramName(w_program);
     if (o->home) {
-        if (!pys__api.Py_SetPythonHome)
-            return pys__diag_set(d, PYS_E_SYMBOL, "Py_SetPythonHome is missing");
-        w_home = pys__api.Py_DecodeLocale(o->home, NULL);
+        w_home = decode(o->home);
         if (!w_home)
             return pys__diag_set(d, PYS_E_INIT, "cannot decode the home %s", o->home);
         pys__api.Py_SetPythonHome(w_home);
@@ -78,6 +144,12 @@ static int init_pep741(const pys__init_opts *o, pys__diag *d)
     rc |= pys__api.PyInitConfig_SetInt(c, "parse_argv", 0);
     rc |= pys__api.PyInitConfig_SetInt(c, "install_signal_handlers",
                                        o->install_signal_handlers ? 1 : 0);
+    /* PEP 538/540 as `python` has them, unless the caller chose. */
+    rc |= pys__api.PyInitConfig_SetInt(c, "configure_locale", 1);
+    rc |= pys__api.PyInitConfig_SetInt(c, "coerce_c_locale", o->coerce_c_locale >= 0);
+    rc |= pys__api.PyInitConfig_SetInt(c, "coerce_c_locale_warn", 0);
+    if (o->utf8_mode)
+        rc |= pys__api.PyInitConfig_SetInt(c, "utf8_mode", o->utf8_mode > 0);
     rc |= pys__api.PyInitConfig_SetStr(c, "program_name", o->executable);
     /* A venv gets `home` too (its base prefix, where the stdlib is): with
      * the program name alone, 3.14 initialises a venv right once, but
@@ -101,16 +173,9 @@ static int init_pep741(const pys__init_opts *o, pys__diag *d)
     return PYS_OK;
 }
 
-int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was_initialized,
-                 pys__diag *d)
+/* The checks before CPython could exit() the process. */
+static int check_stdlib(const pys__init_opts *o, pys__diag *d)
 {
-    *was_initialized = pys__api.Py_IsInitialized() != 0;
-    if (*was_initialized) {
-        /* An earlier runtime in this process kept the interpreter
-         * (skip_finalize); its main thread state was saved there. */
-        *main_tstate = NULL;
-        return PYS_OK;
-    }
     char *looked = NULL;
     if (!pys__stdlib_present(o->stdlib_prefix, o->version & 0xff, o->free_threaded, &looked)) {
         pys__diag_searched(d, "%s/os.py", looked ? looked : o->stdlib_prefix);
@@ -135,13 +200,29 @@ int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was
         return rc;
     }
     free(looked);
+    return PYS_OK;
+}
+
+int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was_initialized,
+                 pys__diag *d)
+{
+    *was_initialized = pys__api.Py_IsInitialized() != 0;
+    if (*was_initialized) {
+        /* An earlier runtime in this process kept the interpreter
+         * (skip_finalize); its main thread state was saved there. */
+        *main_tstate = NULL;
+        return PYS_OK;
+    }
+    int rc = check_stdlib(o, d);
+    if (rc != PYS_OK)
+        return rc;
     /* CPython 3.8 points this thread's alternate signal stack at
      * faulthandler's buffer during init and frees the buffer when it
      * finalises, possibly from another thread, leaving this thread with a
      * dangling sigaltstack. Keep the host's own. */
     stack_t host_altstack;
     bool have_altstack = sigaltstack(NULL, &host_altstack) == 0;
-    int rc = o->version >= 0x030e && pys__api.Py_InitializeFromInitConfig
+    rc = o->version >= 0x030e && pys__api.Py_InitializeFromInitConfig
                  ? init_pep741(o, d)
                  : init_legacy(o, d);
     if (have_altstack)
@@ -154,11 +235,39 @@ int pys__py_init(const pys__init_opts *o, PyThreadState **main_tstate, bool *was
     return PYS_OK;
 }
 
+int pys__py_main(const pys__init_opts *o, int argc, char **argv, int *status, pys__diag *d)
+{
+    if (pys__api.Py_IsInitialized())
+        return pys__diag_set(d, PYS_E_STATE,
+                             "Python is already initialised in this process; its main cannot run");
+    int rc = check_stdlib(o, d);
+    if (rc != PYS_OK)
+        return rc;
+    /* Python finds its prefix from the interpreter it is told it is, as
+     * `python` does; only an install without one (a bare library) needs
+     * the home we found, where the setter still exists. */
+    if (o->home && !pys__is_file(o->executable) && pys__api.Py_SetPythonHome) {
+        w_home = decode(o->home);
+        if (!w_home)
+            return pys__diag_set(d, PYS_E_INIT, "cannot decode the home %s", o->home);
+        pys__api.Py_SetPythonHome(w_home);
+    }
+    char **args = calloc((size_t)(argc > 1 ? argc : 1) + 1, sizeof *args);
+    if (!args)
+        return pys__diag_set(d, PYS_E_NOMEM, "out of memory");
+    args[0] = (char *)o->executable;
+    for (int i = 1; i < argc; i++)
+        args[i] = argv[i];
+    *status = pys__api.Py_BytesMain(argc > 1 ? argc : 1, args);
+    free(args);
+    free(w_home);
+    w_home = NULL;
+    return PYS_OK;
+}
+
 void pys__py_init_free(void)
 {
-    if (w_program)
-        pys__api.PyMem_RawFree(w_program);
-    if (w_home)
-        pys__api.PyMem_RawFree(w_home);
+    free(w_program);
+    free(w_home);
     w_program = w_home = NULL;
 }

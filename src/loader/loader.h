@@ -34,7 +34,9 @@ void pys__diag_free(pys__diag *d);
 /* Where a candidate came from, in precedence order. */
 typedef enum pys__source {
     PYS__SRC_EXPLICIT = 0, /* options.library_path / PYSHIM_LIBPYTHON */
-    PYS__SRC_VENV,         /* options.venv / VIRTUAL_ENV (pyvenv.cfg home) */
+    PYS__SRC_VENV,         /* options.venv / VIRTUAL_ENV / a project .venv (pyvenv.cfg home) */
+    PYS__SRC_CONDA,        /* the active conda / mamba / micromamba env (CONDA_PREFIX) */
+    PYS__SRC_PIXI,         /* the pixi env (PIXI_PROJECT_ROOT/.pixi/envs/NAME) */
     PYS__SRC_UV,           /* uv-managed install (prefer_uv) */
     PYS__SRC_PATH,         /* an interpreter on PATH */
     PYS__SRC_PYENV,        /* ~/.pyenv/versions/VER (pyenv shims on PATH) */
@@ -51,12 +53,14 @@ typedef struct pys__candidate {
     char *prefix;      /* the install prefix (dir holding lib/python3.X), or NULL */
     pys__source source;
     int major, minor;  /* from the file name; 0.0 when unknown */
+    int micro;         /* from the install (patchlevel.h, its name); -1 when unknown */
     bool free_threaded;/* "libpython3.Xt" (or the library says so) */
     bool debug;        /* "libpython3.Xd" (or the library says so) */
     bool untested;     /* newer than PYS__MAX_MINOR: loads, marked untested */
     char full_version[24]; /* "3.14.2" read from the library file, or "" */
     bool accepted;
     char *reason;      /* why accepted or rejected (always set) */
+    const char *code;  /* the same as a static code: "accepted", "too_old", ... */
 } pys__candidate;
 
 typedef struct pys__probe_opts {
@@ -65,9 +69,22 @@ typedef struct pys__probe_opts {
     const char *venv;         /* venv directory, or NULL */
     bool prefer_uv;
     bool use_env;             /* honour PYSHIM_LIBPYTHON, PYSHIM_PYTHON_VERSION, VIRTUAL_ENV,
-                                 PYSHIM_REFUSE_UNTESTED */
+                               * CONDA_PREFIX, PIXI_PROJECT_ROOT, PYSHIM_REFUSE_UNTESTED */
     bool refuse_untested;     /* reject minors newer than PYS__MAX_MINOR */
+    const char *project_dir;  /* .python-version (and .venv) are looked for upward from here */
+    bool project_venv;        /* use DIR/.venv upward from project_dir when no env is active */
+    bool prefer_newest;       /* the newest supported Python wins: no .python-version, no shell */
 } pys__probe_opts;
+
+/* One line of the probe's account: a source, in the order they are asked,
+ * and what it contributed or why it was skipped. */
+typedef struct pys__step {
+    const char *source; /* static: "explicit", "venv", "conda", "pixi", "project-venv",
+                         * "request", "shell", "uv", "search" */
+    const char *status; /* static: "chosen", "used", "skipped", "none", "failed" */
+    char *file;         /* the file or variable read, or NULL */
+    char *detail;
+} pys__step;
 
 typedef struct pys__probe {
     pys__candidate *v;
@@ -76,6 +93,11 @@ typedef struct pys__probe {
     char *venv;            /* the venv in use (absolute), or NULL */
     char *venv_executable; /* the venv's own interpreter (DIR/bin/python3...) */
     char *pin;             /* the effective version pin, or NULL */
+    pys__step *steps;      /* in order of precedence */
+    size_t nsteps, capsteps;
+    const char *decided_source; /* static: the step that chose ("shell", ...), or NULL */
+    char *decided_file;    /* the file or variable behind the choice, or NULL */
+    char *decision;        /* one sentence: why the chosen one, or NULL */
 } pys__probe;
 
 /* Builds the candidate list and chooses one. Returns PYS_OK with
@@ -85,10 +107,17 @@ typedef struct pys__probe {
 int pys__probe_run(const pys__probe_opts *o, pys__probe *out, pys__diag *d);
 void pys__probe_free(pys__probe *p);
 
-/* Parses "3.12" / "3.13t" / "3.13d" / "3.13td" / "3" into its parts.
- * Returns false if malformed. `debug` may be NULL. */
-bool pys__parse_pin(const char *pin, int *major, int *minor, bool *ft);
-bool pys__parse_pin_abi(const char *pin, int *major, int *minor, bool *ft, bool *debug);
+/* Parses a pin: "3", "3.12", "3.12.4", "3.13t", "3.15d", "3.13td" (a
+ * .python-version word of kind VERSION; the ABI flags in CPython's order).
+ * *micro is -1 when not given. Any out-param may be NULL. Returns false if
+ * malformed. */
+bool pys__parse_pin(const char *pin, int *major, int *minor, int *micro, bool *ft, bool *debug);
+
+/* Reads an ELF file's DT_NEEDED names and run path (DT_RUNPATH, else
+ * DT_RPATH) without loading it. Returns 0 (no dynamic section: *n = 0), or
+ * -1 when it is not an ELF of this machine's class and byte order, or is
+ * malformed. *needed (n strings) and *runpath (or NULL) are malloc'd. */
+int pys__elf_deps(const char *path, char ***needed, size_t *n, char **runpath);
 
 /* The tested range (inclusive). Older minors are refused; newer ones load
  * when every required symbol resolves and are marked "untested" (refused

@@ -1,21 +1,48 @@
 #include "util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+void *pys__malloc_n(size_t n, size_t size)
+{
+    size_t bytes;
+    if (!pys__mul_size(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return malloc(bytes);
+}
+
+void *pys__realloc_n(void *p, size_t n, size_t size)
+{
+    size_t bytes;
+    if (!pys__mul_size(n, size, &bytes)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(p, bytes);
+}
+
 static bool sb_reserve(pys__sb *b, size_t extra)
 {
     if (b->oom)
         return false;
-    if (b->len + extra + 1 <= b->cap)
+    size_t need;
+    if (__builtin_add_overflow(b->len, extra, &need) || __builtin_add_overflow(need, 1, &need)) {
+        b->oom = true;
+        return false;
+    }
+    if (need <= b->cap)
         return true;
     size_t cap = b->cap ? b->cap : 64;
-    while (cap < b->len + extra + 1)
-        cap *= 2;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     char *s = realloc(b->s, cap);
     if (!s) {
         b->oom = true;

@@ -30,6 +30,18 @@ void pys__sb_vaddf(pys__sb *b, const char *fmt, va_list ap);
 char *pys__sb_take(pys__sb *b);
 void pys__sb_free(pys__sb *b);
 
+/* Allocation of n items of `size` bytes: every malloc / realloc whose
+ * size is a product goes through these, so that a count from outside
+ * (nargs, a capacity doubled once too often) cannot wrap the product into
+ * a small block that is then overrun. NULL (errno ENOMEM) when n * size
+ * does not fit a size_t, or out of memory; realloc leaves p as it was. */
+static inline bool pys__mul_size(size_t n, size_t size, size_t *out)
+{
+    return !__builtin_mul_overflow(n, size, out);
+}
+void *pys__malloc_n(size_t n, size_t size);
+void *pys__realloc_n(void *p, size_t n, size_t size);
+
 char *pys__strdup(const char *s);
 char *pys__strndup(const char *s, size_t n);
 char *pys__asprintf(const char *fmt, ...) PYS__PRINTF(1, 2);

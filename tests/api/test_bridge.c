@@ -427,6 +427,26 @@ PYS_TEST(bridge, typed_keywords_and_defaults)
     cr_assert_str_eq(eval_str(rt, "c.greet2.__text_signature__"), "(name, greeting='hi \\'you\\'')");
 }
 
+/* String defaults outside ASCII: an 's' default must be UTF-8 (else the
+ * function's text signature cannot be read), a 'y' default is any bytes and
+ * shows as a bytes literal (found by fuzz_bridge_sig). */
+PYS_TEST(bridge, typed_non_ascii_defaults)
+{
+    pyt_assert_ok(pys_register_typed(rt, "bsum2", "data:y='\xff\x01', tag:s='h\xc3\xa9' > q",
+                                     PYS_CFUNC(t_bytes)));
+    run(rt, "import c_bridge as c, inspect");
+    cr_assert_eq(pyt_eval_i64(rt, "c.bsum2()"), 256 * 1000 + 2 + 3 * 1000000);
+    cr_assert_str_eq(eval_str(rt, "inspect.signature(c.bsum2)"),
+                     "(data=b'\\xff\\x01', tag='h\xc3\xa9')");
+    cr_assert(strstr(eval_str(rt, "c.bsum2.__doc__"), "data: bytes = b'\\xff\\x01'"),
+              "%s", eval_str(rt, "c.bsum2.__doc__"));
+    int rc = pys_register_typed(rt, "bad", "tag:s='a\xff'", PYS_CFUNC(t_bytes));
+    cr_assert_eq(rc, PYS_E_ARG);
+    cr_assert(strstr(pys_last_error()->message, "UTF-8"), "%s", pys_last_error()->message);
+    rc = pys_register_typed(rt, "bad", "tag:s='\xed\xa0\x80'", PYS_CFUNC(t_bytes));
+    cr_assert_eq(rc, PYS_E_ARG, "a UTF-8-encoded surrogate is not UTF-8");
+}
+
 /* Runs `call` in Python and checks it raises `exc` with all of `parts` in
  * its message. */
 static void expect_raise(pys_runtime *rt, const char *call, const char *exc,

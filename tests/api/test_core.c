@@ -801,6 +801,24 @@ PYS_TEST(collections, build_formats)
     pys_release(v);
 }
 
+/* pys_build whose first value fails still reads (and for N, releases)
+ * every value after it (found by fuzz_format). */
+PYS_TEST(collections, build_failure_still_releases_later_n)
+{
+    size_t base = pys_handle_count(rt);
+    const char *fmts[] = {"x N", "s N", "[x] {s:N}", "{q:n} N"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        pys_obj n = pys_from_int64(rt, 7);
+        pys_obj v = i == 1 ? pys_build(rt, fmts[i], "\xff", n)
+                  : i == 2 ? pys_build(rt, fmts[i], "k", n)
+                  : i == 3 ? pys_build(rt, fmts[i], (int64_t)1, n)
+                           : pys_build(rt, fmts[i], n);
+        cr_assert(!pys_ok(v), "%s built", fmts[i]);
+        cr_assert_eq(pys_check(n), PYS_E_HANDLE, "%s: N not released", fmts[i]);
+        cr_assert_eq(pys_handle_count(rt), base, "%s", fmts[i]);
+    }
+}
+
 PYS_TEST(collections, index_on_tuples_lists_and_subclasses)
 {
     pys_obj t = pys_eval(rt, "(1, 2, 3)");

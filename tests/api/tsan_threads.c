@@ -2,7 +2,10 @@
  * the handle table and compile cache on the free-threaded locking path
  * (forced on a GIL build), scopes, batches, thread records (claimed, handed
  * back at thread exit, reused), the watchdog (deadlines firing, interrupts
- * posted, start/stop), and pys_close from another thread while calls run.
+ * posted, start/stop), the 8-thread stress run of tests/common/stress.c
+ * (calls, releases of each other's handles, batches, interrupts and
+ * deadlines for PYSHIM_STRESS_SECONDS, default 60, half of it on the
+ * locking path), and pys_close from another thread while calls run.
  *
  * Criterion cannot run under TSan (its arena allocator fails), so this is a
  * plain program: a -Db_sanitize=thread build registers it as the only test
@@ -21,6 +24,8 @@
 #include <unistd.h>
 
 #include <pyshim.h>
+
+#include "../common/stress.h"
 
 extern void pys__test_force_locking(bool on);
 
@@ -240,6 +245,19 @@ static int run_checks(const char *library)
     CHECK(s[1].rc == PYS_E_INTERRUPTED, "interrupted spinner %d", s[1].rc);
     CHECK(pys_handle_count(rt) == base, "handles %zu vs %zu", pys_handle_count(rt), base);
     double took = now_ms() - t0;
+
+    /* The stress run, on the locking path and then on the GIL-only one. */
+    for (int pass = 0; pass < 2; pass++) {
+        pyt_stress_result sr;
+        pys__test_force_locking(pass == 0);
+        int bad = pyt_stress_run(rt, pyt_stress_seconds() / 2, &sr);
+        printf("tsan_threads: stress%s %.0f s, %ld ops, %ld calls, %ld stale, %ld timeouts, "
+               "%ld interrupted\n",
+               pass == 0 ? " (locking path)" : "", sr.seconds, sr.ops, sr.calls, sr.stale,
+               sr.timeouts, sr.interrupted);
+        CHECK(bad == 0, "stress: %d failures, first: %s", sr.failures, sr.first);
+    }
+    pys__test_force_locking(true);
 
     /* Close from another thread while others call, one of them spinning. */
     pthread_t lc[3], cl, sp3;

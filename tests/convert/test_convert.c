@@ -276,6 +276,48 @@ PYS_TEST(json, deep_input_is_bounded)
     cJSON_Delete(j);
 }
 
+/* A number beyond a double's range is not read as infinity: that value has
+ * no JSON form, so it would not convert back (found by fuzz_json). */
+PYS_TEST(json, out_of_range_number_refused)
+{
+    const char *texts[] = {"1e400", "[1, -1e999]", "{\"a\": 2e308}"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        pys_obj o = pys_from_json_text(rt, texts[i]);
+        cr_assert(!pys_ok(o), "%s was read", texts[i]);
+        cr_assert_eq(pys_last_error()->code, PYS_E_OVERFLOW, "%s: %s", texts[i],
+                     pys_last_error()->message);
+        cr_assert(strstr(pys_last_error()->message, "range"), "%s", pys_last_error()->message);
+    }
+    cJSON *inf = cJSON_CreateNumber(HUGE_VAL);
+    cr_assert(!pys_ok(pys_from_json(rt, inf)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_OVERFLOW);
+    cJSON_Delete(inf);
+    pys_obj big = pys_from_json_text(rt, "1.7976931348623157e308");
+    pyt_assert_h(big);
+    pys_release(big);
+}
+
+/* cJSON decodes \u0000 into a NUL that ends its C string, so "a\u0000b"
+ * would silently read as "a": refused instead (found by fuzz_json). A
+ * backslash before the escape makes it plain text. */
+PYS_TEST(json, nul_escape_refused_not_truncated)
+{
+    const char *texts[] = {"\"a\\u0000b\"", "{\"k\\u0000\": 1}", "[\"\\u0000\"]"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        pys_obj o = pys_from_json_text(rt, texts[i]);
+        cr_assert(!pys_ok(o), "%s was read", texts[i]);
+        cr_assert_eq(pys_last_error()->code, PYS_E_VALUE, "%s: %s", texts[i],
+                     pys_last_error()->message);
+        cr_assert(strstr(pys_last_error()->message, "\\u0000"), "%s", pys_last_error()->message);
+    }
+    pys_obj o = pys_from_json_text(rt, "[\"\\\\u0000\", \"\\u0041\"]");
+    pyt_assert_h(o);
+    pys_obj r = pys_repr(o);
+    cr_assert_str_eq(pys_str_view(r, NULL), "['\\\\u0000', 'A']");
+    pys_release(r);
+    pys_release(o);
+}
+
 /* ---- bulk arrays --------------------------------------------------------------------- */
 
 PYS_TEST(arrays, doubles_and_int64s)

@@ -5,6 +5,7 @@
 #include <criterion/criterion.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
 #include <glob.h>
 #include <limits.h>
@@ -30,6 +31,7 @@
 #endif
 
 static char root[PATH_MAX];
+static char orig_home[PATH_MAX], orig_pyenv[PATH_MAX]; /* this machine's, before setup */
 static pys__probe pr;
 static pys__diag dg;
 static bool probed;
@@ -215,6 +217,8 @@ static int rm_one(const char *path, const struct stat *st, int flag, struct FTW 
 
 static void setup(void)
 {
+    snprintf(orig_home, sizeof orig_home, "%s", getenv("HOME") ? getenv("HOME") : "/nonexistent");
+    snprintf(orig_pyenv, sizeof orig_pyenv, "%s", getenv("PYENV_ROOT") ? getenv("PYENV_ROOT") : "");
     snprintf(root, sizeof root, "/tmp/pyshim-discover-XXXXXX");
     cr_assert(mkdtemp(root) != NULL);
     /* realpath: /tmp may itself be a symlink. */
@@ -233,6 +237,11 @@ static void setup(void)
     unsetenv("VIRTUAL_ENV");
     unsetenv("PYSHIM_LIBPYTHON");
     unsetenv("PYSHIM_PYTHON_VERSION");
+    unsetenv("PYENV_VERSION");
+    unsetenv("CONDA_PREFIX");
+    unsetenv("CONDA_DEFAULT_ENV");
+    unsetenv("PIXI_PROJECT_ROOT");
+    unsetenv("PIXI_ENVIRONMENT_NAME");
 }
 
 static void teardown(void)
@@ -246,35 +255,47 @@ static void teardown(void)
 }
 
 TestSuite(discover, .init = setup, .fini = teardown);
+TestSuite(choice, .init = setup, .fini = teardown);
 
 /* ---- pins and names ----------------------------------------------------- */
 
 Test(discover, parse_pin)
 {
-    int ma = 0, mi = 0;
+    int ma = 0, mi = 0, mc = 0;
     bool ft = true;
-    cr_assert(pys__parse_pin("3.12", &ma, &mi, &ft));
-    cr_assert(ma == 3 && mi == 12 && !ft);
-    cr_assert(pys__parse_pin("3.13t", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3.12", &ma, &mi, &mc, &ft, NULL));
+    cr_assert(ma == 3 && mi == 12 && mc == -1 && !ft);
+    cr_assert(pys__parse_pin("3.13t", &ma, &mi, &mc, &ft, NULL));
     cr_assert(ma == 3 && mi == 13 && ft);
-    cr_assert(pys__parse_pin("3", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3", &ma, &mi, &mc, &ft, NULL));
     cr_assert(ma == 3 && mi == -1 && !ft);
-    cr_assert(pys__parse_pin("3t", &ma, &mi, &ft));
+    cr_assert(pys__parse_pin("3t", &ma, &mi, &mc, &ft, NULL));
     cr_assert(ma == 3 && mi == -1 && ft);
-    const char *bad[] = {"3.x", "banana", "3.12.1.4", "3.12.1", "", "3.", ".12", "3.12tt", "3.12 ", " 3", "-3", "3.1234"};
+    /* a patch release pins exactly */
+    cr_assert(pys__parse_pin("3.12.1", &ma, &mi, &mc, &ft, NULL));
+    cr_assert(ma == 3 && mi == 12 && mc == 1 && !ft);
+    cr_assert(pys__parse_pin("3.13.0t", &ma, &mi, &mc, &ft, NULL));
+    cr_assert(mi == 13 && mc == 0 && ft);
+    const char *bad[] = {"3.x", "banana", "3.12.1.4", "", "3.", ".12", "3.12tt", "3.12 ", " 3", "-3",
+                         "3.1234", "3.12\n3.11", "#3.12", "system", "cpython@3.12"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-        cr_assert(!pys__parse_pin(bad[i], &ma, &mi, &ft), "'%s' accepted", bad[i]);
-    cr_assert(!pys__parse_pin(NULL, &ma, &mi, &ft));
+        cr_assert(!pys__parse_pin(bad[i], &ma, &mi, &mc, &ft, NULL), "'%s' accepted", bad[i]);
+    cr_assert(!pys__parse_pin(NULL, &ma, &mi, &mc, &ft, NULL));
     bool dbg = false;
-    cr_assert(pys__parse_pin_abi("3.15d", &ma, &mi, &ft, &dbg));
-    cr_assert(ma == 3 && mi == 15 && !ft && dbg);
-    cr_assert(pys__parse_pin_abi("3.13td", &ma, &mi, &ft, &dbg));
+    cr_assert(pys__parse_pin("3.15d", &ma, &mi, &mc, &ft, &dbg));
+    cr_assert(ma == 3 && mi == 15 && mc == -1 && !ft && dbg);
+    cr_assert(pys__parse_pin("3.13td", &ma, &mi, &mc, &ft, &dbg));
     cr_assert(mi == 13 && ft && dbg);
-    cr_assert(pys__parse_pin_abi("3.16", &ma, &mi, &ft, &dbg));
+    cr_assert(pys__parse_pin("3.16", &ma, &mi, &mc, &ft, &dbg));
     cr_assert(mi == 16 && !ft && !dbg);
-    const char *bad_abi[] = {"3.13dt", "3.13dd", "3.13td ", "3d.13"};
+    /* one parser: a patch release and the ABI flags together */
+    cr_assert(pys__parse_pin("3.14.2td", &ma, &mi, &mc, &ft, &dbg));
+    cr_assert(mi == 14 && mc == 2 && ft && dbg);
+    cr_assert(pys__parse_pin("3.13.1t", &ma, &mi, &mc, &ft, &dbg));
+    cr_assert(mi == 13 && mc == 1 && ft && !dbg);
+    const char *bad_abi[] = {"3.13dt", "3.13dd", "3.13td ", "3d.13", "3.13.1dt"};
     for (size_t i = 0; i < sizeof bad_abi / sizeof *bad_abi; i++)
-        cr_assert(!pys__parse_pin_abi(bad_abi[i], &ma, &mi, &ft, &dbg), "'%s' accepted",
+        cr_assert(!pys__parse_pin(bad_abi[i], &ma, &mi, &mc, &ft, &dbg), "'%s' accepted",
                   bad_abi[i]);
 }
 
@@ -477,7 +498,9 @@ Test(discover, pyenv_versions_and_old_ones_rejected)
     const pys__candidate *k = chosen();
     cr_assert_eq(k->source, PYS__SRC_PYENV);
     cr_assert_eq(k->minor, 12);
-    cr_assert(has(k->reason, "accepted: Python 3.12, stdlib at"), "reason: %s", k->reason);
+    cr_assert(has(k->reason, "accepted: Python 3.12.1, stdlib at"), "reason: %s", k->reason);
+    cr_assert_eq(k->micro, 1, "the patch release from the version dir's name");
+    cr_assert_str_eq(k->code, "accepted");
 
     const pys__candidate *old = cand("libpython3.7m.so.1.0");
     cr_assert_not_null(old);
@@ -521,17 +544,30 @@ Test(discover, pyenv_shims_detected_by_content)
 
 /* ---- uv ----------------------------------------------------------------- */
 
-Test(discover, uv_only_when_preferred)
+Test(discover, uv_when_preferred_or_nothing_else)
 {
     setenv("UV_PYTHON_INSTALL_DIR", P("uvpy"), 1);
     install(P("uvpy/cpython-3.12.7-linux-x86_64-gnu"), 12, false, true);
     touch(P("uvpy/.lock"));
-    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    setenv("PYENV_ROOT", P("pyenv"), 1);
+    install(P("pyenv/versions/3.11.4"), 11, false, true);
+    /* another Python applies: uv's are not looked at */
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_PYENV);
     cr_assert_null(cand("libpython3.12.so.1.0"));
     pys__probe_free(&pr);
     pys__diag_free(&dg);
-    cr_assert_eq(probe((pys__probe_opts){.prefer_uv = true}), PYS_OK);
+    /* nothing else: uv's are */
+    nftw(P("pyenv"), rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
     cr_assert_eq(chosen()->source, PYS__SRC_UV);
+    cr_assert_str_eq(pr.decided_source, "uv");
+    cr_assert_eq(chosen()->micro, 7, "the patch release from uv's dir name");
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    install(P("pyenv/versions/3.12.1"), 12, false, true);
+    cr_assert_eq(probe((pys__probe_opts){.prefer_uv = true}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_UV, "prefer_uv: uv first, even against an equal pyenv 3.12");
     cr_assert_str_eq(chosen()->executable, P("uvpy/cpython-3.12.7-linux-x86_64-gnu/bin/python3.12"));
 }
 
@@ -1002,7 +1038,7 @@ static bool machine_has_python(void)
 
 Test(discover_real, this_machine)
 {
-    pys__probe_opts o = {0};
+    pys__probe_opts o = {.prefer_newest = true};
     pys__probe p;
     pys__diag d = {0};
     int rc = pys__probe_run(&o, &p, &d);
@@ -1032,7 +1068,8 @@ Test(discover_real, this_machine)
         cr_assert(k->accepted);
         for (size_t i = 0; i < p.n; i++)
             if (p.v[i].accepted && p.v[i].major == 3)
-                cr_assert(p.v[i].minor <= k->minor, "the newest is chosen");
+                cr_assert(p.v[i].minor <= k->minor, "prefer_newest: the newest is chosen");
+        cr_assert_not_null(p.decision);
         cr_log_info("chosen: %s (%s, Python %d.%d%s)", k->path, pys__source_name(k->source), k->major,
                     k->minor, k->free_threaded ? "t" : "");
     } else {
@@ -1041,4 +1078,592 @@ Test(discover_real, this_machine)
     }
     pys__probe_free(&p);
     pys__diag_free(&d);
+}
+
+/* ---- the user's choice, with this machine's real libpythons -------------- */
+
+/* Real files from this machine's pyenv installs (any machine with pyenv
+ * builds made with --enable-shared): hard-linked (or copied) into the fake
+ * trees, so every candidate has its own realpath and the libraries are
+ * real CPython builds. Tests that need them skip without them. */
+
+static bool real_python(int minor, char *lib, char *exe)
+{
+    char pat[PATH_MAX * 2];
+    if (orig_pyenv[0])
+        snprintf(pat, sizeof pat, "%s/versions/3.%d.*/lib/libpython3.%d.so.1.0", orig_pyenv, minor, minor);
+    else
+        snprintf(pat, sizeof pat, "%s/.pyenv/versions/3.%d.*/lib/libpython3.%d.so.1.0", orig_home, minor,
+                 minor);
+    glob_t g;
+    bool ok = false;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc && !ok; i++) {
+            snprintf(lib, PATH_MAX, "%s", g.gl_pathv[i]);
+            char *slash = strrchr(lib, '/');
+            *slash = '\0';
+            snprintf(exe, PATH_MAX, "%.*s/bin/python3.%d", (int)(strlen(lib) - 4), lib, minor);
+            *slash = '/';
+            ok = access(exe, X_OK) == 0;
+        }
+        globfree(&g);
+    }
+    return ok;
+}
+
+/* The two newest minors with a real library and interpreter: a > b. */
+static bool two_minors(int *a, int *b)
+{
+    char lib[PATH_MAX], exe[PATH_MAX];
+    *a = *b = 0;
+    for (int mi = PYS__MAX_MINOR; mi >= PYS__MIN_MINOR; mi--) {
+        if (!real_python(mi, lib, exe))
+            continue;
+        if (!*a)
+            *a = mi;
+        else if (!*b) {
+            *b = mi;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    size_t len = 0;
+    char *data = pys__read_file(from, &len);
+    cr_assert_not_null(data, "read %s", from);
+    write_file(to, data, len, mode);
+    free(data);
+}
+
+static void place_lib(const char *from, const char *to)
+{
+    mkparent(to);
+    if (link(from, to) != 0)
+        copy_file(from, to, 0644);
+}
+
+/* A copy of a real interpreter, its run path rewritten to $ORIGIN/../lib
+ * so that it links against the library beside it, as a relocated install
+ * would. Never run: only its ELF is read. */
+static void place_interp(const char *from, const char *to)
+{
+    char **needed = NULL, *rpath = NULL;
+    size_t n = 0;
+    cr_assert_eq(pys__elf_deps(from, &needed, &n, &rpath), 0, "%s is not an ELF", from);
+    size_t len = 0;
+    char *data = pys__read_file(from, &len);
+    cr_assert_not_null(data);
+    if (rpath) {
+        const char *want = "$ORIGIN/../lib";
+        cr_assert_geq(strlen(rpath), strlen(want));
+        char *at = memmem(data, len, rpath, strlen(rpath) + 1);
+        cr_assert_not_null(at);
+        memset(at, 0, strlen(rpath));
+        memcpy(at, want, strlen(want));
+    }
+    write_file(to, data, len, 0755);
+    free(data);
+    for (size_t i = 0; i < n; i++)
+        free(needed[i]);
+    free(needed);
+    free(rpath);
+}
+
+/* PREFIX with a real libpython3.X, its stdlib marker, patchlevel.h saying
+ * 3.X.micro (when micro >= 0), and bin/python3.X + bin/python3. */
+static void real_install(const char *prefix, int minor, int micro)
+{
+    char lib[PATH_MAX], exe[PATH_MAX], p[PATH_MAX], name[64];
+    cr_assert(real_python(minor, lib, exe));
+    snprintf(name, sizeof name, "libpython3.%d.so.1.0", minor);
+    snprintf(p, sizeof p, "%s/lib/%s", prefix, name);
+    place_lib(lib, p);
+    snprintf(p, sizeof p, "%s/lib/libpython3.%d.so", prefix, minor);
+    symlink_to(name, p);
+    snprintf(p, sizeof p, "%s/lib/python3.%d/os.py", prefix, minor);
+    touch(p);
+    if (micro >= 0) {
+        char h[256];
+        int n = snprintf(h, sizeof h, "#define PY_MAJOR_VERSION 3\n#define PY_MINOR_VERSION %d\n"
+                                      "#define PY_MICRO_VERSION %d\n", minor, micro);
+        snprintf(p, sizeof p, "%s/include/python3.%d/patchlevel.h", prefix, minor);
+        write_file(p, h, (size_t)n, 0644);
+    }
+    snprintf(p, sizeof p, "%s/bin/python3.%d", prefix, minor);
+    place_interp(exe, p);
+    snprintf(p, sizeof p, "%s/bin/python3", prefix);
+    snprintf(name, sizeof name, "python3.%d", minor);
+    symlink_to(name, p);
+}
+
+/* A pyenv root: versions/3.X.micro for each (minor, micro) pair, shims for
+ * python3 and each python3.X, and a global `version` file (or none). */
+static void fake_pyenv(const char *global, const int *mm, size_t n)
+{
+    setenv("PYENV_ROOT", P("pyenv"), 1);
+    static const char shim[] = "#!/usr/bin/env bash\nset -e\nprogram=\"${0##*/}\"\n"
+                               "exec \"/pyenv-root/libexec/pyenv\" exec \"$program\" \"$@\"\n";
+    write_file(P("pyenv/shims/python3"), shim, sizeof shim - 1, 0755);
+    for (size_t i = 0; i < n; i++) {
+        real_install(P("pyenv/versions/3.%d.%d", mm[2 * i], mm[2 * i + 1]), mm[2 * i], mm[2 * i + 1]);
+        write_file(P("pyenv/shims/python3.%d", mm[2 * i]), shim, sizeof shim - 1, 0755);
+    }
+    if (global)
+        write_file(P("pyenv/version"), global, strlen(global), 0644);
+}
+
+static const pys__step *step_of(const char *source)
+{
+    for (size_t i = 0; i < pr.nsteps; i++)
+        if (strcmp(pr.steps[i].source, source) == 0)
+            return &pr.steps[i];
+    return NULL;
+}
+
+#define NEED_TWO(a, b)                                                                             \
+    int a, b;                                                                                      \
+    if (!two_minors(&a, &b))                                                                       \
+        cr_skip_test("needs two pyenv Pythons built with --enable-shared on this machine");
+
+Test(choice, pyenv_global_version_through_shims)
+{
+    NEED_TWO(a, b);
+    /* global is the older b; the newer a is installed too */
+    char global[32];
+    snprintf(global, sizeof global, "3.%d.4\n", b);
+    fake_pyenv(global, (int[]){a, 2, b, 4}, 2);
+    setenv("PATH", P("pyenv/shims"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.4/lib/libpython3.%d.so.1.0", b, b));
+    cr_assert_eq(chosen()->source, PYS__SRC_PYENV);
+    cr_assert_eq(chosen()->micro, 4);
+    cr_assert_str_eq(pr.decided_source, "shell");
+    cr_assert_str_eq(pr.decided_file, P("pyenv/version"));
+    cr_assert(has(step_of("shell")->detail, "a pyenv shim for 3."), "%s", step_of("shell")->detail);
+    cr_assert(has(step_of("shell")->detail, "linked against libpython3."), "%s", step_of("shell")->detail);
+
+    /* pyenv's prefix resolution: "3.b" is the newest installed 3.b.x */
+    snprintf(global, sizeof global, "3.%d", b);
+    write_file(P("pyenv/version"), global, strlen(global), 0644);
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->minor, b);
+
+    /* the old default on request */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.prefer_newest = true}), PYS_OK);
+    cr_assert_eq(chosen()->minor, a);
+    cr_assert_str_eq(pr.decided_source, "search");
+    cr_assert_str_eq(step_of("shell")->status, "skipped");
+}
+
+Test(choice, pyenv_version_variable_beats_the_version_file)
+{
+    NEED_TWO(a, b);
+    char global[32];
+    snprintf(global, sizeof global, "3.%d.4\n", b);
+    fake_pyenv(global, (int[]){a, 2, b, 4}, 2);
+    setenv("PATH", P("pyenv/shims"), 1);
+    char v[64];
+    snprintf(v, sizeof v, "3.%d.2:3.%d.4", a, b);
+    setenv("PYENV_VERSION", v, 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.2/lib/libpython3.%d.so.1.0", a, a));
+    cr_assert_str_eq(pr.decided_file, "PYENV_VERSION");
+    cr_assert(has(pr.decision, "pyenv version set by PYENV_VERSION"), "%s", pr.decision);
+
+    /* a pinned minor asks the shell for python3.b: pyenv takes the first
+     * listed version that has it (PYENV_VERSION lists both) */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    char pin[16];
+    snprintf(pin, sizeof pin, "3.%d", b);
+    cr_assert_eq(probe((pys__probe_opts){.python = pin}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.4/lib/libpython3.%d.so.1.0", b, b));
+    cr_assert(has(step_of("shell")->detail, "python3."), "%s", step_of("shell")->detail);
+    cr_assert_str_eq(pr.decided_file, "options.python");
+}
+
+Test(choice, project_python_version_with_t_line_and_fallback)
+{
+    NEED_TWO(a, b);
+    fake_pyenv(NULL, (int[]){a, 2, b, 4}, 2);
+    setenv("PATH", P("emptybin"), 1);
+    /* line 2 asks for a free-threaded build that is not installed; line 4
+     * (the fallback) for the older b */
+    char text[128];
+    int n = snprintf(text, sizeof text, "# pythons\n3.%dt\n\n3.%d\n", a, b);
+    write_file(P("proj/.python-version"), text, (size_t)n, 0644);
+    mkdirs(P("proj/src/pkg"));
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj/src/pkg")}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.4/lib/libpython3.%d.so.1.0", b, b));
+    cr_assert_str_eq(pr.decided_file, P("proj/.python-version"));
+    cr_assert(has(pr.decision, "pinned by "), "%s", pr.decision);
+    cr_assert(has(pr.decision, "(line 4)"), "%s", pr.decision);
+    const pys__step *rq = step_of("request");
+    cr_assert_str_eq(rq->status, "used");
+    cr_assert_str_eq(rq->file, P("proj/.python-version"));
+    char want[32];
+    snprintf(want, sizeof want, "3.%dt (line 2)", a);
+    cr_assert(has(rq->detail, want), "%s", rq->detail);
+    cr_assert(has(rq->detail, "fallbacks"), "%s", rq->detail);
+
+    /* the t line first, once a free-threaded build is there */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    char lib[PATH_MAX], exe[PATH_MAX], name[PATH_MAX];
+    cr_assert(real_python(a, lib, exe));
+    snprintf(name, sizeof name, "ft/lib/libpython3.%dt.so.1.0", a);
+    place_lib(lib, P("%s", name));
+    touch(P("ft/lib/python3.%dt/os.py", a));
+    setenv("PYSHIM_SYSTEM_LIBDIRS", P("ft/lib"), 1);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj")}), PYS_OK);
+    cr_assert(chosen()->free_threaded);
+    cr_assert_str_eq(chosen()->path, P("%s", name));
+    cr_assert(has(pr.decision, "(line 2)"), "%s", pr.decision);
+
+    /* nothing matches any line: an error naming the file, no silent other Python */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    write_file(P("proj/.python-version"), "3.7\n2.7\n", 8, 0644);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj")}), PYS_E_NOTFOUND);
+    cr_assert(has(dg.message, P("proj/.python-version")), "%s", dg.message);
+    cr_assert(has(dg.message, "3.7 (line 1), 2.7 (line 2)"), "%s", dg.message);
+
+    /* an explicit pin wins over the file */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    char pin[16];
+    snprintf(pin, sizeof pin, "3.%d", a);
+    setenv("PYSHIM_PYTHON_VERSION", pin, 1);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj")}), PYS_OK);
+    cr_assert_eq(chosen()->minor, a);
+    cr_assert_str_eq(pr.decided_file, "PYSHIM_PYTHON_VERSION");
+}
+
+Test(choice, patch_pin_is_exact_and_patch_breaks_ties)
+{
+    NEED_TWO(a, b);
+    (void)a;
+    fake_pyenv(NULL, (int[]){b, 2}, 1);
+    real_install(P("sys/usr"), b, 7);
+    setenv("PYSHIM_SYSTEM_LIBDIRS", P("sys/usr/lib"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("sys/usr/lib/libpython3.%d.so.1.0", b), "3.b.7 over 3.b.2");
+    cr_assert_eq(chosen()->micro, 7);
+    cr_assert_str_eq(pr.decided_source, "search");
+
+    char pin[16];
+    snprintf(pin, sizeof pin, "3.%d.2", b);
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.python = pin}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.2/lib/libpython3.%d.so.1.0", b, b));
+    const pys__candidate *other = cand(P("sys/usr/lib/libpython3.%d.so.1.0", b));
+    cr_assert(!other->accepted);
+    cr_assert_str_eq(other->code, "pin_mismatch");
+
+    snprintf(pin, sizeof pin, "3.%d.9", b);
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.python = pin}), PYS_E_NOTFOUND);
+    cr_assert_str_eq(cand(P("sys/usr/lib/libpython3.%d.so.1.0", b))->code, "pin_mismatch");
+
+    /* no patchlevel.h and no version in the name: a patch pin cannot match */
+    unlink(P("sys/usr/include/python3.%d/patchlevel.h", b));
+    snprintf(pin, sizeof pin, "3.%d.7", b);
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.python = pin}), PYS_E_NOTFOUND);
+    const pys__candidate *k = cand(P("sys/usr/lib/libpython3.%d.so.1.0", b));
+    cr_assert_str_eq(k->code, "patch_unknown");
+    cr_assert(has(k->reason, "patchlevel.h"), "%s", k->reason);
+}
+
+static void conda_env(const char *prefix, int minor, bool with_lib)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/conda-meta/python-3.%d.5-h1234_0_cpython.json", prefix, minor);
+    write_file(p, "{}", 2, 0644);
+    snprintf(p, sizeof p, "%s/conda-meta/history", prefix);
+    touch(p);
+    if (with_lib) {
+        real_install(prefix, minor, -1);
+    } else {
+        char lib[PATH_MAX], exe[PATH_MAX];
+        cr_assert(real_python(minor, lib, exe));
+        snprintf(p, sizeof p, "%s/bin/python3.%d", prefix, minor);
+        place_interp(exe, p);
+        snprintf(p, sizeof p, "%s/lib/python3.%d/os.py", prefix, minor);
+        touch(p);
+    }
+}
+
+Test(choice, conda_environment)
+{
+    NEED_TWO(a, b);
+    fake_pyenv(NULL, (int[]){a, 2}, 1);
+    setenv("PATH", P("pyenv/shims"), 1);
+    conda_env(P("conda/envs/work"), b, true);
+    setenv("CONDA_PREFIX", P("conda/envs/work"), 1);
+    setenv("CONDA_DEFAULT_ENV", "work", 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("conda/envs/work/lib/libpython3.%d.so.1.0", b));
+    cr_assert_eq(chosen()->source, PYS__SRC_CONDA);
+    cr_assert_eq(chosen()->micro, 5, "from conda-meta");
+    cr_assert_str_eq(pr.decided_source, "conda");
+    cr_assert_str_eq(pr.decided_file, "CONDA_PREFIX");
+    cr_assert_str_eq(step_of("conda")->status, "chosen");
+
+    /* conda's base env is not an active project env (as uv does) */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    setenv("CONDA_DEFAULT_ENV", "base", 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_neq(chosen()->source, PYS__SRC_CONDA);
+    cr_assert_str_eq(step_of("conda")->status, "skipped");
+    cr_assert(has(step_of("conda")->detail, "base environment"));
+
+    /* an active env without its libpython: an error that says so */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    setenv("CONDA_DEFAULT_ENV", "broken", 1);
+    conda_env(P("conda/envs/broken"), b, false);
+    setenv("CONDA_PREFIX", P("conda/envs/broken"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    cr_assert(has(dg.message, "conda environment"), "%s", dg.message);
+    cr_assert(has(dg.message, "no usable shared libpython3."), "%s", dg.message);
+    cr_assert(has(dg.message, "conda install python"), "%s", dg.message);
+    cr_assert_str_eq(step_of("conda")->status, "failed");
+}
+
+Test(choice, pixi_environment)
+{
+    NEED_TWO(a, b);
+    fake_pyenv(NULL, (int[]){a, 2}, 1);
+    setenv("PATH", P("pyenv/shims"), 1);
+    conda_env(P("proj/.pixi/envs/default"), b, true);
+    setenv("PIXI_PROJECT_ROOT", P("proj"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("proj/.pixi/envs/default/lib/libpython3.%d.so.1.0", b));
+    cr_assert_eq(chosen()->source, PYS__SRC_PIXI);
+    cr_assert_str_eq(pr.decided_source, "pixi");
+    cr_assert_str_eq(pr.decided_file, "PIXI_PROJECT_ROOT");
+
+    /* pixi run also sets CONDA_PREFIX to its env: still pixi's */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    setenv("CONDA_PREFIX", P("proj/.pixi/envs/default"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_PIXI);
+    cr_assert_str_eq(step_of("conda")->status, "skipped");
+}
+
+Test(choice, project_dot_venv)
+{
+    NEED_TWO(a, b);
+    fake_pyenv(NULL, (int[]){a, 2}, 1);
+    setenv("PATH", P("pyenv/shims"), 1);
+    real_install(P("base"), b, 3);
+    char ver[32];
+    snprintf(ver, sizeof ver, "version = 3.%d.3", b);
+    make_venv(P("proj/.venv"), P("base/bin"), ver, b);
+    mkdirs(P("proj/sub"));
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj/sub"), .project_venv = true}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("base/lib/libpython3.%d.so.1.0", b));
+    cr_assert_str_eq(pr.venv, P("proj/.venv"));
+    cr_assert_str_eq(pr.decided_source, "project-venv");
+    cr_assert_str_eq(pr.decided_file, P("proj/.venv/pyvenv.cfg"));
+
+    /* not asked for: not used */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj/sub")}), PYS_OK);
+    cr_assert_null(pr.venv);
+
+    /* a .python-version asking for another minor: the .venv is skipped */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    char text[16];
+    int n = snprintf(text, sizeof text, "3.%d\n", a);
+    write_file(P("proj/.python-version"), text, (size_t)n, 0644);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj/sub"), .project_venv = true}), PYS_OK);
+    cr_assert_null(pr.venv);
+    cr_assert_eq(chosen()->minor, a);
+    cr_assert_str_eq(step_of("project-venv")->status, "skipped");
+}
+
+Test(choice, path_order_system_before_and_after_pyenv)
+{
+    NEED_TWO(a, b);
+    char global[32];
+    snprintf(global, sizeof global, "3.%d.2\n", a);
+    fake_pyenv(global, (int[]){a, 2}, 1);
+    real_install(P("sys/usr"), b, 6);
+    char path[PATH_MAX * 2];
+    snprintf(path, sizeof path, "%s:%s", P("sys/usr/bin"), P("pyenv/shims"));
+    setenv("PATH", path, 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("sys/usr/lib/libpython3.%d.so.1.0", b), "the system's python3 comes first");
+    cr_assert_eq(chosen()->source, PYS__SRC_PATH);
+    cr_assert_str_eq(pr.decided_source, "shell");
+    cr_assert_str_eq(pr.decided_file, "PATH");
+
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    snprintf(path, sizeof path, "%s:%s", P("pyenv/shims"), P("sys/usr/bin"));
+    setenv("PATH", path, 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("pyenv/versions/3.%d.2/lib/libpython3.%d.so.1.0", a, a), "pyenv's comes first");
+    cr_assert_str_eq(pr.decided_file, P("pyenv/version"));
+
+    /* pyenv's "system": the first python3 outside the shims */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    write_file(P("pyenv/version"), "system\n", 7, 0644);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("sys/usr/lib/libpython3.%d.so.1.0", b));
+
+    /* a pinned minor the shims' version lacks: pyenv falls back to the system's */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    write_file(P("pyenv/version"), global, strlen(global), 0644);
+    char pin[16];
+    snprintf(pin, sizeof pin, "3.%d", b);
+    cr_assert_eq(probe((pys__probe_opts){.python = pin}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("sys/usr/lib/libpython3.%d.so.1.0", b));
+    cr_assert_str_eq(pr.decided_source, "shell");
+}
+
+/* A Debian-style install without its shared library: /usr/bin/python3.X is
+ * linked statically (its ELF needs no libpython), the stdlib is there,
+ * lib/python3/dist-packages marks the layout, libpython3.X.so is not. The
+ * interpreter is this machine's Debian python3.X when there is one, else
+ * any ELF that needs no libpython (only its ELF is read). */
+static int debian_layout(const char *prefix, bool with_lib)
+{
+    int minor = 0;
+    char exe[PATH_MAX] = "";
+    for (int mi = PYS__MAX_MINOR; mi >= PYS__MIN_MINOR && !minor; mi--) {
+        snprintf(exe, sizeof exe, "/usr/bin/python3.%d", mi);
+        if (access(exe, X_OK) == 0)
+            minor = mi;
+    }
+    if (!minor) {
+        minor = 11;
+        snprintf(exe, sizeof exe, "/bin/true");
+    }
+    char p[PATH_MAX];
+    snprintf(p, sizeof p, "%s/bin/python3.%d", prefix, minor);
+    mkparent(p);
+    if (link(exe, p) != 0)
+        copy_file(exe, p, 0755);
+    char name[32];
+    snprintf(name, sizeof name, "python3.%d", minor);
+    snprintf(p, sizeof p, "%s/bin/python3", prefix);
+    symlink_to(name, p);
+    snprintf(p, sizeof p, "%s/lib/python3.%d/os.py", prefix, minor);
+    touch(p);
+    snprintf(p, sizeof p, "%s/lib/python3/dist-packages", prefix);
+    mkdirs(p);
+    if (with_lib) {
+        char lib[PATH_MAX], rexe[PATH_MAX];
+        if (!real_python(minor, lib, rexe))
+            return -1;
+        snprintf(p, sizeof p, "%s/lib/" "x86_64-linux-gnu" "/libpython3.%d.so.1.0", prefix, minor);
+        place_lib(lib, p);
+    }
+    return minor;
+}
+
+Test(choice, static_interpreter_without_shared_library_says_how_to_fix)
+{
+    int minor = debian_layout(P("deb/usr"), false);
+    setenv("PATH", P("deb/usr/bin"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    char want[64];
+    snprintf(want, sizeof want, "apt install libpython3.%d", minor);
+    cr_assert(has(dg.message, want), "%s", dg.message);
+    cr_assert(has(dg.message, "statically linked"), "%s", dg.message);
+    cr_assert(has(dg.message, P("deb/usr/bin/python3.%d", minor)), "%s", dg.message);
+    cr_assert_str_eq(step_of("shell")->status, "skipped");
+    cr_assert(has(step_of("shell")->detail, want), "%s", step_of("shell")->detail);
+
+    /* another Python elsewhere: used, and the account says why not the shell's */
+    int a, b;
+    if (!two_minors(&a, &b))
+        return;
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    fake_pyenv(NULL, (int[]){a, 2}, 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_eq(chosen()->source, PYS__SRC_PYENV);
+    cr_assert_str_eq(pr.decided_source, "search");
+    cr_assert(has(step_of("shell")->detail, want), "%s", step_of("shell")->detail);
+}
+
+#if defined(__x86_64__) && !defined(__ILP32__)
+Test(choice, static_interpreter_with_the_shared_library_beside_it)
+{
+    int minor = debian_layout(P("deb/usr"), true);
+    if (minor < 0)
+        cr_skip_test("no real libpython of the Debian interpreter's version");
+    setenv("PATH", P("deb/usr/bin"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK);
+    cr_assert_str_eq(chosen()->path, P("deb/usr/lib/x86_64-linux-gnu/libpython3.%d.so.1.0", minor));
+    cr_assert_str_eq(pr.decided_source, "shell");
+    cr_assert(has(step_of("shell")->detail, "statically linked"), "%s", step_of("shell")->detail);
+    cr_assert(has(step_of("shell")->detail, "ships the shared library"), "%s", step_of("shell")->detail);
+}
+#endif
+
+Test(choice, pyenv_build_without_shared_library_says_rebuild)
+{
+    NEED_TWO(a, b);
+    (void)b;
+    /* a pyenv version whose interpreter needs libpython3.a.so.1.0, which is gone */
+    fake_pyenv("3.0.0\n", (int[]){a, 2}, 1);
+    char v[32];
+    snprintf(v, sizeof v, "3.%d.2\n", a);
+    write_file(P("pyenv/version"), v, strlen(v), 0644);
+    unlink(P("pyenv/versions/3.%d.2/lib/libpython3.%d.so.1.0", a, a));
+    unlink(P("pyenv/versions/3.%d.2/lib/libpython3.%d.so", a, a));
+    setenv("PATH", P("pyenv/shims"), 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    cr_assert(has(dg.message, "PYTHON_CONFIGURE_OPTS=--enable-shared pyenv install --force 3."), "%s", dg.message);
+    cr_assert(has(dg.message, "needs libpython3."), "%s", dg.message);
+}
+
+Test(choice, every_source_has_a_line_in_order)
+{
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    static const char *const order[] = {"explicit", "venv", "conda", "pixi", "request",
+                                        "project-venv", "shell", "uv", "search"};
+    size_t at = 0;
+    for (size_t i = 0; i < pr.nsteps; i++) {
+        while (at < 9 && strcmp(order[at], pr.steps[i].source) != 0)
+            at++;
+        cr_assert_lt(at, 9, "step %s out of order", pr.steps[i].source);
+        cr_assert_not_null(pr.steps[i].detail);
+    }
+    for (size_t k = 0; k < 9; k++)
+        cr_assert_not_null(step_of(order[k]), "no line for %s", order[k]);
+    /* reason codes for rejections */
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    touch(P("sys/lib/libpython3.so"));
+    touch(P("sys/lib/libpython3.7m.so.1.0"));
+    install(P("sys2"), 12, false, false);
+    char dirs[PATH_MAX * 2];
+    snprintf(dirs, sizeof dirs, "%s:%s", P("sys/lib"), P("sys2/lib"));
+    setenv("PYSHIM_SYSTEM_LIBDIRS", dirs, 1);
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_E_NOTFOUND);
+    cr_assert_str_eq(cand("libpython3.so")->code, "stub");
+    cr_assert_str_eq(cand("libpython3.7m.so.1.0")->code, "too_old");
+    cr_assert_str_eq(cand("sys2/lib/libpython3.12.so.1.0")->code, "no_stdlib");
 }

@@ -4,6 +4,9 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <poll.h>
+#include <pty.h>
+#include <signal.h>
+#include <time.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +61,7 @@ static result *cli(const char *const *args, const char *const *env_add)
     cr_assert_eq(pipe(pe), 0);
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&fa, po[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
     posix_spawn_file_actions_addclose(&fa, po[0]);
@@ -252,8 +256,12 @@ Test(cli, pyshim_errors_exit_2)
     r = CLI("run", "--python", "3.7", "-c", "1");
     cr_assert_eq(r->status, 2);
     cr_assert(strstr(r->err, "not supported"), "%s", r->err);
-    r = CLI("run");
+    r = CLI("run", "--python");
     cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->err, "needs a value"), "%s", r->err);
+    /* No target: Python reads its program from stdin (empty here). */
+    r = CLI("run");
+    cr_assert_eq(r->status, 0, "%s", r->err);
     r = CLI("frobnicate");
     cr_assert_eq(r->status, 2);
     r = CLI("--help");
@@ -354,4 +362,351 @@ PYS_TEST_NOOPEN(cli, run_with_dependencies_and_deps_commands, .timeout = 240)
     cr_assert_eq(r->status, 2);
     free(wheels);
     rm_tree(work);
+}
+
+/* ---- how a Python is chosen, as a user sees it --------------------------- */
+
+static void mkdirs_cli(const char *path)
+{
+    char tmp[1024];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    for (char *s = tmp + 1; *s; s++)
+        if (*s == '/') {
+            *s = '\0';
+            mkdir(tmp, 0755);
+            *s = '/';
+        }
+    mkdir(tmp, 0755);
+}
+
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* First line of a command's stdout (run by the test, never by pyshim). */
+static bool first_line(const char *cmd, char *out, size_t n)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p)
+        return false;
+    bool ok = fgets(out, (int)n, p) != NULL;
+    int st = pclose(p);
+    if (!ok || st != 0)
+        return false;
+    out[strcspn(out, "\n")] = '\0';
+    return *out != '\0';
+}
+
+Test(cli, run_follows_pyenv_as_the_shell_does)
+{
+    /* The oracle is pyenv itself, run here in an empty directory: pyshim
+     * must land on the prefix pyenv names, without running pyenv. */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/pyshim-cli-pyenv-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    cr_assert_eq(chdir(dir), 0);
+    char expect[1024], lib[1200];
+    if (!first_line("pyenv prefix 2>/dev/null", expect, sizeof expect))
+        cr_skip_test("pyenv is not on PATH, or has no version set");
+    char minor_s[64];
+    cr_assert(first_line("python3 -c 'import sys; print(sys.version_info[1])' 2>/dev/null", minor_s,
+                         sizeof minor_s));
+    snprintf(lib, sizeof lib, "%s/lib/libpython3.%s.so.1.0", expect, minor_s);
+    if (access(lib, F_OK) != 0)
+        cr_skip_test("pyenv's Python %s has no shared library", expect);
+    const char *code = "import sys; print(sys.prefix)";
+    result *r = CLI("run", "-c", code);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    char want[1100];
+    snprintf(want, sizeof want, "%s\n", expect);
+    cr_assert_str_eq(r->out, want, "pyshim run chose another Python than pyenv's");
+
+    /* --python 3.X: the shell's python3.X, which pyenv resolves the same way */
+    char pin[80], which[1024], cmd[128];
+    snprintf(pin, sizeof pin, "3.%s", minor_s);
+    snprintf(cmd, sizeof cmd, "pyenv which python3.%s 2>/dev/null", minor_s);
+    cr_assert(first_line(cmd, which, sizeof which));
+    char *rw = realpath(which, NULL);
+    cr_assert_not_null(rw);
+    *strrchr(rw, '/') = '\0';
+    *strrchr(rw, '/') = '\0';
+    r = CLI("run", "--python", pin, "-c", code);
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    snprintf(want, sizeof want, "%s\n", rw);
+    cr_assert_str_eq(r->out, want);
+    free(rw);
+
+    r = CLI("probe", "--why");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "shell        chosen"), "%s", r->out);
+    cr_assert(strstr(r->out, "a pyenv shim for"), "%s", r->out);
+    rmdir(dir);
+}
+
+Test(cli, probe_why_and_json_name_the_deciding_file)
+{
+    /* a project asking for the minor of some Python on this machine */
+    pys_probe_result *pr = NULL;
+    cr_assert_eq(pys_probe(&(pys_options){.prefer_newest = true}, &pr), PYS_OK);
+    cr_assert_geq(pys_probe_chosen(pr), 0);
+    const pys_candidate *k = pys_probe_get(pr, (size_t)pys_probe_chosen(pr));
+    char text[64];
+    snprintf(text, sizeof text, "# fallbacks follow\n3.99\n%d.%d%s\n", k->major, k->minor,
+             k->free_threaded ? "t" : "");
+    int minor = k->minor;
+    pys_probe_free(pr);
+    char dir[64], file[128], sub[128];
+    snprintf(dir, sizeof dir, "/tmp/pyshim-cli-proj-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(file, sizeof file, "%s/.python-version", dir);
+    put(file, text);
+    snprintf(sub, sizeof sub, "%s/src/pkg", dir);
+    mkdirs_cli(sub);
+    cr_assert_eq(chdir(sub), 0);
+
+    result *r = CLI("probe", "--why");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    static const char *const order[] = {"explicit", "venv", "conda", "pixi", "request",
+                                        "project-venv", "shell", "uv", "search"};
+    const char *at = r->out;
+    for (size_t i = 0; i < 9; i++) {
+        char head[32];
+        snprintf(head, sizeof head, "%s ", order[i]);
+        const char *p = strstr(at, head);
+        cr_assert_not_null(p, "no line for %s in order:\n%s", order[i], r->out);
+        at = p;
+    }
+    char want[256];
+    snprintf(want, sizeof want, "pinned by %s", file);
+    cr_assert(strstr(r->out, want), "%s", r->out);
+    cr_assert(strstr(r->out, "(line 3)"), "%s", r->out);
+    cr_assert(strstr(r->out, "3.99 (line 2)"), "%s", r->out);
+
+    r = CLI("probe", "--json");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cJSON *j = cJSON_Parse(r->out);
+    cr_assert_not_null(j);
+    cr_assert_str_eq(cJSON_GetObjectItem(j, "decided_file")->valuestring, file);
+    cr_assert(strstr(cJSON_GetObjectItem(j, "decision")->valuestring, "pinned by"));
+    cr_assert_geq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "steps")), 9, "a line per source (fallback lines add their own)");
+    cJSON *c;
+    int rejected = 0;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "candidates"))
+    {
+        const char *code = cJSON_GetObjectItem(c, "reason_code")->valuestring;
+        cr_assert(code && *code);
+        if (cJSON_IsFalse(cJSON_GetObjectItem(c, "accepted"))) {
+            rejected++;
+            cr_assert_str_neq(code, "accepted");
+        }
+        if (cJSON_IsTrue(cJSON_GetObjectItem(c, "chosen")))
+            cr_assert_eq((int)cJSON_GetObjectItem(c, "micro")->valuedouble >= -1, 1);
+    }
+    (void)rejected;
+    cJSON *chosen = NULL;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItem(j, "candidates")) if (cJSON_IsTrue(cJSON_GetObjectItem(c, "chosen"))) chosen = c;
+    cr_assert_not_null(chosen);
+    char v[16];
+    snprintf(v, sizeof v, "3.%d", minor);
+    cr_assert(strncmp(cJSON_GetObjectItem(chosen, "version")->valuestring, v, strlen(v)) == 0);
+    cJSON_Delete(j);
+
+    /* --newest: the old default, the file is not read */
+    r = CLI("probe", "--why", "--newest");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert(strstr(r->out, "prefer_newest"), "%s", r->out);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf '%s'", dir);
+    cr_assert_eq(system(rm), 0);
+}
+
+Test(cli, interpreter_without_shared_library_exit_2_with_the_fix)
+{
+    /* A Debian-style /usr without libpython3.X.so: a statically linked
+     * python3.X (this machine's Debian one, else any ELF that needs no
+     * libpython: only its ELF is read), the stdlib, dist-packages. */
+    char dir[64];
+    snprintf(dir, sizeof dir, "/tmp/pyshim-cli-deb-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    int minor = 0;
+    char src[64] = "/bin/true";
+    for (int mi = 14; mi >= 8 && !minor; mi--) {
+        char p[64];
+        snprintf(p, sizeof p, "/usr/bin/python3.%d", mi);
+        if (access(p, X_OK) == 0) {
+            minor = mi;
+            snprintf(src, sizeof src, "%s", p);
+        }
+    }
+    if (!minor)
+        minor = 11;
+    char p[256], cmd[600];
+    snprintf(p, sizeof p, "%s/usr/bin", dir);
+    mkdirs_cli(p);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s/usr/bin/python3.%d' && ln -s python3.%d '%s/usr/bin/python3'", src,
+             dir, minor, minor, dir);
+    cr_assert_eq(system(cmd), 0);
+    snprintf(p, sizeof p, "%s/usr/lib/python3.%d", dir, minor);
+    mkdirs_cli(p);
+    snprintf(p, sizeof p, "%s/usr/lib/python3.%d/os.py", dir, minor);
+    put(p, "");
+    snprintf(p, sizeof p, "%s/usr/lib/python3/dist-packages", dir);
+    mkdirs_cli(p);
+    cr_assert_eq(chdir(dir), 0);
+
+    char path[256], home[256], none[256], ld[256], uv[256];
+    snprintf(path, sizeof path, "PATH=%s/usr/bin", dir);
+    snprintf(home, sizeof home, "HOME=%s", dir);
+    snprintf(none, sizeof none, "PYENV_ROOT=%s/no-pyenv", dir);
+    snprintf(ld, sizeof ld, "PYSHIM_LDCONFIG_CACHE=%s/no-cache", dir);
+    snprintf(uv, sizeof uv, "UV_PYTHON_INSTALL_DIR=%s/no-uv", dir);
+    const char *env[] = {path, home, none, ld, uv, "PYSHIM_SYSTEM_LIBDIRS=", "PYENV_VERSION=", NULL};
+    result *r = cli((const char *const[]){"run", "-c", "pass", NULL}, env);
+    cr_assert_eq(r->status, 2, "out: %s\nerr: %s", r->out, r->err);
+    char want[64];
+    snprintf(want, sizeof want, "apt install libpython3.%d", minor);
+    cr_assert(strstr(r->err, want), "%s", r->err);
+    cr_assert(strstr(r->err, "statically linked"), "%s", r->err);
+    cr_assert(strstr(r->err, "PYS_E_NOTFOUND"), "%s", r->err);
+
+    r = cli((const char *const[]){"probe", "--why", NULL}, env);
+    cr_assert_eq(r->status, 2);
+    cr_assert(strstr(r->out, "shell        skipped"), "%s", r->out);
+    cr_assert(strstr(r->out, want), "%s", r->out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- the REPL under a pseudo-terminal ------------------------------------------------- */
+
+/* Reads from fd into buf (appending) until `done` says so or 30 s pass. */
+static bool read_until(int fd, char *buf, size_t cap, size_t *len, bool (*done)(const char *))
+{
+    time_t start = time(NULL);
+    while (!done(buf)) {
+        if (time(NULL) - start > 30)
+            return false;
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        ssize_t k = read(fd, buf + *len, cap - 1 - *len);
+        if (k <= 0)
+            return false;
+        *len += (size_t)k;
+        buf[*len] = '\0';
+    }
+    return true;
+}
+
+static bool has_prompt(const char *s)
+{
+    return strstr(s, ">>> ") != NULL;
+}
+
+/* The terminal's text without escape sequences (the 3.13+ REPL draws
+ * with them): ESC [ ... final byte, and two-byte ESC x. */
+static char *plain(const char *s)
+{
+    static char out[65536];
+    size_t n = 0;
+    for (const char *p = s; *p && n < sizeof out - 1;) {
+        if (p[0] == '\x1b' && p[1] == '[') {
+            p += 2;
+            while (*p && !(*p >= '@' && *p <= '~'))
+                p++;
+            if (*p)
+                p++;
+        } else if (p[0] == '\x1b' && p[1]) {
+            p += 2;
+        } else {
+            out[n++] = *p++;
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/* The result line: "2" alone on a line after the echoed input. */
+static bool has_two(const char *raw)
+{
+    const char *s = plain(raw);
+    const char *in = strstr(s, "1+1");
+    for (const char *p = in ? strchr(in, '\n') : NULL; p; p = strchr(p + 1, '\n')) {
+        const char *q = p + 1;
+        while (*q == '\r')
+            q++;
+        if (q[0] == '2' && (q[1] == '\r' || q[1] == '\n'))
+            return true;
+    }
+    return false;
+}
+
+/* A prompt after the result line. */
+static bool has_prompt_after_two(const char *raw)
+{
+    if (!has_two(raw))
+        return false;
+    const char *s = plain(raw);
+    const char *in = strstr(s, "1+1");
+    return in && strstr(in + 3, ">>> ") != NULL;
+}
+
+PYS_TEST_NOOPEN(cli, repl_under_a_pty, .timeout = 120)
+{
+    const char *bin = getenv("PYSHIM_TEST_CLI");
+    cr_assert_not_null(bin);
+    int master = -1;
+    pid_t pid = forkpty(&master, NULL, NULL, NULL);
+    cr_assert_geq(pid, 0, "forkpty");
+    if (pid == 0) {
+        setenv("TERM", "xterm", 1);
+        unsetenv("PYTHONSTARTUP");
+        unsetenv("VIRTUAL_ENV");
+        execl(bin, bin, "run", "--library", py->path, (char *)NULL);
+        _exit(127);
+    }
+    static char buf[65536];
+    size_t len = 0;
+    buf[0] = '\0';
+    bool prompt = read_until(master, buf, sizeof buf, &len, has_prompt);
+    if (!prompt)
+        kill(pid, SIGKILL);
+    cr_assert(prompt, "%s: no prompt; the terminal showed:\n%s", pyt_name(py), buf);
+    cr_assert_eq(write(master, "1+1\r", 4), 4);
+    bool two = read_until(master, buf, sizeof buf, &len, has_two);
+    if (!two)
+        kill(pid, SIGKILL);
+    cr_assert(two, "%s: no '2' after 1+1; the terminal showed:\n%s", pyt_name(py), buf);
+    /* Ctrl-D once the REPL waits at its next prompt: sent earlier, it can
+     * reach the terminal while the line editor switches its mode and be
+     * dropped. */
+    bool again = read_until(master, buf, sizeof buf, &len, has_prompt_after_two);
+    if (!again)
+        kill(pid, SIGKILL);
+    cr_assert(again, "%s: no prompt after the result; the terminal showed:\n%s", pyt_name(py), buf);
+    cr_assert_eq(write(master, "\x04", 1), 1);
+    /* Drain until the child closes the terminal. */
+    char sink[4096];
+    time_t start = time(NULL);
+    for (;;) {
+        struct pollfd p = {master, POLLIN, 0};
+        if (time(NULL) - start > 30) {
+            kill(pid, SIGKILL);
+            break;
+        }
+        if (poll(&p, 1, 1000) <= 0)
+            continue;
+        if (read(master, sink, sizeof sink) <= 0)
+            break;
+    }
+    int st = 0;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(master);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+              "%s: Ctrl-D should exit 0 (status %#x); the terminal showed:\n%s", pyt_name(py),
+              st, buf);
 }

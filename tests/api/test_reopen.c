@@ -1,0 +1,97 @@
+/* Opening again after a close that finalised Python while Python threads
+ * (daemon threads) were still running: CPython cannot be initialised again
+ * while one of them may wake up (it would run on freed thread state in the
+ * new interpreter), so pys_open refuses until they are gone. Every test
+ * runs once per supported Python found. */
+#include <string.h>
+#include <time.h>
+
+#include "pyshim_test.h"
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int try_open(const pyt_python *py, pys_runtime **rt)
+{
+    pys_options o = {.library_path = py->path, .ignore_environment = true};
+    *rt = NULL;
+    return pys_open(&o, rt);
+}
+
+/* A daemon thread that sleeps 0.4 s at a time, forever. */
+static const char start_daemon[] = "import threading, time\n"
+                                   "def sleepy():\n"
+                                   "    while True:\n"
+                                   "        time.sleep(0.4)\n"
+                                   "threading.Thread(target=sleepy, daemon=True).start()\n";
+
+PYS_TEST_NOOPEN(reopen, refused_while_a_daemon_thread_may_wake, .timeout = 120)
+{
+    pys_runtime *rt = pyt_open(py);
+    pyt_assert_ok(pys_exec(rt, start_daemon));
+    pyt_close(rt);
+    int rc = try_open(py, &rt);
+    cr_assert_eq(rc, PYS_E_STATE, "pys_open right after close: %s (%s)", pys_err_name(rc),
+                 pys_last_error()->message);
+    cr_assert_null(rt);
+    cr_assert(strstr(pys_last_error()->message, "thread"), "message: %s",
+              pys_last_error()->message);
+    /* On 3.9-3.13 such a thread ends when it wakes up (finalisation is
+     * still marked); then the reopen is allowed, and runs safely. On 3.8
+     * it stays parked on the destroyed GIL, and the reopen stays refused. */
+    for (int i = 0; i < 300 && rc != PYS_OK; i++) {
+        sleep_ms(10);
+        rc = try_open(py, &rt);
+    }
+    if (py->major == 3 && py->minor >= 9 && py->minor <= 13) {
+        cr_assert_eq(rc, PYS_OK, "pys_open once the thread has gone: %s",
+                     pys_last_error()->message);
+    } else if (rc != PYS_OK) {
+        cr_log_info("%s: the daemon thread stays parked; reopen refused", pyt_name(py));
+        return;
+    }
+    /* Python runs on in the new interpreter past the old thread's wake-ups. */
+    pyt_assert_ok(pys_exec(rt, "import time\n"
+                               "t = time.monotonic()\n"
+                               "while time.monotonic() - t < 0.5: time.sleep(0.01)\n"));
+    cr_assert_eq(pyt_eval_i64(rt, "__import__('threading').active_count()"), 1);
+    pyt_close(rt);
+    /* No thread left this time: open again at once. */
+    rt = pyt_open(py);
+    pyt_close(rt);
+}
+
+PYS_TEST_NOOPEN(reopen, allowed_when_daemon_threads_ended_before_close)
+{
+    pys_runtime *rt = pyt_open(py);
+    pyt_assert_ok(pys_exec(rt, "import threading\n"
+                               "t = threading.Thread(target=lambda: None, daemon=True)\n"
+                               "t.start(); t.join()\n"));
+    pyt_close(rt);
+    rt = pyt_open(py);
+    cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
+    pyt_close(rt);
+}
+
+PYS_TEST_NOOPEN(reopen, refused_for_an_untracked_thread, .timeout = 60)
+{
+    /* A thread started with _thread directly: threading does not know it,
+     * so pyshim cannot tell when it is gone and refuses for good. */
+    pys_runtime *rt = pyt_open(py);
+    pyt_assert_ok(pys_exec(rt, "import _thread, time\n"
+                               "def sleepy():\n"
+                               "    while True:\n"
+                               "        time.sleep(0.2)\n"
+                               "_thread.start_new_thread(sleepy, ())\n"
+                               "time.sleep(0.05)\n"));
+    pyt_close(rt);
+    for (int i = 0; i < 3; i++) {
+        int rc = try_open(py, &rt);
+        cr_assert_eq(rc, PYS_E_STATE, "pys_open: %s", pys_err_name(rc));
+        sleep_ms(300);
+    }
+}

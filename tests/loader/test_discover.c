@@ -795,6 +795,39 @@ Test(discover, pin_minor_takes_freethreaded_only_if_nothing_else)
     cr_assert_eq(chosen()->minor, 12);
 }
 
+/* A debug build (libpython3.Xd, bin/python3.Xd; its stdlib dir has no
+ * "d"): a request with 'd' takes it, from a pin or a .python-version line,
+ * and without one the release build wins. */
+Test(discover, debug_builds_by_pin_and_python_version)
+{
+    setenv("PYENV_ROOT", P("pyenv"), 1);
+    install(P("pyenv/versions/3.12.1"), 12, false, true);
+    touch(P("pyenv/versions/3.12.1-debug/lib/libpython3.12d.so.1.0"));
+    touch(P("pyenv/versions/3.12.1-debug/lib/python3.12/os.py"));
+    script(P("pyenv/versions/3.12.1-debug/bin/python3.12d"));
+    setenv("PATH", P("emptybin"), 1);
+
+    cr_assert_eq(probe((pys__probe_opts){0}), PYS_OK, "%s", dg.message);
+    cr_assert(!chosen()->debug, "%s", chosen()->path);
+    const pys__candidate *k = cand(P("pyenv/versions/3.12.1-debug/lib/libpython3.12d.so.1.0"));
+    cr_assert_not_null(k);
+    cr_assert(k->accepted && k->debug, "%s", k->reason);
+
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    cr_assert_eq(probe((pys__probe_opts){.python = "3.12d"}), PYS_OK, "%s", dg.message);
+    cr_assert(chosen()->debug, "%s", chosen()->path);
+    cr_assert_str_eq(chosen()->executable, P("pyenv/versions/3.12.1-debug/bin/python3.12d"));
+    cr_assert_str_eq(cand(P("pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"))->code, "pin_mismatch");
+
+    pys__probe_free(&pr);
+    pys__diag_free(&dg);
+    write_file(P("proj/.python-version"), "3.12d\n3.12\n", 11, 0644);
+    cr_assert_eq(probe((pys__probe_opts){.project_dir = P("proj")}), PYS_OK, "%s", dg.message);
+    cr_assert(chosen()->debug, "%s", chosen()->path);
+    cr_assert_str_eq(pr.decided_file, P("proj/.python-version"));
+}
+
 Test(discover, pin_unsupported_versions)
 {
     setenv("PYENV_ROOT", P("pyenv"), 1);

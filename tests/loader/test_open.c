@@ -530,6 +530,23 @@ Test(open, fake_untested_version_refused_by_env)
     cr_assert(strstr(pys_last_error()->message, "untested"), "%s", pys_last_error()->message);
 }
 
+/* pys_main chooses and loads through the same steps as pys_open: the
+ * loader's refusal of an untested version reaches it too, before any of
+ * the library's code runs. */
+Test(open, fake_untested_version_refused_by_pys_main)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316");
+    cr_assert_not_null(fake);
+    const char *lib = fake_tree(fake, "libpython-custom.so", NULL);
+    pys_options o = {.library_path = lib, .ignore_environment = true, .refuse_untested = true};
+    char *argv[] = {"python", "-c", "pass", NULL};
+    int status = -1;
+    cr_assert_eq(pys_main(&o, 3, argv, &status), PYS_E_LOAD, "%s", pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "3.16"), "%s", pys_last_error()->message);
+    cr_assert(strstr(pys_last_error()->message, "untested"), "%s", pys_last_error()->message);
+    cr_assert_eq(status, -1, "Python did not run");
+}
+
 Test(open, fake_untested_version_missing_symbol)
 {
     const char *fake = getenv("PYSHIM_TEST_FAKE316_NODICT");

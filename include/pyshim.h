@@ -179,7 +179,8 @@ struct pys_bridge_func; /* pyshim_bridge.h */
 /* Options for pys_open. Zero-initialised means "default" for every field. */
 typedef struct pys_options {
     const char *library_path;  /* explicit libpython; no search. Env: PYSHIM_LIBPYTHON */
-    const char *python;        /* version pin "3.12" or "3.13t". Env: PYSHIM_PYTHON_VERSION */
+    const char *python;        /* version pin "3.12", "3.12.4", "3.13t", "3.15d". Env:
+                                * PYSHIM_PYTHON_VERSION */
     const char *venv;          /* a venv directory. Env: VIRTUAL_ENV */
     bool prefer_uv;            /* also search uv-managed Pythons, and build with uv */
     const char *uv_project;    /* a uv project dir: `uv sync`, then load its .venv */

@@ -128,16 +128,19 @@ static void fork_with_a_thread_inside(pys_runtime *rt, void *(*fn)(void *))
 
 PYS_TEST(fork, close_in_the_child_of_a_fork_while_another_thread_calls, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     fork_with_a_thread_inside(rt, sleeper_main);
 }
 
 PYS_TEST(fork, close_in_the_child_of_a_fork_while_another_thread_batches, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     fork_with_a_thread_inside(rt, batcher_main);
 }
 
 PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     /* The call that forks goes on in the child with its deadline. */
     pyt_assert_ok(pys_set_deadline(rt, 2000));
     int rc = pys_exec(rt, "import os, warnings\n"

@@ -8,6 +8,8 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <pyshim.h>
+#include <stdio.h>
+#include <unistd.h>
 
 typedef struct pyt_python {
     char path[1024];
@@ -49,6 +51,17 @@ void pyt_leak_check(void);
  * child, whose next malloc of that size blocks for good. The normal build
  * runs these tests. No-op in other builds. */
 void pyt_skip_if_fork_unsafe(void);
+
+/* In a forked child: exits with status n (the parent reports it) when c
+ * is false, after printing c and this thread's last error. */
+#define PYT_CHILD_CHECK(n, c)                                                                      \
+    do {                                                                                           \
+        if (!(c)) {                                                                                \
+            fprintf(stderr, "child check %d failed: %s (%s)\n", n, #c,                             \
+                    pys_last_error()->message);                                                    \
+            _exit(n);                                                                              \
+        }                                                                                          \
+    } while (0)
 
 #define PYS_TEST(suite, name, ...)                                                                 \
     ParameterizedTestParameters(suite, name) { return pyt_params(); }                               \

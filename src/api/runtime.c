@@ -658,16 +658,16 @@ int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
     const pys_options *o = opts ? opts : &zero;
     if (!argv || !exit_status || argc < 1)
         return pys__fail(__func__, PYS_E_ARG, "pys_main: argv and exit_status are needed (argc >= 1)");
-    pthread_mutex_lock(&open_lock);
+    open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED || main_ran) {
-        pthread_mutex_unlock(&open_lock);
+        open_lock_give();
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_main: a runtime is open, or Python already ran, in this process");
     }
     /* Opening: a concurrent pys_open is refused while Python runs. */
     atomic_store(&rt->state, PYS__ST_OPENING);
-    pthread_mutex_unlock(&open_lock);
+    open_lock_give();
     pys__diag d = {0};
     prepared p;
     int rc = open_prepare(o, &p, &d);

@@ -41,15 +41,6 @@ static void expect_child_ok(pid_t pid, const char *what)
     cr_assert_eq(WEXITSTATUS(st), 0, "%s: child check %d failed", what, WEXITSTATUS(st));
 }
 
-#define CHILD_CHECK(n, c)                                                                          \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "child check %d failed: %s (%s)\n", n, #c,                             \
-                    pys_last_error()->message);                                                    \
-            _exit(n);                                                                              \
-        }                                                                                          \
-    } while (0)
-
 typedef struct sleeper {
     pys_runtime *rt;
     atomic_bool started;
@@ -89,19 +80,19 @@ static void child_after_fork(pys_runtime *rt)
 {
     alarm(20);
     /* Calls work. */
-    CHILD_CHECK(1, pyt_eval_i64(rt, "6*7") == 42);
+    PYT_CHILD_CHECK(1, pyt_eval_i64(rt, "6*7") == 42);
     /* Deadlines fire (the parent's watchdog thread is not here). */
-    CHILD_CHECK(2, pys_set_deadline(rt, 50) == PYS_OK);
-    CHILD_CHECK(3, pys_exec(rt, "while True: pass") == PYS_E_TIMEOUT);
-    CHILD_CHECK(4, pys_set_deadline(rt, 0) == PYS_OK);
+    PYT_CHILD_CHECK(2, pys_set_deadline(rt, 50) == PYS_OK);
+    PYT_CHILD_CHECK(3, pys_exec(rt, "while True: pass") == PYS_E_TIMEOUT);
+    PYT_CHILD_CHECK(4, pys_set_deadline(rt, 0) == PYS_OK);
     /* Threads work: a new host thread calls in. */
     sleeper s = {.rt = rt};
     pthread_t th;
-    CHILD_CHECK(5, pthread_create(&th, NULL, sleeper_main, &s) == 0);
+    PYT_CHILD_CHECK(5, pthread_create(&th, NULL, sleeper_main, &s) == 0);
     pthread_join(th, NULL);
-    CHILD_CHECK(6, s.rc == PYS_OK);
+    PYT_CHILD_CHECK(6, s.rc == PYS_OK);
     /* And close returns: nobody else is inside pyshim here. */
-    CHILD_CHECK(7, pys_close(rt) == PYS_OK);
+    PYT_CHILD_CHECK(7, pys_close(rt) == PYS_OK);
     _exit(0);
 }
 
@@ -128,16 +119,19 @@ static void fork_with_a_thread_inside(pys_runtime *rt, void *(*fn)(void *))
 
 PYS_TEST(fork, close_in_the_child_of_a_fork_while_another_thread_calls, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     fork_with_a_thread_inside(rt, sleeper_main);
 }
 
 PYS_TEST(fork, close_in_the_child_of_a_fork_while_another_thread_batches, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     fork_with_a_thread_inside(rt, batcher_main);
 }
 
 PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     /* The call that forks goes on in the child with its deadline. */
     pyt_assert_ok(pys_set_deadline(rt, 2000));
     int rc = pys_exec(rt, "import os, warnings\n"
@@ -152,9 +146,9 @@ PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
     pys_release(p);
     if (pid == 0) {
         alarm(20);
-        CHILD_CHECK(1, rc == PYS_E_TIMEOUT);
-        CHILD_CHECK(2, pys_set_deadline(rt, 0) == PYS_OK);
-        CHILD_CHECK(3, pys_close(rt) == PYS_OK);
+        PYT_CHILD_CHECK(1, rc == PYS_E_TIMEOUT);
+        PYT_CHILD_CHECK(2, pys_set_deadline(rt, 0) == PYS_OK);
+        PYT_CHILD_CHECK(3, pys_close(rt) == PYS_OK);
         _exit(0);
     }
     /* The parent's call returns right after the fork (on a loaded

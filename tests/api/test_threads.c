@@ -889,13 +889,16 @@ PYS_TEST(deadline, swallowing_code_is_still_stopped)
 
 PYS_TEST(deadline, is_per_call)
 {
-    pyt_assert_ok(pys_set_deadline(rt, 60));
+    /* The deadline is far above what each call needs, so that a loaded
+     * machine (the suite runs tests side by side) cannot push a short call
+     * past it; what is checked is that it restarts with every call. */
+    pyt_assert_ok(pys_set_deadline(rt, 400));
     /* Many quick calls spanning several deadlines: none is hit. */
     double t0 = now_ms();
     int n = 0;
-    while (now_ms() - t0 < 300) {
+    while (now_ms() - t0 < 1500) {
         cr_assert_eq(pyt_eval_i64(rt, "sum(range(100))"), 4950);
-        sleep_ms(2);
+        sleep_ms(5);
         n++;
     }
     /* A call shorter than the deadline completes. */
@@ -974,7 +977,7 @@ PYS_TEST(deadline, blocking_c_calls_are_not_stopped)
     rc = pys_exec(rt, "for _ in range(1000): time.sleep(0.01)\n");
     took = now_ms() - t0;
     cr_assert_eq(rc, PYS_E_TIMEOUT);
-    cr_assert_lt(took, 500, "stopped after %.0f ms", took);
+    cr_assert_lt(took, 1000, "stopped after %.0f ms", took);
     pyt_assert_ok(pys_set_deadline(rt, 0));
     cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
 }

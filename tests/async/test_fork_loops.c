@@ -10,15 +10,6 @@
 
 #include "pyshim_test.h"
 
-#define CHILD_CHECK(n, c)                                                                          \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "child check %d failed: %s (%s)\n", n, #c,                             \
-                    pys_last_error()->message);                                                    \
-            _exit(n);                                                                              \
-        }                                                                                          \
-    } while (0)
-
 static const char setup[] = "import asyncio\n"
                             "async def forever():\n"
                             "    await asyncio.sleep(3600)\n"
@@ -27,6 +18,7 @@ static const char setup[] = "import asyncio\n"
 
 PYS_TEST(fork_loops, child_stops_and_frees_the_parents_loops, .timeout = 120)
 {
+    pyt_skip_if_fork_unsafe();
     pyt_assert_ok(pys_exec(rt, setup));
     pys_obj forever = pys_eval(rt, "forever");
     pys_obj quick = pys_eval(rt, "quick");
@@ -44,24 +36,24 @@ PYS_TEST(fork_loops, child_stops_and_frees_the_parents_loops, .timeout = 120)
     int64_t pid = pyt_eval_i64(rt, "pid");
     if (pid == 0) {
         alarm(20);
-        CHILD_CHECK(1, pys_future_wait(f1, 2000) == PYS_E_CANCELLED);
-        CHILD_CHECK(2, pys_future_wait(f2, 2000) == PYS_E_CANCELLED);
+        PYT_CHILD_CHECK(1, pys_future_wait(f1, 2000) == PYS_E_CANCELLED);
+        PYT_CHILD_CHECK(2, pys_future_wait(f2, 2000) == PYS_E_CANCELLED);
         pys_obj one = pys_from_int64(rt, 1);
-        CHILD_CHECK(3, pys_loop_submit(loop, quick, &one, 1, NULL, NULL) == NULL);
-        CHILD_CHECK(4, pys_last_error()->code == PYS_E_STATE);
-        CHILD_CHECK(5, pys_loop_stop(loop) == PYS_OK);
+        PYT_CHILD_CHECK(3, pys_loop_submit(loop, quick, &one, 1, NULL, NULL) == NULL);
+        PYT_CHILD_CHECK(4, pys_last_error()->code == PYS_E_STATE);
+        PYT_CHILD_CHECK(5, pys_loop_stop(loop) == PYS_OK);
         pys_future_free(f1);
         pys_future_free(f2);
         pys_loop *l2 = pys_loop_start(rt);
-        CHILD_CHECK(6, l2 != NULL);
+        PYT_CHILD_CHECK(6, l2 != NULL);
         pys_future *f3 = pys_loop_submit(l2, quick, &one, 1, NULL, NULL);
-        CHILD_CHECK(7, f3 && pys_future_wait(f3, 5000) == PYS_OK);
+        PYT_CHILD_CHECK(7, f3 && pys_future_wait(f3, 5000) == PYS_OK);
         pys_future_free(f3);
         pys_future *f4 = pys_call_async_bg(quick, &one, 1, NULL, NULL);
-        CHILD_CHECK(8, f4 && pys_future_wait(f4, 5000) == PYS_OK);
+        PYT_CHILD_CHECK(8, f4 && pys_future_wait(f4, 5000) == PYS_OK);
         pys_future_free(f4);
-        CHILD_CHECK(9, pys_loop_stop(l2) == PYS_OK);
-        CHILD_CHECK(10, pys_close(rt) == PYS_OK);
+        PYT_CHILD_CHECK(9, pys_loop_stop(l2) == PYS_OK);
+        PYT_CHILD_CHECK(10, pys_close(rt) == PYS_OK);
         _exit(0);
     }
     int st = 0;

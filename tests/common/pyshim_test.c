@@ -127,3 +127,11 @@ void pyt_leak_check(void)
                  "and with --filter to see the report)");
 #endif
 }
+
+void pyt_skip_if_fork_unsafe(void)
+{
+#ifdef PYT_LSAN
+    cr_skip_test("the sanitizer's allocator is not fork-safe in a multithreaded process; "
+                 "the normal build runs this test");
+#endif
+}

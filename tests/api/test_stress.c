@@ -1,6 +1,6 @@
 /* The 8-thread stress run (tests/common/stress.c): calls, releases of each
  * other's handles, batches, interrupts and deadlines for
- * PYSHIM_STRESS_SECONDS (default 60) per Python, also on the free-threaded
+ * PYSHIM_STRESS_SECONDS (default 20) per Python, also on the free-threaded
  * builds' locking path (half the time each). Under ASan any memory error
  * fails it. Every test runs once per supported Python found. */
 #include "pyshim_test.h"

@@ -4,7 +4,7 @@
  * back at thread exit, reused), the watchdog (deadlines firing, interrupts
  * posted, start/stop), the 8-thread stress run of tests/common/stress.c
  * (calls, releases of each other's handles, batches, interrupts and
- * deadlines for PYSHIM_STRESS_SECONDS, default 60, half of it on the
+ * deadlines for PYSHIM_STRESS_SECONDS, default 20, half of it on the
  * locking path), and pys_close from another thread while calls run.
  *
  * Criterion cannot run under TSan (its arena allocator fails), so this is a

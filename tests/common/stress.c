@@ -61,8 +61,8 @@ static double now_s(void)
 double pyt_stress_seconds(void)
 {
     const char *e = getenv("PYSHIM_STRESS_SECONDS");
-    double v = e && *e ? atof(e) : 60.0;
-    return v > 0 ? v : 60.0;
+    double v = e && *e ? atof(e) : 20.0;
+    return v > 0 ? v : 20.0;
 }
 
 static uint64_t next(worker *w)

@@ -21,7 +21,7 @@ typedef struct pyt_stress_result {
     size_t handles_before, handles_after;
 } pyt_stress_result;
 
-/* Seconds to run: PYSHIM_STRESS_SECONDS, default 60. */
+/* Seconds to run: PYSHIM_STRESS_SECONDS, default 20. */
 double pyt_stress_seconds(void);
 /* Runs 8 host threads for `seconds` against rt (open), mixing calls that
  * run Python code (some of which give the GIL up mid-call), handle

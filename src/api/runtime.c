@@ -599,6 +599,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
+    if (rc == PYS_OK)
+        pys__threads_free_main_tstate(rt);
     if (rc != PYS_OK) {
         open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
@@ -786,22 +788,39 @@ int pys_close(pys_runtime *rt)
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     int rc = PYS_OK;
+    /* Which thread state finalises. CPython 3.13+ finalises on its main
+     * thread state whichever thread calls (it deletes any other state it
+     * is called on: 3.13t then crashes flushing sys.stdout, the GIL builds
+     * run on freed memory, debug builds assert), so that state is attached
+     * here, once this thread's own state is given back (deleted if Ensure
+     * made it, kept if pyshim keeps it: finalisation frees kept ones).
+     * - 3.12-3.14: no thread uses it after open
+     *   (pys__threads_free_main_tstate), so any thread attaches it cleanly.
+     * - 3.15+: the opener keeps it (see there); another thread attaches it
+     *   while CPython still binds it to the opener's GILState. Release
+     *   builds accept that; debug builds (3.15d) assert it, so a close of
+     *   a debug build on another thread does not finalise (as with
+     *   skip_finalize) and says so.
+     * - 3.8-3.11: the opener attaches it; other threads finalise on
+     *   Ensure's state, which those versions accept.
+     * Without a main state of ours (inherited from an earlier runtime that
+     * skipped finalisation), Ensure's state is used. */
+    bool on_main = rt->main_tstate != NULL &&
+                   (rt->main_free || pys__api.PyGILState_GetThisThreadState() == rt->main_tstate);
+    if (rt->finalize && !on_main && rt->main_tstate && rt->version >= 0x030f) {
+        if (rt->debug) {
+            rt->finalize = false;
+            pys__log(rt, PYS_LOG_WARN,
+                     "pys_close: a debug build of CPython %d.%d asserts when it is finalised on "
+                     "a thread other than the one that opened it; closing without finalising "
+                     "Python (atexit handlers do not run; the next pys_open attaches again)",
+                     rt->version >> 8, rt->version & 0xff);
+        } else {
+            on_main = true;
+        }
+    }
     if (rt->finalize) {
-        /* Finalise on the main thread state, whichever thread closes:
-         * with it detached (no call is in flight) it may be attached here.
-         * Finalising on a state Ensure made for another thread is what
-         * CPython does not expect: 3.13t then deletes that state while
-         * finalising and crashes flushing sys.stdout with no thread state.
-         * Release gives this thread's own state back first (it is deleted
-         * if Ensure made it, kept if pyshim keeps it; finalisation frees
-         * kept ones). Without a main state of ours (inherited from an
-         * earlier runtime that skipped finalisation), Ensure's state is
-         * used. Builds with a GIL finalise on Ensure's state from other
-         * threads as before: they handle it, and their debug builds
-         * (3.15d) assert that a thread state bound to one thread's
-         * GILState is not attached on another. */
-        if (rt->main_tstate &&
-            (rt->free_threaded || pys__api.PyGILState_GetThisThreadState() == rt->main_tstate)) {
+        if (on_main) {
             pys__api.PyGILState_Release(gs);
             pys__api.PyEval_RestoreThread(rt->main_tstate);
         }
@@ -813,6 +832,7 @@ int pys_close(pys_runtime *rt)
         pys__sig_close_after();
         pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
+        rt->main_free = false;
         pys__py_init_free();
     } else {
         pys__sig_close_keep();

@@ -1353,8 +1353,28 @@ PYS_TEST_NOOPEN(close, from_another_thread_joins_python_threads)
     closer c = {.rt = rt};
     pthread_join(spawn(closer_main, &c), NULL);
     cr_assert_eq(c.rc, PYS_OK);
-    cr_assert_geq(c.took, 200, "close returned after %.0f ms, before the thread ended", c.took);
     char path[300];
+    if (py->debug && py->major == 3 && py->minor >= 15) {
+        /* A debug build of 3.15+ asserts when finalised on a thread other
+         * than its opener's, so such a close does not finalise (runtime.c,
+         * pys_close): no join, no atexit; the thread runs on, and the next
+         * open attaches to the same interpreter, where it ends. */
+        cr_assert_null(pys_runtime_current());
+        rt = pyt_open(py);
+        cr_assert_eq(pyt_eval_i64(rt, "__import__('threading').active_count() >= 1"), 1);
+        pyt_assert_ok(pys_exec(rt, "import time\n"
+                                   "while threading.active_count() > 1: time.sleep(0.01)\n"));
+        snprintf(path, sizeof path, "%s/thread", dir);
+        cr_assert_eq(access(path, F_OK), 0, "the non-daemon thread did not finish");
+        unlink(path);
+        pyt_close(rt);
+        snprintf(path, sizeof path, "%s/atexit", dir);
+        cr_assert_eq(access(path, F_OK), 0, "the atexit hook did not run at the opener's close");
+        unlink(path);
+        rmdir(dir);
+        return;
+    }
+    cr_assert_geq(c.took, 200, "close returned after %.0f ms, before the thread ended", c.took);
     snprintf(path, sizeof path, "%s/thread", dir);
     cr_assert_eq(access(path, F_OK), 0, "the non-daemon thread did not finish");
     unlink(path);

@@ -4,16 +4,18 @@
 #   1. on this machine, on every Python the probe finds (pyenv, the
 #      distribution's, and the free-threaded builds of the cache: their bin/
 #      dirs go first on PATH, which the probe searches);
-#   2. under AddressSanitizer on a representative subset (oldest, newest
-#      with a GIL, every free-threaded one), and the ThreadSanitizer driver
-#      on the free-threaded builds;
+#   2. under AddressSanitizer on a representative subset (the oldest and
+#      newest release builds with a GIL, the newest free-threaded one; the
+#      stress run for 60 s each), and the ThreadSanitizer driver on every
+#      host Python, the free-threaded ones included;
 #   3. inside the cache's Debian sid tree, built there with sid's own
 #      toolchain, on Debian's 3.13, 3.14, 3.15 and the debug build (a
 #      process of this machine cannot load sid's libpython: newer glibc).
 #
-#   scripts/ci-pythons.sh [all|host|ft|sid|extra]    (default all)
+#   scripts/ci-pythons.sh [all|host|sanitizers|ft|sid|extra]    (default all)
 #     all    host + sid
 #     host   1 and 2 above
+#     sanitizers  2 alone (ASan on the subset, TSan on every host Python)
 #     ft     1 and 2 restricted to the free-threaded builds of the cache
 #     sid    3
 #     extra  ft + sid: what a CI that already runs the suite, ASan and TSan
@@ -45,18 +47,37 @@ for p in "$dir"/ft/*t; do
 done
 export PATH="$ftpath$PATH"
 
+# The ASan subset, from what the probe finds: the oldest and the newest
+# release builds with a GIL, and the newest free-threaded build.
+asan_subset() {
+    build/tools/pyshim probe --json | python3 -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["candidates"] if x["accepted"] and not x["debug"]]
+key = lambda x: tuple(int(p.rstrip("td")) for p in x["version"].split("."))
+gil = sorted((x for x in c if not x["free_threaded"]), key=key)
+ft = sorted((x for x in c if x["free_threaded"]), key=key)
+tags = []
+for x in gil[:1] + gil[-1:] + ft[-1:]:
+    t = x["version"].rstrip("td") + x["abiflags"]
+    if t not in tags:
+        tags.append(t)
+print(",".join(tags))'
+}
+
 host() {
     scripts/test.sh
     stamp "host suite done"
-    local asan="${PYSHIM_CI_ASAN_PYTHONS:-3.8,3.13$ftvers}"
-    PYSHIM_TEST_PYTHONS="$asan" \
+    sanitizers
+}
+
+sanitizers() {
+    scripts/build.sh build >/dev/null
+    local asan="${PYSHIM_CI_ASAN_PYTHONS:-$(asan_subset)}"
+    PYSHIM_TEST_PYTHONS="$asan" PYSHIM_STRESS_SECONDS="${PYSHIM_STRESS_SECONDS:-60}" \
         scripts/test.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
     stamp "ASan suite on $asan done"
-    if [ -n "$ftvers" ]; then
-        PYSHIM_TEST_PYTHONS="${ftvers#,}" \
-            scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
-        stamp "TSan driver on ${ftvers#,} done"
-    fi
+    PYSHIM_STRESS_SECONDS=20 scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
+    stamp "TSan driver on every host Python done"
     build/tools/pyshim probe --json >"$dir/probe-host.json"
 }
 
@@ -113,6 +134,7 @@ sid() {
 
 case "$what" in
     host) host ;;
+    sanitizers) sanitizers ;;
     ft) ft ;;
     sid) sid ;;
     extra) ft; sid ;;

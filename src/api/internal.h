@@ -89,7 +89,7 @@ struct pys_runtime {
     size_t type_off;
     bool finalize;               /* !skip_finalize */
     PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
-    bool main_free;              /* no thread uses it: pys_close attaches it (threads.c) */
+    bool fork_no_finalize;       /* a fork child that cannot finalise (threads.c) */
     pthread_t opener;
     uint64_t opens;              /* pys_open count: tags cached thread states */
     uint64_t finalises;          /* finalising closes: a kept state older than one is gone */
@@ -274,9 +274,6 @@ void pys__threads_init(void);
 /* threads.c, for pys_open (GIL held, after init): registers the hook
  * that restarts the watchdog in a child of os.fork(). */
 void pys__threads_open(pys_runtime *rt);
-/* Gives the opener a thread state of its own so that any thread can
- * finalise on the main one (threads.c). */
-bool pys__threads_free_main_tstate(pys_runtime *rt);
 /* threads.c: at thread exit (pthread key destructor of the tls), gives
  * back the thread state pyshim kept for this thread, if the runtime that
  * made it is still open. */

@@ -576,6 +576,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->untested = p.li.untested;
     rt->locking = rt->free_threaded || pys__force_locking;
     rt->finalize = !o->skip_finalize;
+    rt->fork_no_finalize = false;
     if (!was_init)
         rt->main_tstate = main_ts;
     rt->opener = pthread_self();
@@ -599,8 +600,6 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
     pys__api.PyGILState_Release(gs);
-    if (rc == PYS_OK)
-        pys__threads_free_main_tstate(rt);
     if (rc != PYS_OK) {
         open_lock_give();
         atomic_store(&rt->state, PYS__ST_CLOSED);
@@ -789,34 +788,45 @@ int pys_close(pys_runtime *rt)
         pys__api.PyErr_Clear();
     int rc = PYS_OK;
     /* Which thread state finalises. CPython 3.13+ finalises on its main
-     * thread state whichever thread calls (it deletes any other state it
-     * is called on: 3.13t then crashes flushing sys.stdout, the GIL builds
-     * run on freed memory, debug builds assert), so that state is attached
-     * here, once this thread's own state is given back (deleted if Ensure
-     * made it, kept if pyshim keeps it: finalisation frees kept ones).
-     * - 3.12-3.14: no thread uses it after open
-     *   (pys__threads_free_main_tstate), so any thread attaches it cleanly.
-     * - 3.15+: the opener keeps it (see there); another thread attaches it
-     *   while CPython still binds it to the opener's GILState. Release
-     *   builds accept that; debug builds (3.15d) assert it, so a close of
-     *   a debug build on another thread does not finalise (as with
-     *   skip_finalize) and says so.
-     * - 3.8-3.11: the opener attaches it; other threads finalise on
-     *   Ensure's state, which those versions accept.
-     * Without a main state of ours (inherited from an earlier runtime that
-     * skipped finalisation), Ensure's state is used. */
-    bool on_main = rt->main_tstate != NULL &&
-                   (rt->main_free || pys__api.PyGILState_GetThisThreadState() == rt->main_tstate);
-    if (rt->finalize && !on_main && rt->main_tstate && rt->version >= 0x030f) {
-        if (rt->debug) {
-            rt->finalize = false;
-            pys__log(rt, PYS_LOG_WARN,
-                     "pys_close: a debug build of CPython %d.%d asserts when it is finalised on "
-                     "a thread other than the one that opened it; closing without finalising "
-                     "Python (atexit handlers do not run; the next pys_open attaches again)",
-                     rt->version >> 8, rt->version & 0xff);
-        } else {
-            on_main = true;
+     * thread state whatever thread calls, and deletes the state it was
+     * called on (3.13t then crashed flushing sys.stdout, the GIL builds ran
+     * on freed memory), so from 3.13 the closing thread attaches the main
+     * state, once its own is given back (deleted if Ensure made it, kept
+     * if pyshim keeps it: finalisation frees kept ones). CPython still
+     * binds the main state to the opener's GILState there: release builds
+     * accept that; debug builds assert it, so a debug build closed on
+     * another thread does not finalise (as with skip_finalize) and says
+     * so. The opener attaches it on every version. 3.8-3.12 finalise on
+     * Ensure's state on other threads, which they expect. Without a main
+     * state of ours (inherited from an earlier runtime that skipped
+     * finalisation, or deleted by a fork), Ensure's state is used.
+     *
+     * (Giving the opener a state of its own at open, so that the main one
+     * is nobody's, would satisfy the debug builds, but 3.13+ posts signals
+     * to the main state: the opener's Python handlers would not run.) */
+    if (rt->fork_no_finalize && rt->finalize) {
+        rt->finalize = false;
+        pys__log(rt, PYS_LOG_INFO,
+                 "pys_close: in a child of os.fork() made on a thread other than the opener, "
+                 "CPython %d.%d cannot finalise (the fork deleted its main thread state); "
+                 "closing without finalising Python (atexit handlers do not run)",
+                 rt->version >> 8, rt->version & 0xff);
+    }
+    bool on_main = false;
+    if (rt->main_tstate) {
+        on_main = pys__api.PyGILState_GetThisThreadState() == rt->main_tstate;
+        if (!on_main && rt->finalize && rt->version >= 0x030d) {
+            if (rt->debug) {
+                rt->finalize = false;
+                pys__log(rt, PYS_LOG_WARN,
+                         "pys_close: a debug build of CPython %d.%d asserts when it is finalised "
+                         "on a thread other than the one that opened it; closing without "
+                         "finalising Python (atexit handlers do not run; the next pys_open "
+                         "attaches again)",
+                         rt->version >> 8, rt->version & 0xff);
+            } else {
+                on_main = true;
+            }
         }
     }
     if (rt->finalize) {
@@ -832,7 +842,6 @@ int pys_close(pys_runtime *rt)
         pys__sig_close_after();
         pys__threads_after_finalize(rt);
         rt->main_tstate = NULL;
-        rt->main_free = false;
         pys__py_init_free();
     } else {
         pys__sig_close_keep();

@@ -1141,9 +1141,14 @@ static void fork_child(void)
     pthread_mutex_unlock(&wd.mu);
     if (rt->locking && atomic_load(&rt->state) != PYS__ST_CLOSED)
         pthread_mutex_init(&rt->lock, NULL); /* never held across a fork by its thread */
-    if (!rt->main_free && !pthread_equal(rt->opener, pthread_self())) {
-        /* CPython deletes the other threads' states in the child (the
-         * free main state is no thread's: see after_fork_child). */
+    if (!pthread_equal(rt->opener, pthread_self())) {
+        /* CPython deletes the other threads' states in the child, the main
+         * one with them. 3.13+ finalises on its main state whatever thread
+         * calls (it would attach the deleted one and crash), so pys_close
+         * in this child closes without finalising (runtime.c says so);
+         * older versions finalise on this thread's state. */
+        if (rt->version >= 0x030d && rt->main_tstate)
+            rt->fork_no_finalize = true;
         rt->main_tstate = NULL;
         rt->first_tstate = NULL;
         rt->opener = pthread_self();
@@ -1163,24 +1168,6 @@ static PyObject *after_fork_child(PyObject *self, PyObject *noargs)
     (void)noargs;
     pys_runtime *rt = &pys__the_runtime;
     struct pys__thr *r = pys__tls_get()->thr;
-    if (rt->main_free && pys__api.PyGILState_GetThisThreadState() != rt->main_tstate) {
-        /* PyOS_AfterFork_Child deleted every state but this thread's,
-         * the free main state with them. CPython 3.13+ finalises on the
-         * main state whatever thread calls (it would attach the deleted
-         * one and crash), so pys_close in this child closes without
-         * finalising, as with skip_finalize; 3.12 finalises on this
-         * thread's state. */
-        rt->main_tstate = NULL;
-        rt->main_free = false;
-        if (rt->version >= 0x030d && rt->finalize) {
-            rt->finalize = false;
-            pys__log(rt, PYS_LOG_INFO,
-                     "os.fork() child: CPython %d.%d cannot finalise on a thread state other "
-                     "than its main one, which the fork deleted; pys_close will not finalise "
-                     "Python in this process (atexit handlers do not run)",
-                     rt->version >> 8, rt->version & 0xff);
-        }
-    }
     if (r && atomic_load(&rt->state) == PYS__ST_OPEN) {
         uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
         if ((w & ST_MASK) != ST_IDLE &&
@@ -1216,61 +1203,6 @@ void pys__threads_open(pys_runtime *rt)
             pys__api.Py_DecRef(objs[i]);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-}
-
-/* The main thread state made free for whichever thread closes.
- *
- * CPython 3.12+ binds a thread state to one thread's GILState when it is
- * first attached there, and finalisation expects to run on the main
- * thread state (runtime->main_tstate): 3.13t deletes any other state it
- * runs on and crashes, and debug builds (3.15d) assert both that the
- * finalising state is the main one and that a state bound to one thread's
- * GILState is not attached on another. So the opener does not go on with
- * the main state: it gets a state of its own (made here, attached once so
- * that CPython binds this thread's GILState to it, which unbinds the main
- * state), kept by pyshim like any state it made (gilstate count 1,
- * deleted at thread exit or by finalisation). The main state stays
- * detached and unbound until pys_close attaches it on the closing thread,
- * opener or not. Before 3.12 a new state does not take over the thread's
- * GILState (the first one made stays), so two states of one thread would
- * disagree with PyGILState_Check: those versions keep the main state on
- * the opener, and their finalisation accepts any thread's state. 3.15
- * keeps a thread's GILState binding past finalisation (it is a thread
- * local, no longer dropped with a TSS key): a state of the opener's own,
- * freed by a close on another thread, would leave the opener bound to
- * freed memory, while the main state is static in CPython and valid
- * again after the next initialisation. So 3.15+ keeps the main state on
- * the opener too (pys_close says what that means for other threads).
- * Called on the opener thread, GIL not held, main state detached. Returns
- * whether the main state is free (then rt->main_free is set). */
-bool pys__threads_free_main_tstate(pys_runtime *rt)
-{
-    rt->main_free = false;
-    if (!rt->main_tstate || rt->version < 0x030c || rt->version >= 0x030f)
-        return false;
-    PyThreadState *ts = pys__api.PyThreadState_New(pys__api.PyInterpreterState_Main());
-    if (!ts)
-        return false;
-    pys__api.PyEval_RestoreThread(ts);
-    bool bound = pys__api.PyGILState_GetThisThreadState() == ts;
-    pys__api.PyEval_SaveThread();
-    if (!bound) {
-        /* Not the CPython this was written for: go on with the main state. */
-        pys__api.PyEval_RestoreThread(ts);
-        pys__api.PyThreadState_Clear(ts);
-        pys__api.PyThreadState_DeleteCurrent();
-        pys__api.PyEval_RestoreThread(rt->main_tstate);
-        pys__api.PyEval_SaveThread();
-        return false;
-    }
-    pys__tls *t = pys__tls_get();
-    t->tstate = ts;
-    t->tstate_gen = rt->opens;
-    t->tstate_fin = rt->finalises;
-    t->tstate_own = true;
-    pys__tls_register(t);
-    rt->main_free = true;
-    return true;
 }
 
 /* ---- public ------------------------------------------------------------------- */

@@ -26,6 +26,7 @@
  * command line is parsed, run and exited by CPython exactly as by `python`. */
 #include "init.h"
 
+#include <locale.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,6 +130,31 @@ static int init_legacy(const pys__init_opts *o, pys__diag *d)
     return PYS_OK;
 }
 
+/* UTF-8 mode as the Python configuration decides it (PEP 540, and PEP
+ * 686 from 3.15), for PyInitConfig: its isolated defaults fix the mode and
+ * take no "decide yourself" value. PYTHONUTF8 decides first; else 3.15+
+ * turns it on, and older versions turn it on in the C or POSIX locale, the
+ * LC_CTYPE one the environment selects (CPython's pre-initialisation sets
+ * it the same way, and gives the process's own back afterwards). */
+static int default_utf8_mode(const pys__init_opts *o)
+{
+    const char *env = getenv("PYTHONUTF8");
+    if (env && strcmp(env, "1") == 0)
+        return 1;
+    if (env && strcmp(env, "0") == 0)
+        return 0;
+    if (o->version >= 0x030f)
+        return 1;
+    const char *cur = setlocale(LC_CTYPE, NULL);
+    char *saved = cur ? strdup(cur) : NULL;
+    const char *loc = setlocale(LC_CTYPE, "");
+    int on = loc && (strcmp(loc, "C") == 0 || strcmp(loc, "POSIX") == 0);
+    if (saved)
+        setlocale(LC_CTYPE, saved);
+    free(saved);
+    return on;
+}
+
 static int init_pep741(const pys__init_opts *o, pys__diag *d)
 {
     PyInitConfig *c = pys__api.PyInitConfig_Create();
@@ -148,8 +174,8 @@ static int init_pep741(const pys__init_opts *o, pys__diag *d)
     rc |= pys__api.PyInitConfig_SetInt(c, "configure_locale", 1);
     rc |= pys__api.PyInitConfig_SetInt(c, "coerce_c_locale", o->coerce_c_locale >= 0);
     rc |= pys__api.PyInitConfig_SetInt(c, "coerce_c_locale_warn", 0);
-    if (o->utf8_mode)
-        rc |= pys__api.PyInitConfig_SetInt(c, "utf8_mode", o->utf8_mode > 0);
+    rc |= pys__api.PyInitConfig_SetInt(c, "utf8_mode",
+                                       o->utf8_mode ? o->utf8_mode > 0 : default_utf8_mode(o));
     rc |= pys__api.PyInitConfig_SetStr(c, "program_name", o->executable);
     /* A venv gets `home` too (its base prefix, where the stdlib is): with
      * the program name alone, 3.14 initialises a venv right once, but

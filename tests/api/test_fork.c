@@ -158,3 +158,48 @@ PYS_TEST(fork, deadline_of_the_forking_call_fires_in_the_child, .timeout = 120)
     pyt_assert_ok(pys_set_deadline(rt, 0));
     expect_child_ok((pid_t)pid, "the child's deadline");
 }
+
+/* A host thread other than the opener forks: the child's only thread state
+ * is that thread's (CPython deleted the main one). Calls work there, and
+ * pys_close returns PYS_OK; on 3.13+, which can only finalise on the main
+ * state, it closes without finalising, and says so through the logger. */
+typedef struct forker {
+    pys_runtime *rt;
+    int64_t pid;
+    int rc;
+} forker;
+
+static void *forker_main(void *p)
+{
+    forker *f = p;
+    f->rc = pys_exec(f->rt, "import os, warnings\n"
+                            "warnings.simplefilter('ignore', DeprecationWarning)\n"
+                            "pid = os.fork()\n");
+    pys_obj o = pys_eval(f->rt, "pid");
+    f->pid = -1;
+    if (pys_ok(o))
+        pys_to_int64(o, &f->pid);
+    pys_release(o);
+    if (f->pid == 0) {
+        alarm(20);
+        PYT_CHILD_CHECK(1, f->rc == PYS_OK);
+        PYT_CHILD_CHECK(2, pyt_eval_i64(f->rt, "6*7") == 42);
+        PYT_CHILD_CHECK(3, pys_close(f->rt) == PYS_OK);
+        PYT_CHILD_CHECK(4, pys_runtime_current() == NULL);
+        _exit(0);
+    }
+    return NULL;
+}
+
+PYS_TEST(fork, close_in_the_child_of_a_fork_on_another_thread, .timeout = 120)
+{
+    pyt_skip_if_fork_unsafe();
+    forker f = {.rt = rt};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, forker_main, &f), 0);
+    pthread_join(th, NULL);
+    pyt_assert_ok(f.rc);
+    cr_assert_gt(f.pid, 0);
+    expect_child_ok((pid_t)f.pid, "fork on a thread other than the opener");
+    cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
+}

@@ -10,9 +10,11 @@
  * --check, compares) the two files. Exit status: 0, 1 when generation
  * failed or --check found a stale or missing file, 2 for usage and pyshim
  * errors. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <pyshim.h>
 
@@ -212,6 +214,9 @@ int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i, gen_selec
         join(cpath, sizeof cpath, dir, text[0], ".c");
         if (check) {
             status = check_file(hpath, text[1], len[1]) | check_file(cpath, text[2], len[2]);
+        } else if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+            perror(out);
+            status = 2;
         } else if ((status = write_file(hpath, text[1], len[1])) == 0) {
             status = write_file(cpath, text[2], len[2]);
         }

@@ -462,7 +462,8 @@ def c_out1(t, name):
 def tname(t):
     if t.kind == "tuple":
         return "tuple[%s]" % ", ".join(tname(e) for e in t.elts)
-    n = {"list_float": "list[float]", "list_int": "list[int]", "obj": "object", "cls": t.cls or ""}.get(
+    n = {"list_float": "list[float]", "list_int": "list[int]", "obj": "object",
+         "cls": (t.cls or "").split("_", PREFIX_PARTS[0])[-1]}.get(
         t.kind, t.kind)
     return "Optional[%s]" % n if t.opt else n
 
@@ -543,6 +544,22 @@ def conv(t, expr, name):
     return "pys_dup(%s)" % name
 
 
+def c_literal(v):
+    """A handle-making C expression for a simple default value, or None."""
+    import math
+    if v is None:
+        return "pys_none(rt)"
+    if type(v) is bool:
+        return "pys_from_bool(rt, %s)" % ("true" if v else "false")
+    if type(v) is int and -2 ** 63 < v < 2 ** 63:
+        return "pys_from_int64(rt, INT64_C(%d))" % v
+    if type(v) is float and math.isfinite(v):
+        return "pys_from_double(rt, %s)" % repr(v)
+    if type(v) is str and v.isascii() and v.isprintable() and '"' not in v and "\\" not in v and "?" not in v:
+        return 'pys_from_str(rt, "%s")' % v
+    return None
+
+
 def conv_arg(t, name):
     """Handle for a parameter (Optional: the None case included)."""
     k = t.kind
@@ -608,21 +625,35 @@ def emit_body(f, pre):
     w("    pys_obj pys_r = PYS_NULL;\n    int pys_rc = PYS_E_INTERNAL;\n")
     if of:
         w("    %s_opts pys_o;\n" % f.cname)
-        w("    bool pys_gap = false;\n" if any(p.how == "posopt" for p in pos) else "")
         w("    if (opts)\n        pys_o = *opts;\n    else\n        memset(&pys_o, 0, sizeof pys_o);\n")
     if f.self_cls:
         w("    pys_a[pys_n++] = self.o; /* borrowed */\n")
+    posopt = [p for p in pos if p.how == "posopt"]
+    if posopt:
+        # Positional-only parameters with defaults are passed up to the last
+        # one set; an unset one before it gets its default when that is a
+        # C literal (else PYS_E_ARG: Python has no way to skip it).
+        w("    size_t pys_npos = 0;\n")
+        for k, p in enumerate(posopt):
+            w("    if (%s)\n        pys_npos = %d;\n" % (is_set(p, "pys_o"), k + 1))
     for p in pos:
         if p.how == "pos":
             w("    if (!pys_ok(pys_a[pys_n] = %s))\n        goto fail;\n    pys_n++;\n" % conv_arg(p.t, p.c))
+            continue
+        k = posopt.index(p)
+        lit = c_literal(p.default)
+        w("    if (pys_npos > %d) {\n" % k)
+        if k + 1 < len(posopt):
+            w("        if (%s)\n            pys_a[pys_n] = %s;\n" % (is_set(p, "pys_o"), opt_conv(p, "pys_o")))
+            if lit:
+                w("        else\n            pys_a[pys_n] = %s;\n" % lit)
+            else:
+                w("        else {\n            pys_rc = pys_set_error(PYS_E_ARG, \"%s\", "
+                  "\"%s: %s (positional-only, its default is no C value) must be set when a later one is\");\n"
+                  "            goto done;\n        }\n" % (f.cname, f.cname, p.name))
         else:
-            w("    if (%s) {\n" % is_set(p, "pys_o"))
-            w("        if (pys_gap) {\n            pys_rc = pys_set_error(PYS_E_ARG, \"%s\", "
-              "\"%s: positional-only %s given without the ones before it\");\n"
-              "            goto done;\n        }\n" % (f.cname, f.cname, p.name))
-            w("        if (!pys_ok(pys_a[pys_n] = %s))\n            goto fail;\n        pys_n++;\n"
-              % opt_conv(p, "pys_o"))
-            w("    } else {\n        pys_gap = true;\n    }\n")
+            w("        pys_a[pys_n] = %s;\n" % opt_conv(p, "pys_o"))
+        w("        if (!pys_ok(pys_a[pys_n]))\n            goto fail;\n        pys_n++;\n    }\n")
     for p in kws:
         if p.how == "kwreq":
             w("    if (!pys_ok(pys_v = %s))\n        goto fail;\n" % conv_arg(p.t, p.c))
@@ -668,6 +699,7 @@ def emit_take(t, src, dst, w, pre, ind="    "):
 
 
 CLS_SLOT = {}
+PREFIX_PARTS = [1]  # underscores in the prefix + 1: C class name -> Python name
 
 
 def emit_result(f, pre, w):
@@ -1015,6 +1047,7 @@ def generate(modname, prefix, only, paths, stubs=""):
     only = [o for o in (only or "").split(",") if o]
     items, report = collect(mod, prefix, only)
     CLS_SLOT.clear()
+    PREFIX_PARTS[0] = prefix.count("_") + 1
     for f in items:
         if f.kind == "new":
             CLS_SLOT[f.cls] = f.slot
@@ -1070,13 +1103,14 @@ def generate(modname, prefix, only, paths, stubs=""):
             c.append("int %s_free(%s self)\n{\n    return pys_release(self.o);\n}\n\n" % (f.cls, f.cls))
     src = "".join(c).rstrip("\n") + "\n"
     # Helpers no binding uses would be -Wunused-function errors.
-    for helper in ("take_int", "take_float", "take_bool", "take_str", "take_bytes", "take_obj", "take_cls",
-                   "check_tuple", "none_result"):
-        name = "%s__%s" % (pre, helper)
-        if src.count(name + "(") == 1:
-            src = drop_function(src, name)
-    if "%s__take_int(" % pre not in src and "%s__take_float(" % pre not in src and "%s__take_bool(" % pre not in src:
-        src = drop_function(src, "%s__none_result" % pre)
+    changed = True
+    while changed:
+        changed = False
+        for helper in ("take_int", "take_float", "take_bool", "take_str", "take_bytes", "take_obj", "take_cls",
+                       "check_tuple", "none_result"):
+            name = "%s__%s" % (pre, helper)
+            if src.count(name + "(") == 1:
+                src, changed = drop_function(src, name), True
     rep = "".join("%-9s %s%s\n" % (st, what, (": " + why) if why else "") for st, what, why in report)
     return prefix, "".join(h), src, rep
 

@@ -78,6 +78,43 @@ static void scalars(pys_runtime *rt)
 
     OK(gentest_nothing(rt));
 
+    OK(gentest_clamp(rt, 5, NULL, &d));
+    CHECK(d == 1.0);
+    gentest_clamp_opts cl = {0};
+    cl.hi = 10; /* lo unset: its default 0.0 is passed before hi */
+    OK(gentest_clamp(rt, 5, &cl, &d));
+    CHECK(d == 5.0);
+    OK(gentest_clamp(rt, -5, &cl, &d));
+    CHECK(d == 0.0);
+    cl.lo = -7;
+    OK(gentest_clamp(rt, -9, &cl, &d));
+    CHECK(d == -7.0);
+    OK(gentest_pick(rt, 1, NULL, &i));
+    CHECK(i == 6);
+    gentest_pick_opts pk = {0};
+    pk.c = 2; /* b's default None is passed as None */
+    OK(gentest_pick(rt, 1, &pk, &i));
+    CHECK(i == 3);
+
+    gentest_skip_default_opts sd = {0};
+    OK(gentest_skip_default(rt, 1, &sd, &i));
+    CHECK(i == 7);
+    sd.c = 1;
+    CHECK(gentest_skip_default(rt, 1, &sd, &i) == PYS_E_ARG);
+    CHECK(strstr(pys_last_error()->message, "b (positional-only") != NULL);
+    sd.b = pys_build(rt, "[q q]", (int64_t)1, (int64_t)2);
+    OK(gentest_skip_default(rt, 1, &sd, &i));
+    CHECK(i == 4);
+    pys_release(sd.b);
+
+    char *kw = NULL;
+    gentest_keywords_opts ko = {0};
+    ko.new_ = 2;
+    ko.char_ = "ab";
+    OK(gentest_keywords(rt, 1, &ko, &kw, NULL));
+    CHECK(kw && strcmp(kw, "ababab") == 0);
+    free(kw);
+
     CHECK(gentest_boom(rt, "it broke", &i) == PYS_E_PYTHON);
     CHECK(strcmp(pys_last_error()->type, "ValueError") == 0);
     CHECK(strstr(pys_last_error()->message, "it broke") != NULL);

@@ -93,6 +93,26 @@ def pair_or_bad(good: bool) -> Tuple[int, str]:
     return (1, "one") if good else (1, "one", "extra")
 
 
+def clamp(x: float, lo: float = 0.0, hi: float = 1.0, /) -> float:
+    """Positional-only parameters with defaults."""
+    return min(max(x, lo), hi)
+
+
+def pick(a: int, b: object = None, c: int = 5, /) -> int:
+    """A positional-only default (None) that is a C value, one that is not."""
+    return a + (0 if b is None else 1000) + c
+
+
+def skip_default(a: int, b: list = [1], c: int = 5, /) -> int:
+    """b's default is no C value: setting c alone is refused."""
+    return a + len(b) + c
+
+
+def keywords(default: int, new: int = 1, *, char: str = "x") -> str:
+    """Parameter names that are C or C++ keywords."""
+    return char * (default + new)
+
+
 def nothing() -> None:
     return None
 

@@ -15,6 +15,8 @@ trap 'rm -rf "$tmp"' EXIT
 declare -A ir
 for op in mean fmean; do
     for side in generated hand; do
+        # a fixed hash seed: the same dict and set work on both sides
+        PYTHONHASHSEED=0 \
         valgrind --tool=callgrind --callgrind-out-file="$tmp/$side.out" \
             --toggle-collect="bench_gen_one_$side" \
             "$bin" ${lib:+--library "$lib"} --callgrind "$side" --op "$op" --calls "$calls" \

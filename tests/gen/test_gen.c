@@ -166,6 +166,14 @@ PYS_TEST_NOOPEN(gen, regenerate_and_check, .timeout = 300)
     cr_assert_eq(sh(a, "rm gentest.c"), 0);
     cr_assert_eq(gen(py, b, check), 1, "%s", logtext);
     cr_assert(strstr(logtext, "gentest.c is missing"), "%s", logtext);
+    /* --only keeps the names asked for. */
+    cr_assert_eq(gen(py, b, "gentest --only add,Counter --prefix only --out ."), 0, "%s", logtext);
+    size_t n = 0;
+    char *h = slurp(b, "only.h", &n);
+    cr_assert(strstr(h, "int only_add(") && strstr(h, "int only_Counter_new(") &&
+                  strstr(h, "int only_Counter_get_value(") && !strstr(h, "only_greet"),
+              "--only: %s", h);
+    free(h);
     /* Bad input: an unknown module, a bad prefix. */
     cr_assert_eq(gen(py, b, "no_such_module_xyz"), 1);
     cr_assert(strstr(logtext, "ModuleNotFoundError"), "%s", logtext);

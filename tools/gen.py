@@ -761,6 +761,8 @@ def emit_prop(f, pre, L):
         w("    pys_release(pys_r);\n    return pys_rc;\n}\n\n")
     else:
         p = f.params[0]
+        if p.t.kind in ("obj", "cls"):
+            w("    (void)rt;\n")
         w("    pys_obj pys_v = %s;\n" % conv_arg(p.t, p.c))
         w("    if (!pys_ok(pys_v))\n        return pys_last_error_brief()->code;\n")
         w("    int pys_rc = pys_setattr(self.o, \"%s\", pys_v);\n" % name)
@@ -1038,8 +1040,22 @@ def generate(modname, prefix, only, paths, stubs=""):
     STUB.clear()
     ANN_NS.clear()
     ANN_NS.update(ann_namespace(mod))
+    stub_note = ""
     if stubs:
         load_stub(stubs, mod)
+    else:
+        # PEP 561: a stub shipped beside the module gives the types too.
+        import os
+        f = getattr(mod, "__file__", None) or ""
+        cand = (os.path.join(os.path.dirname(f), "__init__.pyi") if os.path.basename(f).startswith("__init__.")
+                else os.path.splitext(f)[0] + ".pyi") if f else ""
+        if cand and os.path.exists(cand):
+            try:
+                load_stub(cand, mod)
+                stub_note = "types also from the stub shipped with the module"
+            except Exception as e:
+                STUB.clear()
+                stub_note = "the stub shipped with the module was not read (%s)" % type(e).__name__
     if not prefix:
         prefix = re.sub(r"[^A-Za-z0-9_]", "_", modname)
     if not C_IDENT.match(prefix):
@@ -1112,6 +1128,8 @@ def generate(modname, prefix, only, paths, stubs=""):
             if src.count(name + "(") == 1:
                 src, changed = drop_function(src, name), True
     rep = "".join("%-9s %s%s\n" % (st, what, (": " + why) if why else "") for st, what, why in report)
+    if stub_note:
+        rep = "note      %s\n" % stub_note + rep
     return prefix, "".join(h), src, rep
 
 

@@ -296,6 +296,12 @@ static void classes(pys_runtime *rt)
     double dv = 0;
     OK(gentest_Counter_get_doubled(rt, c, &dv));
     CHECK(dv == 2.0);
+    pys_obj tag = pys_from_str(rt, "t1"), got = PYS_NULL;
+    OK(gentest_Counter_set_tag(rt, c, tag));
+    OK(gentest_Counter_get_tag(rt, c, &got));
+    CHECK(pys_compare(got, tag, PYS_EQ) == 1);
+    pys_release(got);
+    pys_release(tag);
     OK(gentest_Counter_clone(rt, c, &c2));
     OK(gentest_Counter_add(rt, c2, NULL, &v));
     CHECK(v == 2);

@@ -151,6 +151,15 @@ class Counter:
     def doubled(self) -> float:
         return self._value * 2.0
 
+    @property
+    def tag(self):
+        """An untyped property with a setter: a pys_obj."""
+        return getattr(self, "_tag", None)
+
+    @tag.setter
+    def tag(self, v):
+        self._tag = v
+
     @staticmethod
     def make_default() -> "Counter":
         return Counter("default", 7)

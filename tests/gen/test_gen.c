@@ -183,3 +183,23 @@ PYS_TEST_NOOPEN(gen, regenerate_and_check, .timeout = 300)
     free(a);
     free(b);
 }
+
+/* pys_set_error, which generated bindings use for their own failures. */
+PYS_TEST(gen, set_error)
+{
+    (void)py;
+    cr_assert_eq(pys_set_error(PYS_E_TYPE, "mylib_f", "expected a tuple"), PYS_E_TYPE);
+    const pys_error *e = pys_last_error();
+    cr_assert_eq(e->code, PYS_E_TYPE);
+    cr_assert_str_eq(e->context, "mylib_f");
+    cr_assert_str_eq(e->message, "expected a tuple");
+    cr_assert_str_eq(e->type, "");
+    cr_assert_eq(pys_set_error(PYS_E_VALUE, NULL, NULL), PYS_E_VALUE);
+    cr_assert_str_eq(pys_last_error()->message, pys_strerror(PYS_E_VALUE));
+    cr_assert_str_eq(pys_last_error()->context, "");
+    cr_assert_eq(pys_set_error(0, "x", "y"), PYS_E_ARG);
+    cr_assert_eq(pys_set_error(-9999, "x", "y"), PYS_E_ARG);
+    cr_assert(strstr(pys_last_error()->message, "-9999 is not a PYS_E_* code"));
+    /* No Python exception is involved: the runtime goes on as before. */
+    cr_assert_eq(pyt_eval_i64(rt, "1 + 1"), 2);
+}

@@ -54,6 +54,7 @@ static void scalars(pys_runtime *rt)
     OK(gentest_add(rt, 2, 3, &i));
     CHECK(i == 5);
     OK(gentest_add(rt, 2, 3, NULL)); /* NULL out: result ignored */
+    CHECK(gentest_add(NULL, 2, 3, &i) == PYS_E_ARG);
     i = 42;
     CHECK(gentest_add(rt, INT64_MAX, 1, &i) == PYS_E_OVERFLOW); /* 2**63 does not fit */
     CHECK(i == 42);

@@ -137,6 +137,13 @@ PYS_API const pys_error *pys_last_error(void);
 PYS_API const pys_error *pys_last_error_brief(void);
 /* Clears this thread's error detail. Thread-safe. */
 PYS_API void pys_clear_error(void);
+/* Sets this thread's error detail, as a failing pyshim call does: code
+ * (a negative PYS_E_* code), context (the failing call, NULL for "") and
+ * message (copied; NULL for pys_strerror(code)). For code layered on
+ * pyshim (generated bindings, wrappers) that reports its own failures the
+ * same way. Returns code, or PYS_E_ARG (detail set to say so) when code is
+ * not a negative PYS_E_* code. Thread-safe (per thread). */
+PYS_API int pys_set_error(int code, const char *context, const char *message);
 /* Returns static text for a code ("unknown error" for unknown codes).
  * Thread-safe. */
 PYS_API const char *pys_strerror(int code);

@@ -5,6 +5,7 @@
  *   pyshim run   [selection] [python options] [-c CMD | -m MOD | FILE | -] [ARGS...]
  *   pyshim eval  [selection] EXPR
  *   pyshim deps  (list [--json] | clear)
+ *   pyshim gen   [selection] MODULE [--prefix NAME] [--only f,g] [--out DIR] (tools/gen.c)
  *
  * run is `python` on the chosen interpreter: after pyshim's own selection
  * flags, the rest of the command line goes to CPython's own main
@@ -39,6 +40,8 @@ static void usage(FILE *f)
           "       pyshim run [SELECTION] [PYTHON-OPTIONS] [-c CMD | -m MOD | FILE | -] [ARGS...]\n"
           "       pyshim eval [SELECTION] EXPR\n"
           "       pyshim deps (list [--json] | clear)\n"
+          "       pyshim gen [SELECTION] MODULE [--prefix NAME] [--only f,g,Class] [--out DIR]\n"
+          "                  [--check DIR] [--report] [--path DIR]...  (typed C bindings)\n"
           "       pyshim version\n"
           "\n"
           "SELECTION:\n"
@@ -393,6 +396,13 @@ static int cmd_eval(cli *c, int argc, char **argv, int i)
 }
 
 int pyshim_cli_deps(int argc, char **argv, int i, bool json);
+int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i,
+                   int (*sel)(void *cli, int argc, char **argv, int *i), void *cli);
+
+static int gen_selection(void *c, int argc, char **argv, int *i)
+{
+    return selection(c, argc, argv, i);
+}
 
 int main(int argc, char **argv)
 {
@@ -443,6 +453,8 @@ int main(int argc, char **argv)
         return cmd_eval(&c, argc, argv, 2);
     if (strcmp(cmd, "deps") == 0)
         return pyshim_cli_deps(argc, argv, 2, false);
+    if (strcmp(cmd, "gen") == 0)
+        return pyshim_cli_gen(&c.o, argc, argv, 2, gen_selection, &c);
     fprintf(stderr, "pyshim: unknown command %s\n", cmd);
     usage(stderr);
     return 2;

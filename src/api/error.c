@@ -348,6 +348,13 @@ int pys__fail(const char *fn, int code, const char *fmt, ...)
     return code;
 }
 
+int pys_set_error(int code, const char *context, const char *message)
+{
+    if (code >= 0 || strcmp(pys_err_name(code), "PYS_E_UNKNOWN") == 0)
+        return pys__fail(__func__, PYS_E_ARG, "pys_set_error: %d is not a PYS_E_* code", code);
+    return pys__fail(context ? context : "", code, "%s", message ? message : pys_strerror(code));
+}
+
 int pys__fail_diag(const char *fn, const pys__diag *d)
 {
     int code = d->code ? d->code : PYS_E_INTERNAL;

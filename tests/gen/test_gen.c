@@ -1,0 +1,205 @@
+/* `pyshim gen`, on every Python found: bindings for the suite's test
+ * modules (tests/gen/py) and for math, statistics, textwrap and json are
+ * generated with the CLI on that Python, compiled (as C11 with -Wall
+ * -Wextra -Werror, and as C++) together with tests/gen/driver.c, and run:
+ * the driver calls every binding and checks values and errors.
+ * Regeneration is byte-identical and --check finds stale files.
+ *
+ * Paths and compilers come from meson (tests/gen/meson.build):
+ * PYSHIM_TEST_CLI, PYSHIM_TEST_SRCDIR, PYSHIM_TEST_GEN_CC, _CXX, _CFLAGS,
+ * _LIB. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pyshim_test.h"
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    cr_assert(v && *v, "%s is not set (run through meson test)", name);
+    return v;
+}
+
+static char *tmpdir(void)
+{
+    static char dir[256];
+    snprintf(dir, sizeof dir, "/tmp/pyshim-gen-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    return dir;
+}
+
+static char logtext[16384];
+
+/* Runs a shell command, output into `log`; returns its exit status and
+ * leaves the output's start in logtext. */
+static int sh(const char *dir, const char *fmt, ...)
+{
+    char cmd[8192], full[9000];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    snprintf(full, sizeof full, "cd '%s' && (%s) > log 2>&1", dir, cmd);
+    int st = system(full);
+    char path[512];
+    snprintf(path, sizeof path, "%s/log", dir);
+    logtext[0] = '\0';
+    FILE *f = fopen(path, "r");
+    if (f) {
+        size_t n = fread(logtext, 1, sizeof logtext - 1, f);
+        logtext[n] = '\0';
+        fclose(f);
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+/* pyshim gen on py's library, into (or --check against) dir. */
+static int gen(const pyt_python *py, const char *dir, const char *args)
+{
+    const char *src = env("PYSHIM_TEST_SRCDIR");
+    return sh(dir, "'%s' gen --library '%s' --path '%s/tests/gen/py' %s", env("PYSHIM_TEST_CLI"),
+              py->path, src, args);
+}
+
+static void gen_all(const pyt_python *py, const char *dir)
+{
+    char stubs[1200];
+    snprintf(stubs, sizeof stubs, "%s/tests/gen/stubs", env("PYSHIM_TEST_SRCDIR"));
+    const char *const runs[] = {
+        "gentest_modern --out .",
+        "statistics --out . --stubs '%s'",
+        "math --prefix pymath --out . --stubs '%s/math.pyi'",
+        "textwrap --out .",
+        "json --out .",
+        "gentest --out . --report", /* last: its report stays in logtext */
+    };
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        char args[2048];
+        snprintf(args, sizeof args, runs[i], stubs);
+        cr_assert_eq(gen(py, dir, args), 0, "pyshim gen %s on %s:\n%s", args, pyt_name(py), logtext);
+    }
+}
+
+static char *slurp(const char *dir, const char *name, size_t *len)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+PYS_TEST_NOOPEN(gen, bindings_compile_and_run, .timeout = 300)
+{
+    char *dir = tmpdir();
+    gen_all(py, dir);
+    /* The report names every case the generator met. */
+    cr_assert(strstr(logtext, "typed     Counter.add") && strstr(logtext, "fallback  varargs: *args") &&
+                  strstr(logtext, "skipped   Oops: exception class") &&
+                  strstr(logtext, "partial   untyped: x: no annotation"),
+              "report:\n%s", logtext);
+    const char *src = env("PYSHIM_TEST_SRCDIR");
+    const char *lib = env("PYSHIM_TEST_GEN_LIB");
+    char libdir[1024];
+    snprintf(libdir, sizeof libdir, "%s", lib);
+    *strrchr(libdir, '/') = '\0';
+    int st = sh(dir,
+                "%s -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes "
+                "%s -I'%s/include' -I. -o driver '%s/tests/gen/driver.c' *.c '%s' -Wl,-rpath,'%s' "
+                "-lpthread",
+                env("PYSHIM_TEST_GEN_CC"), getenv("PYSHIM_TEST_GEN_CFLAGS") ? getenv("PYSHIM_TEST_GEN_CFLAGS") : "",
+                src, src, lib, libdir);
+    cr_assert_eq(st, 0, "compiling the bindings on %s:\n%s", pyt_name(py), logtext);
+    const char *cxx = getenv("PYSHIM_TEST_GEN_CXX");
+    if (cxx && *cxx) {
+        st = sh(dir, "%s -x c++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -I'%s/include' -I. *.c",
+                cxx, src);
+        cr_assert_eq(st, 0, "compiling the bindings as C++ on %s:\n%s", pyt_name(py), logtext);
+    }
+    st = sh(dir, "./driver '%s' '%s/tests/gen/py'", py->path, src);
+    cr_assert_eq(st, 0, "driver on %s (status %d):\n%s", pyt_name(py), st, logtext);
+    cr_assert(strstr(logtext, "ok\n"), "%s", logtext);
+    sh(dir, "rm -rf '%s'", dir);
+}
+
+PYS_TEST_NOOPEN(gen, regenerate_and_check, .timeout = 300)
+{
+    char *a = strdup(tmpdir());
+    char *b = strdup(tmpdir());
+    const char *args = "gentest --out .";
+    cr_assert_eq(gen(py, a, args), 0, "%s", logtext);
+    cr_assert_eq(gen(py, b, args), 0, "%s", logtext);
+    const char *const names[] = {"gentest.h", "gentest.c"};
+    for (int i = 0; i < 2; i++) {
+        size_t na = 0, nb = 0;
+        char *ta = slurp(a, names[i], &na), *tb = slurp(b, names[i], &nb);
+        cr_assert(na == nb && memcmp(ta, tb, na) == 0, "%s differs between two runs", names[i]);
+        if (i == 0) {
+            char want[64];
+            snprintf(want, sizeof want, "on CPython %d.%d.", py->major, py->minor);
+            cr_assert(strstr(ta, want) && strstr(ta, "`gentest` (version 1.2.3)"),
+                      "the header names the module, its version and the Python");
+        }
+        free(ta);
+        free(tb);
+    }
+    char check[1200];
+    snprintf(check, sizeof check, "gentest --check '%s'", a);
+    cr_assert_eq(gen(py, b, check), 0, "--check on fresh files: %s", logtext);
+    /* A stale file: one byte changed. */
+    cr_assert_eq(sh(a, "sed -i 's/Returns a + b./Returns a+b./' gentest.h"), 0);
+    cr_assert_eq(gen(py, b, check), 1, "--check must fail on a stale file: %s", logtext);
+    cr_assert(strstr(logtext, "gentest.h is stale"), "%s", logtext);
+    cr_assert_eq(sh(a, "rm gentest.c"), 0);
+    cr_assert_eq(gen(py, b, check), 1, "%s", logtext);
+    cr_assert(strstr(logtext, "gentest.c is missing"), "%s", logtext);
+    /* --only keeps the names asked for. */
+    cr_assert_eq(gen(py, b, "gentest --only add,Counter --prefix only --out ."), 0, "%s", logtext);
+    size_t n = 0;
+    char *h = slurp(b, "only.h", &n);
+    cr_assert(strstr(h, "int only_add(") && strstr(h, "int only_Counter_new(") &&
+                  strstr(h, "int only_Counter_get_value(") && !strstr(h, "only_greet"),
+              "--only: %s", h);
+    free(h);
+    /* Bad input: an unknown module, a bad prefix. */
+    cr_assert_eq(gen(py, b, "no_such_module_xyz"), 1);
+    cr_assert(strstr(logtext, "ModuleNotFoundError"), "%s", logtext);
+    cr_assert_eq(gen(py, b, "gentest --prefix 'no-good'"), 1);
+    cr_assert(strstr(logtext, "not a C identifier"), "%s", logtext);
+    sh(a, "rm -rf '%s' '%s'", a, b);
+    free(a);
+    free(b);
+}
+
+/* pys_set_error, which generated bindings use for their own failures. */
+PYS_TEST(gen, set_error)
+{
+    (void)py;
+    cr_assert_eq(pys_set_error(PYS_E_TYPE, "mylib_f", "expected a tuple"), PYS_E_TYPE);
+    const pys_error *e = pys_last_error();
+    cr_assert_eq(e->code, PYS_E_TYPE);
+    cr_assert_str_eq(e->context, "mylib_f");
+    cr_assert_str_eq(e->message, "expected a tuple");
+    cr_assert_str_eq(e->type, "");
+    cr_assert_eq(pys_set_error(PYS_E_VALUE, NULL, NULL), PYS_E_VALUE);
+    cr_assert_str_eq(pys_last_error()->message, pys_strerror(PYS_E_VALUE));
+    cr_assert_str_eq(pys_last_error()->context, "");
+    cr_assert_eq(pys_set_error(0, "x", "y"), PYS_E_ARG);
+    cr_assert_eq(pys_set_error(-9999, "x", "y"), PYS_E_ARG);
+    cr_assert(strstr(pys_last_error()->message, "-9999 is not a PYS_E_* code"));
+    /* No Python exception is involved: the runtime goes on as before. */
+    cr_assert_eq(pyt_eval_i64(rt, "1 + 1"), 2);
+}

@@ -1179,8 +1179,11 @@ static void *worker_main(void *p)
          * threads were scheduled (5 s at most if close never comes). */
         double t0 = now_ms(), seen = 0;
         for (;;) {
+            /* The flag first, then the clock: a time read before the flag
+             * could predate close's own start by a preemption. */
+            bool begun = atomic_load(&close_begun);
             double now = now_ms();
-            if (!seen && atomic_load(&close_begun))
+            if (!seen && begun)
                 seen = now;
             if ((seen && now - seen >= 100) || now - t0 >= 5000)
                 break;

@@ -17,4 +17,8 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3-dev \
     clang libclang-rt-dev libffi-dev \
     luajit nodejs npm golang-go >/dev/null
+# koffi for the Node binding, project-local (bindings/node/node_modules).
+if command -v npm >/dev/null; then
+    (cd "$(dirname "$0")/../bindings/node" && npm install --no-audit --no-fund --silent >/dev/null)
+fi
 echo "pyshim: build and test dependencies installed"

@@ -203,7 +203,9 @@ int64_t pys_ffi_error_message(char *buf, size_t cap)
 
 int64_t pys_ffi_error_traceback(char *buf, size_t cap)
 {
-    return copy_str(pys__last_error_full()->traceback, buf, cap);
+    const pys_error *e;
+    PYS__FFI_HELD(e = pys__last_error_full());
+    return copy_str(e->traceback, buf, cap);
 }
 
 int32_t pys_ffi_error_exit_code(void)
@@ -213,7 +215,8 @@ int32_t pys_ffi_error_exit_code(void)
 
 int64_t pys_ffi_error_json(char *buf, size_t cap)
 {
-    const pys_error *e = pys__last_error_full();
+    const pys_error *e;
+    PYS__FFI_HELD(e = pys__last_error_full());
     cJSON *j = cJSON_CreateObject();
     cJSON *searched = cJSON_CreateArray();
     bool ok = j && searched;

@@ -52,6 +52,18 @@ static inline void pys__ffi_unhold(pys__ffi_tls *f)
             pys__ffi_unhold(ffi_);                                                                 \
         ffi_->status = (failed_now) ? pys__err_peek()->code : PYS_OK;                              \
     } while (0)
+/* For reads of the error detail that may run Python (formatting a
+ * traceback): the GIL as for a call, the status untouched. */
+#define PYS__FFI_HELD(expr)                                                                       \
+    do {                                                                                           \
+        pys__ffi_tls *ffi_ = &pys__ffi_state;                                                      \
+        PyThreadState *unheld_ = ffi_->unheld;                                                     \
+        if (__builtin_expect(unheld_ != NULL, 0))                                                  \
+            pys__ffi_rehold(ffi_, unheld_);                                                        \
+        expr;                                                                                      \
+        if (__builtin_expect(unheld_ != NULL, 0))                                                  \
+            pys__ffi_unhold(ffi_);                                                                 \
+    } while (0)
 /* For calls that return anything but a handle. */
 #define PYS__FFI_CALL(expr) PYS__FFI_CALL_(expr, pys__tls_state.nfail != nfail_)
 /* For calls that return a handle: id 0 is failure. */

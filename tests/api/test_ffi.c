@@ -340,8 +340,15 @@ PYS_TEST(ffi, callback_results_and_errors)
 /* RELEASE_GIL: the host function waits for a Python thread that needs the
  * GIL to make progress; its own pyshim calls still work. */
 static _Atomic int g_progress;
+static char g_tb[256];
 static uint64_t waiting_fn(uint64_t ctx, const uint64_t *args, size_t nargs, uint64_t kwargs)
 {
+    /* A failed call and its traceback (formatting it runs Python). */
+    if (pys_ffi_eval(g_rt, "1/0") == 0) {
+        pys_ffi_error_traceback(g_tb, sizeof g_tb);
+        char json[1024];
+        pys_ffi_error_json(json, sizeof json);
+    }
     double until = now_s() + 30;
     while (atomic_load(&g_progress) < 3 && now_s() < until) {
         uint64_t x = pys_ffi_from_int64(g_rt, 1); /* takes the GIL for itself */
@@ -374,6 +381,7 @@ PYS_TEST(ffi, callback_releases_gil)
             "seen = c_bridge.wait()\n"
             "t.join()\n");
     cr_assert_eq(eval_i64(rt, "seen"), 3, "the Python thread ran while the host waited");
+    cr_assert(strstr(g_tb, "ZeroDivisionError"), "traceback read in the host: %s", g_tb);
 }
 
 /* OWNER_THREAD: Python threads call a host function while the owner is

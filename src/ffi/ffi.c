@@ -166,17 +166,27 @@ static int parse_options(pys_options *o, const char *const *keys, const char *co
     return PYS_OK;
 }
 
-pys_runtime *pys_ffi_open(const char *const *keys, const char *const *values, size_t n)
+static void ffi_log(pys_log_level level, const char *msg, void *ud);
+
+static pys_runtime *open_with(const char *const *keys, const char *const *values, size_t n,
+                              bool logged)
 {
     pys_runtime *rt = NULL;
     str_list deps = {0}, links = {0}, argv = {0};
     pys_options o = {0};
+    if (logged)
+        o.logger = ffi_log;
     PYS__FFI_CALL(if (parse_options(&o, keys, values, n, &deps, &links, &argv) == PYS_OK)
                       pys_open(&o, &rt));
     free(deps.v);
     free(links.v);
     free(argv.v);
     return rt;
+}
+
+pys_runtime *pys_ffi_open(const char *const *keys, const char *const *values, size_t n)
+{
+    return open_with(keys, values, n, false);
 }
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -576,6 +586,184 @@ int32_t pys_ffi_module_add(uint64_t module, const char *name, pys_ffi_fn fn, uin
     return rc;
 }
 
+/* ---- notifications ------------------------------------------------------------------ */
+
+/* A future's completion or a log line for an owner thread: queued without
+ * waiting, delivered by pys_bridge_pump. */
+typedef struct ffi_notice {
+    pthread_t owner;
+    pys_ffi_done_fn done;
+    pys_ffi_log_fn log;
+    uint64_t ctx;
+    int32_t code;
+    char *text;
+    size_t len;
+    struct ffi_notice *next;
+} ffi_notice;
+
+static ffi_notice *n_head, **n_tail = &n_head;
+
+static void notice_post(ffi_notice *x)
+{
+    pthread_mutex_lock(&q_mu);
+    x->next = NULL;
+    *n_tail = x;
+    n_tail = &x->next;
+    pthread_cond_broadcast(&q_cv);
+    pthread_mutex_unlock(&q_mu);
+}
+
+/* Takes the first notice for this thread, or NULL. q_mu held. */
+static ffi_notice *notice_take(void)
+{
+    pthread_t self = pthread_self();
+    for (ffi_notice **p = &n_head; *p; p = &(*p)->next) {
+        if (pthread_equal((*p)->owner, self)) {
+            ffi_notice *x = *p;
+            *p = x->next;
+            if (!*p)
+                n_tail = p;
+            return x;
+        }
+    }
+    return NULL;
+}
+
+static void notice_run(ffi_notice *x)
+{
+    if (x->done)
+        x->done(x->ctx, x->code);
+    else
+        x->log(x->ctx, x->code, x->text, x->len);
+    free(x->text);
+    free(x);
+}
+
+/* The logger of pys_ffi_open_logged (one runtime per process). */
+static struct {
+    pys_ffi_log_fn fn;
+    uint64_t ctx;
+    uint32_t flags;
+    pthread_t owner;
+} g_log;
+
+static void ffi_log(pys_log_level level, const char *msg, void *ud)
+{
+    (void)ud;
+    size_t len = strlen(msg);
+    if (!(g_log.flags & PYS_FFI_OWNER_THREAD) || pthread_equal(pthread_self(), g_log.owner)) {
+        g_log.fn(g_log.ctx, (int32_t)level, msg, len);
+        return;
+    }
+    ffi_notice *x = calloc(1, sizeof *x);
+    char *copy = malloc(len + 1);
+    if (!x || !copy) {
+        free(x);
+        free(copy);
+        return; /* out of memory: the line is lost, as a failed write would be */
+    }
+    memcpy(copy, msg, len + 1);
+    *x = (ffi_notice){.owner = g_log.owner, .log = g_log.fn, .ctx = g_log.ctx,
+                      .code = (int32_t)level, .text = copy, .len = len};
+    notice_post(x);
+}
+
+pys_runtime *pys_ffi_open_logged(const char *const *keys, const char *const *values, size_t n,
+                                 pys_ffi_log_fn log, uint64_t ctx, uint32_t flags)
+{
+    if (!log || (flags & ~(uint32_t)PYS_FFI_OWNER_THREAD)) {
+        int rc;
+        PYS__FFI_CALL(rc = pys__fail(__func__, PYS_E_ARG,
+                                     "pys_ffi_open_logged: %s", log ? "unknown flags" : "log is NULL"));
+        (void)rc;
+        return NULL;
+    }
+    if (pys_runtime_current()) /* do not touch the open runtime's logger */
+        return open_with(keys, values, n, false);
+    g_log.fn = log;
+    g_log.ctx = ctx;
+    g_log.flags = flags;
+    g_log.owner = pthread_self();
+    return open_with(keys, values, n, true);
+}
+
+typedef struct ffi_done {
+    pys_ffi_done_fn fn;
+    uint64_t ctx;
+    uint32_t flags;
+    pthread_t owner;
+} ffi_done;
+
+static void ffi_future_done(pys_future *f, pys_future_status status, void *ud)
+{
+    (void)f;
+    ffi_done *d = ud;
+    if (!(d->flags & PYS_FFI_OWNER_THREAD)) {
+        d->fn(d->ctx, (int32_t)status);
+        free(d);
+        return;
+    }
+    ffi_notice *x = calloc(1, sizeof *x);
+    if (x) {
+        *x = (ffi_notice){.owner = d->owner, .done = d->fn, .ctx = d->ctx, .code = (int32_t)status};
+        notice_post(x);
+    }
+    free(d);
+}
+
+static ffi_done *done_new(const char *fn, pys_ffi_done_fn done, uint64_t ctx, uint32_t flags)
+{
+    if (!done || (flags & ~(uint32_t)PYS_FFI_OWNER_THREAD)) {
+        pys__fail(fn, PYS_E_ARG, "%s: %s", fn, done ? "unknown flags" : "done is NULL");
+        return NULL;
+    }
+    ffi_done *d = malloc(sizeof *d);
+    if (!d) {
+        pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    *d = (ffi_done){.fn = done, .ctx = ctx, .flags = flags, .owner = pthread_self()};
+    return d;
+}
+
+static pys_future *run_notify(pys_runtime *rt, const char *expr, pys_ffi_done_fn done,
+                              uint64_t ctx, uint32_t flags)
+{
+    ffi_done *d = done_new("pys_ffi_run_async_notify", done, ctx, flags);
+    pys_future *f = d ? pys_run_async_bg(rt, expr, ffi_future_done, d) : NULL;
+    if (d && !f)
+        free(d); /* a failed submission never calls back */
+    return f;
+}
+
+static pys_future *call_notify(uint64_t fn, const uint64_t *args, size_t nargs,
+                               pys_ffi_done_fn done, uint64_t ctx, uint32_t flags)
+{
+    ffi_done *d = done_new("pys_ffi_call_async_notify", done, ctx, flags);
+    pys_future *f =
+        d ? pys_call_async_bg((pys_obj){fn}, (const pys_obj *)args, nargs, ffi_future_done, d)
+          : NULL;
+    if (d && !f)
+        free(d);
+    return f;
+}
+
+pys_future *pys_ffi_run_async_notify(pys_runtime *rt, const char *expr, pys_ffi_done_fn done,
+                                     uint64_t ctx, uint32_t flags)
+{
+    pys_future *f;
+    PYS__FFI_CALL(f = run_notify(rt, expr, done, ctx, flags));
+    return f;
+}
+
+pys_future *pys_ffi_call_async_notify(uint64_t fn, const uint64_t *args, size_t nargs,
+                                      pys_ffi_done_fn done, uint64_t ctx, uint32_t flags)
+{
+    pys_future *f;
+    PYS__FFI_CALL(f = call_notify(fn, args, nargs, done, ctx, flags));
+    return f;
+}
+
 /* Takes the first queued call owned by this thread, or NULL. q_mu held. */
 static ffi_call *take_mine(void)
 {
@@ -609,6 +797,14 @@ static int pump(pys_runtime *rt, int64_t timeout_ms)
     int ran = 0;
     pthread_mutex_lock(&q_mu);
     for (;;) {
+        ffi_notice *x = notice_take();
+        if (x) {
+            pthread_mutex_unlock(&q_mu);
+            notice_run(x);
+            ran++;
+            pthread_mutex_lock(&q_mu);
+            continue;
+        }
         ffi_call *c = take_mine();
         if (c) {
             pthread_mutex_unlock(&q_mu);
@@ -624,12 +820,20 @@ static int pump(pys_runtime *rt, int64_t timeout_ms)
         if (timeout_ms < 0) {
             pthread_cond_wait(&q_cv, &q_mu);
         } else if (pthread_cond_timedwait(&q_cv, &q_mu, &until) == ETIMEDOUT) {
-            c = take_mine();
-            if (!c)
+            x = notice_take();
+            c = x ? NULL : take_mine();
+            if (!x && !c)
                 break;
-            /* queued just as the time ran out: run it */
-            c->next = q_head;
-            q_head = c;
+            /* queued just as the time ran out: put it back and run it */
+            if (x) {
+                x->next = n_head;
+                n_head = x;
+                if (!x->next)
+                    n_tail = &x->next;
+            } else {
+                c->next = q_head;
+                q_head = c;
+            }
         }
     }
     pthread_mutex_unlock(&q_mu);

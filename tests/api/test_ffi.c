@@ -442,3 +442,97 @@ PYS_TEST(ffi, owner_thread_pump)
     cr_assert_eq(pys_bridge_pump(rt, 0), 0, "nothing left");
     cr_assert_eq(pys_bridge_pump(NULL, 0), PYS_FFI_E_ARG);
 }
+
+/* ---- notifications ------------------------------------------------------------------- */
+
+static _Atomic int g_done_status = -1, g_done_calls;
+static _Atomic uint64_t g_done_ctx;
+static pthread_t g_done_thread;
+static void done_fn(uint64_t ctx, int32_t status)
+{
+    g_done_ctx = ctx;
+    g_done_status = status;
+    g_done_thread = pthread_self();
+    atomic_fetch_add(&g_done_calls, 1);
+}
+
+PYS_TEST(ffi, future_notifications)
+{
+    run(rt, "import asyncio\nasync def twice(x):\n    await asyncio.sleep(0.01)\n    return 2 * x\n");
+    /* No flags: on the loop's thread, before wait returns. */
+    g_done_calls = 0;
+    pys_future *f = pys_ffi_run_async_notify(rt, "twice(4)", done_fn, 7, 0);
+    cr_assert_not_null(f, "%s", pys_last_error()->message);
+    cr_assert_eq(pys_ffi_future_wait(f, 60000), PYS_FFI_OK);
+    cr_assert_eq(g_done_calls, 1);
+    cr_assert_eq(g_done_ctx, 7);
+    cr_assert_eq(g_done_status, PYS_FFI_FUTURE_FINISHED);
+    cr_assert(!pthread_equal(g_done_thread, pthread_self()));
+    uint64_t v = pys_ffi_future_result(f);
+    cr_assert_eq(pys_ffi_int64(v), 8);
+    pys_ffi_release(v);
+    pys_ffi_future_free(f);
+
+    /* Owner thread: only pys_bridge_pump delivers, on this thread. */
+    g_done_calls = 0;
+    g_done_status = -1;
+    uint64_t fn = pys_ffi_eval(rt, "twice");
+    uint64_t arg = pys_ffi_from_str(rt, "x");
+    f = pys_ffi_call_async_notify(fn, &arg, 1, done_fn, 9, PYS_FFI_OWNER_THREAD);
+    cr_assert_not_null(f, "%s", pys_last_error()->message);
+    cr_assert_eq(pys_ffi_future_wait(f, 60000), PYS_FFI_OK);
+    cr_assert_eq(g_done_calls, 0, "not delivered before the pump");
+    double until = now_s() + 60;
+    while (g_done_calls == 0 && now_s() < until)
+        cr_assert_geq(pys_bridge_pump(rt, 100), 0);
+    cr_assert_eq(g_done_calls, 1);
+    cr_assert_eq(g_done_ctx, 9);
+    cr_assert_eq(g_done_status, PYS_FFI_FUTURE_FINISHED);
+    cr_assert(pthread_equal(g_done_thread, pthread_self()));
+    char buf[16];
+    uint64_t r = pys_ffi_future_result(f);
+    cr_assert_eq(pys_ffi_str_read(r, buf, sizeof buf), 2);
+    cr_assert_eq(memcmp(buf, "xx", 2), 0);
+    pys_ffi_release(r);
+    pys_ffi_future_free(f);
+
+    /* A failing coroutine notifies FAILED; bad arguments never call back. */
+    f = pys_ffi_run_async_notify(rt, "twice(None)", done_fn, 1, 0);
+    cr_assert_not_null(f);
+    cr_assert_eq(pys_ffi_future_wait(f, 60000), PYS_FFI_E_PYTHON);
+    cr_assert_eq(g_done_status, PYS_FFI_FUTURE_FAILED);
+    pys_ffi_future_free(f);
+    g_done_calls = 0;
+    cr_assert_null(pys_ffi_run_async_notify(rt, "twice(1)", done_fn, 1, 4));
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_ARG);
+    cr_assert_null(pys_ffi_run_async_notify(rt, "42", done_fn, 1, 0));
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_TYPE);
+    cr_assert_eq(g_done_calls, 0);
+    pys_ffi_release(fn);
+    pys_ffi_release(arg);
+}
+
+static _Atomic int g_log_lines;
+static uint64_t g_log_ctx;
+static void log_fn(uint64_t ctx, int32_t level, const char *msg, size_t len)
+{
+    g_log_ctx = ctx;
+    if (len == strlen(msg) && level >= PYS_FFI_LOG_DEBUG && level <= PYS_FFI_LOG_ERROR)
+        atomic_fetch_add(&g_log_lines, 1);
+}
+
+PYS_TEST_NOOPEN(ffi, open_logged)
+{
+    const char *keys[] = {"library_path"};
+    const char *vals[] = {py->path};
+    cr_assert_null(pys_ffi_open_logged(keys, vals, 1, log_fn, 5, PYS_FFI_RELEASE_GIL));
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_ARG);
+    cr_assert_null(pys_ffi_open_logged(keys, vals, 1, NULL, 5, 0));
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_ARG);
+    g_log_lines = 0;
+    pys_runtime *rt = pys_ffi_open_logged(keys, vals, 1, log_fn, 5, PYS_FFI_OWNER_THREAD);
+    cr_assert_not_null(rt, "%s", pys_last_error()->message);
+    cr_assert_gt(g_log_lines, 0, "pys_open logs on the owner thread: delivered at once");
+    cr_assert_eq(g_log_ctx, 5);
+    cr_assert_eq(pys_ffi_close(rt), PYS_FFI_OK);
+}

@@ -35,7 +35,7 @@ for op in int len; do
     fi
 done
 if command -v go >/dev/null; then
-    gobench=$(cd bindings/go && GOCACHE="$PWD/../../$build/bindings/go-cache" GOPATH="$PWD/../../$build/bindings/go-path" \
+    gobench=$(cd bindings/go && GOPATH="$PWD/../../$build/bindings/go-path" \
         GOPROXY=off GOFLAGS=-mod=mod CGO_LDFLAGS="-L$PWD/../../$build" PYSHIM_TEST_LIBPYTHON=$PYSHIM_LIBPYTHON \
         go test -run XXX -bench 'IntRoundTrip$|Len3|CgoCrossing' -benchtime ${n}x -count "$runs" . 2>/dev/null)
     r[int_go]=$(awk '$1 ~ /^BenchmarkIntRoundTrip-/ {print $3}' <<<"$gobench" | median)

@@ -3,7 +3,9 @@
 # Python itself is not a build dependency: the tests use whatever CPython
 # 3.8+ the machine has (python3-venv/pip/numpy only widen what they cover).
 # clang, its sanitizer/libFuzzer runtime and libffi build the fuzz targets
-# (scripts/fuzz.sh).
+# (scripts/fuzz.sh). luajit, nodejs/npm and golang-go run the bindings'
+# test suites (bindings/; each is skipped when its host is missing); koffi,
+# the Node binding's FFI, comes from npm into bindings/node/node_modules.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -13,5 +15,10 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev \
-    clang libclang-rt-dev libffi-dev >/dev/null
+    clang libclang-rt-dev libffi-dev \
+    luajit nodejs npm golang-go >/dev/null
+# koffi for the Node binding, project-local (bindings/node/node_modules).
+if command -v npm >/dev/null; then
+    (cd "$(dirname "$0")/../bindings/node" && npm install --no-audit --no-fund --silent >/dev/null)
+fi
 echo "pyshim: build and test dependencies installed"

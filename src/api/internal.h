@@ -483,6 +483,26 @@ typedef struct pys__fmt {
     const char *fn;
     pys_runtime *rt;
 } pys__fmt;
+/* Typed arrays a format reads its values from instead of varargs (the FFI
+ * face): q Q i b from ints, d from dbls, s s# y from strs (+ lens), O N
+ * from objs; the cursors count what was read. pys__fmt_vals_set(v) hands
+ * v to the next format parsed on this thread (which takes it: formats
+ * parsed meanwhile read varargs); a format that does not use up every
+ * array fails with PYS_E_ARG. Set it to NULL after the call in case it
+ * failed before parsing. */
+typedef struct pys__fmt_vals {
+    const int64_t *ints;
+    size_t nints;
+    const double *dbls;
+    size_t ndbls;
+    const char *const *strs;
+    const size_t *lens;
+    size_t nstrs;
+    const uint64_t *objs;
+    size_t nobjs;
+    size_t ii, di, si, oi;
+} pys__fmt_vals;
+void pys__fmt_vals_set(pys__fmt_vals *v);
 /* Parses callf-style arguments: returns a new tuple in *args and a new dict
  * (or NULL) in *kwargs. On failure returns a PYS_E_* with the error set and
  * any 'N' handles still released. */

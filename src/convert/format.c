@@ -4,7 +4,14 @@
  * On the first error the parser keeps walking the format in "skip" mode so
  * every vararg is consumed and every 'N' handle is still released (the
  * caller was promised that), but creates nothing more. A malformed format is
- * PYS_E_ARG before anything is called. */
+ * PYS_E_ARG before anything is called.
+ *
+ * Values come from the varargs, or (the FFI face, src/ffi) from typed
+ * arrays: pys__fmt_vals_set() hands the next format parsed on this thread
+ * its arrays, so pys_callf and every other format call serve both without
+ * a second implementation. The arrays must be used up exactly. */
+#include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +24,7 @@ typedef struct fmt_ctx {
     const char *start;
     const char *p;
     va_list *ap;
+    pys__fmt_vals *vals; /* the values' source instead of ap, or NULL */
     int rc;          /* first failure, PYS_OK while none */
     int argno;       /* 1-based number of the value being read */
     int depth;       /* [ ( { open around the item being read */
@@ -39,6 +47,87 @@ static PyObject *fail_arg(fmt_ctx *c, const char *what)
         c->rc = pys__fail(c->fn, PYS_E_ARG, "%s: format \"%s\" at offset %d: %s", c->fn, c->start,
                           (int)(c->p - c->start), what);
     return NULL;
+}
+
+static _Thread_local pys__fmt_vals *fmt_next_vals;
+
+void pys__fmt_vals_set(pys__fmt_vals *v)
+{
+    fmt_next_vals = v;
+}
+
+/* The arrays handed to this format, taken so that formats parsed while it
+ * runs (a callback's own pys_callf) read their varargs. */
+static pys__fmt_vals *vals_take(void)
+{
+    pys__fmt_vals *v = fmt_next_vals;
+    fmt_next_vals = NULL;
+    return v;
+}
+
+static bool vals_short(fmt_ctx *c, size_t i, size_t n, const char *kind)
+{
+    if (i < n)
+        return false;
+    if (!failed(c)) {
+        char what[96];
+        snprintf(what, sizeof what, "more %s values wanted than the %zu given", kind, n);
+        fail_arg(c, what);
+    }
+    return true;
+}
+
+static int64_t next_int(fmt_ctx *c)
+{
+    pys__fmt_vals *v = c->vals;
+    if (vals_short(c, v->ii, v->nints, "int"))
+        return 0;
+    return v->ints[v->ii++];
+}
+
+static double next_double(fmt_ctx *c)
+{
+    pys__fmt_vals *v = c->vals;
+    if (vals_short(c, v->di, v->ndbls, "double"))
+        return 0;
+    return v->dbls[v->di++];
+}
+
+/* The next string and, when lens were given, its length (else SIZE_MAX). */
+static const char *next_str(fmt_ctx *c, size_t *len)
+{
+    pys__fmt_vals *v = c->vals;
+    *len = SIZE_MAX;
+    if (vals_short(c, v->si, v->nstrs, "string"))
+        return NULL;
+    if (v->lens)
+        *len = v->lens[v->si];
+    return v->strs[v->si++];
+}
+
+static pys_obj next_obj(fmt_ctx *c)
+{
+    pys__fmt_vals *v = c->vals;
+    if (vals_short(c, v->oi, v->nobjs, "handle"))
+        return PYS_NULL;
+    return (pys_obj){v->objs[v->oi++]};
+}
+
+/* After a whole format: every array used up, or PYS_E_ARG. */
+static void vals_done(fmt_ctx *c)
+{
+    pys__fmt_vals *v = c->vals;
+    if (!v || failed(c))
+        return;
+    if (v->ii != v->nints || v->di != v->ndbls || v->si != v->nstrs || v->oi != v->nobjs) {
+        char what[160];
+        snprintf(what, sizeof what,
+                 "the format uses %zu int, %zu double, %zu string and %zu handle values; "
+                 "%zu, %zu, %zu and %zu were given",
+                 v->ii, v->di, v->si, v->oi, v->nints, v->ndbls, v->nstrs, v->nobjs);
+        c->p = c->start + strlen(c->start);
+        fail_arg(c, what);
+    }
 }
 
 static PyObject *check(fmt_ctx *c, PyObject *o)
@@ -220,32 +309,58 @@ static PyObject *item(fmt_ctx *c)
         c->argno++;
     switch (ch) {
     case 'q': {
-        int64_t v = va_arg(*c->ap, int64_t);
+        int64_t v = c->vals ? next_int(c) : va_arg(*c->ap, int64_t);
         return failed(c) ? NULL : check(c, pys__api.PyLong_FromLongLong(v));
     }
     case 'Q': {
-        uint64_t v = va_arg(*c->ap, uint64_t);
+        uint64_t v = c->vals ? (uint64_t)next_int(c) : va_arg(*c->ap, uint64_t);
         return failed(c) ? NULL : check(c, pys__api.PyLong_FromUnsignedLongLong(v));
     }
     case 'i': {
-        int v = va_arg(*c->ap, int);
+        int v;
+        if (c->vals) {
+            int64_t w = next_int(c);
+            if (w < INT_MIN || w > INT_MAX) {
+                if (!failed(c))
+                    c->rc = pys__fail(c->fn, PYS_E_OVERFLOW,
+                                      "%s: argument %d (%lld) does not fit an int ('i')", c->fn,
+                                      c->argno, (long long)w);
+                return NULL;
+            }
+            v = (int)w;
+        } else {
+            v = va_arg(*c->ap, int);
+        }
         return failed(c) ? NULL : check(c, pys__api.PyLong_FromLongLong(v));
     }
     case 'd': {
-        double v = va_arg(*c->ap, double);
+        double v = c->vals ? next_double(c) : va_arg(*c->ap, double);
         return failed(c) ? NULL : check(c, pys__api.PyFloat_FromDouble(v));
     }
     case 'b': {
-        int v = va_arg(*c->ap, int);
+        int v = c->vals ? next_int(c) != 0 : va_arg(*c->ap, int);
         return failed(c) ? NULL : check(c, pys__api.PyBool_FromLong(v != 0));
     }
     case 's': {
-        const char *s = va_arg(*c->ap, const char *);
         size_t n = 0;
         bool has_len = *c->p == '#';
-        if (has_len) {
-            c->p++;
-            n = va_arg(*c->ap, size_t);
+        const char *s;
+        if (c->vals) {
+            s = next_str(c, &n);
+            if (has_len)
+                c->p++;
+            if (n != SIZE_MAX)
+                has_len = true;
+            else if (has_len && !failed(c))
+                return fail_arg(c, "'s#' needs string lengths (lens is NULL)");
+            else
+                n = 0;
+        } else {
+            s = va_arg(*c->ap, const char *);
+            if (has_len) {
+                c->p++;
+                n = va_arg(*c->ap, size_t);
+            }
         }
         if (failed(c))
             return NULL;
@@ -258,8 +373,19 @@ static PyObject *item(fmt_ctx *c)
         return utf8(c, s, has_len ? n : strlen(s));
     }
     case 'y': {
-        const void *s = va_arg(*c->ap, const void *);
-        size_t n = va_arg(*c->ap, size_t);
+        const void *s;
+        size_t n;
+        if (c->vals) {
+            s = next_str(c, &n);
+            if (n == SIZE_MAX) {
+                if (!failed(c))
+                    return fail_arg(c, "'y' needs string lengths (lens is NULL)");
+                n = 0;
+            }
+        } else {
+            s = va_arg(*c->ap, const void *);
+            n = va_arg(*c->ap, size_t);
+        }
         if (failed(c))
             return NULL;
         if (!s && n > 0)
@@ -275,7 +401,7 @@ static PyObject *item(fmt_ctx *c)
         return PYS__None;
     case 'O':
     case 'N': {
-        pys_obj h = va_arg(*c->ap, pys_obj);
+        pys_obj h = c->vals ? next_obj(c) : va_arg(*c->ap, pys_obj);
         PyObject *o = NULL;
         if (!failed(c)) {
             o = pys__h_get(c->rt, h, c->fn);
@@ -411,6 +537,7 @@ static int collect(fmt_ctx *c, fmt_args *a)
         if (failed(c) && c->rc == PYS_E_ARG && !*c->p)
             break;
     }
+    vals_done(c);
     if (failed(c)) {
         args_free(a);
         return c->rc;
@@ -423,7 +550,8 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
 {
     *args = NULL;
     *kwargs = NULL;
-    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap,
+                 .vals = vals_take()};
     fmt_args a;
     int rc = collect(&c, &a);
     if (rc != PYS_OK)
@@ -446,7 +574,8 @@ int pys__fmt_call_args(pys_runtime *rt, const char *fn, const char *fmt, va_list
 PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char *fmt,
                         va_list *ap)
 {
-    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap,
+                 .vals = vals_take()};
     fmt_args a;
     if (collect(&c, &a) != PYS_OK)
         return NULL;
@@ -460,7 +589,8 @@ PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char
 
 int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap)
 {
-    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap,
+                 .vals = vals_take()};
     fmt_args a;
     int rc = collect(&c, &a);
     if (rc == PYS_OK)
@@ -470,7 +600,8 @@ int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *
 
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc)
 {
-    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap};
+    fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap,
+                 .vals = vals_take()};
     if (!fmt) {
         *rc = pys__fail(fn, PYS_E_ARG, "%s: format is NULL", fn);
         return NULL;
@@ -489,6 +620,7 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
             skip_sep(&c);
         }
     }
+    vals_done(&c);
     if (failed(&c)) {
         if (v)
             pys__api.Py_DecRef(v);

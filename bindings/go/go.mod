@@ -1,0 +1,3 @@
+module pyshim
+
+go 1.19

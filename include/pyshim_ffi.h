@@ -300,6 +300,8 @@ enum pys_ffi_enums {
 
 /* As pys_clear_error (pyshim.h). */
 void pys_ffi_clear_error(void);
+/* As pys_set_error (pyshim.h). */
+int pys_ffi_set_error(int code, const char *context, const char *message);
 /* As pys_strerror (pyshim.h). */
 const char *pys_ffi_strerror(int code);
 /* As pys_err_name (pyshim.h). */

@@ -117,7 +117,7 @@ static int parse_options(pys_options *o, const char *const *keys, const char *co
     } flags[] = {
 #define B(f) {#f, offsetof(pys_options, f)}
         B(prefer_uv), B(no_index), B(skip_finalize), B(install_signal_handlers),
-        B(ignore_environment), B(project_venv), B(prefer_newest),
+        B(ignore_environment), B(project_venv), B(prefer_newest), B(refuse_untested),
 #undef B
     };
     if (n && (!keys || !values))

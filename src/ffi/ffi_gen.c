@@ -12,6 +12,13 @@ void pys_ffi_clear_error(void)
     PYS__FFI_CALL(pys_clear_error());
 }
 
+int pys_ffi_set_error(int code, const char *context, const char *message)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_set_error(code, context, message));
+    return r;
+}
+
 const char *pys_ffi_strerror(int code)
 {
     const char * r;

@@ -666,5 +666,6 @@ PYS_API char *pys_to_json_text(pys_obj o);
 #include "pyshim_async.h"
 #include "pyshim_buffer.h"
 #include "pyshim_deps.h"
+#include "pyshim_run.h"
 
 #endif /* PYSHIM_H */

@@ -59,6 +59,65 @@ PYS_API int pys_redirect(pys_runtime *rt, int streams, pys_write_fn fn, void *ud
 PYS_API int pys_exec_captured(pys_runtime *rt, const char *src, pys_obj ns, int streams,
                               pys_write_fn fn, void *ud);
 
+/* ======================================================================= */
+/* Hot-reloaded scripts                                                      */
+/* ======================================================================= */
+
+/* Compiles and runs the file at path into a fresh namespace (a copy of
+ * globals_or_null, a dict, if given; __name__ "__pyshim_script__",
+ * __file__ path, the real builtins) and returns a new owned handle to the
+ * script, or PYS_NULL: PYS_E_ARG (NULL or empty path), PYS_E_TYPE
+ * (globals not a dict), PYS_E_PYTHON (the file cannot be read:
+ * FileNotFoundError..., or does not compile or run: the exception),
+ * PYS_E_CLOSED. Thread-safe. */
+PYS_API pys_obj pys_script_load(pys_runtime *rt, const char *path, pys_obj globals_or_null);
+
+/* Checks the file (mtime, size, inode; then a SHA-256 of the content when
+ * they changed) and, if its content changed, compiles and runs it into a
+ * new namespace that replaces the current one in a single step: calls in
+ * flight on other threads finish on the version they started with, and
+ * every later pys_script_get sees the new one. If the new version fails
+ * (SyntaxError, an exception at top level, the file gone), the old one
+ * stays in service, *reloaded is false and the exception is returned
+ * (PYS_E_PYTHON); the failed content is not retried until the file
+ * changes again. Sets *reloaded (may be NULL) to whether a new version
+ * was swapped in. Returns PYS_OK, PYS_E_PYTHON, PYS_E_HANDLE, PYS_E_TYPE
+ * (not a script handle), PYS_E_CLOSED. Thread-safe; concurrent reloads of
+ * one script are serialised. */
+PYS_API int pys_script_reload_if_changed(pys_obj script, bool *reloaded);
+
+/* The current version's global `name` (a function to call, usually): a
+ * new owned handle, or PYS_NULL: PYS_E_PYTHON (AttributeError: no such
+ * name), PYS_E_ARG, PYS_E_HANDLE, PYS_E_TYPE, PYS_E_CLOSED. The handle
+ * keeps that version's object (and its globals) alive after later
+ * reloads. Thread-safe. */
+PYS_API pys_obj pys_script_get(pys_obj script, const char *name);
+
+/* How many versions were swapped in (1 after pys_script_load). Returns
+ * PYS_OK, PYS_E_ARG (NULL version), PYS_E_HANDLE, PYS_E_TYPE, PYS_E_CLOSED.
+ * Thread-safe. */
+PYS_API int pys_script_version(pys_obj script, uint64_t *version);
+
+/* Called on a watch's own thread after each reload it attempted that
+ * swapped in a version (rc PYS_OK, reloaded true) or failed (rc the error,
+ * pys_last_error() on that thread has the detail). script is the watch's
+ * own handle, valid during the call. No GIL is held. */
+typedef void (*pys_script_fn)(void *ud, pys_obj script, int rc, bool reloaded);
+
+/* Watches the script's file with inotify (its directory, so that a file
+ * replaced by rename is followed) on a thread pyshim owns, reloading it as
+ * pys_script_reload_if_changed does after each change and calling cb.
+ * The watch ends at pys_script_unwatch or pys_close. Returns PYS_OK,
+ * PYS_E_ARG (NULL cb), PYS_E_STATE (watched already), PYS_E_VALUE (inotify
+ * refused: the message says why), PYS_E_NOMEM, PYS_E_HANDLE, PYS_E_TYPE,
+ * PYS_E_CLOSED. Thread-safe. Linux only. */
+PYS_API int pys_script_watch(pys_obj script, pys_script_fn cb, void *ud);
+
+/* Stops the watch started with this handle and waits for its thread.
+ * Returns PYS_OK, or PYS_E_STATE (not watched; or called inside a pyshim
+ * call, batch or callback, or from the watch's own callback). */
+PYS_API int pys_script_unwatch(pys_obj script);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,6 +118,108 @@ PYS_API int pys_script_watch(pys_obj script, pys_script_fn cb, void *ud);
  * call, batch or callback, or from the watch's own callback). */
 PYS_API int pys_script_unwatch(pys_obj script);
 
+/* ======================================================================= */
+/* Policed runs                                                              */
+/* ======================================================================= */
+
+/* A policy: which audit events (PEP 578) a run may raise, which builtins
+ * it sees, and its caps. Made and changed by one thread; once made, any
+ * number of runs on any threads may use it at once, but it must not be
+ * changed or freed while a run uses it. */
+typedef struct pys_policy pys_policy;
+
+/* A new empty policy (denies every event, default builtins, no caps):
+ * owned by the caller until pys_policy_free. NULL: PYS_E_NOMEM.
+ * Thread-safe. */
+PYS_API pys_policy *pys_policy_new(void);
+/* Frees it (and its Python objects, taking the GIL if the runtime that
+ * made them is open). NULL is a no-op. */
+PYS_API void pys_policy_free(pys_policy *p);
+
+/* Allows audit event `event` (any event name CPython or a library raises:
+ * "open", "socket.connect", "subprocess.Popen", "os.system", "gc.get_objects",
+ * "object.__getattr__", ...), with arguments matching arg_filter, NULL for
+ * any arguments:
+ *   "import"            arg_filter is a module name: that module and its
+ *                       submodules may be imported (NULL is PYS_E_ARG)
+ *   "open"              a path prefix at a directory boundary, compared
+ *                       after resolving symlinks and ".."; "ro:/path" also
+ *                       wants a read-only mode; file descriptors never match
+ *   "socket.*"          the host of the address ("127.0.0.1"), exactly
+ *   "subprocess.Popen"  the program, as a full path, or as a name if the
+ *                       filter has no '/'
+ *   other events        a prefix of the first argument when it is text
+ * Every other event raises PermissionError("pyshim policy: 'EVENT' denied
+ * (ARG)") in the code that raised it. Returns PYS_OK, PYS_E_ARG (NULL
+ * policy, empty event or filter), PYS_E_NOMEM. Not thread-safe (see
+ * pys_policy). */
+PYS_API int pys_policy_allow(pys_policy *p, const char *event, const char *arg_filter);
+
+/* The builtins of the run: exactly these names (NULL-terminated), plus the
+ * __build_class__ that `class` needs and the policy's __import__ wrapper
+ * (which imports only modules allowed through pys_policy_allow(p,
+ * "import", ...) and gives the code copies of their public names).
+ * getattr / hasattr / setattr / delattr are given as versions that refuse
+ * the names the source may not spell. vars, eval, exec, compile,
+ * globals, locals, breakpoint, help and memoryview are refused
+ * (PYS_E_ARG at the first run), as is a name builtins lacks. Without this
+ * call the run gets a default set: plain data types and functions, print,
+ * and the common exceptions (no open, no __import__ of anything, no type).
+ * Returns PYS_OK, PYS_E_ARG (NULL), PYS_E_NOMEM. Not thread-safe. */
+PYS_API int pys_policy_builtins(pys_policy *p, const char *const *names);
+
+/* Caps a run's memory: Python allocations made on the run's thread while
+ * it runs, minus those freed, may not exceed `bytes` (0: no cap). Over the
+ * cap the allocation fails, which Python raises as MemoryError ("pyshim
+ * policy: the run's memory limit of N bytes was reached"); the runtime
+ * stays usable. Returns PYS_OK or PYS_E_ARG. Not thread-safe. */
+PYS_API int pys_policy_memory_limit(pys_policy *p, size_t bytes);
+
+/* Routes the run's output of `streams` (0: not routed) to fn(ud, ...)
+ * (NULL fn: discarded), as pys_exec_captured does. max_bytes > 0 caps it:
+ * the write that passes the cap delivers what fits and raises
+ * pyshim.OutputLimitExceeded (a BaseException), as does every later
+ * write. Returns PYS_OK or PYS_E_ARG. Not thread-safe. */
+PYS_API int pys_policy_output(pys_policy *p, int streams, pys_write_fn fn, void *ud,
+                              size_t max_bytes);
+
+/* Caps a run's time: the run's call gets this deadline (pys_set_deadline;
+ * PYS_E_TIMEOUT when it passes), 0 for none. Returns PYS_OK or PYS_E_ARG.
+ * Not thread-safe. */
+PYS_API int pys_policy_timeout(pys_policy *p, uint32_t ms);
+
+/* Executes src under the policy, in ns (a dict, whose __builtins__ it
+ * replaces with the policy's: functions defined there keep them) or, for
+ * PYS_NULL, in a fresh namespace dropped before the policy ends. The
+ * source is refused before it runs (PermissionError) if it spells an
+ * attribute starting with '_' (but __init__, __name__, __qualname__,
+ * __doc__, __str__, __repr__, __len__, __iter__, __next__, __enter__,
+ * __exit__), a frame attribute (gi_frame, cr_frame, ag_frame, f_back,
+ * f_globals, f_locals, f_builtins, f_code, tb_frame, tb_next, mro, ...),
+ * a name starting with "__", or a relative import. Only the calling
+ * thread is policed: other threads' calls at the same time are not, and
+ * threads the code starts would not be (starting one is the
+ * "_thread.start_new_thread" event, denied unless allowed). Returns
+ * PYS_OK; PYS_E_PYTHON (PermissionError naming the denied event or
+ * spelling, MemoryError of the cap, pyshim.OutputLimitExceeded, or the
+ * code's own exception); PYS_E_TIMEOUT; PYS_E_EXIT; PYS_E_ARG (NULL src or
+ * policy, a refused builtin); PYS_E_STATE (a timeout inside a batch);
+ * PYS_E_HANDLE / PYS_E_TYPE (ns); PYS_E_CLOSED. Thread-safe.
+ *
+ * What this does not guarantee: CPython was not built to contain hostile
+ * code. An in-process interpreter shares the process's memory and
+ * privileges; a bug in CPython or in an allowed C extension, a module the
+ * policy allows whose public names lead further, or an allowed event with
+ * a broad filter can all open a way out. Objects a policed run returns or
+ * leaves in ns run their code (methods, __del__) policed only when they run
+ * directly under their own builtins: called from unpoliced library code,
+ * their events pass. Denial of service beyond the caps (deep recursion,
+ * a C call that never returns to Python, huge integers' arithmetic) is not
+ * prevented. For untrusted code, use an OS sandbox (a separate process
+ * with seccomp, namespaces, rlimits) as the boundary, and this as a second
+ * layer. */
+PYS_API int pys_exec_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy *policy);
+
 #ifdef __cplusplus
 }
 #endif

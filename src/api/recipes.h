@@ -47,8 +47,4 @@ PyObject *pys__rcp_route(pys_runtime *rt, pys__rcp *h, int streams, pys_write_fn
  * none was pending and ending failed. */
 int pys__rcp_unroute(pys__rcp *h, PyObject *tok);
 
-/* policy.c, for pys_open (GIL held, after init): the audit hook and the
- * counting allocator. */
-void pys__policy_open(pys_runtime *rt);
-
 #endif

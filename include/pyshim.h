@@ -207,6 +207,11 @@ typedef struct pys_options {
                                 * is active, as `uv run` does */
     bool prefer_newest;        /* the newest supported Python found wins: no .python-version,
                                 * no preference for the shell's interpreter (the old default) */
+    /* Install the counting allocator that pys_policy_memory_limit needs
+     * (pyshim_run.h). It wraps Python's allocators for good (they cannot
+     * be unwrapped safely), and costs about 2-3% on allocation-heavy code
+     * even with no cap in force, so it is opt-in. */
+    bool memory_caps;
     pys_log_fn logger;
     void *logger_userdata;
 } pys_options;

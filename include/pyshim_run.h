@@ -172,7 +172,11 @@ PYS_API int pys_policy_builtins(pys_policy *p, const char *const *names);
  * it runs, minus those freed, may not exceed `bytes` (0: no cap). Over the
  * cap the allocation fails, which Python raises as MemoryError ("pyshim
  * policy: the run's memory limit of N bytes was reached"); the runtime
- * stays usable. Returns PYS_OK or PYS_E_ARG. Not thread-safe. */
+ * stays usable. Needs the runtime opened with pys_options.memory_caps (a
+ * run of a capped policy without it is PYS_E_STATE). Counts what goes
+ * through Python's allocators (objects, buffers, most of numpy's small
+ * allocations), not memory C extensions take from malloc or mmap
+ * directly. Returns PYS_OK or PYS_E_ARG. Not thread-safe. */
 PYS_API int pys_policy_memory_limit(pys_policy *p, size_t bytes);
 
 /* Routes the run's output of `streams` (0: not routed) to fn(ud, ...)
@@ -203,7 +207,8 @@ PYS_API int pys_policy_timeout(pys_policy *p, uint32_t ms);
  * PYS_OK; PYS_E_PYTHON (PermissionError naming the denied event or
  * spelling, MemoryError of the cap, pyshim.OutputLimitExceeded, or the
  * code's own exception); PYS_E_TIMEOUT; PYS_E_EXIT; PYS_E_ARG (NULL src or
- * policy, a refused builtin); PYS_E_STATE (a timeout inside a batch);
+ * policy, a refused builtin); PYS_E_STATE (a timeout inside a batch, a
+ * memory cap without pys_options.memory_caps);
  * PYS_E_HANDLE / PYS_E_TYPE (ns); PYS_E_CLOSED. Thread-safe.
  *
  * What this does not guarantee: CPython was not built to contain hostile

@@ -20,9 +20,10 @@
  *   run's (code a policed run left behind, called later). Imports the
  *   wrapper let through run with events allowed: that is trusted code.
  * - A counting allocator (PyMem_SetAllocator at open, wrapping Python's
- *   own) fails allocations of a thread's capped run beyond its cap, which
- *   Python turns into MemoryError. While no capped run is in progress,
- *   each allocation pays one relaxed atomic load and an indirect call.
+ *   own; opt-in, pys_options.memory_caps) fails allocations of a thread's
+ *   capped run beyond its cap, which Python turns into MemoryError. While
+ *   no capped run is in progress, each allocation pays one relaxed atomic
+ *   load and an indirect call: 2-3% on allocation-heavy code.
  * This is not an OS sandbox: see pyshim_run.h for what is guaranteed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -795,9 +796,10 @@ static void policy_close(pys_runtime *rt)
     real_bdict = policy_key = NULL;
 }
 
-void pys__policy_open(pys_runtime *rt)
+void pys__policy_open(pys_runtime *rt, const pys_options *o)
 {
-    mem_hook();
+    if (o->memory_caps)
+        mem_hook();
     if (hook_opens != rt->opens) {
         /* Finalisation clears the hooks; each open adds ours again. */
         if (pys__api.PySys_AddAuditHook(audit_hook, NULL) < 0)
@@ -1002,10 +1004,27 @@ static void name_memory_error(size_t cap)
         pys__api.Py_DecRef(tb);
 }
 
+/* The counting allocator is in place (pys_options.memory_caps). */
+static bool mem_hooked(void)
+{
+    PyMemAllocatorEx cur;
+    for (int d = 0; d < 3; d++) {
+        pys__api.PyMem_GetAllocator(d, &cur);
+        if (cur.malloc != h_malloc)
+            return false;
+    }
+    return true;
+}
+
 static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy *p,
                        const char *F)
 {
     int rc = PYS_OK;
+    if (p->mem_limit && !mem_hooked())
+        return pys__fail(F, PYS_E_STATE,
+                         "%s: the policy caps memory, which needs pys_options.memory_caps at "
+                         "pys_open",
+                         F);
     pys__rcp *h;
     PyObject *code = NULL, *g = NULL, *tok = NULL;
     if (!(h = pys__rcp_get(rt, F)) || policy_build(rt, h, p, F) < 0)

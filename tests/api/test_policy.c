@@ -420,9 +420,26 @@ PYS_TEST(policy, curated_builtins_only)
 
 /* ---- caps ------------------------------------------------------------------- */
 
-PYS_TEST(policy, memory_cap_stops_big_allocations_and_the_runtime_goes_on)
+/* A runtime with the counting allocator (pys_options.memory_caps). */
+static pys_runtime *open_capped(const pyt_python *py)
+{
+    pys_options o = {.memory_caps = true};
+    return pyt_open_opts(py, &o);
+}
+
+PYS_TEST(policy, memory_cap_needs_the_option)
 {
     (void)py;
+    pys_policy *p = pys_policy_new();
+    pyt_assert_ok(pys_policy_memory_limit(p, 1u << 20));
+    cr_assert_eq(pys_exec_policed(rt, "pass", PYS_NULL, p), PYS_E_STATE);
+    cr_assert(strstr(pys_last_error()->message, "memory_caps"), "%s", pys_last_error()->message);
+    pys_policy_free(p);
+}
+
+PYS_TEST_NOOPEN(policy, memory_cap_stops_big_allocations_and_the_runtime_goes_on)
+{
+    pys_runtime *rt = open_capped(py);
     pys_policy *p = pys_policy_new();
     pyt_assert_ok(pys_policy_memory_limit(p, 64u << 20));
     const char *srcs[] = {"x = bytearray(10**9)", "x = [0] * 10**9",
@@ -440,6 +457,7 @@ PYS_TEST(policy, memory_cap_stops_big_allocations_and_the_runtime_goes_on)
     expect(rt, p, PYS_NULL, "for i in range(40):\n    b = bytearray(16 * 2**20)\n    del b\n",
            PYS_OK, NULL);
     pys_policy_free(p);
+    pyt_close(rt);
 }
 
 typedef struct text {
@@ -537,9 +555,9 @@ static void *pair_main(void *arg)
     return NULL;
 }
 
-PYS_TEST(policy, policed_and_unpoliced_runs_at_once)
+PYS_TEST_NOOPEN(policy, policed_and_unpoliced_runs_at_once)
 {
-    (void)py;
+    pys_runtime *rt = open_capped(py);
     pys_policy *p = pys_policy_new();
     pyt_assert_ok(pys_policy_memory_limit(p, 16u << 20));
     const char *names[] = {"open", "bytearray", "range", "MemoryError", "PermissionError", NULL};
@@ -557,6 +575,7 @@ PYS_TEST(policy, policed_and_unpoliced_runs_at_once)
     cr_assert_eq(w[1].mem, 30, "the unpoliced run was limited: %ld", (long)w[1].mem);
     cr_assert_eq(w[1].opened, 30, "the unpoliced run was denied: %ld", (long)w[1].opened);
     pys_policy_free(p);
+    pyt_close(rt);
 }
 
 PYS_TEST(policy, bad_arguments)

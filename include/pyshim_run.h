@@ -201,9 +201,12 @@ PYS_API int pys_policy_timeout(pys_policy *p, uint32_t ms);
  * __exit__), a frame attribute (gi_frame, cr_frame, ag_frame, f_back,
  * f_globals, f_locals, f_builtins, f_code, tb_frame, tb_next, mro, ...),
  * a name starting with "__", or a relative import. Only the calling
- * thread is policed: other threads' calls at the same time are not, and
- * threads the code starts would not be (starting one is the
- * "_thread.start_new_thread" event, denied unless allowed). Returns
+ * thread is policed: other threads' calls at the same time are not.
+ * Threads the code could start (_thread and threading cannot be allowed;
+ * on 3.13 starting one is the "_thread.start_new_thread" event, older
+ * Pythons raise none, so an allowed module that starts threads, such as
+ * concurrent.futures, is a way around) run their events unpoliced except
+ * in frames of the policed code itself. Returns
  * PYS_OK; PYS_E_PYTHON (PermissionError naming the denied event or
  * spelling, MemoryError of the cap, pyshim.OutputLimitExceeded, or the
  * code's own exception); PYS_E_TIMEOUT; PYS_E_EXIT; PYS_E_ARG (NULL src or
@@ -218,7 +221,8 @@ PYS_API int pys_policy_timeout(pys_policy *p, uint32_t ms);
  * a broad filter can all open a way out. Objects a policed run returns or
  * leaves in ns run their code (methods, __del__) policed only when they run
  * directly under their own builtins: called from unpoliced library code,
- * their events pass. Denial of service beyond the caps (deep recursion,
+ * their events pass. State that unpoliced code left in an allowed module
+ * (a cached attribute, an open file) is handed out as it is. Denial of service beyond the caps (deep recursion,
  * a C call that never returns to Python, huge integers' arithmetic) is not
  * prevented. For untrusted code, use an OS sandbox (a separate process
  * with seccomp, namespaces, rlimits) as the boundary, and this as a second

@@ -215,6 +215,11 @@ typedef struct pys_options {
                                 * is active, as `uv run` does */
     bool prefer_newest;        /* the newest supported Python found wins: no .python-version,
                                 * no preference for the shell's interpreter (the old default) */
+    /* Install the counting allocator that pys_policy_memory_limit needs
+     * (pyshim_run.h). It wraps Python's allocators for good (they cannot
+     * be unwrapped safely), and costs about 2-3% on allocation-heavy code
+     * even with no cap in force, so it is opt-in. */
+    bool memory_caps;
     pys_log_fn logger;
     void *logger_userdata;
     /* Refuse a Python newer than the tested range (3.8 to 3.15) instead of
@@ -687,5 +692,6 @@ PYS_API char *pys_to_json_text(pys_obj o);
 #include "pyshim_async.h"
 #include "pyshim_buffer.h"
 #include "pyshim_deps.h"
+#include "pyshim_run.h"
 
 #endif /* PYSHIM_H */

@@ -539,6 +539,10 @@ int pys__bridge_open(pys_runtime *rt, const pys_options *o);
 PyObject *pys__call_handles(pys_runtime *rt, PyObject *f, const pys_obj *args, size_t nargs,
                              PyObject *kwargs, const char *name);
 
+/* policy.c, for pys_open (GIL held, at its end): adds the audit hook of
+ * policed runs, and their counting allocator if o->memory_caps. */
+void pys__policy_open(pys_runtime *rt, const pys_options *o);
+
 /* Log through the user's logger, if any. */
 void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);
 

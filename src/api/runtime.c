@@ -599,6 +599,8 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         pys__threads_open(rt);
     if (rc == PYS_OK)
         rc = pys__bridge_open(rt, o);
+    if (rc == PYS_OK)
+        pys__policy_open(rt, o);
     pys__api.PyGILState_Release(gs);
     if (rc != PYS_OK) {
         open_lock_give();

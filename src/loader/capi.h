@@ -116,6 +116,17 @@ typedef struct PyPreConfig {
 #define PYS__Py_TPFLAGS_TYPE_SUBCLASS (1UL << 31)
 #define PYS__PY_VECTORCALL_ARGUMENTS_OFFSET ((size_t)1 << (8 * sizeof(size_t) - 1))
 
+/* PyMemAllocatorEx (documented, stable since 3.5) and the audit hook
+ * signature (PEP 578, 3.8). Domains: 0 raw, 1 mem, 2 obj. */
+typedef struct PyMemAllocatorEx {
+    void *ctx;
+    void *(*malloc)(void *ctx, size_t size);
+    void *(*calloc)(void *ctx, size_t nelem, size_t elsize);
+    void *(*realloc)(void *ctx, void *ptr, size_t new_size);
+    void (*free)(void *ctx, void *ptr);
+} PyMemAllocatorEx;
+typedef int (*Py_AuditHookFunction)(const char *event, PyObject *args, void *ud);
+
 typedef struct pys__capi {
 #define PYS_FN(ret, name, params, since, req) ret(*name) params;
 #define PYS_DATA(name, since, req) void *name;

@@ -213,6 +213,20 @@ Test(cli, run_argv_and_exit_status)
     cr_assert_str_eq(r->err, "err\n");
 }
 
+/* The CLI never captures: run and eval write to the process's own streams
+ * (the objects Python made, with their file descriptors). */
+Test(cli, run_and_eval_write_straight_to_the_terminal_streams)
+{
+    result *r = CLI("run", "-c",
+                    "import sys; print(type(sys.stdout).__name__, type(sys.stderr).__name__, "
+                    "sys.stdout is sys.__stdout__, sys.stdout.fileno(), sys.stderr.fileno())");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "TextIOWrapper TextIOWrapper True 1 2\n");
+    r = CLI("eval", "__import__('sys').stdout is __import__('sys').__stdout__");
+    cr_assert_eq(r->status, 0, "%s", r->err);
+    cr_assert_str_eq(r->out, "true\n"); /* JSON */
+}
+
 Test(cli, run_file_and_module)
 {
     char *script = write_tmp("script.py", "import sys, helper\n"

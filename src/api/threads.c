@@ -215,7 +215,9 @@ static void fork_register(void);
 
 /* See "Thread-state births" at the top of the file. */
 static pthread_rwlock_t birth_lock = PTHREAD_RWLOCK_INITIALIZER;
-static bool birth_fork_held; /* the forking thread holds it (between the os.fork hooks) */
+/* This thread holds it for writing, between its os.fork hooks (per
+ * thread: two threads may fork at once, each waits for the lock). */
+static _Thread_local bool birth_fork_held;
 
 static inline bool birth_begin(pys_runtime *rt)
 {

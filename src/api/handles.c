@@ -140,7 +140,10 @@ pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn)
     return (pys_obj){id};
 }
 
-static __attribute__((noinline)) void describe_bad(pys__htable *ht, pys_obj h, const char *fn)
+/* Fails with PYS_E_HANDLE, saying what h is. Reads the table under the
+ * table lock when locking (another thread may be taking or freeing that
+ * slot); called without it. */
+static __attribute__((noinline)) void describe_bad(pys_runtime *rt, pys_obj h, const char *fn)
 {
     uint64_t index = h.id & PYS__IDX_MASK, gen = h.id >> PYS__IDX_BITS;
     const char *what = "was never issued";
@@ -149,6 +152,10 @@ static __attribute__((noinline)) void describe_bad(pys__htable *ht, pys_obj h, c
                   "probably the result of a failed call", fn);
         return;
     }
+    pys__htable *ht = &rt->ht;
+    bool locking = LOCKING(rt);
+    if (locking)
+        pthread_mutex_lock(&rt->lock);
     if (gen != 0 && gen <= PYS__GEN_MAX && index < ht->next_unused) {
         const pys__slot *s = pys__slot_at(ht, (uint32_t)index);
         /* Generations below this one were issued (all of them once retired). */
@@ -162,6 +169,8 @@ static __attribute__((noinline)) void describe_bad(pys__htable *ht, pys_obj h, c
         else if (gen < issued)
             what = "was released";
     }
+    if (locking)
+        pthread_mutex_unlock(&rt->lock);
     pys__fail(fn, PYS_E_HANDLE, "%s: handle %#llx %s", fn, (unsigned long long)h.id, what);
 }
 
@@ -222,7 +231,7 @@ PyObject *pys__h_get_slow(pys_runtime *rt, pys_obj h, const char *fn)
     if (LOCKING(rt))
         o = h_get_locked(rt, h);
     if (__builtin_expect(!o, 0))
-        describe_bad(&rt->ht, h, fn);
+        describe_bad(rt, h, fn);
     return o;
 }
 
@@ -239,7 +248,7 @@ PyObject *pys__h_ref_slow(pys_runtime *rt, pys_obj h, const char *fn)
         pthread_mutex_unlock(&rt->lock);
     }
     if (__builtin_expect(!o, 0))
-        describe_bad(&rt->ht, h, fn);
+        describe_bad(rt, h, fn);
     return o;
 }
 
@@ -264,10 +273,10 @@ static inline PyObject *slot_free(pys__htable *ht, pys__slot *s, uint64_t id)
     return o;
 }
 
-static __attribute__((noinline)) int h_bad(pys__htable *ht, pys_obj h, const char *fn)
+static __attribute__((noinline)) int h_bad(pys_runtime *rt, pys_obj h, const char *fn)
 {
     if (fn)
-        describe_bad(ht, h, fn);
+        describe_bad(rt, h, fn);
     return PYS_E_HANDLE;
 }
 
@@ -280,7 +289,7 @@ static __attribute__((noinline)) int h_release_locked(pys_runtime *rt, pys_obj h
     PyObject *o = s ? slot_free(ht, s, h.id) : NULL;
     pthread_mutex_unlock(&rt->lock);
     if (!o)
-        return h_bad(ht, h, fn);
+        return h_bad(rt, h, fn);
     pys__api.Py_DecRef(o);
     return PYS_OK;
 }
@@ -292,7 +301,7 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     pys__htable *ht = &rt->ht;
     pys__slot *s = pys__lookup(ht, h.id);
     if (__builtin_expect(!s, 0))
-        return h_bad(ht, h, fn);
+        return h_bad(rt, h, fn);
     pys__api.Py_DecRef(slot_free(ht, s, h.id));
     return PYS_OK;
 }
@@ -337,7 +346,7 @@ pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
         }
         PYS__UNLOCK(rt);
         if (!r.id)
-            describe_bad(&rt->ht, h, __func__);
+            describe_bad(rt, h, __func__);
     }
     pys__end(rt);
     return r;

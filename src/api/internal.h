@@ -271,9 +271,15 @@ void pys__leave_outer(pys_runtime *rt, pys__tls *t);
 /* threads.c: registers for asymmetric fences (membarrier), once per
  * process; pys_open calls it before the runtime is open. */
 void pys__threads_init(void);
-/* threads.c, for pys_open (GIL held, after init): registers the hook
- * that restarts the watchdog in a child of os.fork(). */
+/* threads.c, for pys_open (GIL held, after init): registers the os.fork
+ * hooks (the one that restarts the watchdog in a child; on free-threaded
+ * builds the ones that keep thread-state births out of a fork). */
 void pys__threads_open(pys_runtime *rt);
+/* threads.c: PyGILState_Ensure for a thread that may have no thread state
+ * yet. On a free-threaded build, a thread state it makes is made while
+ * no os.fork() is under way (see threads.c, "Thread-state births").
+ * Returns what PyGILState_Ensure returns. Any thread, runtime open. */
+int pys__gilstate_ensure(pys_runtime *rt);
 /* threads.c: at thread exit (pthread key destructor of the tls), gives
  * back the thread state pyshim kept for this thread, if the runtime that
  * made it is still open. */

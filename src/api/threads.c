@@ -58,7 +58,22 @@
  * there: it is started again on demand), and rt->lock. Once CPython has
  * made its own state consistent (os.register_at_fork's after_in_child
  * hook, registered at open), the watchdog is started again if the call
- * that forked has a deadline or an interrupt pending. */
+ * that forked has a deadline or an interrupt pending.
+ *
+ * Thread-state births and os.fork() on free-threaded builds: making a
+ * thread state can stop the world of the interpreter (3.13t immortalises
+ * objects when the first non-main thread state is made, and grows the
+ * QSBR array when it is full). A per-interpreter stop-the-world takes the
+ * interpreter's stop-the-world mutex, then waits for the runtime's
+ * rwlock; if os.fork()'s global stop-the-world wins that race, fork()
+ * happens with the mutex held by a thread the child does not have, and
+ * CPython does not make that mutex new in the child, so the child's
+ * next collection hangs for ever. pyshim's own births (its first
+ * PyGILState_Ensure or PyThreadState_New on a thread) therefore hold
+ * birth_lock for reading, and an os.register_at_fork `before` hook takes
+ * it for writing (thread state detached while it waits) before CPython
+ * stops the world; `after_in_parent` gives it back, and the child makes
+ * it new (pthread_atfork). */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -197,6 +212,34 @@ static void asym_init(void)
 
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void fork_register(void);
+
+/* See "Thread-state births" at the top of the file. */
+static pthread_rwlock_t birth_lock = PTHREAD_RWLOCK_INITIALIZER;
+/* This thread holds it for writing, between its os.fork hooks (per
+ * thread: two threads may fork at once, each waits for the lock). */
+static _Thread_local bool birth_fork_held;
+
+static inline bool birth_begin(pys_runtime *rt)
+{
+    if (!rt->free_threaded || pys__api.PyGILState_GetThisThreadState())
+        return false;
+    pthread_rwlock_rdlock(&birth_lock);
+    return true;
+}
+
+static inline void birth_end(bool held)
+{
+    if (held)
+        pthread_rwlock_unlock(&birth_lock);
+}
+
+int pys__gilstate_ensure(pys_runtime *rt)
+{
+    bool b = birth_begin(rt);
+    int gs = pys__api.PyGILState_Ensure();
+    birth_end(b);
+    return gs;
+}
 
 void pys__threads_init(void)
 {
@@ -340,7 +383,11 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
          * and hang there forever (PyThread_hang_thread). A new state
          * attached by PyEval_RestoreThread rebinds this thread to it;
          * it is kept as if Ensure had made it (gilstate count 1). */
+        bool b = rt->free_threaded;
+        if (b)
+            pthread_rwlock_rdlock(&birth_lock);
         PyThreadState *ts = pys__api.PyThreadState_New(pys__api.PyInterpreterState_Main());
+        birth_end(b);
         if (ts) {
             pys__api.PyEval_RestoreThread(ts);
             t->tstate = ts;
@@ -353,7 +400,7 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
         }
         ours = false;
     }
-    t->gstate = pys__api.PyGILState_Ensure();
+    t->gstate = pys__gilstate_ensure(rt);
     if (!probe)
         return;
     /* Made by pyshim under an earlier open whose close did not finalise:
@@ -442,7 +489,7 @@ static __attribute__((noinline)) pys_runtime *begin_refused(pys_runtime *rt, str
         atomic_store_explicit(&r->busy, 0, memory_order_release);
         return closed(fn);
     }
-    int gs = pys__api.PyGILState_Ensure();
+    int gs = pys__gilstate_ensure(rt);
     thr_disarm(rt, r);
     pys__api.PyGILState_Release(gs);
     atomic_store_explicit(&r->busy, 0, memory_order_release);
@@ -745,7 +792,7 @@ static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
 /* Posts to every record that is due, holding the GIL. Without wd.mu. */
 static void wd_post(pys_runtime *rt)
 {
-    int gs = pys__api.PyGILState_Ensure();
+    int gs = pys__gilstate_ensure(rt);
     int64_t now = now_ns();
     PyObject *frames = all_frames(rt);
     for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
@@ -1139,6 +1186,10 @@ static void fork_child(void)
     atomic_store(&wd.next_wake, INT64_MAX);
     wd_init(); /* a fresh condition variable: its waiter is not here */
     pthread_mutex_unlock(&wd.mu);
+    /* Held for writing by this thread (os.fork) or for reading by others
+     * (a plain fork()): nobody holds it here. */
+    pthread_rwlock_init(&birth_lock, NULL);
+    birth_fork_held = false;
     if (rt->locking && atomic_load(&rt->state) != PYS__ST_CLOSED)
         pthread_mutex_init(&rt->lock, NULL); /* never held across a fork by its thread */
     if (!pthread_equal(rt->opener, pthread_self())) {
@@ -1183,21 +1234,71 @@ static PyMethodDef after_fork_def = {"pyshim_after_fork_child", after_fork_child
                                      PYS__METH_NOARGS,
                                      "Restarts pyshim's watchdog in a forked child."};
 
+/* os.register_at_fork(before=...), free-threaded builds (attached, before
+ * CPython stops the world): waits, detached, for the thread-state births
+ * in progress, and keeps new ones out until the fork is done. */
+static PyObject *before_fork(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    if (!birth_fork_held) {
+        PyThreadState *ts = pys__api.PyEval_SaveThread();
+        pthread_rwlock_wrlock(&birth_lock);
+        pys__api.PyEval_RestoreThread(ts);
+        birth_fork_held = true;
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyObject *after_fork_parent(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    if (birth_fork_held) {
+        birth_fork_held = false;
+        pthread_rwlock_unlock(&birth_lock);
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyMethodDef before_fork_def = {"pyshim_before_fork", before_fork, PYS__METH_NOARGS,
+                                      "Holds pyshim's thread-state births across os.fork()."};
+static PyMethodDef after_fork_parent_def = {"pyshim_after_fork_parent", after_fork_parent,
+                                            PYS__METH_NOARGS,
+                                            "Lets pyshim's thread-state births go on."};
+
 void pys__threads_open(pys_runtime *rt)
 {
     PyObject *os = pys__api.PyImport_ImportModule("os");
     PyObject *reg = os ? pys__api.PyObject_GetAttrString(os, "register_at_fork") : NULL;
-    PyObject *fn = reg ? pys__api.PyCFunction_NewEx(&after_fork_def, NULL, NULL) : NULL;
-    PyObject *args = fn ? pys__api.PyTuple_New(0) : NULL;
-    PyObject *kw = args ? pys__api.PyDict_New() : NULL;
-    PyObject *r = NULL;
-    if (kw && pys__api.PyDict_SetItemString(kw, "after_in_child", fn) == 0)
-        r = pys__api.PyObject_Call(reg, args, kw);
+    PyObject *kw = reg ? pys__api.PyDict_New() : NULL;
+    PyObject *args = kw ? pys__api.PyTuple_New(0) : NULL;
+    bool ok = args != NULL;
+    struct {
+        const char *key;
+        PyMethodDef *def;
+    } hooks[] = {{"after_in_child", &after_fork_def},
+                 {"before", &before_fork_def},
+                 {"after_in_parent", &after_fork_parent_def}};
+    /* The births need holding on free-threaded builds only. */
+    size_t n = rt->free_threaded ? 3 : 1;
+    for (size_t i = 0; ok && i < n; i++) {
+        PyObject *fn = pys__api.PyCFunction_NewEx(hooks[i].def, NULL, NULL);
+        ok = fn && pys__api.PyDict_SetItemString(kw, hooks[i].key, fn) == 0;
+        if (fn)
+            pys__api.Py_DecRef(fn);
+    }
+    PyObject *r = ok ? pys__api.PyObject_Call(reg, args, kw) : NULL;
     if (!r)
         pys__log(rt, PYS_LOG_WARN,
-                 "pys_open: could not register the after-fork hook: deadlines in forked "
-                 "children start with their next call");
-    PyObject *objs[] = {r, kw, args, fn, reg, os};
+                 "pys_open: could not register the fork hooks: deadlines in forked children "
+                 "start with their next call%s",
+                 rt->free_threaded ? ", and a child forked while a thread makes its thread "
+                                     "state may hang"
+                                   : "");
+    PyObject *objs[] = {r, args, kw, reg, os};
     for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
         if (objs[i])
             pys__api.Py_DecRef(objs[i]);

@@ -438,7 +438,7 @@ static void *loop_main(void *arg)
     pys_loop *L = arg;
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
-    t->gstate = pys__api.PyGILState_Ensure();
+    t->gstate = pys__gilstate_ensure(rt);
     t->gil_depth = 1;
     /* rt->async outlives this thread: the close hook joins us before
      * freeing it. */

@@ -203,3 +203,68 @@ PYS_TEST(fork, close_in_the_child_of_a_fork_on_another_thread, .timeout = 120)
     expect_child_ok((pid_t)f.pid, "fork on a thread other than the opener");
     cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
 }
+
+typedef struct newcomer {
+    pys_runtime *rt;
+    atomic_int *go;
+    int rc;
+} newcomer;
+
+/* A host thread's first call: CPython makes its thread state then. */
+static void *newcomer_main(void *p)
+{
+    newcomer *n = p;
+    while (!atomic_load(n->go))
+        sleep_ms(0);
+    pys_obj o = pys_eval(n->rt, "1");
+    n->rc = pys_ok(o) ? PYS_OK : pys_last_error()->code;
+    pys_release(o);
+    return NULL;
+}
+
+/* c_bridge.go(): lets the newcomers in, from the Python code that forks. */
+static int bridge_go(pys_runtime *rt, const pys_obj *args, size_t nargs, pys_obj kwargs, void *ud,
+                     pys_obj *result)
+{
+    (void)rt, (void)args, (void)nargs, (void)kwargs, (void)result;
+    atomic_store((atomic_int *)ud, 1);
+    return PYS_OK;
+}
+
+/* Free-threaded builds stop the interpreter's world while they make some
+ * thread states (3.13t: the first ones of threads other than the main
+ * one). A fork that caught such a stop half-way gave the child a stop-the-
+ * world mutex nobody can unlock: its next collection hung. Here host
+ * threads make their first calls while the Python code that forks runs
+ * towards os.fork(). */
+PYS_TEST(fork, while_host_threads_make_their_first_calls, .timeout = 120)
+{
+    pyt_skip_if_fork_unsafe();
+    enum { N = 8 };
+    atomic_int go = 0;
+    newcomer n[N];
+    pthread_t th[N];
+    pyt_assert_ok(pys_register_func(rt, "go", bridge_go, &go));
+    for (int i = 0; i < N; i++) {
+        n[i] = (newcomer){.rt = rt, .go = &go, .rc = -1};
+        cr_assert_eq(pthread_create(&th[i], NULL, newcomer_main, &n[i]), 0);
+    }
+    pyt_assert_ok(pys_exec(rt, "import c_bridge, os, time, warnings\n"
+                               "warnings.simplefilter('ignore', DeprecationWarning)\n"
+                               "c_bridge.go()\n"
+                               "t = time.monotonic()\n"
+                               "while time.monotonic() - t < 0.02: pass\n"
+                               "pid = os.fork()\n"));
+    int64_t pid = pyt_eval_i64(rt, "pid");
+    if (pid == 0) {
+        alarm(20);
+        PYT_CHILD_CHECK(1, pys_exec(rt, "import gc\ngc.collect()\n") == PYS_OK);
+        PYT_CHILD_CHECK(2, pys_close(rt) == PYS_OK);
+        _exit(0);
+    }
+    expect_child_ok((pid_t)pid, "fork while threads make their thread states");
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        pyt_assert_ok(n[i].rc);
+    }
+}

@@ -719,6 +719,7 @@ static void format_pending(pys__tls *t)
         kept_detach(t); /* pys_close drops it, or did */
         return;
     }
+    pys__threads_shield(rt);
     uint64_t gen = t->err_gen;
     PyObject *type, *value, *tb;
     if (kept_take(t, &type, &value, &tb)) {

@@ -216,6 +216,9 @@ void pys__tls_register(pys__tls *t);
  * interrupt records, PyGILState_Ensure/Release), and the held-reference
  * drop of free-threaded builds. */
 pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
+/* The outermost call runs pyshim's own Python code from here on: no
+ * deadline or interrupt lands in it (threads.c). */
+void pys__threads_shield(pys_runtime *rt);
 void pys__end_slow(pys_runtime *rt, pys__tls *t);
 /* threads.c, for a nested entry while t->stop_due is set: once it is due,
  * posts the outermost call's exception to this thread again, so the next

@@ -560,6 +560,25 @@ void pys__end_slow(pys_runtime *rt, pys__tls *t)
     atomic_store_explicit(&r->busy, 0, memory_order_release);
 }
 
+/* The calling thread's outermost call now runs pyshim's own Python code
+ * (formatting a traceback), not the caller's: no deadline and no
+ * pys_interrupt may land in it. An exception raised at an arbitrary point
+ * of that code (inside importlib's module locks, when the formatting
+ * imports linecache or tokenize) could leave a lock held that every later
+ * import then waits for. pys_close still waits for the call (`busy`); the
+ * work is bounded. Inside a batch (depth > 1) the batch's call stays
+ * armed. GIL held. */
+void pys__threads_shield(pys_runtime *rt)
+{
+    pys__tls *t = pys__tls_get();
+    struct pys__thr *r = t->thr;
+    if (!r || t->gil_depth != 1 || t->counted)
+        return;
+    thr_disarm(rt, r);
+    t->stop_due = 0;
+    atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
+}
+
 /* Posts exc to this thread's own call (GIL held), marking the record
  * POSTED so that the call's end clears it if no Python code raised it. */
 static void post_self(struct pys__thr *r, PyObject *exc)

@@ -243,3 +243,30 @@ PYS_TEST(error_format, kept_exceptions_of_exited_threads_are_dropped)
     cr_assert_eq(pys_exec(rt, "raise KeyError(2)"), PYS_E_PYTHON);
     cr_assert_eq(pyt_eval_i64(rt, "refs[1]() is None"), 1, "pys_clear_error let it go");
 }
+
+/* The formatting of a traceback is pyshim's work, not the caller's: the
+ * call's deadline does not land in it (an exception raised at any point
+ * of it could leave an import lock held). A loader whose get_source takes
+ * 300 ms of bytecode, under a 100 ms deadline: the source line is still
+ * in the traceback. */
+PYS_TEST(error_format, deadline_does_not_land_in_the_formatting)
+{
+    pyt_assert_ok(pys_exec(rt, "import time\n"
+                               "SRC = 'def f():\\n    raise ValueError(\"boom\")\\n'\n"
+                               "class SlowLoader:\n"
+                               "    def get_source(self, name):\n"
+                               "        t = time.monotonic()\n"
+                               "        while time.monotonic() - t < 0.3: pass\n"
+                               "        return SRC\n"
+                               "ns = {'__name__': 'slowmod', '__loader__': SlowLoader()}\n"
+                               "exec(compile(SRC, '/nonexistent/slowmod.py', 'exec'), ns)\n"
+                               "f = ns['f']\n"));
+    pyt_assert_ok(pys_set_deadline(rt, 100));
+    cr_assert_eq(pys_exec(rt, "f()"), PYS_E_PYTHON);
+    const pys_error *e = pys_last_error();
+    cr_assert_str_eq(e->type, "ValueError");
+    cr_assert(e->traceback && strstr(e->traceback, "raise ValueError(\"boom\")"),
+              "traceback without the source line: %s", e->traceback ? e->traceback : "(none)");
+    pyt_assert_ok(pys_set_deadline(rt, 0));
+    cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
+}

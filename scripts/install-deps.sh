@@ -3,14 +3,15 @@
 # Python itself is not a build dependency: the tests use whatever CPython
 # 3.8+ the machine has (python3-venv/pip/numpy only widen what they cover).
 # clang, its sanitizer/libFuzzer runtime and libffi build the fuzz targets
-# (scripts/fuzz.sh).
+# (scripts/fuzz.sh). cmake builds the test's CMake consumer of the installed
+# library (find_package(pyshim)).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev \
+    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev cmake \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev \
     clang libclang-rt-dev libffi-dev >/dev/null

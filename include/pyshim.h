@@ -14,7 +14,22 @@
  *   comment says otherwise.
  * - Borrowed `const char *` results are valid until the handle they came
  *   from is released (or, for error text, until this thread's next failing
- *   call).
+ *   call). A `char *` or `void *` result that the comment calls malloc'd
+ *   is the caller's: free() it.
+ * - The common errors. Beyond the codes its comment names, a call can give:
+ *   given a pys_runtime *, PYS_E_ARG when it is NULL or not the runtime and
+ *   PYS_E_CLOSED when the runtime is not open (closed, or closing on
+ *   another thread); given handles, PYS_E_HANDLE for a released, stale or
+ *   never-issued one and PYS_E_CLOSED when no runtime is open; returning a
+ *   new handle, PYS_E_NOMEM when the handle table is full or memory runs
+ *   out; running Python code (every call, conversion, attribute or item
+ *   access may run some), PYS_E_PYTHON when it raises (the exception's
+ *   type, message and traceback in pys_last_error()), PYS_E_EXIT when it
+ *   raises SystemExit (the host never exits) and PYS_E_TIMEOUT or
+ *   PYS_E_INTERRUPTED when this thread's deadline expires or it is
+ *   interrupted (pyshim_threads.h; also a KeyboardInterrupt, or pys_close
+ *   on another thread). A required pointer argument that is NULL is
+ *   PYS_E_ARG. "Errors: common" below means these and no others.
  */
 #ifndef PYSHIM_H
 #define PYSHIM_H
@@ -135,19 +150,24 @@ PYS_API const pys_error *pys_last_error(void);
  * code that only looks at the code, type or message of a failure it
  * expects. Same ownership and thread safety. No errors. */
 PYS_API const pys_error *pys_last_error_brief(void);
-/* Clears this thread's error detail. Thread-safe. */
+/* Clears this thread's error detail (pys_last_error() then reads code
+ * PYS_OK; earlier detail pointers become invalid). Thread-safe (per
+ * thread). No errors. */
 PYS_API void pys_clear_error(void);
 /* Sets this thread's error detail, as a failing pyshim call does: code
  * (a negative PYS_E_* code), context (the failing call, NULL for "") and
  * message (copied; NULL for pys_strerror(code)). For code layered on
  * pyshim (generated bindings, wrappers) that reports its own failures the
  * same way. Returns code, or PYS_E_ARG (detail set to say so) when code is
- * not a negative PYS_E_* code. Thread-safe (per thread). */
+ * not a negative PYS_E_* code. Thread-safe (per thread); needs no runtime. */
 PYS_API int pys_set_error(int code, const char *context, const char *message);
-/* Returns static text for a code ("unknown error" for unknown codes).
- * Thread-safe. */
+/* Returns static text for a code ("unknown error" for unknown codes),
+ * never NULL; owned by pyshim, valid forever. Thread-safe; needs no
+ * runtime. No errors. */
 PYS_API const char *pys_strerror(int code);
-/* Returns the code's name ("PYS_E_TYPE"), static. Thread-safe. */
+/* Returns the code's name ("PYS_E_TYPE"; "PYS_E_UNKNOWN" for unknown
+ * codes), never NULL; static, valid forever. Thread-safe; needs no runtime.
+ * No errors. */
 PYS_API const char *pys_err_name(int code);
 
 /* ======================================================================= */
@@ -313,7 +333,8 @@ PYS_API int pys_close(pys_runtime *rt);
  * Call it from the main thread; not thread-safe against pys_open. */
 PYS_API int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status);
 
-/* The open runtime, or NULL. Thread-safe. */
+/* The open runtime, or NULL when none is open. Owned by pyshim (the
+ * pointer is the one pys_open gave). Thread-safe. No errors. */
 PYS_API pys_runtime *pys_runtime_current(void);
 
 /* Facts about the loaded Python. Strings are owned by the runtime and valid
@@ -335,7 +356,9 @@ typedef struct pys_info {
     bool untested;              /* newer than the tested range: loaded anyway */
 } pys_info;
 
-/* Returns PYS_OK and fills *out, or PYS_E_ARG / PYS_E_CLOSED. */
+/* Returns PYS_OK and fills *out (its strings as pys_info says: owned by
+ * the runtime, valid until pys_close), or PYS_E_ARG (NULL out, NULL or
+ * foreign rt) / PYS_E_CLOSED. Thread-safe; runs no Python code. */
 PYS_API int pys_get_info(pys_runtime *rt, pys_info *out);
 
 /* ---- discovery without loading ---------------------------------------- */
@@ -379,12 +402,17 @@ typedef struct pys_probe_result pys_probe_result;
  * PYS_E_NOMEM. *out is owned by the caller: pys_probe_free(). Spawns no
  * interpreter. Thread-safe; does not need an open runtime. */
 PYS_API int pys_probe(const pys_options *opts, pys_probe_result **out);
+/* The readers of a probe result below take no lock and run no Python:
+ * thread-safe for concurrent readers, not against pys_probe_free. They set
+ * no error; a NULL p reads as an empty result (count 0, NULL, -1, "").
+ * Number of candidates. */
 PYS_API size_t pys_probe_count(const pys_probe_result *p);
 /* Borrowed; valid until pys_probe_free. NULL when i is out of range. */
 PYS_API const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i);
 /* Index of the candidate pys_open would load, or -1. */
 PYS_API int pys_probe_chosen(const pys_probe_result *p);
-/* The venv that would be used, or NULL. Borrowed. */
+/* The venv that would be used, or NULL. Borrowed; valid until
+ * pys_probe_free. */
 PYS_API const char *pys_probe_venv(const pys_probe_result *p);
 /* The account, one step per source asked. Borrowed; valid until
  * pys_probe_free. pys_probe_step_get gives NULL when i is out of range.
@@ -401,37 +429,50 @@ PYS_API const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size
 PYS_API const char *pys_probe_decided_by(const pys_probe_result *p);
 PYS_API const char *pys_probe_decided_file(const pys_probe_result *p);
 PYS_API const char *pys_probe_decision(const pys_probe_result *p);
+/* Frees a probe result and everything borrowed from it; NULL is a no-op.
+ * Not concurrently with readers of the same result. No errors. */
 PYS_API void pys_probe_free(pys_probe_result *p);
 
 /* ======================================================================= */
 /* Handles and scopes                                                      */
 /* ======================================================================= */
 
-/* True when o is not the invalid handle (says nothing about staleness). */
+/* True when o is not the invalid handle (says nothing about staleness).
+ * Thread-safe; no runtime needed; no errors. */
 static inline bool pys_ok(pys_obj o) { return o.id != 0; }
 
-/* Releases a handle. Returns PYS_OK; PYS_E_HANDLE for a released, stale or
- * never-issued handle (including a second release); PYS_E_CLOSED. */
+/* Releases a handle (the object's __del__ may run). Returns PYS_OK;
+ * PYS_E_HANDLE for a released, stale or never-issued handle (including a
+ * second release); PYS_E_CLOSED (pys_close released every handle).
+ * Thread-safe. */
 PYS_API int pys_release(pys_obj o);
-/* Returns a new handle to the same object, or PYS_NULL (PYS_E_HANDLE,
- * PYS_E_CLOSED). */
+/* Returns a new handle to the same object, owned by the caller, or
+ * PYS_NULL (PYS_E_HANDLE, PYS_E_CLOSED, PYS_E_NOMEM). Thread-safe. */
 PYS_API pys_obj pys_dup(pys_obj o);
-/* PYS_OK if o is a live handle, else PYS_E_HANDLE / PYS_E_CLOSED. */
+/* PYS_OK if o is a live handle, else PYS_E_HANDLE / PYS_E_CLOSED (with
+ * the error detail set). Thread-safe. */
 PYS_API int pys_check(pys_obj o);
-/* Number of live handles (for leak checks). Thread-safe. */
+/* Number of live handles (for leak checks); 0 when rt is not the open
+ * runtime. Thread-safe. Sets no error. */
 PYS_API size_t pys_handle_count(pys_runtime *rt);
 
 /* Opens a scope on the calling thread: every handle this thread creates
  * until the matching pys_scope_end is released by it. Scopes nest.
- * Returns PYS_OK, PYS_E_CLOSED or PYS_E_NOMEM. */
+ * Returns PYS_OK, or PYS_E_ARG / PYS_E_CLOSED (common) or PYS_E_NOMEM.
+ * Thread-safe: scopes are per thread, and a scope sees only the handles
+ * its own thread creates. */
 PYS_API int pys_scope_begin(pys_runtime *rt);
 /* Releases every handle created on this thread since the matching
  * pys_scope_begin (ones already released are skipped). Returns PYS_OK, or
- * PYS_E_STATE when no scope is open on this thread. */
+ * PYS_E_STATE when no scope is open on this thread; PYS_E_ARG /
+ * PYS_E_CLOSED (common). Thread-safe (per thread). */
 PYS_API int pys_scope_end(pys_runtime *rt);
 /* Like pys_scope_end, but `keep` survives: returns a new handle for it
  * owned by the enclosing scope (or by the caller), or PYS_NULL if keep was
- * not live (the scope is ended either way). */
+ * not live (PYS_E_HANDLE; the scope is ended either way), with
+ * PYS_E_STATE when no scope is open (keep is then kept as it was), or
+ * with PYS_E_ARG / PYS_E_CLOSED / PYS_E_NOMEM (common). Thread-safe (per
+ * thread). */
 PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 
 /* ======================================================================= */
@@ -449,56 +490,87 @@ PYS_API pys_obj pys_scope_end_keep(pys_runtime *rt, pys_obj keep);
 
 /* Executes statements in __main__. Returns PYS_OK, PYS_E_PYTHON (with
  * type, message and traceback), PYS_E_EXIT (SystemExit: exit_code,
- * exit_kind and exit_value set; the host never exits), PYS_E_ARG,
- * PYS_E_CLOSED. Repeated identical source is compiled once (the compile
- * cache above). */
+ * exit_kind and exit_value set; the host never exits), PYS_E_ARG (NULL
+ * src), or the other common errors. Repeated identical source is compiled
+ * once (the compile cache above). Thread-safe. */
 PYS_API int pys_exec(pys_runtime *rt, const char *src);
-/* Same in the given namespace dict (globals = locals = ns). */
+/* Same in the given namespace dict (globals = locals = ns); ns is
+ * borrowed. PYS_E_HANDLE for an invalid ns (PYS_NULL too), PYS_E_TYPE when
+ * it is no dict; otherwise as pys_exec. Thread-safe. */
 PYS_API int pys_exec_in(pys_runtime *rt, const char *src, pys_obj ns);
-/* Evaluates an expression in __main__; new handle or PYS_NULL. */
+/* Evaluates an expression in __main__ (or, _in, in the namespace dict ns,
+ * checked as for pys_exec_in). Returns the value as a new handle owned by
+ * the caller, or PYS_NULL: PYS_E_ARG (NULL expr), a SyntaxError as
+ * PYS_E_PYTHON, or the other common errors. Cached like pys_exec.
+ * Thread-safe. */
 PYS_API pys_obj pys_eval(pys_runtime *rt, const char *expr);
 PYS_API pys_obj pys_eval_in(pys_runtime *rt, const char *expr, pys_obj ns);
 
 typedef enum pys_mode { PYS_MODE_EXEC = 0, PYS_MODE_EVAL = 1 } pys_mode;
-/* Compiles once; returns a handle to the code object, or PYS_NULL
- * (PYS_E_PYTHON with the SyntaxError). `filename` may be NULL. */
+/* Compiles once; returns a new handle to the code object (the caller's),
+ * or PYS_NULL: PYS_E_PYTHON with the SyntaxError, PYS_E_ARG (NULL src,
+ * unknown mode), or the other common errors. `filename` may be NULL.
+ * Not cached. Thread-safe. */
 PYS_API pys_obj pys_compile(pys_runtime *rt, const char *src, const char *filename, pys_mode mode);
-/* Runs a compiled code object in ns (PYS_NULL = __main__). Returns the
- * value (None for exec mode) as a new handle, or PYS_NULL. */
+/* Runs a compiled code object in ns (PYS_NULL = __main__; else a dict).
+ * Returns the value (None for exec mode) as a new handle owned by the
+ * caller, or PYS_NULL: PYS_E_TYPE when code is no code object or ns no
+ * dict, or the common errors. Thread-safe. */
 PYS_API pys_obj pys_run(pys_obj code, pys_obj ns);
-/* The __main__ module's dict (new handle). */
+/* The __main__ module's dict: a new handle owned by the caller, or
+ * PYS_NULL (common errors). Thread-safe. */
 PYS_API pys_obj pys_main_dict(pys_runtime *rt);
-/* Sets sys.argv from a NULL-terminated array. PYS_OK or error. */
+/* Sets sys.argv from a NULL-terminated array of strings (decoded as UTF-8
+ * with surrogateescape; NULL or empty gives [""]); copied. Returns PYS_OK
+ * or a common error. Thread-safe. */
 PYS_API int pys_set_argv(pys_runtime *rt, const char *const *argv);
 
 /* ======================================================================= */
 /* Objects                                                                 */
 /* ======================================================================= */
 
-/* Imports a module (dotted names ok). New handle, or PYS_NULL with
- * PYS_E_PYTHON (ModuleNotFoundError ...). */
+/* Imports a module (dotted names ok). New handle owned by the caller, or
+ * PYS_NULL with PYS_E_PYTHON (ModuleNotFoundError ...), PYS_E_ARG (NULL or
+ * empty name) or another common error. Thread-safe. */
 PYS_API pys_obj pys_import(pys_runtime *rt, const char *module);
-/* Gets an attribute; "a.b.c" walks dotted names. New handle or PYS_NULL
- * (PYS_E_PYTHON AttributeError names the missing part, PYS_E_HANDLE ...). */
+/* Gets an attribute; "a.b.c" walks dotted names. New handle owned by the
+ * caller, or PYS_NULL: PYS_E_PYTHON (an AttributeError names the missing
+ * part), PYS_E_ARG (NULL, empty or malformed dotted name, "a..b"), or
+ * another common error. Thread-safe. */
 PYS_API pys_obj pys_getattr(pys_obj o, const char *name);
-/* Sets an attribute (dotted: sets on the last object). */
+/* Sets an attribute (dotted: sets on the last object); value is borrowed
+ * (the object keeps its own reference). Returns PYS_OK, PYS_E_ARG (name as
+ * for pys_getattr), PYS_E_HANDLE (o or value), or another common error.
+ * Thread-safe. */
 PYS_API int pys_setattr(pys_obj o, const char *name, pys_obj value);
-/* Deletes an attribute. */
+/* Deletes an attribute (dotted: on the last object). Returns PYS_OK or
+ * the errors of pys_setattr. Thread-safe. */
 PYS_API int pys_delattr(pys_obj o, const char *name);
 /* Returns 1 if present, 0 if not, or a negative code. Exceptions other
- * than AttributeError raised by a property are errors, not "absent". */
+ * than AttributeError raised by a property are errors, not "absent".
+ * Errors: PYS_E_ARG (name as for pys_getattr), common. Thread-safe. */
 PYS_API int pys_hasattr(pys_obj o, const char *name);
 
-/* Calls fn(*args). New handle or PYS_NULL. */
+/* Calls fn(*args); args are borrowed (the caller keeps them). Returns the
+ * result as a new handle owned by the caller, or PYS_NULL: PYS_E_ARG (NULL
+ * args with nargs > 0, nargs beyond what a call can take), PYS_E_HANDLE
+ * (fn or an argument), or another common error. Thread-safe. */
 PYS_API pys_obj pys_call(pys_obj fn, const pys_obj *args, size_t nargs);
-/* Calls fn(*args, **kwargs); kwargs may be PYS_NULL. */
+/* Calls fn(*args, **kwargs); kwargs may be PYS_NULL, else a dict
+ * (PYS_E_TYPE otherwise). Otherwise as pys_call. */
 PYS_API pys_obj pys_call_kw(pys_obj fn, const pys_obj *args, size_t nargs, pys_obj kwargs_dict);
 /* Calls fn with C values described by fmt (see "Formats" below), keyword
  * arguments as `name=CODE`. Example: pys_callf(print, "s s sep=s", "a", "b", "-").
- * A malformed format is PYS_E_ARG and nothing is called. */
+ * A malformed format is PYS_E_ARG and nothing is called. Returns the
+ * result as a new handle owned by the caller, or PYS_NULL: PYS_E_ARG
+ * (format), PYS_E_VALUE (an `s` string that is not UTF-8), PYS_E_HANDLE (fn,
+ * an O or N handle), or another common error. N handles are released in
+ * every case. Thread-safe. */
 PYS_API pys_obj pys_callf(pys_obj fn, const char *fmt, ...);
 PYS_API pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap);
-/* Calls o.name(...) with a format (fmt NULL or "" = no arguments). */
+/* Calls o.name(...) with a format (fmt NULL or "" = no arguments); name
+ * may be dotted. Result and errors as pys_callf, plus pys_getattr's for
+ * name. Thread-safe. */
 PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...);
 
 /* Formats (pys_callf, pys_call_method, pys_build):
@@ -516,102 +588,157 @@ PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ..
 #define PYS_FORMAT_MAX_DEPTH 512
 
 typedef enum pys_cmp { PYS_LT = 0, PYS_LE, PYS_EQ, PYS_NE, PYS_GT, PYS_GE } pys_cmp;
-/* Rich comparison: 1 true, 0 false, negative code on error. */
+/* Rich comparison: 1 true, 0 false, negative code on error: PYS_E_ARG
+ * (unknown op), PYS_E_HANDLE, or another common error. Thread-safe. */
 PYS_API int pys_compare(pys_obj a, pys_obj b, pys_cmp op);
-/* repr(o) / str(o) as new str handles (use pys_str_view to read). */
+/* repr(o) / str(o) as new str handles owned by the caller (use
+ * pys_str_view to read), or PYS_NULL (common errors). Thread-safe. */
 PYS_API pys_obj pys_repr(pys_obj o);
 PYS_API pys_obj pys_str(pys_obj o);
 /* Type name ("int", "numpy.ndarray" qualified for non-builtins) copied
- * into buf (truncated, NUL-terminated). Returns PYS_OK or error. */
+ * into buf (truncated, NUL-terminated; the caller's buffer). Returns
+ * PYS_OK, PYS_E_ARG (NULL buf or size 0), PYS_E_HANDLE or PYS_E_CLOSED;
+ * a name that cannot be read (a metaclass raising) is "?", not an error.
+ * Thread-safe. */
 PYS_API int pys_type_name(pys_obj o, char *buf, size_t size);
-/* Returns 1/0, or a negative code. */
+/* The predicates below return 1 or 0, or a negative code: PYS_E_HANDLE,
+ * PYS_E_CLOSED, or (isinstance, truthy: they can run Python code) another
+ * common error. Thread-safe.
+ * o is None. */
 PYS_API int pys_is_none(pys_obj o);
 /* isinstance(o, cls), as Python answers it (__instancecheck__ and a
  * __class__ property count; pyshim's own conversions look at the real
  * type instead). */
 PYS_API int pys_isinstance(pys_obj o, pys_obj cls);
+/* bool(o). */
 PYS_API int pys_truthy(pys_obj o);
+/* callable(o). */
 PYS_API int pys_callable(pys_obj o);
-/* A new handle to type(o). */
+/* A new handle to type(o), owned by the caller, or PYS_NULL (common
+ * errors). Thread-safe. */
 PYS_API pys_obj pys_type(pys_obj o);
 
 /* Context managers. pys_with calls body(value_of_enter, ud) between
  * __enter__ and __exit__. If body returns non-zero with a Python exception
  * (any failing pyshim call inside it), __exit__ receives that exception and
  * may suppress it (then pys_with returns PYS_OK). Returns body's status,
- * __exit__'s failure, or PYS_E_PYTHON. */
+ * __exit__'s failure, or PYS_E_PYTHON. `value` is borrowed by body: it is
+ * released when body returns (pys_dup it to keep it). Errors before body
+ * runs (it is then not called): PYS_E_ARG (NULL body), PYS_E_TYPE (no
+ * context manager), PYS_E_HANDLE, and the common ones. body runs on the
+ * calling thread, inside the call (see pys_gil_acquire for what that
+ * allows). Thread-safe. */
 typedef int (*pys_with_fn)(pys_obj value, void *ud);
 PYS_API int pys_with(pys_obj manager, pys_with_fn body, void *ud);
 
 /* A bound module: a module resolved once, called by name. */
 typedef struct pys_bound pys_bound;
 /* Imports `module` and binds it. Caller owns the result: pys_unbind. NULL
- * on error (PYS_E_PYTHON ...). */
+ * on error: pys_import's errors, or PYS_E_NOMEM. Thread-safe; a pys_bound
+ * may be used from several threads at once, but not while or after it is
+ * unbound. */
 PYS_API pys_bound *pys_bind(pys_runtime *rt, const char *module);
+/* Releases the module handle (when the runtime is still open) and frees b;
+ * NULL is a no-op. No errors. */
 PYS_API void pys_unbind(pys_bound *b);
-/* 1 when the module has a callable `name`, 0 when not, negative on error. */
+/* 1 when the module has a callable `name`, 0 when not, negative on error
+ * (PYS_E_ARG for NULL b or a bad name, as pys_getattr; common). */
 PYS_API int pys_bound_has(pys_bound *b, const char *name);
-/* A new list handle of the module's public callable names. */
+/* A new list handle, owned by the caller, of the module's public callable
+ * names, or PYS_NULL (PYS_E_ARG for NULL b; common). */
 PYS_API pys_obj pys_bound_names(pys_bound *b);
-/* module.name(*fmt values). */
+/* module.name(*fmt values): result and errors as pys_call_method
+ * (PYS_E_ARG for NULL b). */
 PYS_API pys_obj pys_bound_call(pys_bound *b, const char *name, const char *fmt, ...);
-/* The module object (new handle). */
+/* The module object: a new handle owned by the caller, or PYS_NULL
+ * (PYS_E_ARG for NULL b; common). */
 PYS_API pys_obj pys_bound_module(pys_bound *b);
 
 /* ======================================================================= */
 /* Scalars and strings                                                     */
 /* ======================================================================= */
 
+/* C values to new Python objects. Each returns a new handle owned by the
+ * caller, or PYS_NULL with a common error (the rt ones, PYS_E_NOMEM).
+ * Thread-safe. */
 PYS_API pys_obj pys_from_int64(pys_runtime *rt, int64_t v);
 PYS_API pys_obj pys_from_uint64(pys_runtime *rt, uint64_t v);
 PYS_API pys_obj pys_from_double(pys_runtime *rt, double v);
 PYS_API pys_obj pys_from_bool(pys_runtime *rt, bool v);
-/* UTF-8 text (PYS_E_VALUE if invalid UTF-8; PYS_E_ARG for NULL). */
+/* UTF-8 text, copied (PYS_E_VALUE if invalid UTF-8; PYS_E_ARG for NULL s,
+ * or for pys_from_strn a NULL s with len > 0; PYS_E_OVERFLOW for a len
+ * beyond PTRDIFF_MAX). */
 PYS_API pys_obj pys_from_str(pys_runtime *rt, const char *s);
 PYS_API pys_obj pys_from_strn(pys_runtime *rt, const char *s, size_t len);
+/* bytes / bytearray copied from data (NULL only with len 0; errors as
+ * pys_from_strn but no PYS_E_VALUE). */
 PYS_API pys_obj pys_from_bytes(pys_runtime *rt, const void *data, size_t len);
 PYS_API pys_obj pys_from_bytearray(pys_runtime *rt, const void *data, size_t len);
+/* A new handle to None. */
 PYS_API pys_obj pys_none(pys_runtime *rt);
 
 /* Range-checked reads: PYS_E_TYPE (message names the expected and actual
  * types) or PYS_E_OVERFLOW; *out is untouched on failure.
  * to_int64/to_uint64 accept int (and bool); to_double accepts float and int;
- * to_bool accepts bool only (use pys_truthy for truthiness). */
+ * to_bool accepts bool only (use pys_truthy for truthiness). Return
+ * PYS_OK, or PYS_E_TYPE / PYS_E_OVERFLOW, PYS_E_ARG (NULL out), or another
+ * common error (to_double of an int subclass calls its __float__).
+ * Thread-safe. */
 PYS_API int pys_to_int64(pys_obj o, int64_t *out);
 PYS_API int pys_to_uint64(pys_obj o, uint64_t *out);
 PYS_API int pys_to_int32(pys_obj o, int32_t *out);
 PYS_API int pys_to_double(pys_obj o, double *out);
 PYS_API int pys_to_bool(pys_obj o, bool *out);
 /* UTF-8 of a str, borrowed, valid while the handle lives; *len (NULL-able)
- * gets the byte length (strings may hold NULs). NULL on error (PYS_E_TYPE,
- * PYS_E_VALUE for lone surrogates). */
+ * gets the byte length (strings may hold NULs). NULL on error (PYS_E_TYPE
+ * for a non-str, PYS_E_VALUE for lone surrogates, PYS_E_HANDLE,
+ * PYS_E_CLOSED). Owned by the str object: do not free it. Thread-safe. */
 PYS_API const char *pys_str_view(pys_obj o, size_t *len);
-/* A malloc'd copy of str(o) for any object (free() it). NULL on error. */
+/* A malloc'd, NUL-terminated copy of str(o) for any object (free() it);
+ * *len (NULL-able) gets the byte length. NULL on error: PYS_E_VALUE (not
+ * encodable as UTF-8), PYS_E_NOMEM, or another common error (str() may
+ * run Python code). Thread-safe. */
 PYS_API char *pys_str_copy(pys_obj o, size_t *len);
 /* Contents of bytes / bytearray / any buffer exporter, copied into a
- * malloc'd block (free() it; NUL-terminated for convenience). */
+ * malloc'd block (free() it; NUL-terminated for convenience); *len
+ * (NULL-able) gets the length. NULL on error: PYS_E_TYPE (no buffer),
+ * PYS_E_NOMEM, or another common error. Thread-safe. */
 PYS_API void *pys_bytes_copy(pys_obj o, size_t *len);
 /* Borrowed view of a bytes object (not bytearray), valid while the handle
- * lives. PYS_E_TYPE for other types. */
+ * lives; *len (NULL-able) gets the length. NULL on error: PYS_E_TYPE for
+ * other types, PYS_E_HANDLE, PYS_E_CLOSED. Thread-safe. */
 PYS_API const void *pys_bytes_view(pys_obj o, size_t *len);
 
 /* ======================================================================= */
 /* Collections                                                             */
 /* ======================================================================= */
 
-/* From handle arrays (items are borrowed: the caller keeps its handles). */
+/* From handle arrays (items are borrowed: the caller keeps its handles).
+ * Each returns a new handle owned by the caller, or PYS_NULL: PYS_E_ARG
+ * (NULL items with n > 0), PYS_E_OVERFLOW (n too large), PYS_E_HANDLE (an
+ * item; the message names its index), or another common error (hashing a
+ * set item runs Python code). pys_dict_new: an empty dict. Thread-safe. */
 PYS_API pys_obj pys_list_new(pys_runtime *rt, const pys_obj *items, size_t n);
 PYS_API pys_obj pys_tuple_new(pys_runtime *rt, const pys_obj *items, size_t n);
 PYS_API pys_obj pys_set_new(pys_runtime *rt, const pys_obj *items, size_t n);
 PYS_API pys_obj pys_frozenset_new(pys_runtime *rt, const pys_obj *items, size_t n);
 PYS_API pys_obj pys_dict_new(pys_runtime *rt);
-/* Builds a value from a format ("[q d s]", "(q s)", "{s:q, s:[d d]}"). */
+/* Builds a value from a format ("[q d s]", "(q s)", "{s:q, s:[d d]}").
+ * Returns a new handle owned by the caller, or PYS_NULL with the errors of
+ * pys_callf (a malformed format is PYS_E_ARG; N handles are released in
+ * every case). Thread-safe. */
 PYS_API pys_obj pys_build(pys_runtime *rt, const char *fmt, ...);
 PYS_API pys_obj pys_vbuild(pys_runtime *rt, const char *fmt, va_list ap);
 
-/* Length: PYS_OK and *out, or error (PYS_E_TYPE for unsized objects). */
+/* Length: PYS_OK and *out, or error (PYS_E_TYPE for unsized objects,
+ * PYS_E_ARG for NULL out, common). Thread-safe. */
 PYS_API int pys_len(pys_obj o, size_t *out);
-/* o[key] (any object key). */
+/* Item access. The get forms return o[key] as a new handle owned by the
+ * caller, or PYS_NULL; the set and del forms return PYS_OK or a negative
+ * code (value and key handles are borrowed). Errors: PYS_E_PYTHON
+ * (KeyError, IndexError, TypeError ... from o), PYS_E_ARG (NULL string
+ * key), PYS_E_HANDLE (o, key or value), common. Thread-safe.
+ * o[key] (any object key). */
 PYS_API pys_obj pys_getitem(pys_obj o, pys_obj key);
 /* o[index]; negative indexes count from the end. */
 PYS_API pys_obj pys_getitem_index(pys_obj o, int64_t index);
@@ -623,32 +750,46 @@ PYS_API int pys_setitem_str(pys_obj o, const char *key, pys_obj value);
 PYS_API int pys_delitem(pys_obj o, pys_obj key);
 PYS_API int pys_delitem_index(pys_obj o, int64_t index);
 PYS_API int pys_delitem_str(pys_obj o, const char *key);
-/* `key in o`: 1, 0, or negative code. */
+/* `key in o`: 1, 0, or negative code (PYS_E_ARG for a NULL string key,
+ * PYS_E_HANDLE, common). Thread-safe. */
 PYS_API int pys_contains(pys_obj o, pys_obj key);
 PYS_API int pys_contains_str(pys_obj o, const char *key);
-/* list.append / set.add. */
+/* list.append / set.add (item borrowed). PYS_OK, or PYS_E_TYPE when the
+ * target is no list / no set (subclasses count; a frozenset does not),
+ * PYS_E_HANDLE, common. Thread-safe. */
 PYS_API int pys_append(pys_obj list, pys_obj item);
 PYS_API int pys_set_add(pys_obj set, pys_obj item);
-/* Mapping views as new lists. */
+/* Mapping views as new lists, owned by the caller: list(m.keys()) etc.,
+ * for any object with those methods (PYS_E_PYTHON otherwise), or PYS_NULL
+ * (common errors). Thread-safe. */
 PYS_API pys_obj pys_keys(pys_obj mapping);
 PYS_API pys_obj pys_values(pys_obj mapping);
 PYS_API pys_obj pys_items(pys_obj mapping);
-/* iter(o): new iterator handle. */
+/* iter(o): new iterator handle owned by the caller, or PYS_NULL
+ * (PYS_E_PYTHON when o is not iterable; common). Thread-safe. */
 PYS_API pys_obj pys_iter(pys_obj o);
 /* Next item: returns 1 and *item (new handle), 0 at the end (*item =
- * PYS_NULL), or a negative code when the iterator raised. */
+ * PYS_NULL), or a negative code: the iterator raised (common errors),
+ * PYS_E_TYPE (it is no iterator), PYS_E_ARG (NULL item), PYS_E_HANDLE.
+ * The item is the caller's. Thread-safe. */
 PYS_API int pys_iter_next(pys_obj it, pys_obj *item);
 
 /* ======================================================================= */
 /* Bulk arrays and JSON                                                    */
 /* ======================================================================= */
 
-/* C arrays to a new list of float / int. */
+/* C arrays (copied) to a new list of float / int, owned by the caller, or
+ * PYS_NULL: PYS_E_ARG (NULL v with n > 0), PYS_E_OVERFLOW (n too large),
+ * common. Thread-safe. */
 PYS_API pys_obj pys_list_from_doubles(pys_runtime *rt, const double *v, size_t n);
 PYS_API pys_obj pys_list_from_int64s(pys_runtime *rt, const int64_t *v, size_t n);
 /* Any sequence of numbers to a C array. *n_out gets the length; if it is
  * larger than cap nothing is written and PYS_E_OVERFLOW is returned (call
- * pys_len first). Element errors (PYS_E_TYPE/OVERFLOW) name the index. */
+ * pys_len first). Element errors (PYS_E_TYPE/OVERFLOW) name the index;
+ * PYS_E_TYPE also for an object that is no sequence or buffer, PYS_E_STATE
+ * when the list changes size while it is read, PYS_E_ARG for NULL n_out
+ * (or NULL out with cap > 0), and the common errors. Values may be written
+ * to out before an element error. Thread-safe. */
 PYS_API int pys_to_doubles(pys_obj seq, double *out, size_t cap, size_t *n_out);
 PYS_API int pys_to_int64s(pys_obj seq, int64_t *out, size_t cap, size_t *n_out);
 
@@ -660,7 +801,9 @@ struct cJSON;
  * with |v| <= 2^53 -> int, other numbers -> float). NULL json is PYS_E_ARG;
  * a string or key that is not UTF-8 is PYS_E_VALUE; a number beyond a
  * double's range (text 1e400, or an infinite or NaN valuedouble) is
- * PYS_E_OVERFLOW. */
+ * PYS_E_OVERFLOW; deeper than PYS_JSON_MAX_DEPTH, PYS_E_VALUE. Returns a new
+ * handle owned by the caller, or PYS_NULL (those, or common errors). The
+ * tree is only read (the caller keeps it). Thread-safe. */
 PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
 /* Python value to a new cJSON tree (caller frees with cJSON_Delete). dict
  * (str keys only), list, tuple, set, frozenset, str, int (|v| <= 2^53),
@@ -669,7 +812,7 @@ PYS_API pys_obj pys_from_json(pys_runtime *rt, const struct cJSON *json);
  * E_OVERFLOW with the path to the bad value). Python code run by the
  * conversion (a container subclass's __iter__) that changes the size of a
  * dict being converted gives PYS_E_STATE; an exception it raises,
- * PYS_E_PYTHON. */
+ * PYS_E_PYTHON; plus PYS_E_NOMEM and the common errors. Thread-safe. */
 PYS_API struct cJSON *pys_to_json(pys_obj o);
 /* JSON text both ways (convenience over the cJSON calls).
  * pys_from_json_text: text must be exactly one JSON value (whitespace
@@ -680,7 +823,8 @@ PYS_API struct cJSON *pys_to_json(pys_obj o);
  * PYS_E_OVERFLOW (a number beyond a double), PYS_E_ARG (NULL text),
  * PYS_E_CLOSED. Thread-safe; the text is parsed without the GIL. */
 PYS_API pys_obj pys_from_json_text(pys_runtime *rt, const char *text);
-/* malloc'd compact JSON text; free() it. */
+/* malloc'd compact JSON text of o (free() it), or NULL with the errors of
+ * pys_to_json (PYS_E_NOMEM too). Thread-safe. */
 PYS_API char *pys_to_json_text(pys_obj o);
 
 #ifdef __cplusplus

@@ -6,13 +6,15 @@
 # (scripts/fuzz.sh). luajit, nodejs/npm and golang-go run the bindings'
 # test suites (bindings/; each is skipped when its host is missing); koffi,
 # the Node binding's FFI, comes from npm into bindings/node/node_modules.
+# cmake builds the test's CMake consumer of the installed library
+# (find_package(pyshim)).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev \
+    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev cmake \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev \
     clang libclang-rt-dev libffi-dev \

@@ -1094,7 +1094,7 @@ static Py_ssize_t self_slot_offset(br_state *st)
 /* Test switch: new runtimes read selves through the descriptor, as if the
  * slot's offset had not been confirmed. */
 static bool br_test_no_self_off;
-PYS_API void pys__test_bridge_no_self_offset(bool on);
+void pys__test_bridge_no_self_offset(bool on);
 void pys__test_bridge_no_self_offset(bool on)
 {
     br_test_no_self_off = on;

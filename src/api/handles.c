@@ -328,7 +328,7 @@ void pys__h_clear(pys_runtime *rt)
  * (h is stale from then on), or PYS_NULL with PYS_E_HANDLE / PYS_E_ARG.
  * Lets tests run the shipped layout past its last generation. A scope
  * that tracks h no longer releases it. */
-PYS_API pys_obj pys__test_handle_age(pys_obj h, uint32_t left);
+pys_obj pys__test_handle_age(pys_obj h, uint32_t left);
 pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
 {
     pys_runtime *rt = pys__begin_h(__func__);

@@ -134,7 +134,7 @@ __attribute__((constructor)) static void force_locking_from_env(void)
 
 /* Test aid, not public API: makes GIL builds take the free-threaded
  * builds' locks. Call only while no pyshim call is in progress. */
-PYS_API void pys__test_force_locking(bool on);
+void pys__test_force_locking(bool on);
 void pys__test_force_locking(bool on)
 {
     pys__force_locking = on;

@@ -453,69 +453,6 @@ PYS_TEST(threads, free_threaded_python_runs_alongside_a_spinning_thread, .timeou
     cr_assert_lt(a.ms, 25000.0);
 }
 
-static double cpu_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-/* 8 host threads run CPU-bound Python at once: on a free-threaded build
- * the wall time is well under 8 times one thread's (a GIL build needs at
- * least 8 times), and the process burns more CPU time than wall time. The
- * ratios are printed. Parallelism needs idle CPUs: when the machine does
- * not give this process even one core for the one-thread run (others are
- * busy), nothing can be measured and the test says so and skips; the
- * load-independent check is the spinning-thread test above. */
-PYS_TEST(threads, free_threaded_eight_threads_in_parallel, .timeout = 300)
-{
-    if (!py->free_threaded)
-        cr_skip_test("%s has a GIL", pyt_name(py));
-    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-    if (ncpu < 2)
-        cr_skip_test("one CPU: nothing can run in parallel");
-    pyt_assert_ok(pys_exec(rt, "def work(n):\n"
-                               "    s = 0\n"
-                               "    for i in range(n):\n"
-                               "        s += i * i % 7\n"
-                               "    return s\n"));
-    const char *expr = "work(1500000)";
-    int64_t expect = pyt_eval_i64(rt, expr); /* warm up */
-    par_arg one = {.rt = rt, .expr = expr};
-    double c0 = cpu_ms();
-    pthread_join(spawn(par_main, &one), NULL);
-    double one_share = (cpu_ms() - c0) / one.ms;
-    cr_assert_eq(one.result, expect);
-    enum { N = 8 };
-    par_arg a[N];
-    pthread_t th[N];
-    double t0 = now_ms();
-    c0 = cpu_ms();
-    for (int i = 0; i < N; i++) {
-        a[i] = (par_arg){.rt = rt, .expr = expr};
-        th[i] = spawn(par_main, &a[i]);
-    }
-    for (int i = 0; i < N; i++)
-        pthread_join(th[i], NULL);
-    double wall = now_ms() - t0;
-    double cpu_per_wall = (cpu_ms() - c0) / wall;
-    for (int i = 0; i < N; i++)
-        cr_assert_eq(a[i].result, expect, "thread %d computed %lld", i, (long long)a[i].result);
-    double ratio = wall / one.ms;
-    fprintf(stderr,
-            "[threads] %s: one thread %.0f ms, 8 threads %.0f ms wall: %.2fx one thread "
-            "(serial would be 8x; %ld CPUs, ideal %.1fx); CPU/wall %.2f (one thread got %.2f "
-            "of a CPU)\n",
-            pyt_name(py), one.ms, wall, ratio, ncpu, ncpu >= 8 ? 1.0 : 8.0 / (double)ncpu,
-            cpu_per_wall, one_share);
-    if (one_share < 0.9)
-        cr_skip_test("the machine is busy: one thread got %.2f of a CPU, so parallelism cannot "
-                     "be measured (8 threads: %.2fx one thread)",
-                     one_share, ratio);
-    cr_assert_lt(ratio, 7.0, "8 threads took %.2fx one thread's time: not parallel", ratio);
-    cr_assert_gt(cpu_per_wall, 1.1, "8 threads used %.2f CPUs: not parallel", cpu_per_wall);
-}
-
 PYS_TEST(threads, batch_holds_the_gil_between_calls)
 {
     if (py->free_threaded)

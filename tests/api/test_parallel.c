@@ -1,0 +1,124 @@
+/* Real parallelism on free-threaded builds: 8 host threads run CPU-bound
+ * Python at once, and the wall time is well under 8 times one thread's (a
+ * build with a GIL needs at least 8 times). The ratios are printed.
+ *
+ * A measurement of parallelism needs idle CPUs, so this program runs
+ * alone (is_parallel: false in meson.build) and checks, from /proc/stat,
+ * that nothing else took the CPUs while it measured; when something did,
+ * it says so and skips rather than measure another process's load. The
+ * load-independent check is threads::free_threaded_python_runs_alongside_
+ * a_spinning_thread (test_threads.c). Every test runs once per supported
+ * Python found (GIL builds skip). */
+#include <pthread.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pyshim_test.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static double cpu_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Busy CPU time of the whole machine so far, in ms (user + nice + system
+ * + irq + softirq + steal of /proc/stat's cpu line), or -1. */
+static double machine_busy_ms(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f)
+        return -1;
+    unsigned long long us = 0, ni = 0, sy = 0, id = 0, io = 0, irq = 0, sirq = 0, st = 0;
+    int n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &us, &ni, &sy, &id, &io,
+                   &irq, &sirq, &st);
+    fclose(f);
+    if (n < 7)
+        return -1;
+    long hz = sysconf(_SC_CLK_TCK);
+    return (double)(us + ni + sy + irq + sirq + st) * 1000.0 / (double)(hz > 0 ? hz : 100);
+}
+
+typedef struct par_arg {
+    pys_runtime *rt;
+    const char *expr;
+    int64_t result;
+    double ms;
+} par_arg;
+
+static void *par_main(void *p)
+{
+    par_arg *a = p;
+    double t0 = now_ms();
+    a->result = pyt_eval_i64(a->rt, a->expr);
+    a->ms = now_ms() - t0;
+    return NULL;
+}
+
+static pthread_t spawn(void *(*fn)(void *), void *arg)
+{
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, fn, arg), 0);
+    return th;
+}
+
+PYS_TEST(threads, free_threaded_eight_threads_in_parallel, .timeout = 300)
+{
+    if (!py->free_threaded)
+        cr_skip_test("%s has a GIL", pyt_name(py));
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    if (ncpu < 2)
+        cr_skip_test("one CPU: nothing can run in parallel");
+    pyt_assert_ok(pys_exec(rt, "def work(n):\n"
+                               "    s = 0\n"
+                               "    for i in range(n):\n"
+                               "        s += i * i % 7\n"
+                               "    return s\n"));
+    const char *expr = "work(1500000)";
+    int64_t expect = pyt_eval_i64(rt, expr); /* warm up */
+    par_arg one = {.rt = rt, .expr = expr};
+    double c0 = cpu_ms();
+    pthread_join(spawn(par_main, &one), NULL);
+    double one_share = (cpu_ms() - c0) / one.ms;
+    cr_assert_eq(one.result, expect);
+    enum { N = 8 };
+    par_arg a[N];
+    pthread_t th[N];
+    double m0 = machine_busy_ms();
+    double t0 = now_ms();
+    c0 = cpu_ms();
+    for (int i = 0; i < N; i++) {
+        a[i] = (par_arg){.rt = rt, .expr = expr};
+        th[i] = spawn(par_main, &a[i]);
+    }
+    for (int i = 0; i < N; i++)
+        pthread_join(th[i], NULL);
+    double wall = now_ms() - t0;
+    double ours = cpu_ms() - c0;
+    double others = m0 >= 0 ? machine_busy_ms() - m0 - ours : 0;
+    double cpu_per_wall = ours / wall;
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(a[i].result, expect, "thread %d computed %lld", i, (long long)a[i].result);
+    double ratio = wall / one.ms;
+    fprintf(stderr,
+            "[parallel] %s: one thread %.0f ms, 8 threads %.0f ms wall: %.2fx one thread "
+            "(serial would be 8x; %ld CPUs, ideal %.1fx); CPU/wall %.2f (one thread got %.2f "
+            "of a CPU; other processes %.2f CPUs meanwhile)\n",
+            pyt_name(py), one.ms, wall, ratio, ncpu, ncpu >= 8 ? 1.0 : 8.0 / (double)ncpu,
+            cpu_per_wall, one_share, others / wall);
+    if (one_share < 0.9 || others / wall > 0.3 * (double)ncpu)
+        cr_skip_test("the machine is busy (one thread got %.2f of a CPU; other processes used "
+                     "%.2f CPUs during the 8-thread run), so parallelism cannot be measured "
+                     "(8 threads: %.2fx one thread)",
+                     one_share, others / wall, ratio);
+    cr_assert_lt(ratio, 7.0, "8 threads took %.2fx one thread's time: not parallel", ratio);
+    cr_assert_gt(cpu_per_wall, 1.1, "8 threads used %.2f CPUs: not parallel", cpu_per_wall);
+}

@@ -206,36 +206,39 @@ static inline PyObject *index_fast(pys_runtime *rt, PyObject *obj, int64_t index
     return r;
 }
 
-static pys_obj get_item(pys_obj o, const key *k, const char *fn)
+/* obj[k] as a new reference, or NULL with the error set. obj is o's object
+ * (borrowed, NULL if o is not live: error set). */
+static PyObject *item_of(pys_runtime *rt, PyObject *obj, const key *k, const char *fn)
 {
-    pys_runtime *rt = pys__begin_h(fn);
-    if (!rt)
-        return PYS_NULL;
-    pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, o, fn);
-    if (obj && k->kind == 2) {
+    if (!obj)
+        return NULL;
+    if (k->kind == 2) {
         PyObject *r = index_fast(rt, obj, k->index); /* runs no Python code */
-        if (r) {
-            out = pys__h_new(rt, r, fn);
-            pys__end(rt);
-            return out;
-        }
+        if (r)
+            return r;
     }
     /* The general path can run Python code (__getitem__, a key's __eq__). */
-    if (obj)
-        pys__api.Py_IncRef(obj);
-    PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
+    pys__api.Py_IncRef(obj);
+    PyObject *r = NULL, *ko = key_obj(rt, k, fn);
     if (ko) {
-        PyObject *r = pys__api.PyObject_GetItem(obj, ko);
+        r = pys__api.PyObject_GetItem(obj, ko);
         if (!r)
             pys__fail_py(rt, fn);
-        else
-            out = pys__h_new(rt, r, fn);
         pys__api.Py_DecRef(ko);
     }
-    if (obj)
-        pys__api.Py_DecRef(obj);
-    pys__end(rt);
+    pys__api.Py_DecRef(obj);
+    return r;
+}
+
+static pys_obj get_item(pys_obj o, const key *k, const char *fn)
+{
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t);
+    if (!rt)
+        return PYS_NULL;
+    PyObject *r = item_of(rt, pys__h_get(rt, o, fn), k, fn);
+    pys_obj out = r ? pys__h_new_fast(rt, r, fn) : PYS_NULL;
+    pys__end_t(rt, t);
     return out;
 }
 

@@ -37,10 +37,7 @@ static inline uint32_t *gen0_at(pys__htable *ht, uint32_t index)
 }
 
 /* The word of a free slot whose next generation is gen (0: retired). */
-static inline uint64_t free_word(uint32_t index, uint64_t gen)
-{
-    return gen << PYS__IDX_BITS | (~(uint64_t)index & PYS__IDX_MASK);
-}
+#define free_word pys__free_word
 
 static inline bool slot_live(const pys__slot *s, uint32_t index)
 {
@@ -347,11 +344,12 @@ pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
 
 int pys_release(pys_obj o)
 {
-    pys_runtime *rt = pys__begin_h(__func__);
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, __func__, t);
     if (!rt)
         return pys_last_error()->code;
-    int rc = pys__h_release(rt, o, __func__);
-    pys__end(rt);
+    int rc = pys__h_release_fast(rt, o, __func__);
+    pys__end_t(rt, t);
     return rc;
 }
 

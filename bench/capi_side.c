@@ -217,6 +217,35 @@ static int capi_bridge(void *ud)
     return !r;
 }
 
+/* One pyshim call: one GIL round trip. */
+static int capi_dict_get1(void *ud)
+{
+    PyObject *v;
+    long long x = -1;
+    G(v = PyDict_GetItemString(g_dict, "key"); Py_XINCREF(v);
+      if (v) { x = PyLong_AsLongLong(v); Py_DECREF(v); });
+    return x != 42;
+}
+
+/* pys_iter_next_into drops the previous item in the same call. */
+static int capi_iter10_into(void *ud)
+{
+    PyObject *it, *x = NULL;
+    long long v, sum = 0;
+    G(it = PyObject_GetIter(g_list10));
+    if (!it)
+        return 1;
+    for (;;) {
+        G(Py_XDECREF(x); x = PyIter_Next(it));
+        if (!x)
+            break;
+        G(v = PyLong_AsLongLong(x));
+        sum += v;
+    }
+    G(Py_DECREF(it));
+    return sum != 45;
+}
+
 static int capi_exec_runstring(void *ud)
 {
     PyObject *r;
@@ -304,6 +333,7 @@ static pb_fn capi_op(int slot)
         [PB_iter10] = capi_iter10,     [PB_mixed5] = capi_mixed5,
         [PB_callf3] = capi_callf3,     [PB_list_1m] = capi_list_1m,
         [PB_numpy_1m] = capi_numpy_1m, [PB_bridge] = capi_bridge,
+        [PB_dict_get1] = capi_dict_get1, [PB_iter10_into] = capi_iter10_into,
         [PB_NOPS] = capi_exec_runstring, [PB_NOPS + 1] = capi_eval_runstring,
     };
     return fns[slot];

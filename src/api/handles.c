@@ -294,6 +294,28 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     return PYS_OK;
 }
 
+bool pys__h_reuse(pys_runtime *rt, pys_obj *h, PyObject *o)
+{
+    if (atomic_load_explicit(&pys__scopes_open, memory_order_relaxed) != 0)
+        return false;
+    pys__htable *ht = &rt->ht;
+    PYS__LOCK(rt);
+    pys__slot *s = pys__lookup(ht, h->id);
+    uint64_t gen = h->id >> PYS__IDX_BITS;
+    PyObject *old = NULL;
+    if (s && gen < PYS__GEN_MAX) {
+        old = s->obj;
+        s->obj = o;
+        s->id = (gen + 1) << PYS__IDX_BITS | (h->id & PYS__IDX_MASK);
+        h->id = s->id;
+    }
+    PYS__UNLOCK(rt);
+    if (!old)
+        return false;
+    pys__api.Py_DecRef(old); /* may run Python code: the slot is consistent */
+    return true;
+}
+
 /* At close: releases every live handle. The slots, their generations and
  * the free list stay for the next open (whose ids then differ from every
  * id of this one); each slot's first generation of that open is noted. */

@@ -431,6 +431,12 @@ static inline __attribute__((always_inline)) PyObject *pys__h_ref(pys_runtime *r
 }
 /* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);
+/* Puts o (a new reference, stolen) into live handle *h's slot under the
+ * slot's next generation (*h gets the new id; the old one is stale), and
+ * drops the object it held. Returns false, touching nothing (o not
+ * stolen), where *h is not live, its slot has no generation left, or a
+ * scope is open (a scope tracks ids). Needs the GIL. */
+bool pys__h_reuse(pys_runtime *rt, pys_obj *h, PyObject *o);
 
 /* Inline fast paths of pys__h_new and pys__h_release for the hottest calls
  * (GIL builds, a slot on the free list, no scope open anywhere; a live

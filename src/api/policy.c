@@ -449,10 +449,21 @@ static int deny(const char *event, PyObject *args)
     return -1;
 }
 
+/* A subprocess.Popen the policy allowed, on this thread: CPython 3.14+
+ * then raises _posixsubprocess.fork_exec (or os.posix_spawn) for the same
+ * start, which is that Popen's own continuation, not a second program. */
+static _Thread_local bool popen_allowed;
+
 static int check(const rules *rs, const prun *run, const char *event, PyObject *args)
 {
     if (import_depth > 0)
         return 0;
+    bool continuation = strcmp(event, "_posixsubprocess.fork_exec") == 0 ||
+                        strcmp(event, "os.posix_spawn") == 0;
+    if (continuation && popen_allowed) {
+        popen_allowed = false;
+        return 0;
+    }
     /* Library code calls id() for its bookkeeping (json, copy, ...); the
      * address it gives away is no way out by itself. */
     if (strcmp(event, "builtins.id") == 0)
@@ -463,8 +474,10 @@ static int check(const rules *rs, const prun *run, const char *event, PyObject *
         module_ok(text_of(arg_at(args, 0)), rs->imports, rs->nimports))
         return 0;
     for (size_t i = 0; i < rs->n; i++)
-        if (strcmp(rs->r[i].event, event) == 0 && rule_ok(&rs->r[i], event, args))
+        if (strcmp(rs->r[i].event, event) == 0 && rule_ok(&rs->r[i], event, args)) {
+            popen_allowed = strcmp(event, "subprocess.Popen") == 0;
             return 0;
+        }
     return deny(event, args);
 }
 

@@ -724,10 +724,16 @@ def emit_result(f, pre, w):
     w("        for (size_t pys_i = 0; pys_i < %d && pys_rc == PYS_OK; pys_i++)\n" % len(t.elts))
     w("            if (!pys_ok(pys_e[pys_i] = pys_getitem_index(pys_r, (int64_t)pys_i)))\n"
       "                pys_rc = pys_last_error_brief()->code;\n")
-    w("        int pys_got = 0;\n")
+    # The count of outputs taken is only needed to undo owned ones.
+    counted = any(e.kind in ("str", "bytes", "obj", "cls") for e in t.elts)
+    if counted:
+        w("        int pys_got = 0;\n")
     for i, e in enumerate(t.elts):
-        w("        if (pys_rc == PYS_OK && (pys_rc = %s) == PYS_OK)\n            pys_got++;\n"
-          % emit_take(e, "pys_e[%d]" % i, "out%d" % i, w, pre))
+        take = emit_take(e, "pys_e[%d]" % i, "out%d" % i, w, pre)
+        if counted:
+            w("        if (pys_rc == PYS_OK && (pys_rc = %s) == PYS_OK)\n            pys_got++;\n" % take)
+        else:
+            w("        if (pys_rc == PYS_OK)\n            pys_rc = %s;\n" % take)
         if e.kind in ("obj", "cls"):
             w("        if (pys_rc == PYS_OK)\n            pys_e[%d] = PYS_NULL; /* taken */\n" % i)
     undo = []

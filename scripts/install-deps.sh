@@ -19,7 +19,13 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev g++ pybind11-dev \
     clang libclang-rt-dev libffi-dev \
-    luajit nodejs npm golang-go >/dev/null
+    luajit golang-go >/dev/null
+# Node and npm: Debian's, unless the machine has them already (a Node.js
+# from elsewhere, such as NodeSource's, bundles npm and conflicts with
+# Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
 # koffi for the Node binding, project-local (bindings/node/node_modules).
 if command -v npm >/dev/null; then
     (cd "$(dirname "$0")/../bindings/node" && npm install --no-audit --no-fund --silent >/dev/null)

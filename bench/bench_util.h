@@ -35,7 +35,9 @@ static inline int64_t pb_now(void)
     X(callf3, 2, "call f(a, b, c) with 3 C values")                                                \
     X(list_1m, 3, "1M doubles -> list -> 1M doubles")                                              \
     X(numpy_1m, 4, "1M doubles -> numpy array, zero-copy")                                         \
-    X(bridge, 1, "Python calls a C function (per call)")
+    X(bridge, 1, "Python calls a C function (per call)")                                          \
+    X(dict_get1, 1, "dict[\"key\"] -> int64, no item handle")                                        \
+    X(iter10_into, 23, "iterate a 10-list, one reused item handle")
 
 enum {
 #define PB_ENUM(id, calls, text) PB_##id,

@@ -16,6 +16,9 @@
 
 #include "bench_util.h"
 #include "shim_ops.h"
+#ifdef PYSBENCH_PYBIND11
+#include "pb11_side.h"
+#endif
 
 
 #define N1M 1000000
@@ -214,6 +217,35 @@ static int capi_bridge(void *ud)
     return !r;
 }
 
+/* One pyshim call: one GIL round trip. */
+static int capi_dict_get1(void *ud)
+{
+    PyObject *v;
+    long long x = -1;
+    G(v = PyDict_GetItemString(g_dict, "key"); Py_XINCREF(v);
+      if (v) { x = PyLong_AsLongLong(v); Py_DECREF(v); });
+    return x != 42;
+}
+
+/* pys_iter_next_into drops the previous item in the same call. */
+static int capi_iter10_into(void *ud)
+{
+    PyObject *it, *x = NULL;
+    long long v, sum = 0;
+    G(it = PyObject_GetIter(g_list10));
+    if (!it)
+        return 1;
+    for (;;) {
+        G(Py_XDECREF(x); x = PyIter_Next(it));
+        if (!x)
+            break;
+        G(v = PyLong_AsLongLong(x));
+        sum += v;
+    }
+    G(Py_DECREF(it));
+    return sum != 45;
+}
+
 static int capi_exec_runstring(void *ud)
 {
     PyObject *r;
@@ -301,6 +333,7 @@ static pb_fn capi_op(int slot)
         [PB_iter10] = capi_iter10,     [PB_mixed5] = capi_mixed5,
         [PB_callf3] = capi_callf3,     [PB_list_1m] = capi_list_1m,
         [PB_numpy_1m] = capi_numpy_1m, [PB_bridge] = capi_bridge,
+        [PB_dict_get1] = capi_dict_get1, [PB_iter10_into] = capi_iter10_into,
         [PB_NOPS] = capi_exec_runstring, [PB_NOPS + 1] = capi_eval_runstring,
     };
     return fns[slot];
@@ -312,10 +345,26 @@ static const char *slot_name(int slot)
                                                                : PB_EVAL_RUNSTRING;
 }
 
+enum { S_CAPI, S_SHIM, S_PB11, S_N };
+static const char *const side_name[S_N] = {"capi", "pyshim", "pybind11"};
+
+/* The pybind11 op of a slot, batched mode only; NULL: none (or not built). */
+static pb_fn pb11_fn(int slot, bool batched)
+{
+#ifdef PYSBENCH_PYBIND11
+    return batched ? pb11_op(slot) : NULL;
+#else
+    (void)slot;
+    (void)batched;
+    return NULL;
+#endif
+}
+
 /* Times one op on one side in one mode; prints the result line. */
-static int time_one(int slot, bool shim, bool batched, int64_t target_ns)
+static int time_one(int slot, int who, bool batched, int64_t target_ns)
 {
     const char *name = slot_name(slot);
+    bool shim = who == S_SHIM;
     g_auto = !batched;
     PyGILState_STATE gs = PyGILState_UNLOCKED;
     if (batched) {
@@ -329,7 +378,8 @@ static int time_one(int slot, bool shim, bool batched, int64_t target_ns)
         }
     }
     int failed = 0;
-    double ns = pb_time(shim ? shim_op(slot) : capi_op(slot), NULL, target_ns, &failed);
+    pb_fn fn = shim ? shim_op(slot) : who == S_PB11 ? pb11_fn(slot, batched) : capi_op(slot);
+    double ns = pb_time(fn, NULL, target_ns, &failed);
     if (batched) {
         if (shim)
             shim_batch_end();
@@ -343,13 +393,13 @@ static int time_one(int slot, bool shim, bool batched, int64_t target_ns)
             gs = PyGILState_Ensure();
             PyErr_Print();
             PyGILState_Release(gs);
-            fprintf(stderr, "bench: C-API %s failed\n", name);
+            fprintf(stderr, "bench: %s %s failed\n", who == S_PB11 ? "pybind11" : "C-API", name);
         }
         return -1;
     }
     if (slot == PB_bridge)
         ns /= PB_BRIDGE_LOOP;
-    printf("R %s %s %.3f %s\n", name, batched ? "batched" : "auto", ns, shim ? "pyshim" : "capi");
+    printf("R %s %s %.3f %s\n", name, batched ? "batched" : "auto", ns, side_name[who]);
     fflush(stdout);
     return 0;
 }
@@ -372,6 +422,15 @@ static int run_ops(const char *library, int reps, int64_t target_ns, const char 
         fprintf(stderr, "bench: pys_open(%s): %s\n", library, shim_error());
         return 1;
     }
+#ifdef PYSBENCH_PYBIND11
+    PyEval_RestoreThread(ts);
+    if (pb11_setup() < 0) {
+        PyErr_Print();
+        fprintf(stderr, "bench: pybind11 setup failed\n");
+        return 1;
+    }
+    ts = PyEval_SaveThread();
+#endif
     bool have_bridge = false, have_numpy = false;
     if (shim_setup(&have_bridge, &have_numpy) != 0) {
         fprintf(stderr, "bench: pyshim setup failed: %s\n", shim_error());
@@ -391,11 +450,13 @@ static int run_ops(const char *library, int reps, int64_t target_ns, const char 
             for (int batched = 0; batched < 2; batched++) {
                 if (mode && strcmp(mode, batched ? "batched" : "auto") != 0)
                     continue;
-                for (int k = 0; k < 2; k++) {
-                    bool shim = (rep + slot + batched + k) % 2 == 1;
-                    if (side && strcmp(side, shim ? "pyshim" : "capi") != 0)
+                for (int k = 0; k < S_N; k++) {
+                    int who = (rep + slot + batched + k) % S_N;
+                    if (side && strcmp(side, side_name[who]) != 0)
                         continue;
-                    if (time_one(slot, shim, batched, target_ns) != 0)
+                    if (who == S_PB11 && !pb11_fn(slot, batched))
+                        continue;
+                    if (time_one(slot, who, batched, target_ns) != 0)
                         return 1;
                 }
             }
@@ -403,6 +464,9 @@ static int run_ops(const char *library, int reps, int64_t target_ns, const char 
     }
     shim_close();
     PyEval_RestoreThread(ts);
+#ifdef PYSBENCH_PYBIND11
+    pb11_teardown();
+#endif
     return 0;
 }
 

@@ -28,7 +28,7 @@ extern char **environ;
 /* The runner                                                               */
 /* ======================================================================= */
 
-enum { SIDE_SHIM = 0, SIDE_CAPI = 1 };
+enum { SIDE_SHIM = 0, SIDE_CAPI = 1, SIDE_PB11 = 2 }; /* pybind11: batched rows only */
 enum { MODE_AUTO = 0, MODE_BATCHED = 1 };
 #define NEXTRA 2 /* exec_vs_runstring, eval_vs_runstring */
 #define NSLOTS (PB_NOPS + NEXTRA)
@@ -39,7 +39,7 @@ typedef struct samples {
     int n;
 } samples;
 
-static samples ops_s[NSLOTS][2][2];  /* [op][side][mode] */
+static samples ops_s[NSLOTS][3][2];  /* [op][side][mode] */
 static samples start_s[4][2]; /* [init|exec|initcpu|execcpu][side] */
 static char skip_reason[NSLOTS][256];
 static char library[PATH_MAX], version[64];
@@ -95,11 +95,13 @@ static void parse_line(char *line, int side)
         if (nf < 3)
             return;
         if (nf == 4)
-            side = strcmp(who, "pyshim") == 0 ? SIDE_SHIM : SIDE_CAPI;
+            side = strcmp(who, "pyshim") == 0     ? SIDE_SHIM
+                   : strcmp(who, "pybind11") == 0 ? SIDE_PB11
+                                                  : SIDE_CAPI;
         static const char *const st_names[4] = {"startup_init", "startup_exec",
                                                  "startup_initcpu", "startup_execcpu"};
         for (int k = 0; k < 4; k++) {
-            if (strcmp(op, st_names[k]) == 0) {
+            if (strcmp(op, st_names[k]) == 0 && side != SIDE_PB11) {
                 add(&start_s[k][side], ns);
                 return;
             }
@@ -274,9 +276,9 @@ static int runner(int argc, char **argv)
     }
 
     /* ---- report ---- */
-    double med[NSLOTS][2][2];
+    double med[NSLOTS][3][2];
     for (int i = 0; i < NSLOTS; i++)
-        for (int s = 0; s < 2; s++)
+        for (int s = 0; s < 3; s++)
             for (int m = 0; m < 2; m++)
                 med[i][s][m] = median(&ops_s[i][s][m]);
     double st_init[2] = {median(&start_s[0][SIDE_SHIM]), median(&start_s[0][SIDE_CAPI])};
@@ -323,7 +325,12 @@ static int runner(int argc, char **argv)
                 json_num(med[i][SIDE_CAPI][m]);
                 printf(", \"ratio\": ");
                 json_num(r);
-                printf(", \"target_met\": %s}", r <= (m ? T_BATCH : T_AUTO) ? "true" : "false");
+                printf(", \"target_met\": %s", r <= (m ? T_BATCH : T_AUTO) ? "true" : "false");
+                if (m && ops_s[i][SIDE_PB11][m].n) {
+                    printf(", \"pybind11_ns\": ");
+                    json_num(med[i][SIDE_PB11][m]);
+                }
+                printf("}");
             }
             printf("}%s\n", i + 1 < PB_NOPS ? "," : "");
         }
@@ -375,10 +382,13 @@ static int runner(int argc, char **argv)
     printf("method:  medians of %d runs x %d reps (~%d ms of thread CPU time each), both sides\n"
            "         back to back in one process; ratio = pyshim / C-API, lower is better\n\n",
            runs, reps, target_ms);
-    printf("%-46s %5s | %-31s | %-31s\n", "", "", "auto-GIL (target <= 1.25)",
-           "batched (target <= 1.15)");
-    printf("%-46s %5s | %10s %10s %7s  | %10s %10s %7s\n", "op", "calls", "pyshim", "C-API",
-           "ratio", "pyshim", "C-API", "ratio");
+    bool pb11 = false;
+    for (int i = 0; i < PB_NOPS; i++)
+        pb11 |= ops_s[i][SIDE_PB11][MODE_BATCHED].n > 0;
+    printf("%-46s %5s | %-31s | %-31s%s\n", "", "", "auto-GIL (target <= 1.25)",
+           "batched (target <= 1.15)", pb11 ? " | pybind11, batched" : "");
+    printf("%-46s %5s | %10s %10s %7s  | %10s %10s %7s%s\n", "op", "calls", "pyshim", "C-API",
+           "ratio", "pyshim", "C-API", "ratio", pb11 ? "  |   pybind11 shim/pb11" : "");
     for (int i = 0; i < PB_NOPS; i++) {
         printf("%-46s %5d |", op_text[i], op_calls[i]);
         if (skip_reason[i][0]) {
@@ -393,6 +403,12 @@ static int runner(int argc, char **argv)
             bool ok = r <= (m ? T_BATCH : T_AUTO);
             ok ? met++ : missed++;
             printf(" %10s %10s %6.2f%s %s", a1, a2, r, ok ? " " : "!", m ? "" : "|");
+        }
+        if (pb11 && ops_s[i][SIDE_PB11][MODE_BATCHED].n) {
+            char a3[32];
+            fmt_ns(a3, sizeof a3, med[i][SIDE_PB11][MODE_BATCHED]);
+            printf(" | %10s %9.2f", a3,
+                   med[i][SIDE_SHIM][MODE_BATCHED] / med[i][SIDE_PB11][MODE_BATCHED]);
         }
         printf("\n");
     }

@@ -143,6 +143,25 @@ static int shim_bridge(void *ud)
     return pys_exec(rt, "for _ in r100: f_b(1, 2)") != PYS_OK;
 }
 
+static int shim_dict_get1(void *ud)
+{
+    int64_t x = 0;
+    return pys_getitem_str_int64(h_dict, "key", &x) != PYS_OK || x != 42;
+}
+
+static int shim_iter10_into(void *ud)
+{
+    pys_obj it = pys_iter(h_list10), x = PYS_NULL;
+    int64_t v, sum = 0;
+    int r;
+    while ((r = pys_iter_next_into(it, &x)) == 1) {
+        CHECK(pys_to_int64(x, &v) == PYS_OK);
+        sum += v;
+    }
+    pys_release(it);
+    return r != 0 || sum != 45;
+}
+
 static int shim_exec_runstring(void *ud)
 {
     return pys_exec(rt, "x = 1") != PYS_OK;
@@ -214,6 +233,7 @@ pb_fn shim_op(int slot)
         [PB_iter10] = shim_iter10,     [PB_mixed5] = shim_mixed5,
         [PB_callf3] = shim_callf3,     [PB_list_1m] = shim_list_1m,
         [PB_numpy_1m] = shim_numpy_1m, [PB_bridge] = shim_bridge,
+        [PB_dict_get1] = shim_dict_get1, [PB_iter10_into] = shim_iter10_into,
         [PB_NOPS] = shim_exec_runstring, [PB_NOPS + 1] = shim_eval_runstring,
     };
     return slot >= 0 && slot < PB_NOPS + 2 ? fns[slot] : NULL;

@@ -744,6 +744,18 @@ PYS_API pys_obj pys_getitem(pys_obj o, pys_obj key);
 PYS_API pys_obj pys_getitem_index(pys_obj o, int64_t index);
 /* o["key"]. */
 PYS_API pys_obj pys_getitem_str(pys_obj o, const char *key);
+/* o["key"] / o[index] read straight into a C value, with no handle for the
+ * item: the same as pys_getitem_str / pys_getitem_index followed by
+ * pys_to_int64 / pys_to_double and pys_release, in one call. Returns PYS_OK
+ * and *out, or the code either step would give (*out untouched): PYS_E_ARG
+ * (out or key NULL), PYS_E_HANDLE (o not live), PYS_E_CLOSED, PYS_E_PYTHON
+ * (KeyError, IndexError, whatever __getitem__ raised), PYS_E_TYPE (the
+ * item is not an int / a number), PYS_E_OVERFLOW. Nothing to own or free.
+ * Thread-safe like every call (auto-GIL). */
+PYS_API int pys_getitem_str_int64(pys_obj o, const char *key, int64_t *out);
+PYS_API int pys_getitem_str_double(pys_obj o, const char *key, double *out);
+PYS_API int pys_getitem_index_int64(pys_obj o, int64_t index, int64_t *out);
+PYS_API int pys_getitem_index_double(pys_obj o, int64_t index, double *out);
 PYS_API int pys_setitem(pys_obj o, pys_obj key, pys_obj value);
 PYS_API int pys_setitem_index(pys_obj o, int64_t index, pys_obj value);
 PYS_API int pys_setitem_str(pys_obj o, const char *key, pys_obj value);
@@ -773,6 +785,19 @@ PYS_API pys_obj pys_iter(pys_obj o);
  * PYS_E_TYPE (it is no iterator), PYS_E_ARG (NULL item), PYS_E_HANDLE.
  * The item is the caller's. Thread-safe. */
 PYS_API int pys_iter_next(pys_obj it, pys_obj *item);
+/* Next item into *slot, reusing its handle slot: *slot is PYS_NULL or a
+ * live handle the caller owns. Returns 1 with *slot a handle of the item
+ * (owned by the caller, as from pys_iter_next; where *slot was live its
+ * slot is reused under a new id, so copies of the old id are stale:
+ * PYS_E_HANDLE), 0 at the end, or a negative code: PYS_E_ARG (slot NULL),
+ * PYS_E_HANDLE (it, or a *slot that is neither PYS_NULL nor live: the
+ * iterator is not advanced), PYS_E_TYPE (not an iterator), PYS_E_CLOSED,
+ * or the iterator's exception. Whenever it does not return 1, the handle
+ * in *slot is released and *slot is PYS_NULL, so
+ *   pys_obj x = PYS_NULL;
+ *   while ((rc = pys_iter_next_into(it, &x)) == 1) { ... }
+ * leaves nothing to release. Thread-safe like every call (auto-GIL). */
+PYS_API int pys_iter_next_into(pys_obj it, pys_obj *slot);
 
 /* ======================================================================= */
 /* Bulk arrays and JSON                                                    */

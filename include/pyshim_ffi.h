@@ -440,6 +440,14 @@ uint64_t pys_ffi_getitem(uint64_t o, uint64_t key);
 uint64_t pys_ffi_getitem_index(uint64_t o, int64_t index);
 /* As pys_getitem_str (pyshim.h); 0 on failure. */
 uint64_t pys_ffi_getitem_str(uint64_t o, const char *key);
+/* As pys_getitem_str_int64 (pyshim.h). */
+int pys_ffi_getitem_str_int64(uint64_t o, const char *key, int64_t *out);
+/* As pys_getitem_str_double (pyshim.h). */
+int pys_ffi_getitem_str_double(uint64_t o, const char *key, double *out);
+/* As pys_getitem_index_int64 (pyshim.h). */
+int pys_ffi_getitem_index_int64(uint64_t o, int64_t index, int64_t *out);
+/* As pys_getitem_index_double (pyshim.h). */
+int pys_ffi_getitem_index_double(uint64_t o, int64_t index, double *out);
 /* As pys_setitem (pyshim.h). */
 int pys_ffi_setitem(uint64_t o, uint64_t key, uint64_t value);
 /* As pys_setitem_index (pyshim.h). */
@@ -470,6 +478,8 @@ uint64_t pys_ffi_items(uint64_t mapping);
 uint64_t pys_ffi_iter(uint64_t o);
 /* As pys_iter_next (pyshim.h). */
 int pys_ffi_iter_next(uint64_t it, uint64_t *item);
+/* As pys_iter_next_into (pyshim.h). */
+int pys_ffi_iter_next_into(uint64_t it, uint64_t *slot);
 /* As pys_list_from_doubles (pyshim.h); 0 on failure. */
 uint64_t pys_ffi_list_from_doubles(pys_runtime *rt, const double *v, size_t n);
 /* As pys_list_from_int64s (pyshim.h); 0 on failure. */

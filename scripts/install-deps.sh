@@ -3,11 +3,12 @@
 # Python itself is not a build dependency: the tests use whatever CPython
 # 3.8+ the machine has (python3-venv/pip/numpy only widen what they cover).
 # clang, its sanitizer/libFuzzer runtime and libffi build the fuzz targets
-# (scripts/fuzz.sh). luajit, nodejs/npm and golang-go run the bindings'
-# test suites (bindings/; each is skipped when its host is missing); koffi,
-# the Node binding's FFI, comes from npm into bindings/node/node_modules.
-# cmake builds the test's CMake consumer of the installed library
-# (find_package(pyshim)).
+# (scripts/fuzz.sh). python3-dev, g++ and pybind11-dev build the benchmarks
+# (bench/: the C-API baseline and the pybind11 peer column). luajit,
+# nodejs/npm and golang-go run the bindings' test suites (bindings/; each is
+# skipped when its host is missing); koffi, the Node binding's FFI, comes
+# from npm into bindings/node/node_modules. cmake builds the test's CMake
+# consumer of the installed library (find_package(pyshim)).
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -16,7 +17,7 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
     gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev cmake \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
-    python3-dev \
+    python3-dev g++ pybind11-dev \
     clang libclang-rt-dev libffi-dev \
     luajit golang-go >/dev/null
 # Node and npm: Debian's, unless the machine has them already (a Node.js

@@ -206,37 +206,87 @@ static inline PyObject *index_fast(pys_runtime *rt, PyObject *obj, int64_t index
     return r;
 }
 
-static pys_obj get_item(pys_obj o, const key *k, const char *fn)
+/* obj[k] as a new reference, or NULL with the error set. obj is o's object
+ * (borrowed, NULL if o is not live: error set). */
+static PyObject *item_of(pys_runtime *rt, PyObject *obj, const key *k, const char *fn)
 {
-    pys_runtime *rt = pys__begin_h(fn);
-    if (!rt)
-        return PYS_NULL;
-    pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, o, fn);
-    if (obj && k->kind == 2) {
+    if (!obj)
+        return NULL;
+    if (k->kind == 2) {
         PyObject *r = index_fast(rt, obj, k->index); /* runs no Python code */
-        if (r) {
-            out = pys__h_new(rt, r, fn);
-            pys__end(rt);
-            return out;
-        }
+        if (r)
+            return r;
     }
     /* The general path can run Python code (__getitem__, a key's __eq__). */
-    if (obj)
-        pys__api.Py_IncRef(obj);
-    PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
+    pys__api.Py_IncRef(obj);
+    PyObject *r = NULL, *ko = key_obj(rt, k, fn);
     if (ko) {
-        PyObject *r = pys__api.PyObject_GetItem(obj, ko);
+        r = pys__api.PyObject_GetItem(obj, ko);
         if (!r)
             pys__fail_py(rt, fn);
-        else
-            out = pys__h_new(rt, r, fn);
         pys__api.Py_DecRef(ko);
     }
-    if (obj)
-        pys__api.Py_DecRef(obj);
-    pys__end(rt);
+    pys__api.Py_DecRef(obj);
+    return r;
+}
+
+static pys_obj get_item(pys_obj o, const key *k, const char *fn)
+{
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t);
+    if (!rt)
+        return PYS_NULL;
+    PyObject *r = item_of(rt, pys__h_get(rt, o, fn), k, fn);
+    pys_obj out = r ? pys__h_new_fast(rt, r, fn) : PYS_NULL;
+    pys__end_t(rt, t);
     return out;
+}
+
+/* obj[k] read into a C value (kind 0: int64_t, 1: double) without a
+ * handle for the item: the same lookup as get_item, the same checks as
+ * pys_to_int64 / pys_to_double. */
+static int get_item_as(pys_obj o, const key *k, int kind, void *out, const char *fn)
+{
+    if (!out)
+        return pys__fail(fn, PYS_E_ARG, "%s: out is NULL", fn);
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc;
+    PyObject *r = item_of(rt, pys__h_get(rt, o, fn), k, fn);
+    if (!r) {
+        rc = pys_last_error()->code;
+    } else {
+        rc = kind == 0 ? pys__as_int64(r, out, fn) : pys__as_double(r, out, fn);
+        pys__api.Py_DecRef(r);
+    }
+    pys__end_t(rt, t);
+    return rc;
+}
+
+int pys_getitem_str_int64(pys_obj o, const char *k, int64_t *out)
+{
+    key kk = {.s = k, .kind = 1};
+    return get_item_as(o, &kk, 0, out, __func__);
+}
+
+int pys_getitem_str_double(pys_obj o, const char *k, double *out)
+{
+    key kk = {.s = k, .kind = 1};
+    return get_item_as(o, &kk, 1, out, __func__);
+}
+
+int pys_getitem_index_int64(pys_obj o, int64_t index, int64_t *out)
+{
+    key kk = {.index = index, .kind = 2};
+    return get_item_as(o, &kk, 0, out, __func__);
+}
+
+int pys_getitem_index_double(pys_obj o, int64_t index, double *out)
+{
+    key kk = {.index = index, .kind = 2};
+    return get_item_as(o, &kk, 1, out, __func__);
 }
 
 static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char *fn)
@@ -454,6 +504,58 @@ pys_obj pys_iter(pys_obj o)
     }
     pys__end(rt);
     return out;
+}
+
+int pys_iter_next_into(pys_obj it, pys_obj *slot)
+{
+    if (!slot)
+        return pys__fail(__func__, PYS_E_ARG, "pys_iter_next_into: slot is NULL");
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, __func__, t);
+    if (!rt) {
+        *slot = PYS_NULL; /* a closed runtime dropped every handle */
+        return pys_last_error()->code;
+    }
+    int rc;
+    PyObject *i = NULL;
+    if (slot->id && !pys__h_get(rt, *slot, __func__)) {
+        rc = PYS_E_HANDLE; /* *slot is not the caller's to reuse */
+        *slot = PYS_NULL;
+        goto out;
+    }
+    i = pys__h_ref(rt, it, __func__); /* __next__ may run */
+    if (!i) {
+        rc = PYS_E_HANDLE;
+    } else if (!pys__api.PyIter_Check(i)) {
+        char tn[128];
+        rc = pys__fail(__func__, PYS_E_TYPE,
+                       "pys_iter_next_into: %s is not an iterator (use pys_iter first)",
+                       pys__type_name(i, tn, sizeof tn));
+    } else {
+        PyObject *v = pys__api.PyIter_Next(i);
+        if (v) {
+            /* __next__ may have released *slot meanwhile: then a new one. */
+            if (slot->id && pys__h_reuse(rt, slot, v)) {
+                rc = 1;
+                goto out;
+            }
+            if (slot->id)
+                pys__h_release(rt, *slot, NULL);
+            *slot = pys__h_new_fast(rt, v, __func__);
+            rc = pys_ok(*slot) ? 1 : PYS_E_NOMEM;
+            goto out;
+        }
+        rc = pys__api.PyErr_Occurred() ? pys__fail_py(rt, __func__) : 0;
+    }
+    if (slot->id) {
+        pys__h_release(rt, *slot, NULL); /* not live any more: nothing to do */
+        *slot = PYS_NULL;
+    }
+out:
+    if (i)
+        pys__api.Py_DecRef(i);
+    pys__end_t(rt, t);
+    return rc;
 }
 
 int pys_iter_next(pys_obj it, pys_obj *item)

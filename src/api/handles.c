@@ -37,10 +37,7 @@ static inline uint32_t *gen0_at(pys__htable *ht, uint32_t index)
 }
 
 /* The word of a free slot whose next generation is gen (0: retired). */
-static inline uint64_t free_word(uint32_t index, uint64_t gen)
-{
-    return gen << PYS__IDX_BITS | (~(uint64_t)index & PYS__IDX_MASK);
-}
+#define free_word pys__free_word
 
 static inline bool slot_live(const pys__slot *s, uint32_t index)
 {
@@ -306,6 +303,28 @@ int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn)
     return PYS_OK;
 }
 
+bool pys__h_reuse(pys_runtime *rt, pys_obj *h, PyObject *o)
+{
+    if (atomic_load_explicit(&pys__scopes_open, memory_order_relaxed) != 0)
+        return false;
+    pys__htable *ht = &rt->ht;
+    PYS__LOCK(rt);
+    pys__slot *s = pys__lookup(ht, h->id);
+    uint64_t gen = h->id >> PYS__IDX_BITS;
+    PyObject *old = NULL;
+    if (s && gen < PYS__GEN_MAX) {
+        old = s->obj;
+        s->obj = o;
+        s->id = (gen + 1) << PYS__IDX_BITS | (h->id & PYS__IDX_MASK);
+        h->id = s->id;
+    }
+    PYS__UNLOCK(rt);
+    if (!old)
+        return false;
+    pys__api.Py_DecRef(old); /* may run Python code: the slot is consistent */
+    return true;
+}
+
 /* At close: releases every live handle. The slots, their generations and
  * the free list stay for the next open (whose ids then differ from every
  * id of this one); each slot's first generation of that open is noted. */
@@ -356,11 +375,12 @@ pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
 
 int pys_release(pys_obj o)
 {
-    pys_runtime *rt = pys__begin_h(__func__);
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, __func__, t);
     if (!rt)
         return pys_last_error()->code;
-    int rc = pys__h_release(rt, o, __func__);
-    pys__end(rt);
+    int rc = pys__h_release_fast(rt, o, __func__);
+    pys__end_t(rt, t);
     return rc;
 }
 

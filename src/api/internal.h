@@ -232,11 +232,13 @@ void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
  * (PYS_E_ARG for NULL, PYS_E_CLOSED). Inside a batch or a callback this is
- * a thread-local depth count, inlined into every public call. */
-static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime *rt,
-                                                                     const char *fn)
+ * a thread-local depth count, inlined into every public call. t is this
+ * thread's state (pys__tls_get()); the hot calls fetch it once and pass it
+ * to both halves (pys__begin_t / pys__end_t). */
+static inline __attribute__((always_inline)) pys_runtime *pys__begin_t(pys_runtime *rt,
+                                                                       const char *fn,
+                                                                       pys__tls *t)
 {
-    pys__tls *t = pys__tls_get();
     if (__builtin_expect(t->gil_depth > 0 && rt == &pys__the_runtime, 1)) {
         /* Nested inside a batch or a callback of this runtime: the GIL is
          * ours already; the batch counted us in. */
@@ -247,19 +249,27 @@ static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime
     }
     return pys__begin_slow(rt, t, fn);
 }
+static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime *rt,
+                                                                     const char *fn)
+{
+    return pys__begin_t(rt, fn, pys__tls_get());
+}
 /* Same, for calls that only get a handle: uses the current runtime. */
 static inline __attribute__((always_inline)) pys_runtime *pys__begin_h(const char *fn)
 {
     return pys__begin(&pys__the_runtime, fn);
 }
-static inline __attribute__((always_inline)) void pys__end(pys_runtime *rt)
+static inline __attribute__((always_inline)) void pys__end_t(pys_runtime *rt, pys__tls *t)
 {
-    pys__tls *t = pys__tls_get();
     if (__builtin_expect(t->gil_depth > 1 && t->nheld == 0, 1)) {
         t->gil_depth--;
         return;
     }
     pys__end_slow(rt, t);
+}
+static inline __attribute__((always_inline)) void pys__end(pys_runtime *rt)
+{
+    pys__end_t(rt, pys__tls_get());
 }
 /* Drops the objects this thread holds from call levels >= depth (see
  * pys__tls.held). Code that lowers gil_depth by hand calls it first. */
@@ -436,6 +446,61 @@ static inline __attribute__((always_inline)) PyObject *pys__h_ref(pys_runtime *r
 }
 /* Releases; PYS_E_HANDLE if not live (error set unless fn is NULL). */
 int pys__h_release(pys_runtime *rt, pys_obj h, const char *fn);
+/* Puts o (a new reference, stolen) into live handle *h's slot under the
+ * slot's next generation (*h gets the new id; the old one is stale), and
+ * drops the object it held. Returns false, touching nothing (o not
+ * stolen), where *h is not live, its slot has no generation left, or a
+ * scope is open (a scope tracks ids). Needs the GIL. */
+bool pys__h_reuse(pys_runtime *rt, pys_obj *h, PyObject *o);
+
+/* Inline fast paths of pys__h_new and pys__h_release for the hottest calls
+ * (GIL builds, a slot on the free list, no scope open anywhere; a live
+ * handle of a generation below the last). Anything else goes the
+ * out-of-line way, which handles every case, so both give the same ids,
+ * results and errors. The free word of a slot: see pys__slot. */
+static inline uint64_t pys__free_word(uint32_t index, uint64_t gen)
+{
+    return gen << PYS__IDX_BITS | (~(uint64_t)index & PYS__IDX_MASK);
+}
+static inline __attribute__((always_inline)) pys_obj pys__h_new_fast(pys_runtime *rt,
+                                                                    PyObject *o,
+                                                                    const char *fn)
+{
+    pys__htable *ht = &rt->ht;
+    if (__builtin_expect(!rt->locking && ht->free_head != 0 && o != NULL &&
+                             atomic_load_explicit(&pys__scopes_open, memory_order_relaxed) == 0,
+                         1)) {
+        uint32_t index = ht->free_head - 1;
+        pys__slot *s = pys__slot_at(ht, index);
+        ht->free_head = s->next;
+        uint64_t id = (s->id & ~PYS__IDX_MASK) | index; /* the generation waiting there */
+        s->obj = o;
+        s->id = id;
+        ht->live++;
+        return (pys_obj){id};
+    }
+    return pys__h_new(rt, o, fn);
+}
+static inline __attribute__((always_inline)) int pys__h_release_fast(pys_runtime *rt, pys_obj h,
+                                                                    const char *fn)
+{
+    pys__htable *ht = &rt->ht;
+    if (__builtin_expect(!rt->locking, 1)) {
+        pys__slot *s = pys__lookup(ht, h.id);
+        uint64_t gen = h.id >> PYS__IDX_BITS;
+        if (__builtin_expect(s != NULL && gen < PYS__GEN_MAX, 1)) {
+            uint32_t index = (uint32_t)(h.id & PYS__IDX_MASK);
+            PyObject *o = s->obj;
+            s->id = pys__free_word(index, gen + 1);
+            s->next = ht->free_head;
+            ht->free_head = index + 1;
+            ht->live--;
+            pys__api.Py_DecRef(o);
+            return PYS_OK;
+        }
+    }
+    return pys__h_release(rt, h, fn);
+}
 /* Drops every handle (close). */
 void pys__h_clear(pys_runtime *rt);
 

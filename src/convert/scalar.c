@@ -13,23 +13,26 @@
 #include "internal.h"
 
 #define BEGIN_H(errval)                                                                            \
-    pys_runtime *rt = pys__begin_h(__func__);                                                      \
+    pys__tls *t_ = pys__tls_get();                                                                 \
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, __func__, t_);                               \
     if (!rt)                                                                                       \
         return errval;
+#define END_H() pys__end_t(rt, t_)
 
 static inline __attribute__((always_inline)) pys_obj from(pys_runtime *rt,
                                                          PyObject *(*mk)(const void *),
                                                          const void *arg, const char *fn)
 {
-    if (!pys__begin(rt, fn))
+    pys__tls *t = pys__tls_get();
+    if (!pys__begin_t(rt, fn, t))
         return PYS_NULL;
     PyObject *o = mk(arg);
     pys_obj out = PYS_NULL;
     if (!o)
         pys__fail_py(rt, fn);
     else
-        out = pys__h_new(rt, o, fn);
-    pys__end(rt);
+        out = pys__h_new_fast(rt, o, fn);
+    pys__end_t(rt, t);
     return out;
 }
 
@@ -83,7 +86,8 @@ pys_obj pys_none(pys_runtime *rt)
 
 static pys_obj from_buf(pys_runtime *rt, const void *s, size_t n, int kind, const char *fn)
 {
-    if (!pys__begin(rt, fn))
+    pys__tls *t = pys__tls_get();
+    if (!pys__begin_t(rt, fn, t))
         return PYS_NULL;
     pys_obj out = PYS_NULL;
     if (!s && (n > 0 || kind == 0)) {
@@ -104,11 +108,11 @@ static pys_obj from_buf(pys_runtime *rt, const void *s, size_t n, int kind, cons
             o = pys__api.PyByteArray_FromStringAndSize(s ? s : "", (Py_ssize_t)n);
         }
         if (o)
-            out = pys__h_new(rt, o, fn);
+            out = pys__h_new_fast(rt, o, fn);
         else if (kind != 0)
             pys__fail_py(rt, fn);
     }
-    pys__end(rt);
+    pys__end_t(rt, t);
     return out;
 }
 
@@ -142,18 +146,39 @@ static int type_err(PyObject *o, const char *want, const char *fn)
 }
 
 
-int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
+/* The failure half of as_int64: v and overflow as PyLong_AsLongLongAndOverflow
+ * gave them for an int (type_ok), or a wrong type. */
+static __attribute__((noinline)) int as_int64_fail(PyObject *o, bool type_ok, int overflow,
+                                                   const char *fn)
 {
-    if (!pys__is(o, pys__api.PyLong_Type))
+    if (!type_ok)
         return type_err(o, "int", fn);
-    int overflow = 0;
-    long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
     if (overflow)
         return pys__fail(fn, PYS_E_OVERFLOW, "%s: int does not fit in int64_t", fn);
-    if (v == -1 && pys__api.PyErr_Occurred())
+    if (pys__api.PyErr_Occurred())
         return pys__fail_py(&pys__the_runtime, fn);
+    return PYS_OK; /* -1 itself */
+}
+
+static inline __attribute__((always_inline)) int as_int64(PyObject *o, int64_t *out,
+                                                          const char *fn)
+{
+    if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
+        return as_int64_fail(o, false, 0, fn);
+    int overflow = 0;
+    long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (__builtin_expect(v == -1, 0)) {
+        int rc = as_int64_fail(o, true, overflow, fn);
+        if (rc != PYS_OK)
+            return rc;
+    }
     *out = (int64_t)v;
     return PYS_OK;
+}
+
+int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
+{
+    return as_int64(o, out, fn);
 }
 
 /* Whether o is a float or an int (subclasses included). */
@@ -191,8 +216,8 @@ int pys_to_int64(pys_obj h, int64_t *out)
         return pys__fail(__func__, PYS_E_ARG, "pys_to_int64: out is NULL");
     BEGIN_H(pys_last_error()->code);
     PyObject *o = pys__h_get(rt, h, __func__);
-    int rc = o ? pys__as_int64(o, out, __func__) : PYS_E_HANDLE;
-    pys__end(rt);
+    int rc = o ? as_int64(o, out, __func__) : PYS_E_HANDLE;
+    END_H();
     return rc;
 }
 
@@ -208,7 +233,7 @@ int pys_to_int32(pys_obj h, int32_t *out)
         rc = pys__fail(__func__, PYS_E_OVERFLOW, "pys_to_int32: int does not fit in int32_t");
     else if (rc == PYS_OK)
         *out = (int32_t)v;
-    pys__end(rt);
+    END_H();
     return rc;
 }
 
@@ -237,7 +262,7 @@ int pys_to_uint64(pys_obj h, uint64_t *out)
             *out = (uint64_t)v;
         }
     }
-    pys__end(rt);
+    END_H();
     return rc;
 }
 
@@ -248,7 +273,7 @@ int pys_to_double(pys_obj h, double *out)
     BEGIN_H(pys_last_error()->code);
     PyObject *o = pys__h_get(rt, h, __func__);
     int rc = o ? pys__as_double(o, out, __func__) : PYS_E_HANDLE;
-    pys__end(rt);
+    END_H();
     return rc;
 }
 
@@ -267,7 +292,7 @@ int pys_to_bool(pys_obj h, bool *out)
         *out = false;
     else
         rc = type_err(o, "bool", __func__);
-    pys__end(rt);
+    END_H();
     return rc;
 }
 
@@ -291,7 +316,7 @@ const char *pys_str_view(pys_obj h, size_t *len)
             }
         }
     }
-    pys__end(rt);
+    END_H();
     return r;
 }
 
@@ -316,7 +341,7 @@ char *pys_str_copy(pys_obj h, size_t *len)
         }
         pys__api.Py_DecRef(s);
     }
-    pys__end(rt);
+    END_H();
     return r;
 }
 
@@ -340,7 +365,7 @@ const void *pys_bytes_view(pys_obj h, size_t *len)
             }
         }
     }
-    pys__end(rt);
+    END_H();
     return r;
 }
 
@@ -377,6 +402,6 @@ void *pys_bytes_copy(pys_obj h, size_t *len)
             }
         }
     }
-    pys__end(rt);
+    END_H();
     return r;
 }

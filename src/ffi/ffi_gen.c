@@ -498,6 +498,34 @@ uint64_t pys_ffi_getitem_str(uint64_t o, const char *key)
     return r.id;
 }
 
+int pys_ffi_getitem_str_int64(uint64_t o, const char *key, int64_t *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_getitem_str_int64((pys_obj){o}, key, out));
+    return r;
+}
+
+int pys_ffi_getitem_str_double(uint64_t o, const char *key, double *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_getitem_str_double((pys_obj){o}, key, out));
+    return r;
+}
+
+int pys_ffi_getitem_index_int64(uint64_t o, int64_t index, int64_t *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_getitem_index_int64((pys_obj){o}, index, out));
+    return r;
+}
+
+int pys_ffi_getitem_index_double(uint64_t o, int64_t index, double *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_getitem_index_double((pys_obj){o}, index, out));
+    return r;
+}
+
 int pys_ffi_setitem(uint64_t o, uint64_t key, uint64_t value)
 {
     int r;
@@ -600,6 +628,13 @@ int pys_ffi_iter_next(uint64_t it, uint64_t *item)
 {
     int r;
     PYS__FFI_CALL(r = pys_iter_next((pys_obj){it}, (pys_obj *)item));
+    return r;
+}
+
+int pys_ffi_iter_next_into(uint64_t it, uint64_t *slot)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_iter_next_into((pys_obj){it}, (pys_obj *)slot));
     return r;
 }
 

@@ -1,0 +1,404 @@
+/* The fast paths of the hot calls give the same results and the same
+ * errors as the slow ones they shortcut:
+ * - pys_getitem_{str,index}_{int64,double} against pys_getitem_* +
+ *   pys_to_* + pys_release, case by case (values, KeyError / IndexError,
+ *   wrong item type, overflow, a __getitem__ that raises, stale and invalid
+ *   handles, NULL arguments);
+ * - pys_iter_next_into against pys_iter_next (items, end, an iterator that
+ *   raises, a non-iterator, a stale iterator, a stale or foreign *slot, a
+ *   *slot released while __next__ runs, scopes);
+ * - the inline handle issue / release against the table-lock path.
+ * Each comparison runs outside a batch, inside one (pys_gil_acquire), with
+ * the free-threaded locking path forced, and on a second thread; and after
+ * pys_close every fast call gives PYS_E_CLOSED like the slow ones. Every
+ * PYS_TEST runs once per Python. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+
+
+
+#include "pyshim_test.h"
+
+extern void pys__test_force_locking(bool on);
+
+/* What a read gave: the code, the value, the Python type of the error. */
+typedef struct outcome {
+    int rc;
+    double v; /* int64 values are small here: exact in a double */
+    char type[64];
+} outcome;
+
+static outcome got(int rc, double v)
+{
+    outcome o = {.rc = rc, .v = rc == PYS_OK ? v : 0};
+    if (rc != PYS_OK && pys_last_error()->type)
+        snprintf(o.type, sizeof o.type, "%s", pys_last_error()->type);
+    return o;
+}
+
+/* The slow way: a handle for the item, a conversion, a release. */
+static outcome slow_read(pys_obj o, const char *key, int64_t index, bool dbl)
+{
+    pys_obj item = key ? pys_getitem_str(o, key) : pys_getitem_index(o, index);
+    if (!pys_ok(item))
+        return got(pys_last_error()->code, 0);
+    int64_t i = 0;
+    double d = 0;
+    int rc = dbl ? pys_to_double(item, &d) : pys_to_int64(item, &i);
+    outcome r = got(rc, dbl ? d : (double)i);
+    pys_release(item);
+    return r;
+}
+
+static outcome fast_read(pys_obj o, const char *key, int64_t index, bool dbl)
+{
+    int64_t i = -7;
+    double d = -7;
+    int rc = key ? (dbl ? pys_getitem_str_double(o, key, &d) : pys_getitem_str_int64(o, key, &i))
+                 : (dbl ? pys_getitem_index_double(o, index, &d)
+                        : pys_getitem_index_int64(o, index, &i));
+    outcome r = got(rc, dbl ? d : (double)i);
+    if (rc != PYS_OK)
+        cr_assert(dbl ? d == -7 : i == -7, "*out is untouched on failure");
+    return r;
+}
+
+static void same(outcome a, outcome b, const char *what)
+{
+    cr_assert_eq(a.rc, b.rc, "%s: fast %s, slow %s", what, pys_err_name(a.rc), pys_err_name(b.rc));
+    cr_assert_eq(a.v, b.v, "%s: fast %g, slow %g", what, a.v, b.v);
+    cr_assert_str_eq(a.type, b.type, "%s: error types differ", what);
+}
+
+static void compare_reads(pys_runtime *rt)
+{
+    pyt_assert_ok(pys_exec(rt, "class Raising(dict):\n"
+                               "    def __getitem__(self, k):\n"
+                               "        raise LookupError('no ' + str(k))\n"
+                               "class IntSub(int):\n"
+                               "    pass\n"));
+    pys_obj d = pys_eval(rt, "{'a': 1, 'b': 2.5, 's': 'x', 'big': 2**70, 't': True, "
+                             "'neg': -1, 'sub': IntSub(5), 'n': None}");
+    pys_obj l = pys_eval(rt, "[10, -1, 2.5, 'x', 2**64]");
+    pys_obj t = pys_eval(rt, "(3, 4.5)");
+    pys_obj r = pys_eval(rt, "Raising(a=1)");
+    pys_obj num = pys_from_int64(rt, 3);
+    pys_obj gone = pys_from_int64(rt, 4);
+    pyt_assert_h(d);
+    pyt_assert_h(l);
+    pyt_assert_h(t);
+    pyt_assert_h(r);
+    pyt_assert_ok(pys_release(gone));
+    const char *keys[] = {"a", "b", "s", "big", "t", "neg", "sub", "n", "missing"};
+    for (int dbl = 0; dbl < 2; dbl++) {
+        for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+            char what[64];
+            snprintf(what, sizeof what, "d[%s] %s", keys[k], dbl ? "double" : "int64");
+            same(fast_read(d, keys[k], 0, dbl), slow_read(d, keys[k], 0, dbl), what);
+        }
+        for (int64_t i = -6; i <= 5; i++) {
+            char what[64];
+            snprintf(what, sizeof what, "l[%lld] %s", (long long)i, dbl ? "double" : "int64");
+            same(fast_read(l, NULL, i, dbl), slow_read(l, NULL, i, dbl), what);
+            same(fast_read(t, NULL, i, dbl), slow_read(t, NULL, i, dbl), what);
+        }
+        same(fast_read(r, "a", 0, dbl), slow_read(r, "a", 0, dbl), "__getitem__ raises");
+        same(fast_read(d, NULL, 0, dbl), slow_read(d, NULL, 0, dbl), "d[0]: KeyError");
+        same(fast_read(num, "a", 0, dbl), slow_read(num, "a", 0, dbl), "int is not subscriptable");
+        same(fast_read(gone, "a", 0, dbl), slow_read(gone, "a", 0, dbl), "stale handle");
+        same(fast_read(gone, NULL, 0, dbl), slow_read(gone, NULL, 0, dbl), "stale handle, index");
+        same(fast_read(PYS_NULL, "a", 0, dbl), slow_read(PYS_NULL, "a", 0, dbl), "PYS_NULL");
+        same(fast_read(d, NULL, 0, dbl), slow_read(d, NULL, 0, dbl), "index into a dict");
+    }
+    cr_assert_eq(pys_getitem_str_int64(d, "a", NULL), PYS_E_ARG);
+    cr_assert_eq(pys_getitem_index_double(l, 0, NULL), PYS_E_ARG);
+    int64_t v = 0;
+    cr_assert_eq(pys_getitem_str_int64(d, NULL, &v), PYS_E_ARG);
+    cr_assert_eq(pys_getitem_str(d, NULL).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    pys_release(d);
+    pys_release(l);
+    pys_release(t);
+    pys_release(r);
+    pys_release(num);
+}
+
+/* The items (as int64; a non-int ends the list with -1000) and the final
+ * code of iterating `expr` with pys_iter_next or pys_iter_next_into. */
+typedef struct walk {
+    int64_t items[16];
+    int n, rc;
+    char type[64];
+} walk;
+
+static walk iterate(pys_runtime *rt, const char *expr, bool into)
+{
+    walk w = {0};
+    pys_obj it = pys_eval(rt, expr);
+    pyt_assert_h(it);
+    pys_obj x = PYS_NULL;
+    size_t before = pys_handle_count(rt);
+    for (;;) {
+        int rc;
+        if (into) {
+            uint64_t old = x.id;
+            rc = pys_iter_next_into(it, &x);
+            if (rc == 1 && old) {
+                cr_assert_neq(x.id, old, "the reused slot has a new id");
+                cr_assert_eq(pys_check((pys_obj){old}), PYS_E_HANDLE, "the old id is stale");
+                cr_assert_eq(pys_handle_count(rt), before + 1, "one handle for all items");
+            }
+        } else {
+            pys_release(x);
+            rc = pys_iter_next(it, &x);
+        }
+        if (rc != 1) {
+            w.rc = rc;
+            cr_assert_eq(x.id, 0, "*slot is PYS_NULL when the call does not return 1");
+            if (rc < 0 && pys_last_error()->type)
+                snprintf(w.type, sizeof w.type, "%s", pys_last_error()->type);
+            break;
+        }
+        int64_t v = -1000;
+        if (pys_to_int64(x, &v) != PYS_OK)
+            v = -1000;
+        cr_assert_lt(w.n, 16);
+        w.items[w.n++] = v;
+    }
+    cr_assert_eq(pys_handle_count(rt), before, "nothing left to release");
+    pys_release(it);
+    return w;
+}
+
+static void same_walk(pys_runtime *rt, const char *expr)
+{
+    walk a = iterate(rt, expr, true), b = iterate(rt, expr, false);
+    cr_assert_eq(a.rc, b.rc, "%s: into %s, next %s", expr, pys_err_name(a.rc), pys_err_name(b.rc));
+    cr_assert_eq(a.n, b.n, "%s: %d items vs %d", expr, a.n, b.n);
+    for (int i = 0; i < a.n; i++)
+        cr_assert_eq(a.items[i], b.items[i], "%s: item %d", expr, i);
+    cr_assert_str_eq(a.type, b.type, "%s", expr);
+}
+
+static pys_obj g_drop; /* the handle drop_slot releases */
+
+static int64_t drop_slot(void)
+{
+    return pys_release(g_drop);
+}
+
+static void compare_iteration(pys_runtime *rt)
+{
+    pyt_assert_ok(pys_exec(rt, "def gen_fail():\n"
+                               "    yield 1\n"
+                               "    yield 'two'\n"
+                               "    raise ValueError('mid-iteration')\n"
+                               "def gen_drop():\n"
+                               "    import c_bridge\n"
+                               "    yield 1\n"
+                               "    c_bridge.drop_slot()\n"
+                               "    yield 2\n"
+                               "    yield 3\n"));
+    same_walk(rt, "iter(range(5))");
+    same_walk(rt, "iter([])");
+    same_walk(rt, "gen_fail()");
+    same_walk(rt, "range(3)"); /* not an iterator: PYS_E_TYPE */
+    same_walk(rt, "iter({'a': 1, 'b': 2}.values())");
+
+    /* A stale or foreign *slot: PYS_E_HANDLE, the iterator not advanced. */
+    pys_obj it = pys_eval(rt, "iter(range(3))");
+    pys_obj x = pys_from_int64(rt, 9);
+    pys_obj stale = x;
+    pyt_assert_ok(pys_release(x));
+    cr_assert_eq(pys_iter_next_into(it, &stale), PYS_E_HANDLE);
+    cr_assert_eq(stale.id, 0);
+    pys_obj bogus = {UINT64_C(0x123456789)};
+    cr_assert_eq(pys_iter_next_into(it, &bogus), PYS_E_HANDLE);
+    cr_assert_eq(bogus.id, 0);
+    cr_assert_eq(pys_iter_next_into(it, NULL), PYS_E_ARG);
+    x = PYS_NULL;
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    int64_t v = -1;
+    pyt_assert_ok(pys_to_int64(x, &v));
+    cr_assert_eq(v, 0, "the failed calls did not advance the iterator");
+    /* A stale iterator, with a live *slot: the slot is released. */
+    pys_obj it2 = pys_eval(rt, "iter(range(3))");
+    pyt_assert_ok(pys_release(it2));
+    size_t n = pys_handle_count(rt);
+    cr_assert_eq(pys_iter_next_into(it2, &x), PYS_E_HANDLE);
+    cr_assert_eq(x.id, 0);
+    cr_assert_eq(pys_handle_count(rt), n - 1);
+    pys_release(it);
+
+    /* __next__ releases *slot itself: the next item gets a fresh handle. */
+    pyt_assert_ok(pys_register_typed(rt, "drop_slot", ">q", PYS_CFUNC(drop_slot)));
+    it = pys_eval(rt, "gen_drop()");
+    n = pys_handle_count(rt);
+    x = PYS_NULL;
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    g_drop = x;
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    cr_assert_eq(pys_check(g_drop), PYS_E_HANDLE);
+    pyt_assert_ok(pys_to_int64(x, &v));
+    cr_assert_eq(v, 2);
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    pyt_assert_ok(pys_to_int64(x, &v));
+    cr_assert_eq(v, 3);
+    cr_assert_eq(pys_iter_next_into(it, &x), 0);
+    cr_assert_eq(pys_handle_count(rt), n);
+    pys_release(it);
+
+    /* Inside a scope the items stay tracked: the scope's end releases them. */
+    it = pys_eval(rt, "iter(range(4))");
+    n = pys_handle_count(rt);
+    pyt_assert_ok(pys_scope_begin(rt));
+    x = PYS_NULL;
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    pyt_assert_ok(pys_scope_end(rt));
+    cr_assert_eq(pys_check(x), PYS_E_HANDLE, "the scope released the item");
+    cr_assert_eq(pys_handle_count(rt), n);
+    pys_release(it);
+}
+
+/* Issue and release through the inline paths give the ids and the errors
+ * of the locked ones. */
+static void compare_handles(pys_runtime *rt)
+{
+    pys_obj a = pys_from_int64(rt, 1);
+    pys_obj s = pys_from_str(rt, "x");
+    pyt_assert_h(a);
+    pyt_assert_h(s);
+    pyt_assert_ok(pys_release(a));
+    cr_assert_eq(pys_release(a), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "was released"), "%s",
+              pys_last_error()->message);
+    cr_assert_eq(pys_release(PYS_NULL), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "invalid handle"), "%s",
+              pys_last_error()->message);
+    cr_assert_eq(pys_release((pys_obj){UINT64_C(0xfffffff)}), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "never issued"), "%s",
+              pys_last_error()->message);
+    pys_obj b = pys_from_int64(rt, 2);
+    cr_assert_eq(b.id & 0xfffffff, a.id & 0xfffffff, "the free list is LIFO");
+    cr_assert_eq(b.id >> 28, (a.id >> 28) + 1, "the next generation");
+    cr_assert_eq(pys_to_int64(a, &(int64_t){0}), PYS_E_HANDLE);
+    pyt_assert_ok(pys_release(b));
+    pyt_assert_ok(pys_release(s));
+}
+
+static void compare_all(pys_runtime *rt)
+{
+    compare_reads(rt);
+    compare_iteration(rt);
+    compare_handles(rt);
+}
+
+PYS_TEST(fast_paths, same_as_slow_outside_a_batch)
+{
+    compare_all(rt);
+}
+
+PYS_TEST(fast_paths, same_as_slow_inside_a_batch)
+{
+    pyt_assert_ok(pys_gil_acquire(rt));
+    compare_all(rt);
+    pyt_assert_ok(pys_gil_release(rt));
+}
+
+PYS_TEST(fast_paths, same_as_slow_with_the_table_lock)
+{
+    pys__test_force_locking(true);
+    compare_all(rt);
+    pyt_assert_ok(pys_gil_acquire(rt));
+    compare_all(rt);
+    pyt_assert_ok(pys_gil_release(rt));
+    pys__test_force_locking(false);
+}
+
+static void *on_thread(void *arg)
+{
+    pys_runtime *rt = arg;
+    compare_all(rt);
+    pyt_assert_ok(pys_gil_acquire(rt));
+    compare_all(rt);
+    pyt_assert_ok(pys_gil_release(rt));
+    return NULL;
+}
+
+PYS_TEST(fast_paths, same_as_slow_on_another_thread)
+{
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, on_thread, rt), 0);
+    cr_assert_eq(pthread_join(th, NULL), 0);
+}
+
+/* A thread whose batch holds the GIL: another thread's fast calls wait for
+ * it, then run, and give the same results. */
+static void *reader(void *arg)
+{
+    pys_obj d = *(pys_obj *)arg;
+    int64_t v = 0;
+    int rc = pys_getitem_str_int64(d, "a", &v);
+    return (void *)(intptr_t)(rc == PYS_OK && v == 1);
+}
+
+PYS_TEST(fast_paths, waits_for_another_threads_batch)
+{
+    pys_obj d = pys_eval(rt, "{'a': 1}");
+    pyt_assert_ok(pys_gil_acquire(rt));
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, reader, &d), 0);
+    int64_t v = 0;
+    pyt_assert_ok(pys_getitem_str_int64(d, "a", &v));
+    pyt_assert_ok(pys_gil_release(rt));
+    void *ok = NULL;
+    cr_assert_eq(pthread_join(th, &ok), 0);
+    cr_assert(ok, "the other thread read d['a'] once the batch ended");
+    pys_release(d);
+}
+
+PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
+{
+    pys_options o = {.skip_finalize = true};
+    pys_runtime *rt = pyt_open_opts(py, &o);
+    pys_obj d = pys_eval(rt, "{'a': 1}");
+    pys_obj it = pys_eval(rt, "iter([1, 2])");
+    pys_obj x = PYS_NULL;
+    cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    pyt_close(rt);
+    int64_t v = 5;
+    double dv = 5;
+    cr_assert_eq(pys_getitem_str_int64(d, "a", &v), PYS_E_CLOSED);
+    cr_assert_eq(pys_getitem_str_double(d, "a", &dv), PYS_E_CLOSED);
+    cr_assert_eq(pys_getitem_index_int64(d, 0, &v), PYS_E_CLOSED);
+    cr_assert_eq(pys_getitem_index_double(d, 0, &dv), PYS_E_CLOSED);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(dv, 5);
+    cr_assert_eq(pys_to_int64(d, &v), PYS_E_CLOSED, "the slow path agrees");
+    cr_assert_eq(pys_getitem_str(d, "a").id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
+    cr_assert_eq(pys_iter_next_into(it, &x), PYS_E_CLOSED);
+    cr_assert_eq(x.id, 0);
+    pys_obj y = PYS_NULL;
+    cr_assert_eq(pys_iter_next(it, &y), PYS_E_CLOSED);
+    cr_assert_eq(pys_release(d), PYS_E_CLOSED);
+    cr_assert_eq(pys_from_int64(rt, 1).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
+
+    /* Reopened: the handles of the first runtime stay refused, fast path
+     * or not. */
+    rt = pyt_open_opts(py, &o);
+    cr_assert_eq(pys_getitem_str_int64(d, "a", &v), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "earlier runtime"), "%s",
+              pys_last_error()->message);
+    x = it;
+    cr_assert_eq(pys_iter_next_into(it, &x), PYS_E_HANDLE);
+    cr_assert_eq(pys_release(d), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "earlier runtime"), "%s",
+              pys_last_error()->message);
+    pyt_close(rt);
+}

@@ -59,7 +59,7 @@ int pys_exec_captured(pys_runtime *rt, const char *src, pys_obj ns, int streams,
                        F, streams);
         goto out;
     }
-    if (!(h = pys__rcp_get(rt, F)) || !(g = pys__rcp_namespace(rt, ns, F)) ||
+    if (!(h = pys__rcp_get(rt, F)) || !(g = pys__namespace_of(rt, ns, F)) ||
         !(tok = pys__rcp_route(rt, h, streams, fn, ud, 0, F))) {
         rc = pys_last_error()->code;
         goto out;

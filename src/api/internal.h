@@ -549,6 +549,10 @@ static inline int pys__is(PyObject *o, void *type)
 /* Run a compiled or cached source (run.c). mode: PYS__Py_file_input /
  * PYS__Py_eval_input. Returns a new reference or NULL (exception set). */
 PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *globals);
+/* The namespace of a run: __main__'s dict for PYS_NULL, else ns's dict
+ * (PYS_E_TYPE for another type), given __builtins__ if it has none. A new
+ * reference, held while the code runs, or NULL with the error set (run.c). */
+PyObject *pys__namespace_of(pys_runtime *rt, pys_obj ns, const char *fn);
 void pys__cc_clear(pys_runtime *rt);
 
 /* Builds a Python value from one format item (format.c); see pyshim.h. */

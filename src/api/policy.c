@@ -1060,7 +1060,7 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
         return pys__fail_py(rt, F);
     }
     if (pys_ok(ns)) {
-        if (!(g = pys__rcp_namespace(rt, ns, F))) {
+        if (!(g = pys__namespace_of(rt, ns, F))) {
             pys__api.Py_DecRef(code);
             pys__api.Py_DecRef(bdict);
             return pys_last_error()->code;

@@ -32,10 +32,6 @@ PyObject *pys__rcp_call(PyObject *f, PyObject *const *args, size_t n);
  * reference, or NULL with a Python exception set. */
 PyObject *pys__rcp_emitter(pys_write_fn fn, void *ud);
 
-/* The namespace of a run: __main__'s dict for PYS_NULL, else ns's dict
- * (PYS_E_TYPE for another type), given __builtins__ if it has none. A new
- * reference, or NULL with the error set. */
-PyObject *pys__rcp_namespace(pys_runtime *rt, pys_obj ns, const char *fn);
 
 /* Routes this context's output of `streams` to fn until pys__rcp_unroute:
  * returns the route token (a new reference), or NULL with the error set.

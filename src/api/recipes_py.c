@@ -611,36 +611,6 @@ PyObject *pys__rcp_emitter(pys_write_fn fn, void *ud)
 
 /* ---- namespaces and routes -------------------------------------------------- */
 
-PyObject *pys__rcp_namespace(pys_runtime *rt, pys_obj ns, const char *fn)
-{
-    if (!pys_ok(ns)) {
-        pys__api.Py_IncRef(rt->main_dict);
-        return rt->main_dict;
-    }
-    PyObject *d = pys__h_ref(rt, ns, fn);
-    if (!d)
-        return NULL;
-    if (!(pys__tp_flags(d) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
-        char tn[128];
-        pys__fail(fn, PYS_E_TYPE, "%s: the namespace must be a dict, not %s", fn,
-                  pys__type_name(d, tn, sizeof tn));
-        pys__api.Py_DecRef(d);
-        return NULL;
-    }
-    PyObject *key = pys__api.PyUnicode_FromString("__builtins__");
-    int has = key ? pys__api.PySequence_Contains(d, key) : -1;
-    if (has == 0)
-        has = pys__api.PyDict_SetItem(d, key, rt->builtins) < 0 ? -1 : 1;
-    if (key)
-        pys__api.Py_DecRef(key);
-    if (has < 0) {
-        pys__fail_py(rt, fn);
-        pys__api.Py_DecRef(d);
-        return NULL;
-    }
-    return d;
-}
-
 PyObject *pys__rcp_route(pys_runtime *rt, pys__rcp *h, int streams, pys_write_fn fn, void *ud,
                          size_t limit, const char *fn_name)
 {

@@ -105,7 +105,7 @@ PyObject *pys__run_src(pys_runtime *rt, const char *src, int mode, PyObject *glo
 /* The namespace for ns (PYS_NULL = __main__): a new reference, held while
  * the code runs (it may release ns from another thread, or itself), or
  * NULL + error. */
-static PyObject *namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
+PyObject *pys__namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
 {
     if (!pys_ok(ns)) {
         pys__api.Py_IncRef(rt->main_dict);
@@ -146,7 +146,7 @@ static int exec_common(pys_runtime *rt, const char *src, pys_obj ns, const char 
         rc = pys__fail(fn, PYS_E_ARG, "%s: source is NULL", fn);
         goto out;
     }
-    PyObject *g = namespace_of(rt, ns, fn);
+    PyObject *g = pys__namespace_of(rt, ns, fn);
     if (!g) {
         rc = pys_last_error()->code;
         goto out;
@@ -183,7 +183,7 @@ static pys_obj eval_common(pys_runtime *rt, const char *expr, pys_obj ns, const 
         pys__fail(fn, PYS_E_ARG, "%s: expression is NULL", fn);
         goto out;
     }
-    PyObject *g = namespace_of(rt, ns, fn);
+    PyObject *g = pys__namespace_of(rt, ns, fn);
     if (!g)
         goto out;
     PyObject *r = pys__run_src(rt, expr, PYS__Py_eval_input, g);
@@ -239,7 +239,7 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
     PyObject *c = pys__h_ref(rt, code, __func__);
-    PyObject *g = c ? namespace_of(rt, ns, __func__) : NULL;
+    PyObject *g = c ? pys__namespace_of(rt, ns, __func__) : NULL;
     if (c && g) {
         if (!pys__is(c, pys__api.PyCode_Type)) {
             char tn[128];

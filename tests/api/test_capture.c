@@ -164,9 +164,13 @@ static void *capture_worker(void *arg)
              "    if i %% 10 == 0:\n"
              "        time.sleep(0.0005)\n",
              w->tag, w->tag);
-    w->rc = pys_exec_captured(w->rt, src, PYS_NULL, PYS_STDOUT, text_write, &w->out);
+    /* Each thread its own globals: in a shared one the loop variables are
+     * one variable, which free-threaded builds change under each other. */
+    pys_obj ns = pys_dict_new(w->rt);
+    w->rc = pys_exec_captured(w->rt, src, ns, PYS_STDOUT, text_write, &w->out);
     if (w->rc != PYS_OK)
         snprintf(w->err, sizeof w->err, "%s", pys_last_error()->message);
+    pys_release(ns);
     return NULL;
 }
 

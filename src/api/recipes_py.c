@@ -481,16 +481,20 @@ static const char helper_src[] =
     "            raise AttributeError('script %r has no attribute %r' % (self.path, name)) from None\n"
     /* END helper */;
 
+/* The helper of the current open. rcp is written once per open, under
+ * rt->lock, before rcp_opens is stored (release); a reader that loads
+ * rcp_opens == rt->opens (acquire) sees it whole, also on free-threaded
+ * builds where two threads may make it at once. */
 static pys__rcp rcp;
-static uint64_t rcp_opens; /* rt->opens the helper was made for; 0 = none */
+static _Atomic uint64_t rcp_opens; /* rt->opens the helper was made for; 0 = none */
 
 static void rcp_close(pys_runtime *rt)
 {
     (void)rt;
+    atomic_store_explicit(&rcp_opens, 0, memory_order_relaxed);
     if (rcp.ns)
         pys__api.Py_DecRef(rcp.ns);
     rcp = (pys__rcp){0};
-    rcp_opens = 0;
 }
 
 static PyObject *ns_get(PyObject *ns, const char *name)
@@ -506,10 +510,10 @@ static PyObject *ns_get(PyObject *ns, const char *name)
 
 pys__rcp *pys__rcp_get(pys_runtime *rt, const char *fn)
 {
-    if (rcp_opens == rt->opens && rcp.ns)
+    if (atomic_load_explicit(&rcp_opens, memory_order_acquire) == rt->opens)
         return &rcp;
-    /* Made with the GIL held; running the source may let another thread
-     * in, which then makes its own: the first to finish wins. */
+    /* Running the source may let another thread in (or, free-threaded, run
+     * beside it), which then makes its own: the first to finish wins. */
     if (rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
         pys__fail(fn, PYS_E_INTERNAL, "%s: no room for the recipes' close hook", fn);
         return NULL;
@@ -544,17 +548,20 @@ pys__rcp *pys__rcp_get(pys_runtime *rt, const char *fn)
             pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
         return NULL;
     }
-    if (rcp_opens == rt->opens && rcp.ns) { /* another thread won */
-        pys__api.Py_DecRef(ns);
-        return &rcp;
+    PYS__LOCK(rt);
+    bool won = atomic_load_explicit(&rcp_opens, memory_order_relaxed) != rt->opens;
+    if (won) {
+        rcp = h;
+        bool hooked = false;
+        for (int i = 0; i < rt->non_close; i++)
+            hooked |= rt->on_close[i] == rcp_close;
+        if (!hooked)
+            rt->on_close[rt->non_close++] = rcp_close;
+        atomic_store_explicit(&rcp_opens, rt->opens, memory_order_release);
     }
-    rcp = h;
-    rcp_opens = rt->opens;
-    bool hooked = false;
-    for (int i = 0; i < rt->non_close; i++)
-        hooked |= rt->on_close[i] == rcp_close;
-    if (!hooked)
-        rt->on_close[rt->non_close++] = rcp_close;
+    PYS__UNLOCK(rt);
+    if (!won) /* another thread's helper is in service; the callables are ns's */
+        pys__api.Py_DecRef(ns);
     return &rcp;
 }
 

@@ -23,6 +23,7 @@
 #
 # Environment: PYSHIM_PYTHONS_DIR (see scripts/pythons.sh),
 # PYSHIM_CI_ASAN_PYTHONS (the ASan subset, comma-separated, default below),
+# PYSHIM_CI_TSAN_PYTHONS (restrict the TSan driver, default every host Python),
 # PYSHIM_CI_SID_PYTHONS (restrict the sid run, e.g. 3.15,3.15d).
 # Needs root (chroot).
 set -euo pipefail
@@ -76,16 +77,12 @@ sanitizers() {
     PYSHIM_TEST_PYTHONS="$asan" PYSHIM_STRESS_SECONDS="${PYSHIM_STRESS_SECONDS:-60}" \
         scripts/test.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
     stamp "ASan suite on $asan done"
-    # The TSan driver runs on the free-threaded builds: on builds with a GIL
-    # it currently reports a race between handle-table slot take and free
-    # (both made under the GIL); until that is understood it is not part
-    # of the gate there (PYSHIM_CI_TSAN_PYTHONS widens the run).
-    local tsan="${PYSHIM_CI_TSAN_PYTHONS:-${ftvers#,}}"
-    if [ -n "$tsan" ]; then
-        PYSHIM_TEST_PYTHONS="$tsan" PYSHIM_STRESS_SECONDS=20 \
-            scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
-        stamp "TSan driver on $tsan done"
-    fi
+    # The TSan driver on every host Python (PYSHIM_CI_TSAN_PYTHONS narrows it).
+    local tsan="${PYSHIM_CI_TSAN_PYTHONS:-}"
+    if [ -n "$tsan" ]; then export PYSHIM_TEST_PYTHONS="$tsan"; else unset PYSHIM_TEST_PYTHONS; fi
+    PYSHIM_STRESS_SECONDS=20 scripts/test.sh build-tsan -Db_sanitize=thread -Db_lundef=false
+    stamp "TSan driver on ${tsan:-every host Python} done"
+    unset PYSHIM_TEST_PYTHONS
     build/tools/pyshim probe --json >"$dir/probe-host.json"
 }
 

@@ -18,7 +18,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 
 #include "ffi/ffi.h"
 

@@ -3,7 +3,7 @@
  * and builds from typed arrays, errors by field and as JSON, host
  * callbacks (0 is an error; GIL release; owner-thread delivery with
  * pys_bridge_pump). Every PYS_TEST runs once per supported Python found. */
-#include <cjson/cJSON.h>
+#include <cJSON.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>

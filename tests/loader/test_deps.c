@@ -522,7 +522,9 @@ Test(deps, two_processes_build_once)
     free(wheels);
 }
 
-Test(deps, invalid_entries_are_rebuilt)
+/* Five builds of the venv (one per bad variant): 30 s alone here, so it gets
+ * more than the suite's 60 s per test on a loaded machine. */
+Test(deps, invalid_entries_are_rebuilt, .timeout = 180)
 {
     tpy py;
     need_python(&py);

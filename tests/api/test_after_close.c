@@ -8,13 +8,7 @@
 #include <time.h>
 
 #include "pyshim_test.h"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
+#include "pyshim_clock.h"
 
 /* Threads of this process (Linux: /proc/self/task). */
 static int thread_count(void)
@@ -42,7 +36,7 @@ PYS_TEST_NOOPEN(after_close, refused_call_with_a_deadline_starts_no_thread)
         cr_assert_eq(pys_exec(rt, "x = 1"), PYS_E_CLOSED);
         cr_assert_eq(pys_gil_acquire(rt), PYS_E_CLOSED);
     }
-    sleep_ms(50);
+    pyt_sleep_ms(50);
     cr_assert_eq(thread_count(), before, "a refused call left %d thread(s) running",
                  thread_count() - before);
     /* The next runtime's deadlines work (the watchdog starts again). */
@@ -84,7 +78,7 @@ PYS_TEST(after_close, batch_whose_deadline_passed_between_calls)
     pyt_assert_ok(pys_set_deadline(rt, 50));
     pyt_assert_ok(pys_gil_acquire(rt));
     cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
-    sleep_ms(120);
+    pyt_sleep_ms(120);
     cr_assert_eq(pys_exec(rt, "y = 2"), PYS_E_TIMEOUT, "got %s",
                  pys_err_name(pys_last_error()->code));
     pyt_assert_ok(pys_gil_release(rt));
@@ -120,8 +114,8 @@ PYS_TEST(after_close, interrupted_batch_fails_every_python_call)
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, batch_spin_main, &b), 0);
     while (!atomic_load(&b.started))
-        sleep_ms(1);
-    sleep_ms(50);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(50);
     cr_assert_geq(pys_interrupt(rt), 1);
     pthread_join(th, NULL);
     cr_assert_eq(b.first, PYS_E_INTERRUPTED);

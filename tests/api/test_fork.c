@@ -15,13 +15,7 @@
 #include <unistd.h>
 
 #include "pyshim_test.h"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
+#include "pyshim_clock.h"
 
 /* Waits for pid (at most ~30 s) and fails the test unless it exited 0. */
 static void expect_child_ok(pid_t pid, const char *what)
@@ -29,7 +23,7 @@ static void expect_child_ok(pid_t pid, const char *what)
     int st = 0;
     pid_t r = 0;
     for (int i = 0; i < 3000 && (r = waitpid(pid, &st, WNOHANG)) == 0; i++)
-        sleep_ms(10);
+        pyt_sleep_ms(10);
     if (r == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &st, 0);
@@ -106,8 +100,8 @@ static void fork_with_a_thread_inside(pys_runtime *rt, void *(*fn)(void *))
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, fn, &s), 0);
     while (!atomic_load(&s.started))
-        sleep_ms(1);
-    sleep_ms(100);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
     pyt_assert_ok(pys_exec(rt, fork_src));
     int64_t pid = pyt_eval_i64(rt, "pid");
     if (pid == 0)
@@ -215,7 +209,7 @@ static void *newcomer_main(void *p)
 {
     newcomer *n = p;
     while (!atomic_load(n->go))
-        sleep_ms(0);
+        pyt_sleep_ms(0);
     pys_obj o = pys_eval(n->rt, "1");
     n->rc = pys_ok(o) ? PYS_OK : pys_last_error()->code;
     pys_release(o);

@@ -15,13 +15,7 @@
 #include <unistd.h>
 
 #include "pyshim_test.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "pyshim_clock.h"
 
 static double cpu_ms(void)
 {
@@ -57,9 +51,9 @@ typedef struct par_arg {
 static void *par_main(void *p)
 {
     par_arg *a = p;
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     a->result = pyt_eval_i64(a->rt, a->expr);
-    a->ms = now_ms() - t0;
+    a->ms = pyt_now_ms() - t0;
     return NULL;
 }
 
@@ -93,7 +87,7 @@ PYS_TEST(threads, free_threaded_eight_threads_in_parallel, .timeout = 300)
     par_arg a[N];
     pthread_t th[N];
     double m0 = machine_busy_ms();
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     c0 = cpu_ms();
     for (int i = 0; i < N; i++) {
         a[i] = (par_arg){.rt = rt, .expr = expr};
@@ -101,7 +95,7 @@ PYS_TEST(threads, free_threaded_eight_threads_in_parallel, .timeout = 300)
     }
     for (int i = 0; i < N; i++)
         pthread_join(th[i], NULL);
-    double wall = now_ms() - t0;
+    double wall = pyt_now_ms() - t0;
     double ours = cpu_ms() - c0;
     double others = m0 >= 0 ? machine_busy_ms() - m0 - ours : 0;
     double cpu_per_wall = ours / wall;

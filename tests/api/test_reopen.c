@@ -7,13 +7,7 @@
 #include <time.h>
 
 #include "pyshim_test.h"
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
+#include "pyshim_clock.h"
 
 static int try_open(const pyt_python *py, pys_runtime **rt)
 {
@@ -53,7 +47,7 @@ PYS_TEST_NOOPEN(reopen, refused_while_a_daemon_thread_may_wake, .timeout = 120)
      * stays parked on the destroyed GIL. In both cases the thread stays,
      * and so does the refusal. */
     for (int i = 0; i < 300 && rc != PYS_OK; i++) {
-        sleep_ms(10);
+        pyt_sleep_ms(10);
         rc = try_open(py, &rt);
     }
     bool exits = py->major == 3 && py->minor >= 9 &&
@@ -104,6 +98,6 @@ PYS_TEST_NOOPEN(reopen, refused_for_an_untracked_thread, .timeout = 60)
     for (int i = 0; i < 3; i++) {
         int rc = try_open(py, &rt);
         cr_assert_eq(rc, PYS_E_STATE, "pys_open: %s", pys_err_name(rc));
-        sleep_ms(300);
+        pyt_sleep_ms(300);
     }
 }

@@ -14,31 +14,18 @@
 #include <unistd.h>
 
 #include "pyshim_test.h"
+#include "pyshim_clock.h"
 
 /* Test aid exported by the library (not public API): GIL builds take the
  * free-threaded builds' locks. */
 extern void pys__test_force_locking(bool on);
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
 
 /* Python threads are detached: join() returns when their thread state is
  * gone, a moment before the OS thread has exited. LeakSanitizer's exit
  * check can crash on a thread still exiting, so give them that moment. */
 static void settle_detached_threads(void)
 {
-    sleep_ms(100);
+    pyt_sleep_ms(100);
 }
 
 static pthread_t spawn(void *(*fn)(void *), void *arg)
@@ -417,9 +404,9 @@ typedef struct par_arg {
 static void *par_main(void *p)
 {
     par_arg *a = p;
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     a->result = eval_i64(a->rt, a->expr);
-    a->ms = now_ms() - t0;
+    a->ms = pyt_now_ms() - t0;
     return NULL;
 }
 
@@ -446,7 +433,7 @@ PYS_TEST(threads, free_threaded_python_runs_alongside_a_spinning_thread, .timeou
     par_arg a = {.rt = rt, .expr = "spin()"};
     pthread_t th = spawn(par_main, &a);
     while (pyt_eval_i64(rt, "started[0]") == 0)
-        sleep_ms(1);
+        pyt_sleep_ms(1);
     pyt_assert_ok(pys_exec(rt, "flag[0] = 7"));
     pthread_join(th, NULL);
     cr_assert_eq(a.result, 7, "the spinning thread never saw the other thread's store");
@@ -463,13 +450,13 @@ PYS_TEST(threads, batch_holds_the_gil_between_calls)
 
     /* Per-call cost outside and inside a batch (informational; the bench
      * owns the numbers). */
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     cr_assert_eq(plain_calls(rt, d, N), 0);
-    double t_plain = now_ms() - t0;
+    double t_plain = pyt_now_ms() - t0;
     pyt_assert_ok(pys_gil_acquire(rt));
-    t0 = now_ms();
+    t0 = pyt_now_ms();
     cr_assert_eq(plain_calls(rt, d, N), 0);
-    double t_batch = now_ms() - t0;
+    double t_batch = pyt_now_ms() - t0;
     pyt_assert_ok(pys_gil_release(rt));
     cr_log_info("%s: 5 calls x %d: %.1f ms unbatched, %.1f ms batched (%.0f ns vs %.0f ns per call)",
                 pyt_name(py), N, t_plain, t_batch, t_plain * 1e6 / (5.0 * N),
@@ -482,11 +469,11 @@ PYS_TEST(threads, batch_holds_the_gil_between_calls)
     prober b = {.rt = rt};
     pthread_t th = spawn(prober_main, &b);
     while (atomic_load(&b.done) < 50)
-        sleep_ms(1);
+        pyt_sleep_ms(1);
     pyt_assert_ok(pys_gil_acquire(rt));
     long before = atomic_load(&b.done);
     cr_assert_eq(plain_calls(rt, d, N), 0);
-    sleep_ms(50);
+    pyt_sleep_ms(50);
     cr_assert_eq(plain_calls(rt, d, 1000), 0);
     long during = atomic_load(&b.done) - before;
     pyt_assert_ok(pys_gil_release(rt));
@@ -494,7 +481,7 @@ PYS_TEST(threads, batch_holds_the_gil_between_calls)
     cr_assert_leq(during, 1, "another thread made %ld calls during the batch", during);
     long after = atomic_load(&b.done);
     while (atomic_load(&b.done) < after + 50)
-        sleep_ms(1);
+        pyt_sleep_ms(1);
     atomic_store(&b.stop, true);
     pthread_join(th, NULL);
     cr_assert_eq(b.failures, 0);
@@ -518,9 +505,9 @@ static void *spin_main(void *p)
     if (a->deadline)
         pys_set_deadline(a->rt, a->deadline);
     atomic_store(&a->started, true);
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     a->rc = pys_exec(a->rt, a->src);
-    a->took = now_ms() - t0;
+    a->took = pyt_now_ms() - t0;
     snprintf(a->type, sizeof a->type, "%s", pys_last_error()->type);
     pys_set_deadline(a->rt, 0);
     a->after = eval_i64(a->rt, "1+1");
@@ -698,7 +685,7 @@ static void run_stress(pys_runtime *rt, const pyt_python *py)
 
     stress_arg a[STRESS_THREADS];
     pthread_t th[STRESS_THREADS];
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     for (int k = 0; k < STRESS_THREADS; k++) {
         a[k] = (stress_arg){.rt = rt, .k = k, .bump = bump, .shared = shared};
         th[k] = spawn(stress_main, &a[k]);
@@ -713,7 +700,7 @@ static void run_stress(pys_runtime *rt, const pyt_python *py)
     }
     for (int k = 0; k < STRESS_THREADS; k++)
         pthread_join(th[k], NULL);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     cr_assert_eq(timeouts, 4);
 
     long want_calls = 0;
@@ -775,9 +762,9 @@ PYS_TEST(deadline, while_true_times_out)
     cr_assert_eq(pys_get_deadline(rt), 0);
     pyt_assert_ok(pys_set_deadline(rt, 100));
     cr_assert_eq(pys_get_deadline(rt), 100);
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     int rc = pys_exec(rt, spin_src);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     cr_assert_eq(rc, PYS_E_TIMEOUT, "%s: %s", pys_err_name(rc), pys_last_error()->message);
     cr_assert_geq(took, 95, "stopped after %.0f ms, before the deadline", took);
     cr_assert_lt(took, 1000, "stopped after %.0f ms", took);
@@ -792,7 +779,7 @@ PYS_TEST(deadline, while_true_times_out)
     cr_assert_eq(pyt_eval_i64(rt, "1+1"), 2);
     /* Nothing stays pending: later Python code runs well past the repeat
      * interval without being hit. */
-    sleep_ms(3 * PYS_INTERRUPT_REPEAT_MS);
+    pyt_sleep_ms(3 * PYS_INTERRUPT_REPEAT_MS);
     pyt_assert_ok(pys_exec(rt, "import time\n"
                                "t = time.monotonic()\n"
                                "while time.monotonic() - t < 0.3: pass\n"));
@@ -801,20 +788,20 @@ PYS_TEST(deadline, while_true_times_out)
 PYS_TEST(deadline, swallowing_code_is_still_stopped)
 {
     pyt_assert_ok(pys_set_deadline(rt, 100));
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     int rc = pys_exec(rt, swallow_src);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     cr_assert_eq(rc, PYS_E_TIMEOUT, "%s: %s", pys_err_name(rc), pys_last_error()->message);
     cr_assert_lt(took, 1000, "stopped after %.0f ms", took);
     /* Three levels of catching: each caught raise is followed by another. */
-    t0 = now_ms();
+    t0 = pyt_now_ms();
     rc = pys_exec(rt, "for _ in range(3):\n"
                       "    try:\n"
                       "        while True: pass\n"
                       "    except BaseException:\n"
                       "        pass\n"
                       "while True: pass\n");
-    took = now_ms() - t0;
+    took = pyt_now_ms() - t0;
     cr_assert_eq(rc, PYS_E_TIMEOUT);
     cr_assert_lt(took, 1000, "stopped after %.0f ms", took);
     /* `except Exception` does not catch it at all. */
@@ -831,11 +818,11 @@ PYS_TEST(deadline, is_per_call)
      * past it; what is checked is that it restarts with every call. */
     pyt_assert_ok(pys_set_deadline(rt, 400));
     /* Many quick calls spanning several deadlines: none is hit. */
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     int n = 0;
-    while (now_ms() - t0 < 1500) {
+    while (pyt_now_ms() - t0 < 1500) {
         cr_assert_eq(pyt_eval_i64(rt, "sum(range(100))"), 4950);
-        sleep_ms(5);
+        pyt_sleep_ms(5);
         n++;
     }
     /* A call shorter than the deadline completes. */
@@ -854,9 +841,9 @@ PYS_TEST(deadline, in_a_batch)
 {
     pyt_assert_ok(pys_set_deadline(rt, 100));
     pyt_assert_ok(pys_gil_acquire(rt));
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     int rc = pys_exec(rt, spin_src);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     /* Calls that run no Python code still work in the expired batch. */
     pys_obj o = pys_from_int64(rt, 5);
     pyt_assert_h(o);
@@ -903,16 +890,16 @@ PYS_TEST(deadline, blocking_c_calls_are_not_stopped)
     pyt_assert_ok(pys_set_deadline(rt, 100));
     /* A single sleep in C runs to its end; the call returns after it,
      * either successfully or with the deadline raised right after. */
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     int rc = pys_exec(rt, "import time\ntime.sleep(0.4)\n");
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     cr_assert(rc == PYS_OK || rc == PYS_E_TIMEOUT, "%s", pys_err_name(rc));
     cr_assert_geq(took, 390);
     /* Short sleeps in a Python loop: stopped at the first return to
      * bytecode after the deadline. */
-    t0 = now_ms();
+    t0 = pyt_now_ms();
     rc = pys_exec(rt, "for _ in range(1000): time.sleep(0.01)\n");
-    took = now_ms() - t0;
+    took = pyt_now_ms() - t0;
     cr_assert_eq(rc, PYS_E_TIMEOUT);
     cr_assert_lt(took, 1000, "stopped after %.0f ms", took);
     pyt_assert_ok(pys_set_deadline(rt, 0));
@@ -992,13 +979,13 @@ static void interrupt_one(pys_runtime *rt, const pyt_python *py, const char *src
     spin_arg a = {.rt = rt, .src = src};
     pthread_t th = spawn(spin_main, &a);
     while (!atomic_load(&a.started))
-        sleep_ms(1);
-    sleep_ms(100);
-    double t0 = now_ms();
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
+    double t0 = pyt_now_ms();
     int n = pys_interrupt(rt);
     cr_assert_eq(n, 1, "pys_interrupt targeted %d calls", n);
     pthread_join(th, NULL);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
     cr_assert_eq(a.rc, PYS_E_INTERRUPTED, "%s", pys_err_name(a.rc));
     cr_assert_str_eq(a.type, "pyshim.Interrupted");
     cr_assert_lt(took, 1000, "stopped %.0f ms after pys_interrupt", took);
@@ -1035,8 +1022,8 @@ PYS_TEST(interrupt, only_calls_in_progress)
     }
     for (int i = 0; i < 3; i++)
         while (!atomic_load(&a[i].started))
-            sleep_ms(1);
-    sleep_ms(100);
+            pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
     cr_assert_eq(pys_interrupt(rt), 3);
     for (int i = 0; i < 3; i++) {
         pthread_join(th[i], NULL);
@@ -1044,7 +1031,7 @@ PYS_TEST(interrupt, only_calls_in_progress)
         cr_assert_eq(a[i].after, 2);
     }
     /* The interrupt did not outlive those calls. */
-    sleep_ms(3 * PYS_INTERRUPT_REPEAT_MS);
+    pyt_sleep_ms(3 * PYS_INTERRUPT_REPEAT_MS);
     pyt_assert_ok(pys_exec(rt, "t = time.monotonic()\n"
                                "while time.monotonic() - t < 0.2: pass\n"));
 }
@@ -1075,8 +1062,8 @@ PYS_TEST(interrupt, a_batch)
     batch_spin b = {.rt = rt};
     pthread_t th = spawn(batch_spin_main, &b);
     while (!atomic_load(&b.started))
-        sleep_ms(1);
-    sleep_ms(100);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
     cr_assert_eq(pys_interrupt(rt), 1);
     pthread_join(th, NULL);
     cr_assert_eq(b.rc_acquire, PYS_OK);
@@ -1114,12 +1101,12 @@ static void *worker_main(void *p)
         /* Hold the batch (calls that run no Python) until 100 ms after
          * close has begun, so close must wait for it however late the
          * threads were scheduled (5 s at most if close never comes). */
-        double t0 = now_ms(), seen = 0;
+        double t0 = pyt_now_ms(), seen = 0;
         for (;;) {
             /* The flag first, then the clock: a time read before the flag
              * could predate close's own start by a preemption. */
             bool begun = atomic_load(&close_begun);
-            double now = now_ms();
+            double now = pyt_now_ms();
             if (!seen && begun)
                 seen = now;
             if ((seen && now - seen >= 100) || now - t0 >= 5000)
@@ -1131,7 +1118,7 @@ static void *worker_main(void *p)
             pys_release(o);
             w->ok++;
         }
-        w->released_at = now_ms();
+        w->released_at = pyt_now_ms();
         if (pys_gil_release(w->rt) != PYS_OK)
             w->bad++;
     }
@@ -1170,10 +1157,10 @@ typedef struct closer {
 static void *closer_main(void *p)
 {
     closer *c = p;
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     atomic_store(&close_begun, true);
     c->rc = pys_close(c->rt);
-    c->done_at = now_ms();
+    c->done_at = pyt_now_ms();
     c->took = c->done_at - t0;
     return NULL;
 }
@@ -1191,8 +1178,8 @@ static void close_while_calling(pys_runtime *rt, const pyt_python *py)
     }
     for (int i = 0; i < NW; i++)
         while (!atomic_load(&w[i].started))
-            sleep_ms(1);
-    sleep_ms(50);
+            pyt_sleep_ms(1);
+    pyt_sleep_ms(50);
     closer c = {.rt = rt};
     pthread_join(spawn(closer_main, &c), NULL);
     for (int i = 0; i < NW; i++)

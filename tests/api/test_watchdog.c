@@ -10,20 +10,7 @@
 #include <time.h>
 
 #include "pyshim_test.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0)
-        ;
-}
+#include "pyshim_clock.h"
 
 static const char *const hostile[] = {
     /* Sleeps (releasing the GIL, so the rest of the program runs on). */
@@ -42,9 +29,9 @@ PYS_TEST(watchdog, deadline_fires_whatever_sys_current_frames_is, .timeout = 60)
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
         pyt_assert_ok(pys_exec(rt, hostile[i]));
         pyt_assert_ok(pys_set_deadline(rt, 100));
-        double t0 = now_ms();
+        double t0 = pyt_now_ms();
         int rc = pys_exec(rt, "while True: pass\n");
-        double took = now_ms() - t0;
+        double took = pyt_now_ms() - t0;
         pyt_assert_ok(pys_set_deadline(rt, 0));
         cr_assert_eq(rc, PYS_E_TIMEOUT, "replacement %zu: %s: %s", i, pys_err_name(rc),
                      pys_last_error()->message);
@@ -75,8 +62,8 @@ PYS_TEST(watchdog, interrupt_works_whatever_sys_current_frames_is, .timeout = 60
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, spin_main, &a), 0);
     while (!atomic_load(&a.started))
-        sleep_ms(1);
-    sleep_ms(100);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
     cr_assert_eq(pys_interrupt(rt), 1);
     pthread_join(th, NULL);
     cr_assert_eq(a.rc, PYS_E_INTERRUPTED, "%s", pys_err_name(a.rc));
@@ -90,8 +77,8 @@ PYS_TEST_NOOPEN(watchdog, close_interrupts_calls_whatever_sys_current_frames_is,
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, spin_main, &a), 0);
     while (!atomic_load(&a.started))
-        sleep_ms(1);
-    sleep_ms(100);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(100);
     pyt_assert_ok(pys_close(rt));
     pthread_join(th, NULL);
     cr_assert_eq(a.rc, PYS_E_INTERRUPTED, "%s", pys_err_name(a.rc));

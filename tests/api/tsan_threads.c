@@ -26,6 +26,7 @@
 #include <pyshim.h>
 
 #include "../common/stress.h"
+#include "../common/pyshim_clock.h"
 
 extern void pys__test_force_locking(bool on);
 
@@ -43,13 +44,6 @@ static atomic_bool closing;
             fprintf(stderr, " (%s)\n", pys_last_error()->message);                                 \
         }                                                                                          \
     } while (0)
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static void *worker(void *p)
 {
@@ -221,7 +215,7 @@ static int run_checks(const char *library)
 
     pthread_t w[WORKERS], sp[2], sl[16];
     spin s[2] = {{.deadline = 50}, {.deadline = 0}};
-    double t0 = now_ms();
+    double t0 = pyt_now_ms();
     for (int k = 0; k < WORKERS; k++)
         pthread_create(&w[k], NULL, worker, (void *)(intptr_t)k);
     for (int i = 0; i < 2; i++)
@@ -244,7 +238,7 @@ static int run_checks(const char *library)
           s[0].rc);
     CHECK(s[1].rc == PYS_E_INTERRUPTED, "interrupted spinner %d", s[1].rc);
     CHECK(pys_handle_count(rt) == base, "handles %zu vs %zu", pys_handle_count(rt), base);
-    double took = now_ms() - t0;
+    double took = pyt_now_ms() - t0;
 
     /* The stress run, on the locking path and then on the GIL-only one. */
     for (int pass = 0; pass < 2; pass++) {

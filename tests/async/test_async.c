@@ -10,18 +10,13 @@
 #include <time.h>
 
 #include <cJSON.h>
+#include "pyshim_clock.h"
 
 static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 #define EXEC(rt, src) pyt_assert_ok(pys_exec((rt), (src)))
@@ -392,7 +387,7 @@ PYS_TEST(async, cancel_long_sleep)
     /* a coroutine may refuse: then its value is the outcome */
     pys_obj shrug = pys_eval(rt, "shrug");
     f = pys_loop_submit(loop, shrug, NULL, 0, NULL, NULL);
-    sleep_ms(50);
+    pyt_sleep_ms(50);
     pyt_assert_ok(pys_future_cancel(f));
     pyt_assert_ok(pys_future_wait(f, 10000));
     pys_obj v = pys_future_result(f);
@@ -403,13 +398,13 @@ PYS_TEST(async, cancel_long_sleep)
     /* freeing a pending future cancels it and its callback never runs */
     int calls = atomic_load(&rec.calls);
     f = pys_loop_submitf(loop, count_cb, &rec, ls, "i", 3);
-    sleep_ms(20);
+    pyt_sleep_ms(20);
     pys_future_free(f);
     double t1 = now_s();
     while (pyt_eval_i64(rt, "cancel_seen.count(3)") == 0 && now_s() - t1 < 5)
-        sleep_ms(5);
+        pyt_sleep_ms(5);
     cr_assert_eq(pyt_eval_i64(rt, "cancel_seen.count(3)"), 1);
-    sleep_ms(20);
+    pyt_sleep_ms(20);
     cr_assert_eq(atomic_load(&rec.calls), calls, "callback ran after pys_future_free");
 
     pys_release(shrug);
@@ -468,7 +463,7 @@ PYS_TEST(async, stop_stubborn_and_self_stopped)
     pys_obj stubborn = pys_eval(rt, "stubborn");
     pys_future *f = pys_loop_submit(loop, stubborn, NULL, 0, NULL, NULL);
     cr_assert(f);
-    sleep_ms(20);
+    pyt_sleep_ms(20);
     double t0 = now_s();
     pyt_assert_ok(pys_loop_stop(loop));
     double took = now_s() - t0;
@@ -494,7 +489,7 @@ PYS_TEST(async, stop_stubborn_and_self_stopped)
             break;
         pys_future_wait(g, 1000);
         pys_future_free(g);
-        sleep_ms(10);
+        pyt_sleep_ms(10);
     }
     cr_assert_null(g, "submissions still accepted by a stopped loop");
     cr_assert_eq(pys_last_error()->code, PYS_E_STATE);
@@ -540,7 +535,7 @@ PYS_TEST(async, eval_not_starved)
     /* Idle loop (waiting in its selector): evals run at full speed. */
     pys_obj ls = pys_eval(rt, "long_sleep");
     pys_future *idle = pys_loop_submitf(loop, NULL, NULL, ls, "i", 0);
-    sleep_ms(20);
+    pyt_sleep_ms(20);
     eval_ctx c1 = {.rt = rt, .n = 2000};
     pthread_t th;
     pthread_create(&th, NULL, evaluator, &c1);
@@ -551,7 +546,7 @@ PYS_TEST(async, eval_not_starved)
     /* Busy loop (Python code running on it): a C thread still gets turns. */
     pys_obj spin = pys_eval(rt, "spin");
     pys_future *busy = pys_loop_submit(loop, spin, NULL, 0, NULL, NULL);
-    sleep_ms(20);
+    pyt_sleep_ms(20);
     eval_ctx c2 = {.rt = rt, .n = 100};
     pthread_create(&th, NULL, evaluator, &c2);
     pthread_join(th, NULL);
@@ -733,7 +728,7 @@ PYS_TEST(async, callbacks_and_errors)
     cr_assert_null(pys_loop_submitf(loop, count_cb, &rec, add, "q q q q", (int64_t)1,
                                     (int64_t)2, (int64_t)3, (int64_t)4));
     cr_assert_eq(pys_last_error()->code, PYS_E_PYTHON, "TypeError from the call");
-    sleep_ms(50);
+    pyt_sleep_ms(50);
     cr_assert_eq(atomic_load(&rec.calls), 0, "a failed submit called its callback");
 
     /* a coroutine object (not a function) is submitted as is */
@@ -753,7 +748,7 @@ PYS_TEST(async, callbacks_and_errors)
     cr_assert(g);
     double t0 = now_s();
     while (nc.wait_other_rc == 1 && now_s() - t0 < 10)
-        sleep_ms(5);
+        pyt_sleep_ms(5);
     cr_assert_eq(nc.wait_self_rc, PYS_OK);
     cr_assert_eq(nc.wait_other_rc, PYS_E_STATE);
     cr_assert_eq(nc.value, 4);
@@ -809,8 +804,8 @@ PYS_TEST(async, deadline_and_interrupt)
     pthread_t th;
     pthread_create(&th, NULL, blocked_runner, &c);
     while (!atomic_load(&c.started))
-        sleep_ms(1);
-    sleep_ms(200);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(200);
     cr_assert(pys_interrupt(rt) >= 1);
     pthread_join(th, NULL);
     cr_assert_eq(c.rc, PYS_E_INTERRUPTED, "%s", pys_err_name(c.rc));
@@ -826,8 +821,8 @@ PYS_TEST_NOOPEN(async, close_during_blocking_run)
     pthread_t th;
     pthread_create(&th, NULL, blocked_runner, &c);
     while (!atomic_load(&c.started))
-        sleep_ms(1);
-    sleep_ms(200);
+        pyt_sleep_ms(1);
+    pyt_sleep_ms(200);
     double t0 = now_s();
     pyt_close(rt);
     cr_assert(now_s() - t0 < 5.0, "close waited %.2fs for a sleeping coroutine", now_s() - t0);

@@ -2,6 +2,7 @@
  *
  *   pyshim gen [SELECTION] MODULE [--prefix NAME] [--only f,g,Class] [--out DIR]
  *              [--check DIR] [--report] [--path DIR]... [--stubs FILE.pyi|DIR]
+ *              [--typeshed DIR | --no-typeshed]
  *
  * The module is introspected on the chosen Python, through pyshim: the
  * generator proper is tools/gen.py, carried in this binary as text, run in
@@ -104,20 +105,25 @@ static int usage_gen(void)
 {
     fputs("usage: pyshim gen [SELECTION] MODULE [--prefix NAME] [--only f,g,Class] [--out DIR]\n"
           "                  [--check DIR] [--report] [--path DIR]... [--stubs FILE.pyi|DIR]\n"
+          "                  [--typeshed DIR | --no-typeshed]\n"
           "  --prefix NAME   C prefix and file names NAME.h / NAME.c (default: the module)\n"
           "  --only LIST     only these functions and classes (comma-separated)\n"
           "  --out DIR       where to write (default .)\n"
           "  --check DIR     compare with DIR/NAME.{h,c} instead of writing: exit 1 if stale\n"
           "  --report        list every function: typed / partial / fallback / skipped, and why\n"
           "  --path DIR      prepend DIR to sys.path before importing MODULE (repeatable)\n"
-          "  --stubs PATH    types from a .pyi stub (or DIR/MODULE.pyi) for unannotated code\n",
+          "  --stubs PATH    types from a .pyi stub (or DIR/MODULE.pyi) for unannotated code\n"
+          "  --typeshed DIR  typeshed (DIR/stdlib/VERSIONS) for a stdlib module's types; default:\n"
+          "                  $PYSHIM_TYPESHED, else a bundled copy (mypy, pyright, jedi) found in\n"
+          "                  the Python's sys.path or /usr/lib/python3/dist-packages\n"
+          "  --no-typeshed   do not use typeshed (only the module's own annotations and stubs)\n",
           stderr);
     return 2;
 }
 
 int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i, gen_selection_fn sel, void *cli)
 {
-    const char *module = NULL, *prefix = "", *only = "", *out = ".", *check = NULL, *stubs = "";
+    const char *module = NULL, *prefix = "", *only = "", *out = ".", *check = NULL, *stubs = "", *typeshed = "";
     const char *paths[GEN_MAX_PATHS];
     size_t npaths = 0;
     bool report = false;
@@ -134,6 +140,8 @@ int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i, gen_selec
             val = &check;
         else if (strcmp(a, "--stubs") == 0)
             val = &stubs;
+        else if (strcmp(a, "--typeshed") == 0)
+            val = &typeshed;
         if (val || strcmp(a, "--path") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "pyshim gen: %s needs a value\n", a);
@@ -151,6 +159,10 @@ int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i, gen_selec
         }
         if (strcmp(a, "--report") == 0) {
             report = true;
+            continue;
+        }
+        if (strcmp(a, "--no-typeshed") == 0) {
+            typeshed = "-";
             continue;
         }
         int s = sel(cli, argc, argv, &i);
@@ -190,7 +202,7 @@ int pyshim_cli_gen(const pys_options *o, int argc, char **argv, int i, gen_selec
         pys_release(p);
     }
     gen = pys_getitem_str(ns, "generate");
-    r = pys_ok(gen) ? pys_callf(gen, "s s s O s", module, prefix, only, list, stubs) : PYS_NULL;
+    r = pys_ok(gen) ? pys_callf(gen, "s s s O s s", module, prefix, only, list, stubs, typeshed) : PYS_NULL;
     if (!pys_ok(r)) {
         status = gen_fail(module);
         goto done;

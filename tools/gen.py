@@ -37,9 +37,41 @@ class T:
 
     def __init__(self, kind, opt=False, cls=None, elts=None, why=""):
         self.kind, self.opt, self.cls, self.elts, self.why = kind, opt, cls, elts or [], why
+        self.n = False  # a str passed as pointer + length (the NAME_n variant)
 
 
-def classify(ann, classes):
+# Protocols typeshed uses for numbers: a parameter of one of these takes the
+# C type beside it (a Python int or float satisfies the protocol). A result
+# of a protocol type is no promise of that type, so results stay pys_obj.
+NUMERIC = {"SupportsFloat": "float", "SupportsIndex": "int", "SupportsInt": "int"}
+
+
+def numeric_kind(a):
+    """int / float for int, float and the numeric protocols, else None."""
+    if a is int:
+        return "int"
+    if a is float:
+        return "float"
+    if getattr(a, "__module__", None) in ("typing", "typing_extensions") and getattr(a, "__name__", "") in NUMERIC:
+        return NUMERIC[a.__name__]
+    return None
+
+
+def numeric_union(args):
+    """The C kind of a union of numeric members: float when any is
+    float-like (a double holds each), int when all are int-like; None when
+    a member is something else."""
+    import numbers
+    kinds = [numeric_kind(a) or ("number" if isinstance(a, type) and issubclass(a, numbers.Number) else None)
+             for a in args]
+    if not kinds or None in kinds:
+        return None
+    if "float" in kinds:
+        return "float"  # float | Decimal | Fraction: a C double passes as a float
+    return "int" if all(k == "int" for k in kinds) else None
+
+
+def classify(ann, classes, result=False):
     empty = inspect.Parameter.empty
     if ann is empty:
         return T("obj", why="no annotation")
@@ -52,23 +84,48 @@ def classify(ann, classes):
             return T(kind)
     if isinstance(ann, type) and ann in classes:
         return T("cls", cls=classes[ann])
+    lit = getattr(typing, "Literal", None)
+    if lit is not None and (typing.get_origin(ann) if hasattr(typing, "get_origin") else None) is lit:
+        vals = typing.get_args(ann)
+        kinds = set(type(v) for v in vals)
+        if len(kinds) == 1 and kinds.pop() in (str, int, bool, bytes) and not result:
+            return classify(type(vals[0]), classes, result)
+        return T("obj", why="%s has no C type" % describe(ann))
+    nk = numeric_kind(ann)
+    if nk:
+        if result:
+            return T("obj", why="%s result (a protocol, no promise of a %s)" % (describe(ann), nk))
+        return T(nk)
     origin = typing.get_origin(ann) if hasattr(typing, "get_origin") else getattr(ann, "__origin__", None)
     args = typing.get_args(ann) if hasattr(typing, "get_args") else getattr(ann, "__args__", ())
     uniontype = getattr(__import__("types"), "UnionType", None)
     if origin is typing.Union or (uniontype is not None and origin is uniontype):
         rest = [a for a in args if a is not type(None)]
+        nk = numeric_union(rest) if len(rest) > 1 else None
+        if nk and not result:
+            t = T(nk)
+            t.opt = len(rest) < len(args)
+            return t
+        if nk:
+            return T("obj", why="union %s result (no single C type)" % describe(ann))
         if len(rest) == 1 and len(args) == 2:
-            t = classify(rest[0], classes)
+            t = classify(rest[0], classes, result)
             if t.kind in ("int", "float", "bool", "str", "bytes", "list_float", "list_int", "obj", "cls"):
                 t.opt = True
                 return t
         return T("obj", why="union %s" % describe(ann))
     if origin is tuple and args and Ellipsis not in args and args != ((),):
-        return T("tuple", elts=[classify(a, classes) for a in args])
+        return T("tuple", elts=[classify(a, classes, result) for a in args])
     if origin in SEQ_ORIGINS and args and (origin is not tuple or (len(args) == 2 and args[1] is Ellipsis)):
-        if args[0] is float:
+        elt = args[0]
+        eorigin = typing.get_origin(elt) if hasattr(typing, "get_origin") else getattr(elt, "__origin__", None)
+        if eorigin is typing.Union or (uniontype is not None and eorigin is uniontype):
+            ek = numeric_union(list(typing.get_args(elt) if hasattr(typing, "get_args") else elt.__args__))
+        else:
+            ek = numeric_kind(elt)
+        if ek == "float" and (elt is float or not result):
             return T("list_float")
-        if args[0] is int:
+        if ek == "int" and (elt is int or not result):
             return T("list_int")
     return T("obj", why="%s has no C type" % describe(ann))
 
@@ -117,10 +174,16 @@ class Fn:
         self.cname, self.path, self.doc, self.kind = cname, path, doc, kind
         self.params, self.ret, self.self_cls, self.slot = [], T("obj"), None, 0
         self.status, self.why = "typed", []
+        self.src = "module"  # where the types came from: module, or STUB_SRC's label
+        self.variant = None  # the NAME_n variant (str parameters as pointer + length)
+        self.opts_name = cname
         self.prop = None  # ("get" | "set", class c-name, attribute name)
 
 
 STUB = {}  # qualified name ("f", "Class.m") -> {param: annotation, "return": annotation}
+STUB_POS = {}  # qualified name -> the stub's positional parameter names, in order
+STUB_OVERLOAD = set()  # qualified names the stub declares with @overload
+STUB_SRC = {"label": "", "banner": "", "note": ""}  # where STUB came from
 
 
 def ann_eval(node, ns):
@@ -147,10 +210,41 @@ def ann_eval(node, ns):
         return typing.Union[ann_eval(node.left, ns), ann_eval(node.right, ns)]
     if isinstance(node, ast.Subscript):
         base = ann_eval(node.value, ns)
-        base = {list: typing.List, tuple: typing.Tuple, dict: typing.Dict, set: typing.Set,
-                frozenset: typing.FrozenSet}.get(base, base) if sys.version_info < (3, 9) else base
+        if base is getattr(typing, "Literal", None) or getattr(base, "_name", None) == "Literal":
+            sl = node.slice.value if hasattr(ast, "Index") and isinstance(node.slice, ast.Index) else node.slice
+            vals = sl.elts if isinstance(sl, ast.Tuple) else [sl]
+            if not all(isinstance(v, ast.Constant) for v in vals):
+                raise TypeError("unsupported Literal")
+            return base[tuple(v.value for v in vals)] if len(vals) > 1 else base[vals[0].value]
+        if sys.version_info < (3, 9):  # PEP 585 spellings as typing's generics
+            base = {list: typing.List, tuple: typing.Tuple, dict: typing.Dict, set: typing.Set,
+                    frozenset: typing.FrozenSet, type: typing.Type}.get(base, base)
+            if isinstance(base, type) and base.__module__ == "collections.abc" and \
+                    isinstance(getattr(typing, base.__name__, None), typing._GenericAlias):
+                base = getattr(typing, base.__name__)
         return base[ann_eval(node.slice, ns)]
     raise TypeError("unsupported annotation syntax")
+
+
+def ann_text(node):
+    import ast
+    if hasattr(ast, "unparse"):
+        return ast.unparse(node)
+    if hasattr(ast, "Index") and isinstance(node, ast.Index):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return ann_text(node.value) + "." + node.attr
+    if isinstance(node, ast.Constant):
+        return repr(node.value)
+    if isinstance(node, ast.Subscript):
+        return "%s[%s]" % (ann_text(node.value), ann_text(node.slice))
+    if isinstance(node, ast.Tuple):
+        return ", ".join(ann_text(e) for e in node.elts)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
+        return "%s | %s" % (ann_text(node.left), ann_text(node.right))
+    return "..."
 
 
 def ann_namespace(mod):
@@ -172,10 +266,176 @@ def resolve_str(ann, ns):
     return ann
 
 
-def load_stub(path, mod):
+def stub_cond(node):
+    """A stub's `if` test against the running (target) Python: True, False,
+    or None when it is not a sys.version_info / sys.platform test."""
+    import ast
+    import operator
+    ops = {ast.Gt: operator.gt, ast.GtE: operator.ge, ast.Lt: operator.lt, ast.LtE: operator.le,
+           ast.Eq: operator.eq, ast.NotEq: operator.ne}
+
+    def sysattr(n):
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "sys":
+            return n.attr
+        return None
+
+    def value(n):
+        if sysattr(n) == "version_info":
+            return tuple(sys.version_info)
+        if sysattr(n) == "platform":
+            return sys.platform
+        if isinstance(n, ast.Subscript) and sysattr(n.value) == "version_info":
+            sl = n.slice.value if hasattr(ast, "Index") and isinstance(n.slice, ast.Index) else n.slice
+            if isinstance(sl, ast.Slice) and sl.lower is None and sl.step is None and \
+                    isinstance(sl.upper, ast.Constant) and type(sl.upper.value) is int:
+                return tuple(sys.version_info)[:sl.upper.value]
+            if isinstance(sl, ast.Constant) and type(sl.value) is int:
+                return tuple(sys.version_info)[sl.value]
+        raise ValueError
+
+    def const(n):
+        if isinstance(n, ast.Tuple) and all(isinstance(e, ast.Constant) for e in n.elts):
+            return tuple(e.value for e in n.elts)
+        if isinstance(n, ast.Constant) and type(n.value) in (int, str):
+            return n.value
+        raise ValueError
+
+    try:
+        if isinstance(node, ast.BoolOp):
+            vals = [stub_cond(v) for v in node.values]
+            if None in vals:
+                return None
+            return all(vals) if isinstance(node.op, ast.And) else any(vals)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            v = stub_cond(node.operand)
+            return None if v is None else not v
+        if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in ops:
+            left, right = value(node.left), const(node.comparators[0])
+            if type(left) is not type(right):
+                return None
+            return bool(ops[type(node.ops[0])](left, right))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                node.func.attr == "startswith" and sysattr(node.func.value) == "platform" and \
+                len(node.args) == 1 and not node.keywords:
+            return sys.platform.startswith(const(node.args[0]))
+    except (ValueError, TypeError):
+        return None
+    return None
+
+
+def stub_statements(body):
+    """The statements of a stub body that apply on the running Python:
+    `if sys.version_info >= (3, N):` and `sys.platform` blocks are decided
+    here (not by their order in the file); a block under a test that is
+    neither is left out, both branches."""
+    import ast
+    for node in body:
+        if isinstance(node, ast.If):
+            c = stub_cond(node.test)
+            if c is True:
+                yield from stub_statements(node.body)
+            elif c is False:
+                yield from stub_statements(node.orelse)
+            continue
+        yield node
+
+
+STUB_ALIASES = {}  # a stub-only module's path -> its aliases (for `from _typeshed import X`)
+
+
+def stub_path(root, modname):
+    import os
+    base = os.path.join(root, *modname.split("."))
+    for cand in (base + ".pyi", os.path.join(base, "__init__.pyi")):
+        if os.path.exists(cand):
+            return cand
+    return None
+
+
+def stub_names(tree, ns, root, depth=0):
+    """Adds a stub's module-level type aliases (`X: TypeAlias = ...`,
+    `X = ...`), TypeVars and imports to ns. An import names a module of the
+    running Python, or else (like _typeshed, which exists only as stubs)
+    another stub under root, read for its aliases."""
+    import ast
+    import importlib
+    for node in stub_statements(tree.body):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            src = None
+            try:
+                src = importlib.import_module(node.module) if node.module != "_typeshed" else None
+            except Exception:
+                src = None
+            other = None
+            for a in node.names:
+                name = a.asname or a.name
+                if src is not None and hasattr(src, a.name):
+                    ns[name] = getattr(src, a.name)
+                    continue
+                if name in ns and node.module in ("typing_extensions", "typing"):
+                    continue  # the running typing's own
+                if other is None and root and depth < 3:
+                    other = STUB_ALIASES.get((root, node.module))
+                    if other is None:
+                        other = {}
+                        path = stub_path(root, node.module)
+                        if path:
+                            try:
+                                with open(path, encoding="utf-8") as f:
+                                    sub = ast.parse(f.read(), path)
+                                other = dict(ns)
+                                stub_names(sub, other, root, depth + 1)
+                            except Exception:
+                                other = {}
+                        STUB_ALIASES[(root, node.module)] = other
+                if other and a.name in other:
+                    ns[name] = other[a.name]
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                try:
+                    m = importlib.import_module(a.name)
+                    ns[a.asname or a.name.split(".")[0]] = m if a.asname else importlib.import_module(
+                        a.name.split(".")[0])
+                except Exception:
+                    pass
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if len(targets) != 1 or not isinstance(targets[0], ast.Name) or node.value is None:
+                continue
+            name, v = targets[0].id, node.value
+            if isinstance(v, ast.Call) and isinstance(v.func, (ast.Name, ast.Attribute)) and \
+                    getattr(v.func, "id", getattr(v.func, "attr", "")) == "TypeVar" and v.args and \
+                    isinstance(v.args[0], ast.Constant) and isinstance(v.args[0].value, str):
+                cons, bound = [], None
+                try:
+                    cons = [ann_eval(c, ns) for c in v.args[1:]]
+                    for kw in v.keywords:
+                        if kw.arg == "bound":
+                            bound = ann_eval(kw.value, ns)
+                except Exception:
+                    cons, bound = [], None
+                try:
+                    ns[name] = typing.TypeVar(v.args[0].value, *cons, bound=bound) if len(cons) != 1 else \
+                        typing.TypeVar(v.args[0].value)
+                except Exception:
+                    ns[name] = typing.TypeVar(v.args[0].value)
+                continue
+            if isinstance(node, ast.Assign) and not (isinstance(v, (ast.Subscript, ast.BinOp, ast.Name,
+                                                                     ast.Attribute))):
+                continue
+            try:
+                ns[name] = ann_eval(v, ns)
+            except Exception:
+                ns.pop(name, None)
+
+
+def load_stub(path, mod, root=None):
     """Reads the annotations of a .pyi stub (functions, classes' methods and
     properties) into STUB; the module's own signatures still decide the
-    parameters, the stub only gives their types."""
+    parameters, the stub only gives their types. Conditional blocks are
+    decided for the running Python; @overload'ed names go to STUB_OVERLOAD.
+    root: the stub tree the file belongs to (for imports of stub-only
+    modules), or None."""
     import ast
     import os
     if os.path.isdir(path):
@@ -184,13 +444,27 @@ def load_stub(path, mod):
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), path)
     ns = ann_namespace(mod)
+    stub_names(tree, ns, root)
+
+    def decorated(node, name):
+        for d in node.decorator_list:
+            if (isinstance(d, ast.Name) and d.id == name) or (isinstance(d, ast.Attribute) and d.attr == name):
+                return True
+        return False
 
     def fn(prefix, node):
-        hints = {}
+        q = prefix + node.name
+        if decorated(node, "setter") or decorated(node, "deleter"):
+            return  # the getter has the property's type
+        if decorated(node, "overload"):
+            STUB_OVERLOAD.add(q)
+        hints, pos = {}, []
         a = node.args
         for arg in list(getattr(a, "posonlyargs", [])) + a.args + a.kwonlyargs:
             if arg.annotation is not None:
                 hints[arg.arg] = arg.annotation
+        for arg in list(getattr(a, "posonlyargs", [])) + a.args:
+            pos.append(arg.arg)
         if node.returns is not None:
             hints["return"] = node.returns
         out = {}
@@ -198,16 +472,124 @@ def load_stub(path, mod):
             try:
                 out[k] = ann_eval(v, ns)
             except Exception:
-                pass
-        STUB[prefix + node.name] = out
+                out[k] = ann_text(v)  # kept as text: "not resolvable", never a guess
+            # typeshed's old spelling of positional-only: __x
+            if k.startswith("__") and not k.endswith("__"):
+                out[k[2:]] = out[k]
+        STUB[q] = out
+        STUB_POS[q] = [n[2:] if n.startswith("__") and not n.endswith("__") else n for n in pos]
 
-    for node in tree.body:
+    for node in stub_statements(tree.body):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             fn("", node)
         elif isinstance(node, ast.ClassDef):
-            for sub in node.body:
+            for sub in stub_statements(node.body):
                 if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     fn(node.name + ".", sub)
+
+
+TYPESHED_PLACES = (
+    # mypy bundles typeshed (pip's mypy, Debian's python3-mypy)
+    "mypy/typeshed/stdlib",
+    # pyright / basedpyright bundle it as typeshed-fallback (pip wheels)
+    "pyright/dist/typeshed-fallback/stdlib",
+    "basedpyright/dist/typeshed-fallback/stdlib",
+    # jedi (python3-jedi) bundles it too
+    "jedi/third_party/typeshed/stdlib",
+)
+TYPESHED_SYSTEM = (
+    "/usr/lib/python3/dist-packages",  # Debian / Ubuntu python3-* packages (python3-mypy)
+    "/usr/local/lib/node_modules",  # npm install -g pyright
+    "/usr/lib/node_modules",
+)
+
+
+def typeshed_stdlib(explicit):
+    """The typeshed stdlib directory to use: --typeshed DIR, else
+    $PYSHIM_TYPESHED, else the first bundled copy found in the running
+    Python's sys.path, then in the system places. A typeshed directory is
+    one with a stdlib/VERSIONS file (DIR itself may be that stdlib).
+    Returns (dir, how) or (None, why)."""
+    import os
+
+    def ok(d):
+        for c in (os.path.join(d, "stdlib"), d):
+            if os.path.isfile(os.path.join(c, "VERSIONS")):
+                return c
+        return None
+
+    if explicit:
+        d = ok(explicit)
+        if not d:
+            raise ValueError("--typeshed %s: no stdlib/VERSIONS there (not a typeshed directory)" % explicit)
+        return d, "--typeshed"
+    env = os.environ.get("PYSHIM_TYPESHED", "")
+    if env:
+        d = ok(env)
+        if not d:
+            raise ValueError("PYSHIM_TYPESHED=%s: no stdlib/VERSIONS there (not a typeshed directory)" % env)
+        return d, "PYSHIM_TYPESHED"
+    roots = [p for p in sys.path if p and os.path.isdir(p)] + list(TYPESHED_SYSTEM)
+    for r in roots:
+        for place in TYPESHED_PLACES:
+            d = ok(os.path.normpath(os.path.join(r, place)))
+            if d:
+                return d, "found"
+    return None, "no typeshed found"
+
+
+def typeshed_has(stdlib, modname):
+    """True when typeshed's VERSIONS lists modname (or its package) for the
+    running Python's version."""
+    import os
+    parts = modname.split(".")
+    want = None
+    with open(os.path.join(stdlib, "VERSIONS"), encoding="utf-8") as f:
+        table = {}
+        for line in f:
+            line = line.split("#")[0].strip()
+            if ":" in line:
+                k, v = line.split(":", 1)
+                table[k.strip()] = v.strip()
+    for i in range(len(parts), 0, -1):
+        if ".".join(parts[:i]) in table:
+            want = table[".".join(parts[:i])]
+            break
+    if want is None:
+        return False
+    lo, _, hi = want.partition("-")
+
+    def ver(t):
+        return tuple(int(x) for x in t.split("."))
+    try:
+        if lo and sys.version_info[:2] < ver(lo):
+            return False
+        if hi and sys.version_info[:2] > ver(hi):
+            return False
+    except ValueError:
+        return False
+    return True
+
+
+def is_stdlib(mod):
+    """A module of the running Python's standard library (builtin, or under
+    its stdlib directories, not in site-packages)."""
+    import os
+    import sysconfig
+    top = mod.__name__.split(".")[0]
+    if top in sys.builtin_module_names:
+        return True
+    f = getattr(sys.modules.get(top, mod), "__file__", None)
+    if not f:
+        return False
+    f = os.path.realpath(f)
+    if "site-packages" in f.split(os.sep) or "dist-packages" in f.split(os.sep):
+        return False
+    for k in ("stdlib", "platstdlib"):
+        d = sysconfig.get_paths().get(k)
+        if d and f.startswith(os.path.realpath(d) + os.sep):
+            return True
+    return False
 
 
 ANN_NS = {}
@@ -226,22 +608,100 @@ def hints_of(obj, path=None):
     return {k: resolve_str(v, ANN_NS) for k, v in raw.items()}
 
 
+def typevars(ann, out):
+    if isinstance(ann, typing.TypeVar):
+        out.add(ann)
+    for a in getattr(ann, "__args__", None) or ():
+        if not isinstance(a, (list, tuple)):
+            typevars(a, out)
+    return out
+
+
+def typevar_binding(tv):
+    """The C-representable type a constrained (or bounded) TypeVar takes
+    when the caller passes C numbers: float if float is one of its
+    constraints (or its bound), else int; None when neither."""
+    cons = list(getattr(tv, "__constraints__", ()) or ())
+    bound = getattr(tv, "__bound__", None)
+    for want in (float, int):
+        if want in cons or bound is want:
+            return want
+    return None
+
+
+def substitute(ann, m):
+    """ann with the TypeVars of m replaced (generic aliases rebuilt)."""
+    if isinstance(ann, typing.TypeVar):
+        return m.get(ann, ann)
+    args = getattr(ann, "__args__", None)
+    if not args or not any(a in m or getattr(a, "__args__", None) for a in args if not isinstance(a, (list, tuple))):
+        return ann
+    new = tuple(a if isinstance(a, (list, tuple)) else substitute(a, m) for a in args)
+    origin = typing.get_origin(ann) if hasattr(typing, "get_origin") else getattr(ann, "__origin__", None)
+    try:
+        if origin is typing.Union:
+            return typing.Union[new]
+        if hasattr(ann, "copy_with"):
+            return ann.copy_with(new)
+        return origin[new if len(new) > 1 else new[0]]
+    except Exception:
+        return ann
+
+
+def bind_typevars(hints, required):
+    """Binds each constrained TypeVar a required parameter uses to float or
+    int (typevar_binding) throughout hints: the C caller's doubles make the
+    Python call's TypeVar float, so a result of that TypeVar is a float too.
+    A TypeVar no required parameter binds is left alone (its result stays
+    a pys_obj)."""
+    if not hints:
+        return hints
+    tvs = set()
+    for name in required:
+        if name in hints:
+            typevars(hints[name], tvs)
+    m = {}
+    for tv in tvs:
+        b = typevar_binding(tv)
+        if b is not None:
+            m[tv] = b
+    if not m:
+        return hints
+    return {k: substitute(v, m) for k, v in hints.items()}
+
+
 def build_fn(cname, path, obj, classes, drop_first=False, hint_obj=None, doc_obj=None):
     doc = inspect.getdoc(doc_obj if doc_obj is not None else obj) or ""
     fn = Fn(cname, path, doc, "call")
+    hpath = path if not path.endswith("()") else path[:-2] + ".__init__"
+    if hpath in STUB or hpath in STUB_OVERLOAD:
+        fn.src = STUB_SRC["label"]
     if typing_overloads(obj):
         fn.status, fn.why = "fallback", ["overloaded"]
+        return fn
+    if hpath in STUB_OVERLOAD:
+        fn.status, fn.why = "fallback", ["overloaded (in %s)" % (
+            "typeshed" if STUB_SRC["label"] == "typeshed" else "the stub")]
         return fn
     try:
         sig = inspect.signature(obj)
     except (TypeError, ValueError):
         fn.status, fn.why = "fallback", ["no signature (a C function without __text_signature__)"]
         return fn
-    hpath = path if not path.endswith("()") else path[:-2] + ".__init__"
     hints = hints_of(hint_obj if hint_obj is not None else obj, hpath)
     params = list(sig.parameters.values())
+    spos = STUB_POS.get(hpath) if hpath in STUB else None
     if drop_first and params:
         params = params[1:]
+    if spos and spos[0] in ("self", "cls"):
+        spos = spos[1:]
+    if hints is not None:
+        hints = dict(hints)
+        for k, p in enumerate(params):
+            if p.name not in hints and spos and p.kind == p.POSITIONAL_ONLY and k < len(spos) and spos[k] in hints:
+                hints[p.name] = hints[spos[k]]  # positional-only: the stub's name may differ
+        hints = bind_typevars(hints, [p.name for p in params if p.default is p.empty and
+                                      p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)])
     for p in params:
         if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             fn.status = "fallback"
@@ -267,7 +727,7 @@ def build_fn(cname, path, obj, classes, drop_first=False, hint_obj=None, doc_obj
     rann = sig.return_annotation
     if hints is not None and "return" in hints:
         rann = hints["return"]
-    fn.ret = classify(rann, classes)
+    fn.ret = classify(rann, classes, result=True)
     if fn.ret.kind == "tuple" and any(e.kind in ("tuple", "none") for e in fn.ret.elts):
         fn.ret = T("obj", why="nested tuple")
     if fn.ret.kind in ("list_float", "list_int"):
@@ -358,7 +818,7 @@ def collect(mod, prefix, only):
                     continue
                 if isinstance(raw, property):
                     hints = hints_of(raw.fget, what) if raw.fget else None
-                    t = classify((hints or {}).get("return", inspect.Parameter.empty), classes)
+                    t = classify((hints or {}).get("return", inspect.Parameter.empty), classes, result=True)
                     if t.kind in ("list_float", "list_int", "none"):
                         t = T("obj")
                     if t.kind == "tuple":
@@ -366,6 +826,8 @@ def collect(mod, prefix, only):
                     for op in ("get", "set") if raw.fset else ("get",):
                         f = Fn("%s_%s_%s" % (cc, op, an), what, inspect.getdoc(raw) or "", "prop")
                         f.prop, f.self_cls = op, cc
+                        if what in STUB:
+                            f.src = STUB_SRC["label"]
                         f.ret = t if op == "get" else T("none")
                         if op == "set":
                             f.params = [P("value", "pos", t, inspect.Parameter.empty)]
@@ -400,7 +862,7 @@ def collect(mod, prefix, only):
         if f.kind == "prop":
             f.slot = 0
         report.append((f.status, f.path + ("" if f.kind != "prop" else " (%s)" % f.prop)
-                       + ("()" if f.kind == "new" else ""), "; ".join(f.why)))
+                       + ("()" if f.kind == "new" else ""), "; ".join(f.why), f.src))
     return items, sorted(report, key=lambda r: (r[1], r[0]))
 
 
@@ -1038,30 +1500,54 @@ static int PRE__call_self(pys_runtime *rt, size_t i, pys_obj self, const pys_obj
 """
 
 
-def generate(modname, prefix, only, paths, stubs=""):
+def generate(modname, prefix, only, paths, stubs="", typeshed=""):
+    """typeshed: "" to search for it (stdlib modules only), "-" for none,
+    else a typeshed (or typeshed stdlib) directory."""
+    import os
     for p in reversed(list(paths)):
         if p not in sys.path:
             sys.path.insert(0, p)
     mod = importlib.import_module(modname)
-    STUB.clear()
+    for d in (STUB, STUB_POS, STUB_ALIASES):
+        d.clear()
+    STUB_OVERLOAD.clear()
+    STUB_SRC.update(label="", banner="", note="")
     ANN_NS.clear()
     ANN_NS.update(ann_namespace(mod))
-    stub_note = ""
+    f = getattr(mod, "__file__", None) or ""
+    cand = (os.path.join(os.path.dirname(f), "__init__.pyi") if os.path.basename(f).startswith("__init__.")
+            else os.path.splitext(f)[0] + ".pyi") if f else ""
     if stubs:
+        STUB_SRC.update(label="stub", banner="the stub %s given with --stubs" % os.path.basename(
+            os.path.normpath(stubs)), note="types from the stub %s (--stubs)" % stubs)
         load_stub(stubs, mod)
-    else:
+    elif cand and os.path.exists(cand):
         # PEP 561: a stub shipped beside the module gives the types too.
-        import os
-        f = getattr(mod, "__file__", None) or ""
-        cand = (os.path.join(os.path.dirname(f), "__init__.pyi") if os.path.basename(f).startswith("__init__.")
-                else os.path.splitext(f)[0] + ".pyi") if f else ""
-        if cand and os.path.exists(cand):
-            try:
-                load_stub(cand, mod)
-                stub_note = "types also from the stub shipped with the module"
-            except Exception as e:
-                STUB.clear()
-                stub_note = "the stub shipped with the module was not read (%s)" % type(e).__name__
+        STUB_SRC.update(label="stub", banner="the stub shipped with the module",
+                        note="types also from the stub shipped with the module")
+        top = sys.modules.get(modname.split(".")[0])
+        root = os.path.dirname(os.path.dirname(top.__file__)) if getattr(top, "__file__", None) else None
+        try:
+            load_stub(cand, mod, root)
+        except Exception as e:
+            for d in (STUB, STUB_POS):
+                d.clear()
+            STUB_OVERLOAD.clear()
+            STUB_SRC.update(label="", banner="",
+                            note="the stub shipped with the module was not read (%s)" % type(e).__name__)
+    elif typeshed != "-" and (typeshed or is_stdlib(mod)):
+        tdir, how = typeshed_stdlib(typeshed)
+        path = stub_path(tdir, modname) if tdir and typeshed_has(tdir, modname) else None
+        if path:
+            rel = os.path.relpath(path, tdir).replace(os.sep, "/")
+            STUB_SRC.update(label="typeshed", banner="typeshed (stdlib/%s)" % rel,
+                            note="types also from typeshed: %s (%s)" % (path, how))
+            load_stub(path, mod, tdir)
+        elif tdir:
+            STUB_SRC["note"] = "typeshed (%s) has no stub for %s on this Python" % (tdir, modname)
+        else:
+            STUB_SRC["note"] = "no typeshed found (--typeshed DIR or PYSHIM_TYPESHED give one)"
+    stub_note = STUB_SRC["note"]
     if not prefix:
         prefix = re.sub(r"[^A-Za-z0-9_]", "_", modname)
     if not C_IDENT.match(prefix):
@@ -1093,8 +1579,10 @@ def generate(modname, prefix, only, paths, stubs=""):
               " * pys_obj results and class handles are new handles the caller releases\n"
               " * (pys_release, or PREFIX_Class_free). Options structs are zero for\n"
               " * Python's defaults: a field is passed when it is non-zero or its _set flag\n"
-              " * is true. Functions are thread-safe (pyshim takes the GIL). */\n"
-              % (prefix, prefix, modname, vtext, pyv, ft)).replace("PREFIX", prefix)
+              " * is true. Functions are thread-safe (pyshim takes the GIL).%s */\n"
+              % (prefix, prefix, modname, vtext, pyv, ft,
+                 ("\n *\n * Types also from %s." % STUB_SRC["banner"]) if STUB_SRC["banner"] else "")
+              ).replace("PREFIX", prefix)
     h = [banner, "#ifndef %s\n#define %s\n\n#include <pyshim.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
          % (guard, guard)]
     for f in items:
@@ -1134,7 +1622,8 @@ def generate(modname, prefix, only, paths, stubs=""):
             name = "%s__%s" % (pre, helper)
             if src.count(name + "(") == 1:
                 src, changed = drop_function(src, name), True
-    rep = "".join("%-9s %s%s\n" % (st, what, (": " + why) if why else "") for st, what, why in report)
+    rep = "".join("%-9s %s%s%s\n" % (r[0], r[1], (": " + r[2]) if r[2] else "",
+                                      ("  [types: %s]" % r[3]) if len(r) > 3 else "") for r in report)
     if stub_note:
         rep = "note      %s\n" % stub_note + rep
     return prefix, "".join(h), src, rep

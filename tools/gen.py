@@ -177,6 +177,7 @@ class Fn:
         self.src = "module"  # where the types came from: module, or STUB_SRC's label
         self.variant = None  # the NAME_n variant (str parameters as pointer + length)
         self.opts_name = cname
+        self.variant_of = None  # for a NAME_n variant: NAME
         self.prop = None  # ("get" | "set", class c-name, attribute name)
 
 
@@ -886,7 +887,8 @@ def c_decl(t, name, field=False):
     if k in CT:
         return ["const %s *%s" % (CT[k], name)] if t.opt else ["%s %s" % (CT[k], name)]
     if k == "str":
-        return ["const char *%s" % name]
+        # an options field has the length too: NAME_n reads it
+        return ["const char *%s" % name] + (["size_t %s_len" % name] if t.n or field else [])
     if k == "bytes":
         return ["const void *%s" % name, "size_t %s_len" % name]
     if k in ELEM:
@@ -943,6 +945,24 @@ def opts_fields(f):
     return [p for p in f.params if p.how in ("posopt", "kw")]
 
 
+def str_variant(f):
+    """The NAME_n twin of a typed function with str parameters (each str as
+    pointer + length: embedded NULs kept), or None."""
+    import copy
+    if f.status == "fallback" or f.kind == "prop" or not any(p.t.kind == "str" for p in f.params):
+        return None
+    v = copy.copy(f)
+    v.cname, v.variant_of, v.variant = f.cname + "_n", f.cname, None
+    v.params = []
+    for p in f.params:
+        q = copy.copy(p)
+        if p.t.kind == "str":
+            q.t = copy.copy(p.t)
+            q.t.n = True
+        v.params.append(q)
+    return v
+
+
 def emit_header(f):
     s = []
     doc = [l for l in f.doc.splitlines()] if f.doc else []
@@ -958,16 +978,22 @@ def emit_header(f):
     body = [head] + ([""] + doc if doc else [])
     s.append(comment(body))
     of = opts_fields(f)
+    if f.variant_of is not None:
+        s = [comment(["%s: as %s, each str parameter given as a pointer and its length in" % (f.cname, f.variant_of),
+                      "bytes (UTF-8, NULs kept, no terminator needed; PYS_E_VALUE for invalid",
+                      "UTF-8). str options: the field NAME_len gives the length."])]
+        of = []
     if of and f.status != "fallback":
-        s.append("typedef struct %s_opts {\n" % f.cname)
+        s.append("typedef struct %s_opts {\n" % f.opts_name)
         for p in of:
             decl = c_decl(p.t, p.c, True)
             s.append("    %s; /* %s, default %s */\n" % (decl[0], tname(p.t), safe_repr(p.default)))
             for d in decl[1:]:
-                s.append("    %s;\n" % d)
+                s.append("    %s;%s\n" % (d, " /* its length in bytes, read by %s_n only */" % f.cname
+                                          if p.t.kind == "str" else ""))
             s.append("    bool %s_set; /* pass %s even when zero%s */\n" % (
                 p.c, p.c, ", NULL = None" if p.t.opt and p.t.kind not in ("obj", "cls") else ""))
-        s.append("} %s_opts;\n" % f.cname)
+        s.append("} %s_opts;\n" % f.opts_name)
     s.append("int %s(%s);\n\n" % (f.cname, ", ".join(proto(f))))
     return "".join(s)
 
@@ -981,7 +1007,7 @@ def proto(f):
                      "%s *out" % f.cls if f.kind == "new" else "pys_obj *out"]
     ps += c_params(f)
     if opts_fields(f):
-        ps.append("const %s_opts *opts" % f.cname)
+        ps.append("const %s_opts *opts" % f.opts_name)
     return ps + c_outs(f.ret)
 
 
@@ -995,6 +1021,8 @@ def conv(t, expr, name):
         return "pys_from_double(rt, %s)" % expr
     if k == "bool":
         return "pys_from_bool(rt, %s)" % expr
+    if k == "str" and t.n:
+        return "pys_from_strn(rt, %s, %s_len)" % (name, name)
     if k == "str":
         return "pys_from_str(rt, %s)" % name
     if k == "bytes":
@@ -1052,6 +1080,7 @@ def opt_conv(p, v):
     name = "%s.%s" % (v, p.c)
     if t.opt or t.kind in ("obj", "cls"):
         tt = T(t.kind, True, t.cls)
+        tt.n = t.n
         return conv_arg(tt, name)
     return conv(t, name, name)
 
@@ -1086,7 +1115,7 @@ def emit_body(f, pre):
         w("    pys_obj pys_kw = PYS_NULL;\n    pys_obj pys_v = PYS_NULL;\n")
     w("    pys_obj pys_r = PYS_NULL;\n    int pys_rc = PYS_E_INTERNAL;\n")
     if of:
-        w("    %s_opts pys_o;\n" % f.cname)
+        w("    %s_opts pys_o;\n" % f.opts_name)
         w("    if (opts)\n        pys_o = *opts;\n    else\n        memset(&pys_o, 0, sizeof pys_o);\n")
     if f.self_cls:
         w("    pys_a[pys_n++] = self.o; /* borrowed */\n")
@@ -1563,6 +1592,17 @@ def generate(modname, prefix, only, paths, stubs="", typeshed=""):
         for t in [f.ret] + f.ret.elts + [p.t for p in f.params]:
             if t.kind == "cls" and t.cls not in CLS_SLOT:
                 t.kind, t.cls = "obj", None
+    taken = set(f.cname for f in items) | set(f.cls + "_free" for f in items if f.kind == "new")
+    for f in items:
+        v = str_variant(f)
+        if v is None:
+            continue
+        if v.cname in taken:
+            report.append(("skipped", f.path + " (str length variant)", "C name %s is taken" % v.cname))
+            continue
+        taken.add(v.cname)
+        f.variant = v
+    report.sort(key=lambda r: (r[1], r[0]))
     version = getattr(mod, "__version__", None)
     vtext = ("version %s" % version) if isinstance(version, str) else "no __version__"
     pyv = "%d.%d.%d%s" % (sys.version_info[:3] + (sys.version_info.releaselevel[0] + str(sys.version_info.serial)
@@ -1579,8 +1619,12 @@ def generate(modname, prefix, only, paths, stubs="", typeshed=""):
               " * pys_obj results and class handles are new handles the caller releases\n"
               " * (pys_release, or PREFIX_Class_free). Options structs are zero for\n"
               " * Python's defaults: a field is passed when it is non-zero or its _set flag\n"
-              " * is true. Functions are thread-safe (pyshim takes the GIL).%s */\n"
+              " * is true. Functions are thread-safe (pyshim takes the GIL).%s%s */\n"
               % (prefix, prefix, modname, vtext, pyv, ft,
+                 ("\n *\n * A function with str parameters also comes as NAME_n, which takes each\n"
+                  " * str as a pointer and its length in bytes (embedded NULs kept); str\n"
+                  " * results always come with their length (out_len).")
+                 if any(f.variant for f in items) else "",
                  ("\n *\n * Types also from %s." % STUB_SRC["banner"]) if STUB_SRC["banner"] else "")
               ).replace("PREFIX", prefix)
     h = [banner, "#ifndef %s\n#define %s\n\n#include <pyshim.h>\n\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n"
@@ -1591,6 +1635,8 @@ def generate(modname, prefix, only, paths, stubs="", typeshed=""):
             h.append("typedef struct %s {\n    pys_obj o;\n} %s;\n\n" % (f.cls, f.cls))
     for f in items:
         h.append(emit_header(f))
+        if f.variant:
+            h.append(emit_header(f.variant))
         if f.kind == "new":
             h.append("/* Releases the handle (pys_release). */\n")
             h.append("int %s_free(%s self);\n\n" % (f.cls, f.cls))
@@ -1610,6 +1656,8 @@ def generate(modname, prefix, only, paths, stubs="", typeshed=""):
     c.append("\n/* ---- bindings ---------------------------------------------------------------------------- */\n\n")
     for f in items:
         c.append(emit_body(f, pre))
+        if f.variant:
+            c.append(emit_body(f.variant, pre))
         if f.kind == "new":
             c.append("int %s_free(%s self)\n{\n    return pys_release(self.o);\n}\n\n" % (f.cls, f.cls))
     src = "".join(c).rstrip("\n") + "\n"

@@ -157,6 +157,38 @@ static void strings_bytes(pys_runtime *rt)
     OK(gentest_needs(rt, "ab", &no, &s, NULL));
     CHECK(s && strcmp(s, "") == 0);
     free(s);
+
+    /* The _n twins: str parameters with their length, embedded NULs kept
+     * both ways (the result's length is out_len). */
+    OK(gentest_echo_n(rt, "a\0b\xc3\xa9", 5, NULL, &s, &n));
+    CHECK(s && n == 5 && memcmp(s, "a\0b\xc3\xa9", 6) == 0);
+    free(s);
+    gentest_echo_opts eo = {0};
+    eo.suffix = "\0z!";
+    eo.suffix_len = 2; /* "\0z": the length decides, not the NUL */
+    OK(gentest_echo_n(rt, "x\0", 2, &eo, &s, &n));
+    CHECK(s && n == 4 && memcmp(s, "x\0\0z", 5) == 0);
+    free(s);
+    OK(gentest_echo(rt, "x\0y", &eo, &s, &n)); /* the plain one stops at the NUL */
+    CHECK(s && n == 1 && strcmp(s, "x") == 0);
+    free(s);
+    OK(gentest_echo_n(rt, "", 0, NULL, &s, &n));
+    CHECK(s && n == 0 && s[0] == '\0');
+    free(s);
+    OK(gentest_greet_n(rt, "bo\0b", 4, NULL, &s, &n));
+    CHECK(s && n == 11 && memcmp(s, "hello bo\0b!", 12) == 0);
+    free(s);
+    /* Invalid UTF-8, also past a NUL, and a NULL pointer with a length:
+     * refused with a PYS_E_* code, nothing called. */
+    s = NULL;
+    CHECK(gentest_echo_n(rt, "ok\0\xff", 4, NULL, &s, &n) == PYS_E_VALUE);
+    CHECK(s == NULL && strstr(pys_last_error()->message, "UTF-8") != NULL);
+    CHECK(gentest_echo_n(rt, "\xc3", 1, NULL, &s, &n) == PYS_E_VALUE); /* truncated sequence */
+    eo.suffix = "\xed\xa0\x80"; /* an encoded surrogate is no UTF-8 */
+    eo.suffix_len = 3;
+    CHECK(gentest_echo_n(rt, "a", 1, &eo, &s, &n) == PYS_E_VALUE);
+    CHECK(gentest_echo_n(rt, NULL, 3, NULL, &s, &n) == PYS_E_ARG);
+    CHECK(s == NULL);
 }
 
 static void lists_optional_tuples(pys_runtime *rt)

@@ -3,7 +3,11 @@
  * generated with the CLI on that Python, compiled (as C11 with -Wall
  * -Wextra -Werror, and as C++) together with tests/gen/driver.c, and run:
  * the driver calls every binding and checks values and errors.
- * Regeneration is byte-identical and --check finds stale files.
+ * Regeneration is byte-identical and --check finds stale files. With
+ * typeshed (found as pyshim gen finds it; "skipped: no typeshed" without
+ * one), math and statistics come out mostly typed and their bindings
+ * compute; a stub of the suite's own checks that version and platform
+ * blocks are decided for the Python under test.
  *
  * Paths and compilers come from meson (tests/gen/meson.build):
  * PYSHIM_TEST_CLI, PYSHIM_TEST_SRCDIR, PYSHIM_TEST_GEN_CC, _CXX, _CFLAGS,
@@ -74,8 +78,8 @@ static void gen_all(const pyt_python *py, const char *dir)
         "gentest_modern --out .",
         "statistics --out . --stubs '%s'",
         "math --prefix pymath --out . --stubs '%s/math.pyi'",
-        "textwrap --out .",
-        "json --out .",
+        "textwrap --out . --no-typeshed", /* the modules' own annotations only */
+        "json --out . --no-typeshed",
         "gentest --out . --report", /* last: its report stays in logtext */
     };
     for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
@@ -182,6 +186,114 @@ PYS_TEST_NOOPEN(gen, regenerate_and_check, .timeout = 300)
     sh(a, "rm -rf '%s' '%s'", a, b);
     free(a);
     free(b);
+}
+
+/* Counts the function lines of a --report (not notes or skipped names). */
+static void report_counts(const char *rep, int *typed, int *all)
+{
+    *typed = *all = 0;
+    for (const char *l = rep; *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : l + strlen(l)) {
+        if (strncmp(l, "typed ", 6) == 0)
+            ++*typed, ++*all;
+        else if (strncmp(l, "partial ", 8) == 0 || strncmp(l, "fallback ", 9) == 0)
+            ++*all;
+    }
+}
+
+static char *header_of(const char *dir, const char *name)
+{
+    size_t n = 0;
+    return slurp(dir, name, &n);
+}
+
+/* A stub of the suite's own: its sys.version_info / sys.platform blocks
+ * are decided for the Python under test, not by their order in the file;
+ * aliases, numeric protocols and @overload are handled. */
+PYS_TEST_NOOPEN(gen, stub_conditions, .timeout = 120)
+{
+    char *dir = tmpdir();
+    char args[1200];
+    snprintf(args, sizeof args, "genver --out . --report --stubs '%s/tests/gen/stubs/genver.pyi'",
+             env("PYSHIM_TEST_SRCDIR"));
+    cr_assert_eq(gen(py, dir, args), 0, "%s", logtext);
+    char rep[sizeof logtext];
+    memcpy(rep, logtext, sizeof rep);
+    char *h = header_of(dir, "genver.h");
+    int v = py->major * 100 + py->minor;
+    const char *pick = v >= 310 ? "int genver_pick(pys_runtime *rt, int64_t x, int64_t *out);"
+                                : "int genver_pick(pys_runtime *rt, double x, double *out);";
+    const char *later = v >= 311 ? "int genver_later(pys_runtime *rt, bool x, bool *out);"
+                                 : "int genver_later(pys_runtime *rt, const char *x, char **out, size_t *out_len);";
+    const char *alias = v >= 312 ? "int genver_via_alias(pys_runtime *rt, int64_t x, int64_t *out);"
+                                 : "int genver_via_alias(pys_runtime *rt, double x, double *out);";
+    const char *old = v < 309 ? "int genver_old_only(pys_runtime *rt, const char *x, char **out, size_t *out_len);"
+                              : "int genver_old_only(pys_runtime *rt, pys_obj x, pys_obj *out);";
+    cr_assert(strstr(h, pick), "%s on %s:\n%s", pick, pyt_name(py), h);
+    cr_assert(strstr(h, later), "%s on %s:\n%s", later, pyt_name(py), h);
+    cr_assert(strstr(h, alias), "%s on %s:\n%s", alias, pyt_name(py), h);
+    cr_assert(strstr(h, old), "%s on %s:\n%s", old, pyt_name(py), h);
+    /* sys.platform: this suite runs on Linux. */
+    cr_assert(strstr(h, "int genver_plat(pys_runtime *rt, int64_t x, int64_t *out);"), "%s", h);
+    /* SupportsFloat | SupportsIndex and Iterable of it: double and doubles. */
+    cr_assert(strstr(h, "int genver_numeric(pys_runtime *rt, double x, const double *xs, size_t xs_len, "
+                        "double *out);"),
+              "%s", h);
+    /* A protocol result is no promise of a float. */
+    cr_assert(strstr(h, "int genver_proto_result(pys_runtime *rt, double x, pys_obj *out);"), "%s", h);
+    cr_assert(strstr(rep, "fallback  ov: overloaded (in the stub)  [types: stub]"), "%s", rep);
+    cr_assert(strstr(rep, "partial   proto_result: result: SupportsFloat result (a protocol"), "%s", rep);
+    cr_assert(strstr(rep, "typed     pick  [types: stub]"), "%s", rep);
+    cr_assert(strstr(h, " * Types also from the stub genver.pyi given with --stubs."), "%s", h);
+    free(h);
+    sh(dir, "rm -rf '%s'", dir);
+}
+
+/* typeshed: math and statistics are mostly typed, the bindings compute
+ * and give pyshim's errors; the header names the stub, and regenerating
+ * is byte-identical. */
+PYS_TEST_NOOPEN(gen, typeshed_math_statistics, .timeout = 300)
+{
+    char *dir = tmpdir();
+    cr_assert_eq(gen(py, dir, "math --prefix tsmath --out . --report"), 0, "%s", logtext);
+    if (strstr(logtext, "no typeshed found")) {
+        sh(dir, "rm -rf '%s'", dir);
+        cr_skip_test("skipped: no typeshed");
+    }
+    int typed = 0, all = 0;
+    report_counts(logtext, &typed, &all);
+    cr_assert(all > 40 && typed * 10 >= all * 8, "math on %s: %d of %d typed:\n%s", pyt_name(py), typed, all,
+              logtext);
+    cr_assert(strstr(logtext, "typed     sqrt  [types: typeshed]") &&
+                  strstr(logtext, "fallback  floor: overloaded (in typeshed)  [types: typeshed]") &&
+                  strstr(logtext, "note      types also from typeshed: "),
+              "%s", logtext);
+    char *h = header_of(dir, "tsmath.h");
+    cr_assert(strstr(h, " * Types also from typeshed (stdlib/math.pyi).") &&
+                  strstr(h, "int tsmath_sqrt(pys_runtime *rt, double x, double *out);") &&
+                  strstr(h, "int tsmath_isqrt(pys_runtime *rt, int64_t n, int64_t *out);") &&
+                  strstr(h, "int tsmath_fsum(pys_runtime *rt, const double *seq, size_t seq_len, double *out);"),
+              "%s", h);
+    free(h);
+    cr_assert_eq(gen(py, dir, "math --prefix tsmath --check ."), 0, "regenerating: %s", logtext);
+    cr_assert_eq(gen(py, dir, "statistics --prefix tsstats --out . --report"), 0, "%s", logtext);
+    report_counts(logtext, &typed, &all);
+    cr_assert(all > 20 && typed * 10 >= all * 7, "statistics on %s: %d of %d typed:\n%s", pyt_name(py), typed,
+              all, logtext);
+    const char *src = env("PYSHIM_TEST_SRCDIR");
+    const char *lib = env("PYSHIM_TEST_GEN_LIB");
+    char libdir[1024];
+    snprintf(libdir, sizeof libdir, "%s", lib);
+    *strrchr(libdir, '/') = '\0';
+    int st = sh(dir,
+                "%s -std=c11 -Wall -Wextra -Werror -DPY_MINOR=%d %s -I'%s/include' -I. -o driver "
+                "'%s/tests/gen/driver_typeshed.c' tsmath.c tsstats.c '%s' -Wl,-rpath,'%s' -lpthread -lm",
+                env("PYSHIM_TEST_GEN_CC"), py->minor,
+                getenv("PYSHIM_TEST_GEN_CFLAGS") ? getenv("PYSHIM_TEST_GEN_CFLAGS") : "", src, src, lib, libdir);
+    cr_assert_eq(st, 0, "compiling on %s:\n%s", pyt_name(py), logtext);
+    st = sh(dir, "./driver '%s'", py->path);
+    cr_assert_eq(st, 0, "driver on %s (status %d):\n%s", pyt_name(py), st, logtext);
+    cr_assert(strstr(logtext, "ok\n"), "%s", logtext);
+    sh(dir, "rm -rf '%s'", dir);
 }
 
 /* pys_set_error, which generated bindings use for their own failures. */

@@ -181,3 +181,8 @@ class Oops(Exception):
 
 
 LIMIT = 10
+
+
+def echo(text: str, suffix: str = "") -> str:
+    """text + suffix: str parameters and a str result that may hold NULs."""
+    return text + suffix

@@ -9,6 +9,9 @@
 # skipped when its host is missing); koffi, the Node binding's FFI, comes
 # from npm into bindings/node/node_modules. cmake builds the test's CMake
 # consumer of the installed library (find_package(pyshim)).
+# python3-mypy carries typeshed's stdlib stubs (mypy/typeshed/stdlib),
+# which `pyshim gen` reads for stdlib modules (tests/gen); Debian's
+# python3-typeshed package has only the third-party stubs.
 set -euo pipefail
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
@@ -19,7 +22,7 @@ $SUDO apt-get install -y -qq --no-install-recommends \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev g++ pybind11-dev \
     clang libclang-rt-dev libffi-dev \
-    luajit golang-go >/dev/null
+    luajit golang-go python3-mypy >/dev/null
 # Node and npm: Debian's, unless the machine has them already (a Node.js
 # from elsewhere, such as NodeSource's, bundles npm and conflicts with
 # Debian's npm package).

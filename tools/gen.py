@@ -207,6 +207,8 @@ def ann_eval(node, ns):
         return getattr(ann_eval(node.value, ns), node.attr)
     if isinstance(node, ast.Tuple):
         return tuple(ann_eval(e, ns) for e in node.elts)
+    if isinstance(node, ast.List):  # Callable[[int, str], X]
+        return [ann_eval(e, ns) for e in node.elts]
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
         return typing.Union[ann_eval(node.left, ns), ann_eval(node.right, ns)]
     if isinstance(node, ast.Subscript):
@@ -430,13 +432,16 @@ def stub_names(tree, ns, root, depth=0):
                 ns.pop(name, None)
 
 
-def load_stub(path, mod, root=None):
+def load_stub(path, mod, root=None, stubmod=None, only=None, depth=0):
     """Reads the annotations of a .pyi stub (functions, classes' methods and
     properties) into STUB; the module's own signatures still decide the
     parameters, the stub only gives their types. Conditional blocks are
     decided for the running Python; @overload'ed names go to STUB_OVERLOAD.
     root: the stub tree the file belongs to (for imports of stub-only
-    modules), or None."""
+    modules, and re-exports), or None. A name the stub re-exports from
+    another stub of the same package (`from .decoder import JSONDecoder as
+    JSONDecoder`) is read from that stub (only: {its name there: the name
+    here}; stubmod: the dotted name the file is the stub of)."""
     import ast
     import os
     if os.path.isdir(path):
@@ -444,6 +449,7 @@ def load_stub(path, mod, root=None):
         path = base + ".pyi" if os.path.exists(base + ".pyi") else os.path.join(base, "__init__.pyi")
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read(), path)
+    stubmod = stubmod or mod.__name__
     ns = ann_namespace(mod)
     stub_names(tree, ns, root)
 
@@ -480,13 +486,55 @@ def load_stub(path, mod, root=None):
         STUB[q] = out
         STUB_POS[q] = [n[2:] if n.startswith("__") and not n.endswith("__") else n for n in pos]
 
+    defined = set()
     for node in stub_statements(tree.body):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            fn("", node)
-        elif isinstance(node, ast.ClassDef):
+        if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if only is not None and node.name not in only:
+            continue
+        name = only[node.name] if only is not None else node.name
+        defined.add(name)
+        if isinstance(node, ast.ClassDef):
             for sub in stub_statements(node.body):
                 if isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef)):
-                    fn(node.name + ".", sub)
+                    fn(name + ".", sub)
+        else:
+            node_name, node.name = node.name, name
+            fn("", node)
+            node.name = node_name
+    if not root or depth >= 2:
+        return
+    package = stubmod if os.path.basename(path) == "__init__.pyi" else stubmod.rpartition(".")[0]
+    top = stubmod.split(".")[0]
+    for node in stub_statements(tree.body):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        if node.level:
+            parts = package.split(".") if package else []
+            if node.level - 1 > len(parts):
+                continue
+            full = ".".join(parts[:len(parts) - (node.level - 1)] + ([node.module] if node.module else []))
+        else:
+            full = node.module or ""
+        if full.split(".")[0] != top or full == stubmod:
+            continue  # re-exports within the package only
+        want = {}
+        for a in node.names:
+            alias = a.asname or a.name
+            if a.name == "*" or alias in defined or alias.startswith("_") or \
+                    (only is not None and alias not in only):
+                continue
+            want[a.name] = only[alias] if only is not None else alias
+        other = stub_path(root, full) if want else None
+        if other:
+            try:
+                sub_mod = importlib.import_module(full)
+            except Exception:
+                sub_mod = mod
+            try:
+                load_stub(other, sub_mod, root, full, want, depth + 1)
+            except (OSError, SyntaxError, ValueError):
+                pass
 
 
 TYPESHED_PLACES = (

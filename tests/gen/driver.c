@@ -15,18 +15,7 @@
 #include "statistics.h"
 #include "textwrap.h"
 
-static int failures;
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            failures++;                                                                            \
-            fprintf(stderr, "%s:%d: check failed: %s (last error: %s %s: %s)\n", __FILE__,         \
-                    __LINE__, #cond, pys_err_name(pys_last_error()->code),                         \
-                    pys_last_error()->type, pys_last_error()->message);                            \
-        }                                                                                          \
-    } while (0)
-#define OK(call) CHECK((call) == PYS_OK)
+#include "driver_check.h"
 
 static pys_runtime *open_rt(const char *lib, const char *pydir)
 {

@@ -22,6 +22,15 @@
 
 #include "pyshim_test.h"
 
+/* The directory part of path, into out. */
+static void dir_of(const char *path, char *out, size_t n)
+{
+    snprintf(out, n, "%s", path);
+    char *slash = strrchr(out, '/');
+    if (slash)
+        *slash = '\0';
+}
+
 static const char *env(const char *name)
 {
     const char *v = getenv(name);
@@ -118,8 +127,7 @@ PYS_TEST_NOOPEN(gen, bindings_compile_and_run, .timeout = 300)
     const char *src = env("PYSHIM_TEST_SRCDIR");
     const char *lib = env("PYSHIM_TEST_GEN_LIB");
     char libdir[1024];
-    snprintf(libdir, sizeof libdir, "%s", lib);
-    *strrchr(libdir, '/') = '\0';
+    dir_of(lib, libdir, sizeof libdir);
     int st = sh(dir,
                 "%s -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes "
                 "%s -I'%s/include' -I. -o driver '%s/tests/gen/driver.c' *.c '%s' -Wl,-rpath,'%s' "
@@ -282,8 +290,7 @@ PYS_TEST_NOOPEN(gen, typeshed_math_statistics, .timeout = 300)
     const char *src = env("PYSHIM_TEST_SRCDIR");
     const char *lib = env("PYSHIM_TEST_GEN_LIB");
     char libdir[1024];
-    snprintf(libdir, sizeof libdir, "%s", lib);
-    *strrchr(libdir, '/') = '\0';
+    dir_of(lib, libdir, sizeof libdir);
     int st = sh(dir,
                 "%s -std=c11 -Wall -Wextra -Werror -DPY_MINOR=%d %s -I'%s/include' -I. -o driver "
                 "'%s/tests/gen/driver_typeshed.c' tsmath.c tsstats.c '%s' -Wl,-rpath,'%s' -lpthread -lm",

@@ -1436,21 +1436,25 @@ static int PRE__take_bool(pys_obj r, bool *out, bool *none)
     return rc;
 }
 
+/* For an optional str or bytes result: 1 when r is None (and *len = 0),
+ * 0 when it is not or the result is not optional, < 0 on failure. */
+static int PRE__none_buffer(pys_obj r, int optional, size_t *len)
+{
+    int rc = optional ? pys_is_none(r) : 0;
+    if (rc == 1 && len)
+        *len = 0;
+    return rc;
+}
+
 /* A str result as a malloc'd NUL-terminated copy (NULL for None when
  * optional). */
 static int PRE__take_str(pys_obj r, char **out, size_t *len, int optional)
 {
-    if (optional) {
-        int rc = pys_is_none(r);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            if (out)
-                *out = NULL;
-            if (len)
-                *len = 0;
-            return PYS_OK;
-        }
+    int rc = PRE__none_buffer(r, optional, len);
+    if (rc < 0 || rc == 1) {
+        if (rc == 1 && out)
+            *out = NULL;
+        return rc < 0 ? rc : PYS_OK;
     }
     size_t n = 0;
     const char *s = pys_str_view(r, &n);
@@ -1470,17 +1474,11 @@ static int PRE__take_str(pys_obj r, char **out, size_t *len, int optional)
 
 static int PRE__take_bytes(pys_obj r, void **out, size_t *len, int optional)
 {
-    if (optional) {
-        int rc = pys_is_none(r);
-        if (rc < 0)
-            return rc;
-        if (rc == 1) {
-            if (out)
-                *out = NULL;
-            if (len)
-                *len = 0;
-            return PYS_OK;
-        }
+    int rc = PRE__none_buffer(r, optional, len);
+    if (rc < 0 || rc == 1) {
+        if (rc == 1 && out)
+            *out = NULL;
+        return rc < 0 ? rc : PYS_OK;
     }
     size_t n = 0;
     const void *p = pys_bytes_view(r, &n);
@@ -1714,7 +1712,7 @@ def generate(modname, prefix, only, paths, stubs="", typeshed=""):
     while changed:
         changed = False
         for helper in ("take_int", "take_float", "take_bool", "take_str", "take_bytes", "take_obj", "take_cls",
-                       "check_tuple", "none_result"):
+                       "check_tuple", "none_result", "none_buffer"):
             name = "%s__%s" % (pre, helper)
             if src.count(name + "(") == 1:
                 src, changed = drop_function(src, name), True

@@ -1,4 +1,4 @@
-/* Typed bridge signatures (src/api/bridge.c, pys__bridge_sig_parse): any
+/* Typed bridge signatures (src/bridge/bridge.c, pys__bridge_sig_parse): any
  * bytes as a signature, then, when it parses, the registration a host would
  * make with it.
  *
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge_sig.h"
+#include "bridge/bridge_sig.h"
 #include "common.h"
 
 static pys_obj check_sig; /* check(f) -> str of inspect.signature(f) */

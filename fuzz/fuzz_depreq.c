@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "parse.h"
+#include "loader/parse.h"
 
 static bool has_ctrl(const char *s)
 {

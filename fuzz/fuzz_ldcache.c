@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "parse.h"
+#include "loader/parse.h"
 
 static bool in_image(const uint8_t *data, size_t size, const char *s)
 {

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "parse.h"
+#include "loader/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

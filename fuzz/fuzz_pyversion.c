@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "common.h"
-#include "pyversion_file.h"
+#include "loader/pyversion_file.h"
 
 enum { ROOM = 64 };
 

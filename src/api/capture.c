@@ -3,7 +3,10 @@
  * objects in sys.stdout / sys.stderr look up the current context's route
  * (a ContextVar) on every write, so concurrent calls on other threads, each
  * in its own context, never see each other's text. */
-#include "recipes.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "api/api.h"
+#include "api/recipes.h"
 
 static bool streams_ok(int streams)
 {

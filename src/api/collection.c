@@ -4,7 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "convert/convert.h"
 
 #define BEGIN_H(errval)                                                                            \
     pys_runtime *rt = pys__begin_h(__func__);                                                      \

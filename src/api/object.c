@@ -5,7 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "core/call.h"
+#include "convert/convert.h"
+#include "api/api.h"
 
 #define BEGIN_H(errval)                                                                            \
     pys_runtime *rt = pys__begin_h(__func__);                                                      \
@@ -170,31 +177,6 @@ int pys_hasattr(pys_obj o, const char *name)
 
 /* ---- calls ----------------------------------------------------------------------- */
 
-/* fn(*args, **kwargs) with borrowed PyObject* arguments. New ref or NULL. */
-static inline PyObject *call_raw(PyObject *fn, PyObject *const *args, size_t n,
-                                 PyObject *kwargs)
-{
-    if (!kwargs && pys__api.PyObject_Vectorcall) /* 3.11+: one step less */
-        return pys__api.PyObject_Vectorcall(fn, args, n, NULL);
-    if (pys__api.PyObject_VectorcallDict)
-        return pys__api.PyObject_VectorcallDict(fn, args, n, kwargs);
-    PyObject *t = pys__api.PyTuple_New((Py_ssize_t)n);
-    if (!t)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        pys__api.Py_IncRef(args[i]);
-        pys__api.PyTuple_SetItem(t, (Py_ssize_t)i, args[i]);
-    }
-    PyObject *r = pys__api.PyObject_Call(fn, t, kwargs);
-    pys__api.Py_DecRef(t);
-    return r;
-}
-
-PyObject *pys__call_raw(PyObject *fn, PyObject *const *args, size_t n, PyObject *kwargs)
-{
-    return call_raw(fn, args, n, kwargs);
-}
-
 static inline PyObject *call_handles_impl(pys_runtime *rt, PyObject *f, const pys_obj *args,
                                           size_t nargs, PyObject *kwargs, const char *name)
 {
@@ -228,7 +210,7 @@ static inline PyObject *call_handles_impl(pys_runtime *rt, PyObject *f, const py
             goto out;
         }
     }
-    r = call_raw(f, argv, nargs, kwargs);
+    r = pys__call_raw(f, argv, nargs, kwargs);
     if (!r)
         pys__fail_py(rt, name);
 out:

@@ -32,7 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recipes.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/types.h"
+#include "api/api.h"
+#include "api/recipes.h"
 
 /* ---- the policy ------------------------------------------------------------ */
 

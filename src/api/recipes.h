@@ -8,7 +8,7 @@
 #ifndef PYS_API_RECIPES_H
 #define PYS_API_RECIPES_H
 
-#include "internal.h"
+#include "core/runtime.h"
 #include "pyshim_run.h"
 
 typedef struct pys__rcp {

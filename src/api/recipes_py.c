@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "recipes.h"
+#include "core/runtime.h"
+#include "core/error.h"
+#include "core/call.h"
+#include "api/recipes.h"
 
 static const char helper_src[] =
     /* BEGIN helper */

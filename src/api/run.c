@@ -13,7 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "api/api.h"
 
 static uint64_t fnv1a(const char *s, size_t n, int mode)
 {

@@ -13,11 +13,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "init.h"
-#include "internal.h"
+#include "loader/init.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "bridge/bridge.h"
+#include "api/api.h"
 
-pys_runtime pys__the_runtime;
-_Atomic(pys_runtime *) pys__current;
 static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t next_epoch = 1; /* 64 bits: never wraps, so never repeats */
 
@@ -315,7 +319,7 @@ static int post_init(pys_runtime *rt, const pys_options *o)
         return pys__fail_py(rt, "pys_open");
     rt->type_off = find_type_off();
     /* The main thread state (the oldest): it lives until finalisation, so
-     * threads.c may keep it attached between calls. */
+     * core/gate.c may keep it attached between calls. */
     rt->first_tstate = NULL;
     for (PyThreadState *ts = pys__api.PyInterpreterState_ThreadHead(
              pys__api.PyInterpreterState_Main());
@@ -344,7 +348,7 @@ static int post_init(pys_runtime *rt, const pys_options *o)
         pys__api.Py_DecRef(sys_mod);
     pys__api.PyErr_Clear();
     /* The watchdog of a free-threaded build reads other threads' frames
-     * through sys._current_frames (threads.c): the real one, taken now,
+     * through sys._current_frames (core/gate.c): the real one, taken now,
      * before any of the application's Python code ran. */
     rt->current_frames = NULL;
     if (rt->free_threaded) {
@@ -757,7 +761,7 @@ int pys_close(pys_runtime *rt)
     }
     /* Let calls in progress finish; new ones see CLOSING and fail. Python
      * code they are running is interrupted (they return PYS_E_INTERRUPTED);
-     * batches are waited for. Then the watchdog stops (threads.c). */
+     * batches are waited for. Then the watchdog stops (core/gate.c). */
     pys__threads_closing(rt);
     for (unsigned long spins = 1; pys__threads_in_flight(rt) > 0; spins++) {
         struct timespec ts = {0, 200000};

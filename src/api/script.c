@@ -20,7 +20,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "recipes.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "api/recipes.h"
 
 /* The Script object of handle s (a new reference), or NULL with the error
  * set (PYS_E_HANDLE, or PYS_E_TYPE for another object). */

@@ -25,7 +25,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/types.h"
+#include "api/api.h"
 
 #ifndef NSIG
 #define NSIG 65

@@ -9,7 +9,8 @@
 #ifndef PYS_ASYNC_INTERNAL_H
 #define PYS_ASYNC_INTERNAL_H
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
 
 #define PYS__FUT_MAGIC 0x66757475u  /* "futu" */
 #define PYS__LOOP_MAGIC 0x6c6f6f70u /* "loop" */

@@ -22,7 +22,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "async.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "async/async.h"
 
 pys__async_globals g_async = {.mu = PTHREAD_MUTEX_INITIALIZER};
 

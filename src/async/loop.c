@@ -34,7 +34,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "async.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "convert/convert.h"
+#include "api/api.h"
+#include "async/async.h"
 
 #define GRACE_SECONDS 1.0
 

@@ -14,7 +14,13 @@
  * (PYS_INTERRUPT_REPEAT_MS) so that such exceptions land promptly. */
 #include <stdlib.h>
 
-#include "async.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "convert/convert.h"
+#include "api/api.h"
+#include "async/async.h"
 
 /* Records the pending exception; CancelledError becomes PYS_E_CANCELLED. */
 static int fail_run(pys_runtime *rt, pys__async *st, const char *fn)

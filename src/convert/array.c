@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buffer.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "convert/buffer.h"
 
 static const size_t elem_size[] = {sizeof(double), sizeof(float), sizeof(int64_t),
                                    sizeof(int32_t)};

@@ -22,7 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buffer.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "convert/buffer.h"
 
 /* PyBUF_* request bits and type slot ids (stable ABI values). */
 #define BUF_WRITABLE 0x0001

@@ -3,7 +3,7 @@
 #ifndef PYS_CONVERT_BUFFER_H
 #define PYS_CONVERT_BUFFER_H
 
-#include "internal.h"
+#include "core/runtime.h"
 
 /* One struct-module item: an optional byte-order character and one type
  * code. */

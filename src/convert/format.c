@@ -16,7 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/call.h"
+#include "convert/convert.h"
 
 typedef struct fmt_ctx {
     pys_runtime *rt;

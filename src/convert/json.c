@@ -17,7 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
 
 #define EXACT_INT_LIMIT 9007199254740992.0 /* 2^53 */
 

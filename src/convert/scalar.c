@@ -10,7 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "convert/convert.h"
 
 #define BEGIN_H(errval)                                                                            \
     pys__tls *t_ = pys__tls_get();                                                                 \

@@ -23,7 +23,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
+#include "core/types.h"
+#include "core/call.h"
 
 _Thread_local pys__tls pys__tls_state;
 static pthread_key_t tls_key;

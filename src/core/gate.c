@@ -2,7 +2,7 @@
  *
  * Batches. pys_gil_acquire is pys__begin plus a per-thread mark; while this
  * thread's gil_depth > 0, pys__begin/pys__end only count (inline, in
- * internal.h: no atomic, no GILState call). batch_at[] remembers gil_depth
+ * core/gate.h: no atomic, no GILState call). batch_at[] remembers gil_depth
  * after each acquire, so a release from inside a call made in the batch is
  * refused instead of dropping the GIL under that call.
  *
@@ -85,7 +85,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/types.h"
 
 enum { ST_IDLE = 0, ST_ACTIVE = 1, ST_POSTING = 2, ST_POSTED = 3 };
 #define ST_MASK 3u

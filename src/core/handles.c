@@ -15,11 +15,14 @@
  * free-threaded builds add rt->lock.
  *
  * Scopes are per thread: a stack of marks into a list of ids made since.
- * Entering and leaving (pys__begin/pys__end) are in internal.h and threads.c. */
+ * Entering and leaving (pys__begin/pys__end) are in core/gate.h and core/gate.c. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/gate.h"
+#include "core/error.h"
+#include "core/handles.h"
 
 /* ---- the table ----------------------------------------------------------------- */
 

@@ -20,6 +20,9 @@
 
 #include <cJSON.h>
 
+#include "core/runtime.h"
+#include "core/error.h"
+#include "convert/convert.h"
 #include "ffi/ffi.h"
 
 _Thread_local pys__ffi_tls pys__ffi_state;

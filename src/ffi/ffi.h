@@ -17,7 +17,8 @@
 #include "pyshim_ffi.h"
 #pragma GCC visibility pop
 
-#include "internal.h"
+#include "core/runtime.h"
+#include "core/error.h"
 
 struct pys__ffi_frame;
 

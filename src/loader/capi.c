@@ -6,7 +6,7 @@
  * optional and removed (GONE) symbols stay NULL when absent and the feature
  * using them checks. The library is opened once per process and never
  * closed: CPython does not survive dlclose. */
-#include "capi.h"
+#include "loader/capi.h"
 
 #include <dlfcn.h>
 #include <pthread.h>

@@ -13,7 +13,7 @@
 #include <sys/types.h>
 #include <wchar.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 
 typedef struct pys__pyobject PyObject;
 typedef struct pys__pythreadstate PyThreadState;

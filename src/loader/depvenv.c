@@ -56,9 +56,10 @@
 
 #include <cJSON.h>
 
-#include "internal.h"
-#include "loader.h"
-#include "parse.h"
+#include "core/runtime.h"
+#include "core/error.h"
+#include "loader/loader.h"
+#include "loader/parse.h"
 #include "pyshim.h"
 
 #define MANIFEST_FORMAT 1

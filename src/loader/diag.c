@@ -1,7 +1,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 
 int pys__diag_set(pys__diag *d, int code, const char *fmt, ...)
 {

@@ -34,10 +34,10 @@
 #include <string.h>
 #include <strings.h>
 
-#include "loader.h"
-#include "parse.h"
+#include "loader/loader.h"
+#include "loader/parse.h"
 #include "pyshim.h"
-#include "pyversion_file.h"
+#include "loader/pyversion_file.h"
 
 /* Debian-style multiarch dir and the ld.so.cache "required" flag bits of
  * this ABI (glibc's FLAG_*_LIB64 values; -1 = do not filter). */

@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 
 #define MAX_PHDRS 256
 #define MAX_DYN 4096

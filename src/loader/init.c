@@ -24,7 +24,7 @@
  *
  * The interpreter's own main (pys__py_main) is Py_BytesMain itself: the
  * command line is parsed, run and exited by CPython exactly as by `python`. */
-#include "init.h"
+#include "loader/init.h"
 
 #include <locale.h>
 #include <signal.h>

@@ -1,7 +1,7 @@
 #ifndef PYS_INIT_H
 #define PYS_INIT_H
 
-#include "capi.h"
+#include "loader/capi.h"
 
 typedef struct pys__init_opts {
     const char *executable; /* program name: the install's (or venv's) interpreter */

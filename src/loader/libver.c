@@ -8,7 +8,7 @@
  * for any library that was used) so it can report them without dlopen and
  * without spawning an interpreter. An unreadable file or an unexpected
  * layout gives "" and no claim, never an error: loading checks again. */
-#include "loader.h"
+#include "loader/loader.h"
 
 #include <elf.h>
 #include <fcntl.h>

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "util.h"
+#include "loader/util.h"
 
 /* ---- diagnostics -------------------------------------------------------- */
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 
 /* The value of `key = value` in pyvenv.cfg text (keys case-insensitive,
  * the first line wins, blanks trimmed), malloc'd; NULL when absent or

@@ -8,7 +8,7 @@
  * caller joins names onto $PYENV_ROOT/versions. */
 #include <string.h>
 
-#include "pyversion_file.h"
+#include "loader/pyversion_file.h"
 
 static bool is_space(char ch)
 {

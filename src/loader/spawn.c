@@ -25,7 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 #include "pyshim.h"
 
 extern char **environ;

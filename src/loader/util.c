@@ -1,4 +1,4 @@
-#include "util.h"
+#include "loader/util.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -19,7 +19,7 @@
 
 #include "wheel.h"
 
-#include "loader.h"
+#include "loader/loader.h"
 #include "pyshim.h"
 
 /* ---- helpers ---------------------------------------------------------------- */

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "loader/loader.h"
 #include "pyshim.h"
 
 #if defined(__x86_64__) && !defined(__ILP32__)

@@ -11,8 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "capi.h"
-#include "loader.h"
+#include "loader/capi.h"
+#include "loader/loader.h"
 #include "pyshim_test.h"
 #include "wheel.h"
 

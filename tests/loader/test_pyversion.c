@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "pyversion_file.h"
+#include "loader/pyversion_file.h"
 
 static pys__pyver v[16];
 

@@ -1,0 +1,53 @@
+/* This thread's error: set from a message, a loader diagnostic or the
+ * pending Python exception (core/error.c). */
+#ifndef PYS_CORE_ERROR_H
+#define PYS_CORE_ERROR_H
+
+#include "core/runtime.h"
+#include "loader/loader.h"
+
+/* ---- errors ---------------------------------------------------------------- */
+
+/* Sets this thread's error (no Python involved). Returns code. */
+int pys__fail(const char *fn, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
+/* Turns the pending Python exception into this thread's error and clears
+ * it. Returns PYS_E_PYTHON, or PYS_E_EXIT / PYS_E_TIMEOUT / PYS_E_INTERRUPTED
+ * by exception type. Needs the GIL. If nothing is pending, records an
+ * internal error. */
+int pys__fail_py(pys_runtime *rt, const char *fn);
+/* Inside the library pys_last_error() reads the detail as it stands and
+ * never formats a pending traceback (that takes the GIL and runs Python
+ * code: internal code wants the code, type or message). Code that needs
+ * the traceback calls pys__last_error_full(). */
+const pys_error *pys__err_peek(void);
+#define pys_last_error() pys__err_peek()
+static inline const pys_error *pys__last_error_full(void)
+{
+    return (pys_last_error)();
+}
+/* Sets this thread's error detail aside (the thread then has none) and
+ * puts it back, dropping whatever detail was set meanwhile; for code that
+ * must fail internally without touching the caller's detail. */
+typedef struct pys__err_saved {
+    pys_error err;
+    char *context, *type, *message, *traceback;
+    char **searched;
+    struct pys__kept *kept;
+    uint64_t gen;
+} pys__err_saved;
+void pys__err_stash(pys__err_saved *s);
+void pys__err_unstash(pys__err_saved *s);
+/* pys_close, GIL held, calls on other threads all returned: drops every
+ * kept exception (their tracebacks then read ""). */
+void pys__errors_close(void);
+/* Copies a loader diagnostic into this thread's error. Returns d->code. */
+int pys__fail_diag(const char *fn, const pys__diag *d);
+/* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */
+const char *pys__type_name(PyObject *o, char *buf, size_t size);
+/* Raises a Python TypeError-like exception `exc` with a printf message. */
+void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
+
+/* Log through the user's logger, if any. */
+void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);
+
+#endif

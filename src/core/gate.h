@@ -1,0 +1,115 @@
+/* Entering and leaving the library: the gate every public call passes
+ * (inline fast paths; the slow halves and the thread-state keeping are in
+ * core/gate.c). */
+#ifndef PYS_CORE_GATE_H
+#define PYS_CORE_GATE_H
+
+#include "core/runtime.h"
+#include "core/error.h"
+
+/* ---- entering and leaving ------------------------------------------------ */
+
+/* Out-of-line halves of pys__begin / pys__end (core/gate.c): the runtime
+ * checks, the depth 0 -> 1 and 1 -> 0 transitions (in-flight accounting,
+ * interrupt records, PyGILState_Ensure/Release), and the held-reference
+ * drop of free-threaded builds. */
+pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
+/* The outermost call runs pyshim's own Python code from here on: no
+ * deadline or interrupt lands in it (core/gate.c). */
+void pys__threads_shield(pys_runtime *rt);
+void pys__end_slow(pys_runtime *rt, pys__tls *t);
+/* core/gate.c, for a nested entry while t->stop_due is set: once it is due,
+ * posts the outermost call's exception to this thread again, so the next
+ * Python code run in that call raises it (GIL held). */
+void pys__stop_check(pys_runtime *rt, pys__tls *t);
+/* core/gate.c, for pys__fail_py: the Python code of this thread's call was
+ * stopped by exc (rt->exc_timeout or rt->exc_interrupt); the rest of the
+ * outermost call (a batch) fails the same way. */
+void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
+
+/* Checks rt is the open runtime and takes the GIL unless this thread holds
+ * it already through pyshim. Returns rt, or NULL with the error set
+ * (PYS_E_ARG for NULL, PYS_E_CLOSED). Inside a batch or a callback this is
+ * a thread-local depth count, inlined into every public call. t is this
+ * thread's state (pys__tls_get()); the hot calls fetch it once and pass it
+ * to both halves (pys__begin_t / pys__end_t). */
+static inline __attribute__((always_inline)) pys_runtime *pys__begin_t(pys_runtime *rt,
+                                                                       const char *fn,
+                                                                       pys__tls *t)
+{
+    if (__builtin_expect(t->gil_depth > 0 && rt == &pys__the_runtime, 1)) {
+        /* Nested inside a batch or a callback of this runtime: the GIL is
+         * ours already; the batch counted us in. */
+        t->gil_depth++;
+        if (__builtin_expect(t->stop_due != 0, 0))
+            pys__stop_check(rt, t);
+        return rt;
+    }
+    return pys__begin_slow(rt, t, fn);
+}
+static inline __attribute__((always_inline)) pys_runtime *pys__begin(pys_runtime *rt,
+                                                                     const char *fn)
+{
+    return pys__begin_t(rt, fn, pys__tls_get());
+}
+/* Same, for calls that only get a handle: uses the current runtime. */
+static inline __attribute__((always_inline)) pys_runtime *pys__begin_h(const char *fn)
+{
+    return pys__begin(&pys__the_runtime, fn);
+}
+static inline __attribute__((always_inline)) void pys__end_t(pys_runtime *rt, pys__tls *t)
+{
+    if (__builtin_expect(t->gil_depth > 1 && t->nheld == 0, 1)) {
+        t->gil_depth--;
+        return;
+    }
+    pys__end_slow(rt, t);
+}
+static inline __attribute__((always_inline)) void pys__end(pys_runtime *rt)
+{
+    pys__end_t(rt, pys__tls_get());
+}
+/* Drops the objects this thread holds from call levels >= depth (see
+ * pys__tls.held). Code that lowers gil_depth by hand calls it first. */
+void pys__held_drop(pys__tls *t, int depth);
+
+/* core/gate.c: a thread entering from Python (a bridge callback on a thread
+ * that is not inside a pyshim call) counts itself in flight so that
+ * pys_close waits for it. pys__enter_outer returns false (nothing counted)
+ * when the runtime is not open. GIL held or not, both are cheap. */
+bool pys__enter_outer(pys_runtime *rt, pys__tls *t);
+void pys__leave_outer(pys_runtime *rt, pys__tls *t);
+/* core/gate.c: registers for asymmetric fences (membarrier), once per
+ * process; pys_open calls it before the runtime is open. */
+void pys__threads_init(void);
+/* core/gate.c, for pys_open (GIL held, after init): registers the os.fork
+ * hooks (the one that restarts the watchdog in a child; on free-threaded
+ * builds the ones that keep thread-state births out of a fork). */
+void pys__threads_open(pys_runtime *rt);
+/* core/gate.c: PyGILState_Ensure for a thread that may have no thread state
+ * yet. On a free-threaded build, a thread state it makes is made while
+ * no os.fork() is under way (see core/gate.c, "Thread-state births").
+ * Returns what PyGILState_Ensure returns. Any thread, runtime open. */
+int pys__gilstate_ensure(pys_runtime *rt);
+/* core/gate.c: at thread exit (pthread key destructor of the tls), gives
+ * back the thread state pyshim kept for this thread, if the runtime that
+ * made it is still open. */
+void pys__threads_tls_exit(pys__tls *t);
+/* core/gate.c, for pys_close (state CLOSING already stored): fence, then
+ * interrupt the calls in flight; pys__threads_in_flight counts the
+ * outermost calls still in progress on other threads; once none are,
+ * pys__threads_stop stops the watchdog thread (without the GIL). */
+void pys__threads_closing(pys_runtime *rt);
+long pys__threads_in_flight(pys_runtime *rt);
+void pys__threads_stop(pys_runtime *rt);
+/* core/gate.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
+ * shutdown would wait forever for a "main thread" that is not this one). */
+void pys__threads_before_finalize(pys_runtime *rt);
+/* core/gate.c, for pys_close right after Py_FinalizeEx, and for pys_open
+ * before it initialises Python again (open_lock held): Python threads
+ * that were still running at finalisation make pys_open fail with
+ * PYS_E_STATE (error set) while they may still wake up. */
+void pys__threads_after_finalize(pys_runtime *rt);
+int pys__threads_reopen_check(const char *fn);
+
+#endif

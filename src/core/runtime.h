@@ -1,0 +1,228 @@
+/* The runtime singleton and per-thread state every layer above the loader
+ * reads (core/runtime.h). The gate, handles and errors have their own
+ * headers beside this one.
+ *
+ * Invariants:
+ * - One runtime per process; it is a static object, so a pointer to it stays
+ *   valid after pys_close and later calls get PYS_E_CLOSED, never UB.
+ * - Every CPython call happens between pys__begin and pys__end, which hold
+ *   the GIL (attached thread state on free-threaded builds). The handle table
+ *   and the compile cache are protected by the GIL, plus rt->lock on
+ *   free-threaded builds.
+ * - A Python exception is turned into this thread's pys_error by
+ *   pys__fail_py before the public call returns; none stays pending. */
+#ifndef PYS_CORE_RUNTIME_H
+#define PYS_CORE_RUNTIME_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "loader/capi.h"
+#include "pyshim.h"
+
+enum { PYS__ST_CLOSED = 0, PYS__ST_OPENING, PYS__ST_OPEN, PYS__ST_CLOSING };
+
+/* ---- handle table --------------------------------------------------------- */
+
+/* A handle id is generation << PYS__IDX_BITS | slot index, below 2^53 so
+ * that a JavaScript or Lua number carries it exactly. A slot's generation
+ * (1 .. PYS__GEN_MAX) moves on at every release; a slot whose generations
+ * are used up is retired, never reissued. The table outlives a close (see
+ * handles.c), so no id is issued twice in a process. */
+#define PYS__IDX_BITS 28u
+#define PYS__GEN_BITS 25u
+#define PYS__IDX_MASK ((UINT64_C(1) << PYS__IDX_BITS) - 1)
+#define PYS__GEN_MAX ((UINT32_C(1) << PYS__GEN_BITS) - 1)
+#define PYS__CHUNK_BITS 12u
+#define PYS__CHUNK_SIZE (1u << PYS__CHUNK_BITS)
+#define PYS__MAX_CHUNKS (1u << (PYS__IDX_BITS - PYS__CHUNK_BITS))
+
+typedef struct pys__slot {
+    union {
+        PyObject *obj; /* live: the object (strong) */
+        uint32_t next; /* free: index + 1 of the next free slot, 0 = end */
+    };
+    /* Live: the id that names the slot. Free or retired: a word that no id
+     * equals (its index bits are the complement of the slot's index), with
+     * the next generation to issue above them (0 once retired). */
+    uint64_t id;
+} pys__slot;
+
+typedef struct pys__htable {
+    pys__slot *chunks[PYS__MAX_CHUNKS];
+    uint32_t nchunks;
+    uint32_t free_head;   /* index + 1, 0 = empty */
+    uint32_t next_unused; /* slots below this have been used at least once */
+    size_t live;
+    size_t retired;       /* slots whose generations are used up */
+    uint64_t epoch;       /* which open of the runtime (1, 2, ...); never repeats */
+} pys__htable;
+
+/* ---- compile cache -------------------------------------------------------- */
+
+#define PYS__CC_SIZE 256u
+typedef struct pys__cc_entry {
+    char *src;
+    size_t len;
+    uint64_t hash;
+    int mode;
+    PyObject *code;
+} pys__cc_entry;
+
+/* ---- the runtime ---------------------------------------------------------- */
+
+struct pys_runtime {
+    _Atomic int state;
+    _Atomic long inflight;       /* outermost calls in flight not seen in a thread record */
+    int version;                 /* 0xMMmm */
+    int micro;
+    bool free_threaded;
+    bool debug;                  /* a debug build (ABI flag d) */
+    bool untested;               /* newer than PYS__MAX_MINOR */
+    int gil_enabled;             /* sys._is_gil_enabled() after init (1 on GIL builds) */
+    bool locking;                /* free_threaded || pys__force_locking */
+    /* Offset of ob_type in this build's PyObject (8; 24 on free-threaded
+     * and trace-refs builds), found at open by looking at objects of known
+     * type; 0 if not found (then type tests call PyObject_Type). */
+    size_t type_off;
+    bool finalize;               /* !skip_finalize */
+    PyThreadState *main_tstate;  /* saved after init; NULL if inherited */
+    bool fork_no_finalize;       /* a fork child that cannot finalise (core/gate.c) */
+    pthread_t opener;
+    uint64_t opens;              /* pys_open count: tags cached thread states */
+    uint64_t finalises;          /* finalising closes: a kept state older than one is gone */
+    PyThreadState *first_tstate; /* the main interpreter's oldest thread state at open */
+    /* The thread state this thread has attached (NULL if none); always
+     * set while open. */
+    PyThreadState *(*tstate_now)(void);
+    pthread_mutex_t lock;        /* free-threaded builds only */
+
+    pys__htable ht;
+    pys__cc_entry cc[PYS__CC_SIZE];
+    size_t cc_bytes;             /* sum of the cached sources' lengths */
+    unsigned cc_hand;            /* the next entry evicted to make room */
+
+    PyObject *main_dict;         /* __main__.__dict__ (strong) */
+    PyObject *builtins;          /* builtins module (strong) */
+    PyObject *_Atomic tb_format; /* traceback.format_exception as at open (strong), or NULL */
+    PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
+    PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
+    PyObject *current_frames;    /* sys._current_frames as at open (free-threaded only) */
+
+    /* Facts and owned strings behind pys_info. */
+    pys_info info;
+    char *s_version, *s_library, *s_executable, *s_prefix, *s_base_prefix, *s_venv,
+        *s_source, *s_abiflags;
+    char *bridge_module;
+    pys_log_fn logger;
+    void *logger_ud;
+
+    /* Hooks other areas fill in (bridge, async, threads); called at close
+     * with the GIL held, before handles are dropped. */
+    void (*on_close[8])(pys_runtime *rt);
+    int non_close;
+    /* Deadline/interrupt state, owned by src/core/gate.c. */
+    void *threads;
+    /* Host modules and their finder, owned by src/bridge/bridge.c. */
+    void *bridge;
+    /* Async state (pys__async: helper namespace, internal loop), owned by
+     * src/async/loop.c; its close hook is registered on first async use. */
+    void *async;
+};
+
+extern pys_runtime pys__the_runtime;
+extern _Atomic(pys_runtime *) pys__current;
+
+/* ---- per-thread state ------------------------------------------------------ */
+
+typedef struct pys__tls {
+    int gil_depth;      /* >0: this thread holds the GIL through pyshim */
+    int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
+    /* core/gate.c: when the outermost call in progress (a batch) is to be
+     * stopped: its deadline (CLOCK_MONOTONIC ns), 1 once its Python code
+     * was stopped, 0 neither. Nested calls check it (pys__begin), so that
+     * every call of a stopped batch that runs Python code fails. */
+    int64_t stop_due;
+    PyObject *stop_exc; /* what to raise then (borrowed from rt) */
+    bool registered;    /* destructor key set */
+    /* scopes */
+    uint64_t *scope_ids;
+    size_t scope_n, scope_cap;
+    size_t *scope_marks;
+    size_t scope_nmarks, scope_capmarks;
+    /* pys_with: while capture_depth > 0, pys__fail_py keeps the exception
+     * object (strong ref) so __exit__ can receive the real exception. */
+    int capture_depth;
+    PyObject *captured_exc;
+    /* Free-threaded builds (or forced locking): objects looked up by
+     * handle are held (strong reference) until the call level that looked
+     * them up ends, so a pys_release racing on another thread cannot free
+     * them mid-call. Empty on GIL builds. */
+    PyObject **held;
+    int *held_depth;
+    size_t nheld, capheld;
+    /* error detail; err_gen changes with every new (or cleared) detail;
+     * nfail counts the failures recorded on this thread, so code can tell
+     * whether one happened since a point without clearing the detail
+     * (which lives until the next failing call). */
+    pys_error err;
+    uint64_t nfail;
+    char *e_context, *e_type, *e_message, *e_traceback;
+    char **e_searched;
+    uint64_t err_gen;
+    /* The exception behind err whose traceback is not formatted yet (see
+     * error.c), or NULL. */
+    struct pys__kept *kept;
+    /* core/gate.c: batches (gil_depth right after each pys_gil_acquire),
+     * this thread's interrupt record, and its per-call deadline. */
+    int batch_n;
+    int batch_at[64];
+    struct pys__thr *thr;
+    uint32_t deadline_ms;
+    uint64_t deadline_epoch;
+    /* The thread state pyshim keeps for this thread between calls (its
+     * PyGILState count held), valid while tstate_gen == rt->opens; calls
+     * attach it with PyEval_RestoreThread. NULL with tstate_gen current:
+     * this thread's state is not pyshim's to keep. tstate_own: pyshim
+     * made it and deletes it at thread exit. See core/gate.c. */
+    PyThreadState *tstate;
+    uint64_t tstate_gen;
+    uint64_t tstate_fin;        /* rt->finalises when tstate was kept */
+    bool tstate_own;
+    /* bridge.c: below this stack address bridge calls refuse to nest
+     * deeper (RecursionError); 0 until this thread's first bridge call. */
+    uintptr_t stack_floor;
+    /* The outermost call was counted in rt->inflight (this thread has no
+     * interrupt record: out of memory) instead of in its record. */
+    bool counted;
+} pys__tls;
+
+/* The calling thread's state (the variable lives in error.c). Inline, as
+ * every call reads it on entry and exit. */
+extern _Thread_local pys__tls pys__tls_state;
+static inline pys__tls *pys__tls_get(void)
+{
+    return &pys__tls_state;
+}
+/* Frees heap memory held by this thread's state (called at thread exit). */
+void pys__tls_register(pys__tls *t);
+
+
+/* Test switch (core/gate.c; env PYSHIM_FORCE_LOCKING=1 at load, or
+ * pys__test_force_locking): take rt->lock on GIL builds too, to run the
+ * free-threaded locking path. Changed only while no call is in progress. */
+extern bool pys__force_locking;
+
+#define PYS__LOCK(rt)                                                                             \
+    do {                                                                                           \
+        if ((rt)->locking)                                                                         \
+            pthread_mutex_lock(&(rt)->lock);                                                       \
+    } while (0)
+#define PYS__UNLOCK(rt)                                                                           \
+    do {                                                                                           \
+        if ((rt)->locking)                                                                         \
+            pthread_mutex_unlock(&(rt)->lock);                                                     \
+    } while (0)
+
+#endif

@@ -1,7 +1,7 @@
 /* Dependency venvs: one cached venv per (Python, requirements, index
  * options), built once and shared by every process; `uv sync` for uv
- * projects; the public cache / uv queries (which need no runtime and report
- * through the api layer's thread error, pys__fail).
+ * projects; listing and clearing the cache and uv's version, reported in a
+ * pys__diag (api/cache.c makes the public calls of them).
  *
  * Cache root R ($XDG_CACHE_HOME/pyshim/venvs, else ~/.cache/pyshim/venvs):
  *   R/<name>/                   a finished entry: a venv + manifest.json
@@ -56,8 +56,6 @@
 
 #include <cJSON.h>
 
-#include "core/runtime.h"
-#include "core/error.h"
 #include "loader/loader.h"
 #include "loader/parse.h"
 #include "pyshim.h"
@@ -1115,49 +1113,39 @@ out:
     return rc;
 }
 
-/* ---- public: uv ------------------------------------------------------------- */
+/* ---- uv's version ------------------------------------------------------------ */
 
-bool pys_uv_available(void)
+int pys__uv_version(char **out, pys__diag *d)
 {
+    *out = NULL;
     char *uv = pys__which("uv");
-    free(uv);
-    return uv != NULL;
-}
-
-char *pys_uv_version(void)
-{
-    char *uv = pys__which("uv");
-    if (!uv) {
-        pys__fail("pys_uv_version", PYS_E_NOTFOUND, "uv is not on PATH (%s)",
-                  getenv("PATH") ? getenv("PATH") : "PATH unset");
-        return NULL;
-    }
+    if (!uv)
+        return pys__diag_set(d, PYS_E_NOTFOUND, "uv is not on PATH (%s)",
+                             getenv("PATH") ? getenv("PATH") : "PATH unset");
     const char *argv[] = {uv, "--version", NULL};
-    char *out = NULL, *err = NULL;
-    pys__diag d = {0};
-    int rc = pys__spawn(argv, NULL, &out, &err, &d);
-    char *res = NULL;
-    if (rc == 0 && out) {
-        size_t n = strlen(out);
-        while (n && isspace((unsigned char)out[n - 1]))
+    char *sout = NULL, *serr = NULL;
+    int rc = pys__spawn(argv, NULL, &sout, &serr, d);
+    int code = PYS_OK;
+    if (rc == 0 && sout) {
+        size_t n = strlen(sout);
+        while (n && isspace((unsigned char)sout[n - 1]))
             n--;
-        res = pys__strndup(out, n);
-        if (!res)
-            pys__fail("pys_uv_version", PYS_E_NOMEM, "out of memory");
+        *out = pys__strndup(sout, n);
+        if (!*out)
+            code = pys__diag_set(d, PYS_E_NOMEM, "out of memory");
     } else if (rc < 0) {
-        pys__fail_diag("pys_uv_version", &d);
+        code = d->code ? d->code : PYS_E_DEPS;
     } else {
-        pys__fail("pys_uv_version", PYS_E_DEPS, "%s --version exited with status %d: %s", uv,
-                  rc, err ? err : "");
+        code = pys__diag_set(d, PYS_E_DEPS, "%s --version exited with status %d: %s", uv, rc,
+                             serr ? serr : "");
     }
-    pys__diag_free(&d);
-    free(out);
-    free(err);
+    free(sout);
+    free(serr);
     free(uv);
-    return res;
+    return code;
 }
 
-/* ---- public: listing and clearing ------------------------------------------ */
+/* ---- listing and clearing ------------------------------------------------------ */
 
 typedef struct name_list {
     char **v;
@@ -1256,29 +1244,25 @@ static void entry_free(pys_cache_entry *e)
     free((char *)e->problem);
 }
 
-void pys_cache_list_free(pys_cache_entry *entries, size_t n)
+void pys__cache_list_free(pys_cache_entry *entries, size_t n)
 {
     for (size_t i = 0; entries && i < n; i++)
         entry_free(&entries[i]);
     free(entries);
 }
 
-int pys_cache_list(pys_cache_entry **out, size_t *n)
+int pys__cache_list(pys_cache_entry **out, size_t *n, pys__diag *d)
 {
-    if (out)
-        *out = NULL;
-    if (n)
-        *n = 0;
-    if (!out || !n)
-        return pys__fail("pys_cache_list", PYS_E_ARG, "NULL out or n");
+    *out = NULL;
+    *n = 0;
     char *root = pys__deps_cache_dir();
     if (!root)
-        return pys__fail("pys_cache_list", PYS_E_NOTFOUND,
+        return pys__diag_set(d, PYS_E_NOTFOUND,
                          "no cache directory (set XDG_CACHE_HOME or HOME)");
     name_list names;
     if (list_dir(root, &names) != 0) {
         int e = errno;
-        int rc = pys__fail("pys_cache_list", e == ENOMEM ? PYS_E_NOMEM : PYS_E_DEPS,
+        int rc = pys__diag_set(d, e == ENOMEM ? PYS_E_NOMEM : PYS_E_DEPS,
                            "cannot read %s: %s", root, strerror(e));
         free(root);
         return rc;
@@ -1299,8 +1283,8 @@ int pys_cache_list(pys_cache_entry **out, size_t *n)
     strv_free(names.v, names.n);
     free(root);
     if (rc != PYS_OK) {
-        pys_cache_list_free(v, k);
-        return pys__fail("pys_cache_list", rc, "out of memory");
+        pys__cache_list_free(v, k);
+        return pys__diag_set(d, rc, "out of memory");
     }
     if (k == 0) {
         free(v);
@@ -1325,17 +1309,17 @@ static bool owner_of(const char *s, char out[NAME_LEN + 1])
     return is_entry_name(out);
 }
 
-int pys_clear_cache(void)
+int pys__cache_clear(pys__diag *d)
 {
     char *root = pys__deps_cache_dir();
     if (!root)
-        return pys__fail("pys_clear_cache", PYS_E_NOTFOUND,
+        return pys__diag_set(d, PYS_E_NOTFOUND,
                          "no cache directory (set XDG_CACHE_HOME or HOME)");
     name_list names;
     if (list_dir(root, &names) != 0) {
         int e = errno;
         free(root);
-        return pys__fail("pys_clear_cache", PYS_E_DEPS, "cannot read the cache: %s",
+        return pys__diag_set(d, PYS_E_DEPS, "cannot read the cache: %s",
                          strerror(e));
     }
     pys__sb busy = {0}, failed = {0};
@@ -1371,10 +1355,10 @@ int pys_clear_cache(void)
     }
     int rc = PYS_OK;
     if (failed.len)
-        rc = pys__fail("pys_clear_cache", PYS_E_DEPS, "could not remove from %s:%s", root,
+        rc = pys__diag_set(d, PYS_E_DEPS, "could not remove from %s:%s", root,
                        failed.s);
     else if (busy.len)
-        rc = pys__fail("pys_clear_cache", PYS_E_STATE,
+        rc = pys__diag_set(d, PYS_E_STATE,
                        "entries being built right now were left in %s:%s", root, busy.s);
     pys__sb_free(&busy);
     pys__sb_free(&failed);

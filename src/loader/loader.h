@@ -11,6 +11,7 @@
 #include <stddef.h>
 
 #include "loader/util.h"
+#include "pyshim.h" /* pys_cache_entry (pyshim_deps.h) */
 
 /* ---- diagnostics -------------------------------------------------------- */
 
@@ -175,5 +176,18 @@ int pys__deps_ensure(const pys__deps_req *req, char **venv_dir, pys__diag *d);
 int pys__uv_sync(const char *project_dir, const char *python_pin, char **venv_dir, pys__diag *d);
 /* The cache root ($XDG_CACHE_HOME/pyshim/venvs or ~/.cache/pyshim/venvs). */
 char *pys__deps_cache_dir(void);
+/* The cache's entries for pys_cache_list (sorted by name; *out NULL when
+ * there are none), freed with pys__cache_list_free. PYS_OK, or
+ * PYS_E_NOTFOUND (no cache directory), PYS_E_DEPS, PYS_E_NOMEM in d.
+ * Thread-safe. */
+int pys__cache_list(pys_cache_entry **out, size_t *n, pys__diag *d);
+void pys__cache_list_free(pys_cache_entry *entries, size_t n);
+/* Removes every entry not being built right now (pys_clear_cache).
+ * PYS_OK, or PYS_E_NOTFOUND, PYS_E_DEPS, PYS_E_STATE (entries left
+ * because their build holds the lock) in d. */
+int pys__cache_clear(pys__diag *d);
+/* uv --version's output, trimmed, malloc'd into *out. PYS_OK, or
+ * PYS_E_NOTFOUND (no uv on PATH), PYS_E_DEPS, PYS_E_NOMEM in d. */
+int pys__uv_version(char **out, pys__diag *d);
 
 #endif

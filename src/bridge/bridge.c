@@ -70,48 +70,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bridge/bridge_sig.h"
-#include "core/runtime.h"
-#include "core/gate.h"
-#include "core/error.h"
-#include "core/handles.h"
-#include "core/types.h"
-#include "convert/convert.h"
-#include "bridge/bridge.h"
+#include "bridge/internal.h"
 
 /* ======================================================================= */
 /* Registrations                                                           */
 /* ======================================================================= */
 
-typedef struct br_reg {
-    PyMethodDef def;     /* referenced by the function object */
-    char *name;          /* "add" */
-    char *qualname;      /* "c_bridge.add" */
-    char *doc;           /* ml_doc: text signature marker + docstring */
-    char *human;         /* "c_bridge.add(a: int, b: int, /) -> int" */
-    PyObject *host;      /* identity of the host module (no reference) */
-    PyObject *func;      /* identity of the function object (no reference) */
-    pys_bridge_fn fn;
-    void *userdata;
-    void (*release)(void *);
-    pys_cfunc cfunc;
-    br_sig *sig;
-    int nfast;           /* typed: arguments of a fast call (call_fast), or -1 */
-    char fcode[BR_MAXP]; /* ... their parameter codes */
-    uint8_t fidx[BR_MAXP]; /* ... their C argument indexes (in u[] or d[]) */
-    int fshape;          /* ... the trampoline's shape */
-    char fret;           /* ... and the return code */
-    _Atomic bool dead;
-    _Atomic int active;  /* calls in progress */
-    bool released;       /* release hook taken (list lock) */
-    bool orphan;         /* its capsule went while calls ran: the last one frees it */
-    struct br_reg *prev, *next;
-} br_reg;
-
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
 static br_reg *reg_head;
 
-static void reg_free(br_reg *r)
+void pys__br_reg_free(br_reg *r)
 {
     if (!r)
         return;
@@ -141,10 +109,15 @@ static void reg_link(br_reg *r)
 static PyObject *last_cap;
 static br_reg *last_reg;
 
-static void capsule_destroy(PyObject *cap)
+void pys__br_forget_cap(PyObject *cap)
 {
     if (cap == last_cap)
         last_cap = NULL;
+}
+
+static void capsule_destroy(PyObject *cap)
+{
+    pys__br_forget_cap(cap);
     br_reg *r = pys__api.PyCapsule_GetPointer(cap, NULL);
     if (!r) {
         pys__api.PyErr_Clear();
@@ -162,8 +135,8 @@ static void capsule_destroy(PyObject *cap)
         /* The last reference to the function went during a call of it
          * (its caller only lent it, and the callback dropped the rest):
          * that call still uses r, and frees it when it returns
-         * (reg_try_release). Only on GIL builds, where active is read
-         * under the GIL; elsewhere calls hold the function. */
+         * (pys__br_reg_try_release). Only on GIL builds, where active is
+         * read under the GIL; elsewhere calls hold the function. */
         r->orphan = true;
         atomic_store(&r->dead, true);
         pthread_mutex_unlock(&reg_lock);
@@ -176,7 +149,7 @@ static void capsule_destroy(PyObject *cap)
      * pyshim noticing) still owes its release. */
     if (run && r->release)
         r->release(r->userdata);
-    reg_free(r);
+    pys__br_reg_free(r);
 }
 
 /* Marks r dead without running its release hook (a registration that
@@ -194,7 +167,7 @@ static void reg_abandon(br_reg *r)
  * the list lock and seq_cst on dead/active, or on GIL builds the GIL,
  * make that exactly one). Frees an orphan r (see capsule_destroy) after
  * its last call: then r is gone when this returns. */
-static void reg_try_release(br_reg *r)
+void pys__br_reg_try_release(br_reg *r)
 {
     void (*fn)(void *) = NULL;
     void *ud = NULL;
@@ -212,13 +185,13 @@ static void reg_try_release(br_reg *r)
     if (fn)
         fn(ud);
     if (free_it)
-        reg_free(r);
+        pys__br_reg_free(r);
 }
 
 /* Marks registrations dead: one (r), or all of host module `host`, or all
  * (both NULL). Runs the release hooks of idle ones after dropping the
  * lock; busy ones release when their last call returns. */
-static void reg_kill(br_reg *one, PyObject *host)
+void pys__br_reg_kill(br_reg *one, PyObject *host)
 {
     typedef struct {
         void (*fn)(void *);
@@ -259,9 +232,17 @@ static void reg_kill(br_reg *one, PyObject *host)
         free(v);
 }
 
+void pys__br_reg_disown_all(void)
+{
+    pthread_mutex_lock(&reg_lock);
+    for (br_reg *r = reg_head; r; r = r->next)
+        r->released = true;
+    pthread_mutex_unlock(&reg_lock);
+}
+
 /* The live registration `name` of host module `host` other than `except`,
  * or NULL. */
-static br_reg *reg_find(PyObject *host, const char *name, const br_reg *except)
+br_reg *pys__br_reg_find(PyObject *host, const char *name, const br_reg *except)
 {
     br_reg *found = NULL;
     pthread_mutex_lock(&reg_lock);
@@ -276,15 +257,6 @@ static br_reg *reg_find(PyObject *host, const char *name, const br_reg *except)
 /* ======================================================================= */
 /* Bridge state: the finder and the host modules                           */
 /* ======================================================================= */
-
-typedef struct br_state {
-    PyObject *finder;    /* PyshimHostFinder instance, on sys.meta_path */
-    PyObject *modules;   /* finder.modules: name -> module */
-    PyObject *self_type; /* BridgeSelf: the class of functions' selves */
-    PyObject *self_set;  /* its slot's __set__(self, capsule) */
-    PyObject *self_get;  /* its slot's __get__(self): the capsule of a self */
-    Py_ssize_t self_off; /* offset of that slot in a self; 0: use self_get */
-} br_state;
 
 static const char finder_src[] =
     "import sys\n"
@@ -329,8 +301,6 @@ static const char finder_src[] =
     "            pass\n"
     "finder = PyshimHostFinder()\n"
     "sys.meta_path.insert(0, finder)\n";
-
-static void bridge_close(pys_runtime *rt);
 
 /* f(a, b, c) with borrowed arguments (trailing NULLs omitted): the result
  * (new reference) or NULL with an exception set. */
@@ -430,7 +400,7 @@ out:
 
 /* A new BridgeSelf named `name` whose slot holds `value`, or NULL with an
  * exception set. */
-static PyObject *self_make(br_state *st, PyObject *name, PyObject *value)
+PyObject *pys__br_self_make(br_state *st, PyObject *name, PyObject *value)
 {
     PyObject *s = call_with(st->self_type, name, NULL, NULL);
     PyObject *r = s ? call_with(st->self_set, s, value, NULL) : NULL;
@@ -461,7 +431,7 @@ static Py_ssize_t self_slot_offset(br_state *st)
 {
     Py_ssize_t off = 0;
     PyObject *name = pys__api.PyUnicode_FromString("probe");
-    PyObject *probe = name ? self_make(st, name, st->finder) : NULL;
+    PyObject *probe = name ? pys__br_self_make(st, name, st->finder) : NULL;
     PyObject *type = probe ? pys__api.PyObject_Type(probe) : NULL;
     long long base = basicsize(pys__api.PyModule_Type), size = basicsize(type);
     if (probe && base > 0 && base % (long long)sizeof(PyObject *) == 0 &&
@@ -490,13 +460,13 @@ void pys__test_bridge_no_self_offset(bool on)
 
 /* The bridge state (GIL held): made by pys__bridge_open, and again on use
  * only if that did not happen. NULL with the error set. */
-static br_state *state_get(pys_runtime *rt, const char *fn)
+br_state *pys__br_state_get(pys_runtime *rt, const char *fn)
 {
     if (rt->bridge)
         return rt->bridge;
     bool hooked = false;
     for (int i = 0; i < rt->non_close; i++)
-        hooked |= rt->on_close[i] == bridge_close;
+        hooked |= rt->on_close[i] == pys__br_close;
     if (!hooked && rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
         pys__fail(fn, PYS_E_INTERNAL, "%s: no room for the bridge's close hook", fn);
         return NULL;
@@ -546,18 +516,18 @@ static br_state *state_get(pys_runtime *rt, const char *fn)
     st->self_off = br_test_no_self_off ? 0 : self_slot_offset(st);
     rt->bridge = st;
     if (!hooked)
-        rt->on_close[rt->non_close++] = bridge_close;
+        rt->on_close[rt->non_close++] = pys__br_close;
     return st;
 }
 
 /* Close hook (GIL held): every registration dies, the modules and the
  * finder go. */
-static void bridge_close(pys_runtime *rt)
+void pys__br_close(pys_runtime *rt)
 {
     br_state *st = rt->bridge;
     if (!st)
         return;
-    reg_kill(NULL, NULL);
+    pys__br_reg_kill(NULL, NULL);
     if (finder_call(st, "uninstall", NULL) < 0)
         pys__api.PyErr_Clear();
     pys__api.Py_DecRef(st->modules);
@@ -569,18 +539,8 @@ static void bridge_close(pys_runtime *rt)
     rt->bridge = NULL;
 }
 
-static bool valid_ident(const char *s)
-{
-    if (!s || !pys__br_ident_start(*s))
-        return false;
-    for (s++; *s; s++)
-        if (!pys__br_ident_char(*s))
-            return false;
-    return true;
-}
-
 /* The host module `name` (borrowed), or NULL (no error set). */
-static PyObject *host_get(br_state *st, const char *name)
+PyObject *pys__br_host_get(br_state *st, const char *name)
 {
     PyObject *k = pys__api.PyUnicode_FromString(name);
     if (!k) {
@@ -595,7 +555,7 @@ static PyObject *host_get(br_state *st, const char *name)
 }
 
 /* Host module of a module object, or NULL with PYS_E_TYPE set. */
-static PyObject *host_of(br_state *st, PyObject *m, const char *fn)
+PyObject *pys__br_host_of(br_state *st, PyObject *m, const char *fn)
 {
     PyObject *name = pys__api.PyObject_GetAttrString(m, "__name__");
     PyObject *h = NULL;
@@ -617,9 +577,9 @@ static PyObject *host_of(br_state *st, PyObject *m, const char *fn)
 
 /* Removes host module `m` named `name`: its functions die, it leaves
  * sys.modules. -1 with an exception set. */
-static int host_remove(br_state *st, PyObject *m, const char *name)
+int pys__br_host_remove(br_state *st, PyObject *m, const char *name)
 {
-    reg_kill(NULL, m);
+    pys__br_reg_kill(NULL, m);
     PyObject *k = pys__api.PyUnicode_FromString(name);
     if (!k)
         return -1;
@@ -632,15 +592,15 @@ static int host_remove(br_state *st, PyObject *m, const char *name)
  * the error set. An existing host module of that name is replaced, or with
  * !replace returned instead (also when another thread won the race to
  * create it). */
-static PyObject *host_new(pys_runtime *rt, br_state *st, const char *name, const char *doc,
-                          bool replace, const char *fn)
+PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, const char *doc,
+                           bool replace, const char *fn)
 {
-    if (!valid_ident(name)) {
+    if (!pys__br_valid_ident(name)) {
         pys__fail(fn, PYS_E_ARG, "%s: \"%s\" is not a valid module name (an identifier, no dots)",
                   fn, name ? name : "(null)");
         return NULL;
     }
-    PyObject *old = host_get(st, name);
+    PyObject *old = pys__br_host_get(st, name);
     if (old && !replace) {
         pys__api.Py_IncRef(old);
         return old;
@@ -662,7 +622,7 @@ static PyObject *host_new(pys_runtime *rt, br_state *st, const char *name, const
                       fn, name);
             return NULL;
         }
-    } else if (host_remove(st, old, name) < 0) {
+    } else if (pys__br_host_remove(st, old, name) < 0) {
         pys__fail_py(rt, fn);
         return NULL;
     }
@@ -694,14 +654,15 @@ static PyObject *host_new(pys_runtime *rt, br_state *st, const char *name, const
 }
 
 /* The bridge module (borrowed), created if needed. */
-static PyObject *bridge_mod(pys_runtime *rt, br_state *st, const char *fn)
+PyObject *pys__br_bridge_mod(pys_runtime *rt, br_state *st, const char *fn)
 {
-    PyObject *m = host_get(st, rt->bridge_module);
+    PyObject *m = pys__br_host_get(st, rt->bridge_module);
     if (m)
         return m;
-    m = host_new(rt, st, rt->bridge_module,
-                 "C functions registered by the program embedding Python (pyshim bridge).",
-                 false, fn);
+    m = pys__br_host_new(rt, st, rt->bridge_module,
+                         "C functions registered by the program embedding Python (pyshim "
+                         "bridge).",
+                         false, fn);
     if (m)
         pys__api.Py_DecRef(m); /* the finder keeps it */
     return m;
@@ -709,14 +670,14 @@ static PyObject *bridge_mod(pys_runtime *rt, br_state *st, const char *fn)
 
 /* Sets host.name = value, killing a live registration of that name other
  * than `keep`. Returns PYS_OK or a code with the error set. */
-static int host_set(pys_runtime *rt, PyObject *host, const char *name, PyObject *value,
-                    br_reg *keep, const char *fn)
+int pys__br_host_set(pys_runtime *rt, PyObject *host, const char *name, PyObject *value,
+                     br_reg *keep, const char *fn)
 {
     /* Kill first: replacing the attribute may free the old function, and
      * with it the registration. */
-    br_reg *old = reg_find(host, name, keep);
+    br_reg *old = pys__br_reg_find(host, name, keep);
     if (old)
-        reg_kill(old, NULL);
+        pys__br_reg_kill(old, NULL);
     if (pys__api.PyObject_SetAttrString(host, name, value) < 0)
         return pys__fail_py(rt, fn);
     return PYS_OK;
@@ -726,23 +687,14 @@ static int host_set(pys_runtime *rt, PyObject *host, const char *name, PyObject 
 /* Calls                                                                   */
 /* ======================================================================= */
 
-typedef struct br_frame {
-    struct br_frame *prev;
-    br_reg *reg;
-    PyObject *exc_type; /* pys_bridge_raise: class + message */
-    char *exc_msg;
-    bool has_msg;
-    PyObject *exc_value; /* pys_bridge_raise_obj: instance */
-} br_frame;
-
 static _Thread_local br_frame *cur_frame;
 
-static bool frame_pending(const br_frame *f)
+br_frame *pys__br_frame_current(void)
 {
-    return f->exc_type || f->exc_value;
+    return cur_frame;
 }
 
-static void frame_clear(br_frame *f)
+void pys__br_frame_clear(br_frame *f)
 {
     if (f->exc_type)
         pys__api.Py_DecRef(f->exc_type);
@@ -755,7 +707,7 @@ static void frame_clear(br_frame *f)
 }
 
 /* Raises what pys_bridge_raise recorded; clears it. */
-static void frame_raise(br_frame *f)
+void pys__br_frame_raise(br_frame *f)
 {
     if (f->exc_value) {
         PyObject *t = pys__api.PyObject_Type(f->exc_value);
@@ -766,7 +718,7 @@ static void frame_raise(br_frame *f)
     } else {
         pys__api.PyErr_SetNone(f->exc_type);
     }
-    frame_clear(f);
+    pys__br_frame_clear(f);
 }
 
 /* Raises exc (stolen) as is: same object, same traceback, no chaining. */
@@ -805,9 +757,9 @@ static PyObject *exc_for_code(pys_runtime *rt, int code)
 }
 
 /* A builtin exception class by name (new reference), or NULL (no error). */
-static PyObject *builtin_exc(pys_runtime *rt, const char *name)
+PyObject *pys__br_builtin_exc(pys_runtime *rt, const char *name)
 {
-    if (!valid_ident(name))
+    if (!pys__br_valid_ident(name))
         return NULL;
     PyObject *c = pys__api.PyObject_GetAttrString(rt->builtins, name);
     if (!c) {
@@ -825,8 +777,8 @@ static PyObject *builtin_exc(pys_runtime *rt, const char *name)
  * nothing recorded by pys_bridge_raise. `e` is the error recorded during the
  * callback (NULL if none); `captured` (stolen, may be NULL) is the
  * exception of the last failed nested call. */
-static void raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *e,
-                          PyObject *captured)
+void pys__br_raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *e,
+                           PyObject *captured)
 {
     static const pys_error none = {.code = PYS_OK, .context = "", .type = "", .message = "",
                                    .traceback = ""};
@@ -839,7 +791,7 @@ static void raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *e
     }
     if (captured)
         pys__api.Py_DecRef(captured);
-    PyObject *type = fresh && e->type[0] ? builtin_exc(rt, e->type) : NULL;
+    PyObject *type = fresh && e->type[0] ? pys__br_builtin_exc(rt, e->type) : NULL;
     if (!type) {
         type = exc_for_code(rt, rc);
         pys__api.Py_IncRef(type);
@@ -853,8 +805,7 @@ static void raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *e
 }
 
 /* TypeError-like exception naming the function and its signature. */
-static void raise_sig(br_reg *r, PyObject *exc, const char *fmt, ...) PYS__PRINTF(3, 4);
-static void raise_sig(br_reg *r, PyObject *exc, const char *fmt, ...)
+void pys__br_raise_sig(br_reg *r, PyObject *exc, const char *fmt, ...)
 {
     pys__sb b = {0};
     pys__sb_addf(&b, "%s() ", r->qualname);
@@ -868,35 +819,8 @@ static void raise_sig(br_reg *r, PyObject *exc, const char *fmt, ...)
     free(s);
 }
 
-/* Around a callback that may make failing pyshim calls: keep the exception
- * of the last one (pys__fail_py stores it while capture_depth > 0), and
- * note this thread's failure count, so that an error recorded before the
- * callback is not mistaken for one of its own. The error detail itself is
- * left alone: it belongs to the host until its next failing call. */
-typedef struct br_capture {
-    PyObject *outer; /* the enclosing capture (a pys_with body), to restore */
-    uint64_t nfail;  /* t->nfail at the start */
-} br_capture;
-
-static br_capture capture_begin(pys__tls *t)
-{
-    br_capture c = {t->captured_exc, t->nfail};
-    t->captured_exc = NULL;
-    t->capture_depth++;
-    return c;
-}
-
-/* Ends capture_begin; returns the kept exception (new reference) or NULL. */
-static PyObject *capture_end(pys__tls *t, br_capture c)
-{
-    t->capture_depth--;
-    PyObject *captured = t->captured_exc;
-    t->captured_exc = c.outer;
-    return captured;
-}
-
 /* This thread's error if it was recorded since capture c began, else NULL. */
-static const pys_error *capture_error(const br_capture *c)
+const pys_error *pys__br_capture_error(const br_capture *c)
 {
     return pys__tls_get()->nfail != c->nfail ? pys_last_error() : NULL;
 }
@@ -948,10 +872,10 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
             goto out;
         }
     }
-    br_capture cap = capture_begin(t);
+    br_capture cap = pys__br_capture_begin(t);
     pys_obj result = PYS_NULL;
     int rc = r->fn(rt, h, nargs, kw, r->userdata, &result);
-    PyObject *captured = capture_end(t, cap);
+    PyObject *captured = pys__br_capture_end(t, cap);
     PyObject *value = NULL;
     if (pys_ok(result)) {
         value = pys__h_get(rt, result, r->qualname);
@@ -960,12 +884,12 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
             pys__h_release(rt, result, NULL);
         }
     }
-    if (frame_pending(fr)) {
-        frame_raise(fr);
+    if (pys__br_frame_pending(fr)) {
+        pys__br_frame_raise(fr);
         if (captured)
             pys__api.Py_DecRef(captured);
     } else if (rc != PYS_OK) {
-        raise_failure(rt, r, rc, capture_error(&cap), captured);
+        pys__br_raise_failure(rt, r, rc, pys__br_capture_error(&cap), captured);
     } else {
         if (captured)
             pys__api.Py_DecRef(captured);
@@ -1115,12 +1039,13 @@ static int bind_args(br_reg *r, PyObject *const *args, size_t nargs, PyObject *k
         while (nreq < s->npos && s->p[nreq].def.kind == LIT_REQUIRED)
             nreq++;
         if (nreq == s->npos)
-            raise_sig(r, PYS__EXC(TypeError), "takes %d positional argument%s but %zu %s given",
-                      s->npos, s->npos == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
+            pys__br_raise_sig(r, PYS__EXC(TypeError),
+                              "takes %d positional argument%s but %zu %s given", s->npos,
+                              s->npos == 1 ? "" : "s", nargs, nargs == 1 ? "was" : "were");
         else
-            raise_sig(r, PYS__EXC(TypeError),
-                      "takes from %d to %d positional arguments but %zu %s given", nreq, s->npos,
-                      nargs, nargs == 1 ? "was" : "were");
+            pys__br_raise_sig(r, PYS__EXC(TypeError),
+                              "takes from %d to %d positional arguments but %zu %s given", nreq,
+                              s->npos, nargs, nargs == 1 ? "was" : "were");
         return -1;
     }
     for (size_t i = 0; i < nargs; i++)
@@ -1139,19 +1064,22 @@ static int bind_args(br_reg *r, PyObject *const *args, size_t nargs, PyObject *k
                 memcmp(s->p[j].name, kn, (size_t)kl) == 0)
                 break;
         if (j == s->np || s->p[j].posonly) {
-            raise_sig(r, PYS__EXC(TypeError), "got an unexpected keyword argument '%s'", kn);
+            pys__br_raise_sig(r, PYS__EXC(TypeError), "got an unexpected keyword argument '%s'",
+                              kn);
             return -1;
         }
         if (vals[j]) {
-            raise_sig(r, PYS__EXC(TypeError), "got multiple values for argument '%s'", kn);
+            pys__br_raise_sig(r, PYS__EXC(TypeError), "got multiple values for argument '%s'",
+                              kn);
             return -1;
         }
         vals[j] = args[nargs + (size_t)k];
     }
     for (int j = 0; j < s->np; j++) {
         if (!vals[j] && s->p[j].def.kind == LIT_REQUIRED) {
-            raise_sig(r, PYS__EXC(TypeError), "missing required argument '%s' (position %d)",
-                      s->p[j].name, j + 1);
+            pys__br_raise_sig(r, PYS__EXC(TypeError),
+                              "missing required argument '%s' (position %d)", s->p[j].name,
+                              j + 1);
             return -1;
         }
     }
@@ -1161,8 +1089,9 @@ static int bind_args(br_reg *r, PyObject *const *args, size_t nargs, PyObject *k
 static void bad_type(br_reg *r, int j, PyObject *o)
 {
     char tn[128];
-    raise_sig(r, PYS__EXC(TypeError), "argument '%s' must be %s, not %s", r->sig->p[j].name,
-              pys__br_code_type(r->sig->p[j].code), pys__type_name(o, tn, sizeof tn));
+    pys__br_raise_sig(r, PYS__EXC(TypeError), "argument '%s' must be %s, not %s",
+                      r->sig->p[j].name, pys__br_code_type(r->sig->p[j].code),
+                      pys__type_name(o, tn, sizeof tn));
 }
 
 typedef struct br_conv {
@@ -1196,8 +1125,9 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
             if (v == -1 && pys__api.PyErr_Occurred())
                 return -1;
             if (ovf || (pa->code == 'i' && (v < INT32_MIN || v > INT32_MAX))) {
-                raise_sig(r, PYS__EXC(OverflowError), "argument '%s' is out of range for %s",
-                          pa->name, pa->code == 'i' ? "a C int" : "int64");
+                pys__br_raise_sig(r, PYS__EXC(OverflowError),
+                                  "argument '%s' is out of range for %s", pa->name,
+                                  pa->code == 'i' ? "a C int" : "int64");
                 return -1;
             }
         }
@@ -1216,8 +1146,8 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
                 if (!pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError)))
                     return -1;
                 pys__api.PyErr_Clear();
-                raise_sig(r, PYS__EXC(OverflowError), "argument '%s' is out of range for uint64",
-                          pa->name);
+                pys__br_raise_sig(r, PYS__EXC(OverflowError),
+                                  "argument '%s' is out of range for uint64", pa->name);
                 return -1;
             }
         }
@@ -1249,8 +1179,8 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
             v = pys__api.PyFloat_AsDouble(o);
             if (v == -1.0 && pys__api.PyErr_Occurred()) {
                 pys__api.PyErr_Clear();
-                raise_sig(r, PYS__EXC(OverflowError), "argument '%s' is too large for a double",
-                          pa->name);
+                pys__br_raise_sig(r, PYS__EXC(OverflowError),
+                                  "argument '%s' is too large for a double", pa->name);
                 return -1;
             }
         }
@@ -1269,8 +1199,8 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
             if (!v)
                 return -1;
             if (strlen(v) != (size_t)n) {
-                raise_sig(r, PYS__EXC(ValueError), "argument '%s' contains a NUL character",
-                          pa->name);
+                pys__br_raise_sig(r, PYS__EXC(ValueError),
+                                  "argument '%s' contains a NUL character", pa->name);
                 return -1;
             }
         } else if (none) {
@@ -1477,7 +1407,7 @@ static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r
         pys__h_release(rt, h, NULL);
         return v;
     }
-    const pys_error *e = capture_error(cap);
+    const pys_error *e = pys__br_capture_error(cap);
     if (!e || e->code == PYS_OK) {
         if (captured)
             pys__api.Py_DecRef(captured);
@@ -1486,7 +1416,7 @@ static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r
                    "pys_bridge_raise",
                    r->qualname);
     } else {
-        raise_failure(rt, r, e->code, e, captured);
+        pys__br_raise_failure(rt, r, e->code, e, captured);
     }
     return NULL;
 }
@@ -1506,16 +1436,16 @@ static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls 
     bool obj_ret = s->ret == 'O';
     br_capture cap = {NULL, 0};
     if (obj_ret)
-        cap = capture_begin(t);
+        cap = pys__br_capture_begin(t);
     br_ret ret = trampoline(r->cfunc, c.ni * 16 + c.nd, s->ret == 'd', c.u, c.d);
     uint64_t ru = ret.u;
-    PyObject *captured = obj_ret ? capture_end(t, cap) : NULL;
-    if (frame_pending(fr)) {
+    PyObject *captured = obj_ret ? pys__br_capture_end(t, cap) : NULL;
+    if (pys__br_frame_pending(fr)) {
         if (obj_ret && ru)
             pys__h_release(rt, (pys_obj){ru}, NULL);
         if (captured)
             pys__api.Py_DecRef(captured);
-        frame_raise(fr);
+        pys__br_frame_raise(fr);
         goto out;
     }
     res = obj_ret ? result_obj(rt, r, (pys_obj){ru}, &cap, captured)
@@ -1537,8 +1467,8 @@ static inline PyObject *call_fast(pys_runtime *rt, pys__tls *t, br_reg *r,
     if (__builtin_expect(!convert_fast(r, args, u, d), 0))
         return call_typed(rt, t, r, args, (size_t)r->nfast, NULL, fr);
     br_ret ret = trampoline(r->cfunc, r->fshape, r->fret == 'd', u, d);
-    if (__builtin_expect(frame_pending(fr), 0)) {
-        frame_raise(fr);
+    if (__builtin_expect(pys__br_frame_pending(fr), 0)) {
+        pys__br_frame_raise(fr);
         return NULL;
     }
     return scalar_result(r->fret, ret);
@@ -1670,7 +1600,7 @@ static __attribute__((noinline)) bool stack_exhausted(pys_runtime *rt, pys__tls 
         t->stack_floor = stack_floor(sp);
     if (sp >= t->stack_floor)
         return false;
-    PyObject *exc = builtin_exc(rt, "RecursionError");
+    PyObject *exc = pys__br_builtin_exc(rt, "RecursionError");
     pys__raise(exc ? exc : PYS__EXC(RuntimeError),
                "maximum recursion depth exceeded in a pyshim bridge call (the C stack of "
                "this thread is nearly used up)");
@@ -1680,8 +1610,8 @@ static __attribute__((noinline)) bool stack_exhausted(pys_runtime *rt, pys__tls 
 }
 
 /* METH_FASTCALL | METH_KEYWORDS entry of every bridge function. */
-static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-                              PyObject *kwnames)
+PyObject *pys__br_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                        PyObject *kwnames)
 {
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
@@ -1729,13 +1659,13 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
                 pys__held_drop(t, depth + 1);
             t->gil_depth = depth;
             *cf = fr.prev;
-            if (__builtin_expect(frame_pending(&fr), 0)) /* set but not raised */
-                frame_clear(&fr);
+            if (__builtin_expect(pys__br_frame_pending(&fr), 0)) /* set but not raised */
+                pys__br_frame_clear(&fr);
         }
         /* Last: a release hook may free what the callback used, and an
          * orphan r goes here. */
         if (__builtin_expect(call_end(r, locking), 0))
-            reg_try_release(r);
+            pys__br_reg_try_release(r);
     }
     if (__builtin_expect(locking, 0))
         pys__api.Py_DecRef(self);
@@ -1749,13 +1679,13 @@ static PyObject *bridge_entry(PyObject *self, PyObject *const *args, Py_ssize_t 
 /* ======================================================================= */
 
 /* Validates f and builds its registration (no Python). */
-static int reg_build(const pys_bridge_func *f, const char *modname, const char *fn,
-                     br_reg **out)
+int pys__br_reg_build(const pys_bridge_func *f, const char *modname, const char *fn,
+                      br_reg **out)
 {
     *out = NULL;
     if (!f)
         return pys__fail(fn, PYS_E_ARG, "%s: the function description is NULL", fn);
-    if (!valid_ident(f->name))
+    if (!pys__br_valid_ident(f->name))
         return pys__fail(fn, PYS_E_ARG, "%s: \"%s\" is not a valid function name (an identifier)",
                          fn, f->name ? f->name : "(null)");
     if (!f->fn == !f->cfunc)
@@ -1828,21 +1758,21 @@ static int reg_build(const pys_bridge_func *f, const char *modname, const char *
     r->userdata = f->userdata;
     r->release = f->release;
     r->def.ml_name = r->name;
-    r->def.ml_meth = (PyCFunction)(void (*)(void))bridge_entry;
+    r->def.ml_meth = (PyCFunction)(void (*)(void))pys__br_entry;
     r->def.ml_flags = PYS__METH_FASTCALL | PYS__METH_KEYWORDS;
     r->def.ml_doc = r->doc;
     *out = r;
     return PYS_OK;
 fail:
-    reg_free(r);
+    pys__br_reg_free(r);
     return rc;
 }
 
 /* Creates the function object for r (owning r from here on, also on
  * failure) and puts it in host, whose name is hn. Returns PYS_OK
  * or a code with the error set. GIL held. */
-static int reg_install(pys_runtime *rt, br_state *st, PyObject *host, PyObject *hn,
-                       br_reg *r, const char *fn)
+int pys__br_reg_install(pys_runtime *rt, br_state *st, PyObject *host, PyObject *hn,
+                        br_reg *r, const char *fn)
 {
     PyObject *self = NULL, *func = NULL;
     int rc = PYS_OK;
@@ -1854,20 +1784,20 @@ static int reg_install(pys_runtime *rt, br_state *st, PyObject *host, PyObject *
     r->host = host;
     reg_link(r);
     /* From here the capsule owns r. */
-    self = self_make(st, hn, cap);
+    self = pys__br_self_make(st, hn, cap);
     if (!self)
         goto py_fail_owned;
     func = pys__api.PyCFunction_NewEx(&r->def, self, hn);
     if (!func)
         goto py_fail_owned;
     r->func = func;
-    rc = host_set(rt, host, r->name, func, r, fn);
+    rc = pys__br_host_set(rt, host, r->name, func, r, fn);
     if (rc != PYS_OK)
         reg_abandon(r);
     goto out;
 py_fail:
     rc = pys__fail_py(rt, fn);
-    reg_free(r);
+    pys__br_reg_free(r);
     goto out;
 py_fail_owned:
     rc = pys__fail_py(rt, fn);
@@ -1893,9 +1823,9 @@ static int add_to(pys_runtime *rt, br_state *st, PyObject *host, const pys_bridg
         return pys__fail_py(rt, fn);
     }
     br_reg *r = NULL;
-    int rc = reg_build(f, hname, fn, &r);
+    int rc = pys__br_reg_build(f, hname, fn, &r);
     if (rc == PYS_OK)
-        rc = reg_install(rt, st, host, hn, r, fn);
+        rc = pys__br_reg_install(rt, st, host, hn, r, fn);
     pys__api.Py_DecRef(hn);
     return rc;
 }
@@ -1905,7 +1835,7 @@ static int add_to(pys_runtime *rt, br_state *st, PyObject *host, const pys_bridg
 int pys__bridge_check(const pys_options *o)
 {
     const char *fn = "pys_open";
-    if (o->bridge_module && !valid_ident(o->bridge_module))
+    if (o->bridge_module && !pys__br_valid_ident(o->bridge_module))
         return pys__fail(fn, PYS_E_ARG,
                          "pys_open: bridge_module \"%s\" is not a valid module name (an "
                          "identifier, no dots)",
@@ -1915,11 +1845,11 @@ int pys__bridge_check(const pys_options *o)
                          o->nbridge_funcs);
     for (size_t i = 0; i < o->nbridge_funcs; i++) {
         br_reg *r = NULL;
-        int rc = reg_build(&o->bridge_funcs[i],
-                           o->bridge_module ? o->bridge_module : "c_bridge", fn, &r);
+        int rc = pys__br_reg_build(&o->bridge_funcs[i],
+                                   o->bridge_module ? o->bridge_module : "c_bridge", fn, &r);
         if (rc != PYS_OK)
             return rc;
-        reg_free(r);
+        pys__br_reg_free(r);
     }
     return PYS_OK;
 }
@@ -1929,23 +1859,20 @@ int pys__bridge_open(pys_runtime *rt, const pys_options *o)
     /* The state is made here, while only this thread runs, so that later
      * registrations never race to create it (free-threaded builds). */
     const char *fn = "pys_open";
-    br_state *st = state_get(rt, fn);
+    br_state *st = pys__br_state_get(rt, fn);
     if (!st)
         return pys_last_error()->code;
     if (!o->nbridge_funcs)
         return PYS_OK;
-    PyObject *m = bridge_mod(rt, st, fn);
+    PyObject *m = pys__br_bridge_mod(rt, st, fn);
     int rc = m ? PYS_OK : pys_last_error()->code;
     for (size_t i = 0; rc == PYS_OK && i < o->nbridge_funcs; i++)
         rc = add_to(rt, st, m, &o->bridge_funcs[i], fn);
     if (rc != PYS_OK && st) {
         /* pys_open fails: undo, without running the caller's release hooks
          * for functions that were never handed to Python code. */
-        pthread_mutex_lock(&reg_lock);
-        for (br_reg *r = reg_head; r; r = r->next)
-            r->released = true;
-        pthread_mutex_unlock(&reg_lock);
-        bridge_close(rt);
+        pys__br_reg_disown_all();
+        pys__br_close(rt);
     }
     return rc;
 }
@@ -1958,8 +1885,8 @@ int pys_register(pys_runtime *rt, const pys_bridge_func *f)
 {
     if (!pys__begin(rt, __func__))
         return pys_last_error()->code;
-    br_state *st = state_get(rt, __func__);
-    PyObject *m = st ? bridge_mod(rt, st, __func__) : NULL;
+    br_state *st = pys__br_state_get(rt, __func__);
+    PyObject *m = st ? pys__br_bridge_mod(rt, st, __func__) : NULL;
     int rc = m ? add_to(rt, st, m, f, __func__) : pys_last_error()->code;
     pys__end(rt);
     return rc;
@@ -1986,14 +1913,14 @@ static int remove_func(pys_runtime *rt, PyObject *m, const char *name, const cha
 {
     if (!name)
         return pys__fail(fn, PYS_E_ARG, "%s: name is NULL", fn);
-    br_reg *r = reg_find(m, name, NULL);
+    br_reg *r = pys__br_reg_find(m, name, NULL);
     if (!r)
         return pys__fail(fn, PYS_E_ARG, "%s: no C function named \"%s\" is registered there", fn,
                          name);
     /* Kill first (deleting the attribute may free r); then delete the
      * attribute if it still is that function (identity only). */
     PyObject *func = r->func;
-    reg_kill(r, NULL);
+    pys__br_reg_kill(r, NULL);
     PyObject *cur = pys__api.PyObject_GetAttrString(m, name);
     if (!cur)
         pys__api.PyErr_Clear();
@@ -2009,12 +1936,12 @@ int pys_unregister(pys_runtime *rt, const char *name)
 {
     if (!pys__begin(rt, __func__))
         return pys_last_error()->code;
-    br_state *st = state_get(rt, __func__);
+    br_state *st = pys__br_state_get(rt, __func__);
     int rc;
     if (!st) {
         rc = pys_last_error()->code;
     } else {
-        PyObject *m = host_get(st, rt->bridge_module);
+        PyObject *m = pys__br_host_get(st, rt->bridge_module);
         rc = m ? remove_func(rt, m, name, __func__)
                : pys__fail(__func__, PYS_E_ARG,
                            "pys_unregister: no C function named \"%s\" is registered",
@@ -2029,8 +1956,8 @@ pys_obj pys_bridge_module(pys_runtime *rt)
     if (!pys__begin(rt, __func__))
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    br_state *st = state_get(rt, __func__);
-    PyObject *m = st ? bridge_mod(rt, st, __func__) : NULL;
+    br_state *st = pys__br_state_get(rt, __func__);
+    PyObject *m = st ? pys__br_bridge_mod(rt, st, __func__) : NULL;
     if (m) {
         pys__api.Py_IncRef(m);
         out = pys__h_new(rt, m, __func__);
@@ -2041,7 +1968,7 @@ pys_obj pys_bridge_module(pys_runtime *rt)
 
 int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...)
 {
-    br_frame *f = cur_frame;
+    br_frame *f = pys__br_frame_current();
     if (!f)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_bridge_raise: not inside a bridge callback on this thread");
@@ -2059,7 +1986,7 @@ int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...
     int rc = PYS_E_PYTHON;
     const char *dot = exc_type ? strrchr(exc_type, '.') : NULL;
     if (exc_type && !dot) {
-        type = builtin_exc(rt, exc_type);
+        type = pys__br_builtin_exc(rt, exc_type);
     } else if (exc_type && dot != exc_type && dot[1]) {
         char *mod = pys__strndup(exc_type, (size_t)(dot - exc_type));
         PyObject *m = mod ? pys__api.PyImport_ImportModule(mod) : NULL;
@@ -2087,7 +2014,7 @@ int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...
                        "pys_bridge_raise: \"%s\" is not an exception class",
                        exc_type ? exc_type : "(null)");
     }
-    frame_clear(f);
+    pys__br_frame_clear(f);
     f->exc_type = type;
     f->exc_msg = msg;
     f->has_msg = fmt != NULL || rc != PYS_E_PYTHON;
@@ -2096,7 +2023,7 @@ int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...
 
 int pys_bridge_raise_obj(pys_runtime *rt, pys_obj exc)
 {
-    br_frame *f = cur_frame;
+    br_frame *f = pys__br_frame_current();
     if (!f)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_bridge_raise_obj: not inside a bridge callback on this thread");
@@ -2114,7 +2041,7 @@ int pys_bridge_raise_obj(pys_runtime *rt, pys_obj exc)
                          "pys_bridge_raise_obj: %s is not an exception or exception class",
                          pys__type_name(o, tn, sizeof tn));
     }
-    frame_clear(f);
+    pys__br_frame_clear(f);
     pys__api.Py_IncRef(o);
     if (is_class)
         f->exc_type = o;
@@ -2128,8 +2055,8 @@ pys_obj pys_module_new(pys_runtime *rt, const char *name)
     if (!pys__begin(rt, __func__))
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    br_state *st = state_get(rt, __func__);
-    PyObject *m = st ? host_new(rt, st, name, NULL, true, __func__) : NULL;
+    br_state *st = pys__br_state_get(rt, __func__);
+    PyObject *m = st ? pys__br_host_new(rt, st, name, NULL, true, __func__) : NULL;
     if (m)
         out = pys__h_new(rt, m, __func__);
     pys__end(rt);
@@ -2144,8 +2071,8 @@ static pys_runtime *begin_host(pys_obj module, PyObject **host, br_state **st, c
     if (!rt)
         return NULL;
     PyObject *m = pys__h_get(rt, module, fn);
-    *st = m ? state_get(rt, fn) : NULL;
-    *host = *st ? host_of(*st, m, fn) : NULL;
+    *st = m ? pys__br_state_get(rt, fn) : NULL;
+    *host = *st ? pys__br_host_of(*st, m, fn) : NULL;
     if (!*host) {
         pys__end(rt);
         return NULL;
@@ -2191,7 +2118,7 @@ static int add_const(pys_obj module, const char *name, pys_obj value, const char
         return pys_last_error()->code;
     int rc = PYS_OK;
     PyObject *v = NULL;
-    if (!valid_ident(name)) {
+    if (!pys__br_valid_ident(name)) {
         rc = pys__fail(fn, PYS_E_ARG, "%s: \"%s\" is not a valid attribute name", fn,
                        name ? name : "(null)");
     } else if (fmt) {
@@ -2204,7 +2131,7 @@ static int add_const(pys_obj module, const char *name, pys_obj value, const char
             rc = PYS_E_HANDLE;
     }
     if (v) {
-        rc = host_set(rt, m, name, v, NULL, fn);
+        rc = pys__br_host_set(rt, m, name, v, NULL, fn);
         pys__api.Py_DecRef(v);
     }
     pys__end(rt);
@@ -2271,8 +2198,8 @@ int pys_module_remove(pys_runtime *rt, const char *name)
     if (!pys__begin(rt, __func__))
         return pys_last_error()->code;
     int rc = PYS_OK;
-    br_state *st = state_get(rt, __func__);
-    PyObject *m = st && name ? host_get(st, name) : NULL;
+    br_state *st = pys__br_state_get(rt, __func__);
+    PyObject *m = st && name ? pys__br_host_get(st, name) : NULL;
     if (!st) {
         rc = pys_last_error()->code;
     } else if (!m) {
@@ -2280,7 +2207,7 @@ int pys_module_remove(pys_runtime *rt, const char *name)
                        name ? name : "(null)");
     } else {
         pys__api.Py_IncRef(m);
-        if (host_remove(st, m, name) < 0)
+        if (pys__br_host_remove(st, m, name) < 0)
             rc = pys__fail_py(rt, __func__);
         pys__api.Py_DecRef(m);
     }

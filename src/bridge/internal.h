@@ -4,14 +4,14 @@
  * Each registration is a PyCFunction (METH_FASTCALL | METH_KEYWORDS: no
  * argument tuple per call, 3.8+) whose PyMethodDef lives in a malloc'd
  * `br_reg`. Its `self` is a small private module object (a BridgeSelf, a
- * ModuleType subclass made by host.c) whose one __slots__ slot holds a
- * capsule that owns the br_reg; the capsule's destructor frees it when the
- * last reference to the function goes. A module as `self` (rather than the
- * capsule itself) keeps the function an ordinary module-level builtin:
- * repr "<built-in function add>", no "method of PyCapsule" in help(), and
- * pickling by name. CPython keeps m_ml valid while m_self lives (3.10+
- * drops the class before self for exactly this; 3.8/3.9 never touch m_ml
- * after dropping self).
+ * ModuleType subclass made by self_class in host.c) whose one __slots__
+ * slot holds a capsule that owns the br_reg; the capsule's destructor frees
+ * it when the last reference to the function goes. A module as `self`
+ * (rather than the capsule itself) keeps the function an ordinary
+ * module-level builtin: repr "<built-in function add>", no "method of
+ * PyCapsule" in help(), and pickling by name. CPython keeps m_ml valid
+ * while m_self lives (3.10+ drops the class before self for exactly this;
+ * 3.8/3.9 never touch m_ml after dropping self).
  *
  * Files: sig.c the signatures (pure C), registry.c the registrations'
  * lifecycle, host.c the bridge state, finder, BridgeSelf and host modules,
@@ -115,7 +115,9 @@ PyObject *pys__br_host_of(br_state *st, PyObject *m, const char *fn);
  * sys.modules. -1 with an exception set. */
 int pys__br_host_remove(br_state *st, PyObject *m, const char *name);
 /* Creates host module `name` and returns a new reference, or NULL with
- * the error set; an existing one is replaced, or with !replace returned. */
+ * the error set. An existing host module of that name is replaced, or with
+ * !replace returned instead (also when another thread won the race to
+ * create it). */
 PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, const char *doc,
                            bool replace, const char *fn);
 /* The bridge module (borrowed), created if needed; NULL with the error set. */

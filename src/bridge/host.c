@@ -1,0 +1,427 @@
+/* The bridge state of a runtime (bridge/internal.h): the finder that
+ * serves host modules, the BridgeSelf class of functions' selves, and the
+ * host modules themselves.
+ *
+ * Host modules are plain module objects registered with a finder on
+ * sys.meta_path (Python code, run once per open), so import, reload and
+ * re-import after `del sys.modules[...]` work like for any module.
+ *
+ * Every call goes from `self` to its br_reg, so that step is one load: the
+ * slot sits right after the module object (at ModuleType.__basicsize__,
+ * where CPython puts a subclass's first slot), an offset checked once per
+ * open on a probe object; if the check ever failed, calls would read the
+ * slot through its descriptor instead. The descriptor is deleted from the
+ * class, so Python code cannot replace the capsule (and free the br_reg)
+ * under a live function. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "bridge/internal.h"
+
+static const char finder_src[] =
+    "import sys\n"
+    "ModuleSpec = type(sys.__spec__)  # importlib.machinery.ModuleSpec, no import\n"
+    "class PyshimHostFinder:\n"
+    "    '''Finds pyshim host modules: modules of C functions registered by\n"
+    "    the program that embeds this interpreter.'''\n"
+    "    def __init__(self):\n"
+    "        self.modules = {}\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name in self.modules:\n"
+    "            return ModuleSpec(name, self, origin='pyshim')\n"
+    "        return None\n"
+    "    def create_module(self, spec):\n"
+    "        return self.modules[spec.name]\n"
+    "    def exec_module(self, module):\n"
+    "        pass\n"
+    "    def invalidate_caches(self):\n"
+    "        pass\n"
+    "    def install(self, name, module, replace):\n"
+    "        module.__spec__ = ModuleSpec(name, self, origin='pyshim')\n"
+    "        module.__loader__ = self\n"
+    "        module.__package__ = ''\n"
+    "        if replace:\n"
+    "            self.modules[name] = module\n"
+    "        else:\n"
+    "            won = self.modules.setdefault(name, module)  # atomic\n"
+    "            if won is not module:\n"
+    "                return won\n"
+    "        sys.modules[name] = module\n"
+    "        return module\n"
+    "    def remove(self, name):\n"
+    "        m = self.modules.pop(name, None)\n"
+    "        if m is not None and sys.modules.get(name) is m:\n"
+    "            del sys.modules[name]\n"
+    "    def uninstall(self):\n"
+    "        for name in list(self.modules):\n"
+    "            self.remove(name)\n"
+    "        try:\n"
+    "            sys.meta_path.remove(self)\n"
+    "        except ValueError:\n"
+    "            pass\n"
+    "finder = PyshimHostFinder()\n"
+    "sys.meta_path.insert(0, finder)\n";
+
+/* f(a, b, c) with borrowed arguments (trailing NULLs omitted): the result
+ * (new reference) or NULL with an exception set. */
+static PyObject *call_with(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
+{
+    PyObject *argv[3] = {a, b, c};
+    Py_ssize_t n = c ? 3 : b ? 2 : a ? 1 : 0;
+    PyObject *args = pys__api.PyTuple_New(n);
+    for (Py_ssize_t i = 0; args && i < n; i++) {
+        pys__api.Py_IncRef(argv[i]);
+        pys__api.PyTuple_SetItem(args, i, argv[i]);
+    }
+    PyObject *r = args ? pys__api.PyObject_CallObject(f, args) : NULL;
+    if (args)
+        pys__api.Py_DecRef(args);
+    return r;
+}
+
+/* finder.<method>(a, b, c), as call_with. */
+static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
+                               PyObject *c)
+{
+    PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
+    if (!m)
+        return NULL;
+    PyObject *r = call_with(m, a, b, c);
+    pys__api.Py_DecRef(m);
+    return r;
+}
+
+/* Same, for calls whose result is not needed: 0 or -1. */
+static int finder_call(br_state *st, const char *method, PyObject *a)
+{
+    PyObject *r = finder_invoke(st, method, a, NULL, NULL);
+    if (!r)
+        return -1;
+    pys__api.Py_DecRef(r);
+    return 0;
+}
+
+static void unref(PyObject *o)
+{
+    if (o)
+        pys__api.Py_DecRef(o);
+}
+
+/* Makes st's BridgeSelf class: type('BridgeSelf', (ModuleType,), ...)
+ * with one slot, whose descriptor then leaves the class (out of Python
+ * code's reach) but stays here to set and read the slot. 0, or -1 with an
+ * exception set. */
+static int self_class(br_state *st)
+{
+    PyObject *name = pys__api.PyUnicode_FromString("BridgeSelf");
+    PyObject *slot = pys__api.PyUnicode_FromString("registration");
+    PyObject *mod = pys__api.PyUnicode_FromString("pyshim");
+    PyObject *doc = pys__api.PyUnicode_FromString(
+        "The __self__ of C functions registered through pyshim: a module named after the\n"
+        "function's module, keeping its registration alive.");
+    PyObject *bases = pys__api.PyTuple_New(1);
+    PyObject *slots = pys__api.PyTuple_New(1);
+    PyObject *ns = pys__api.PyDict_New();
+    PyObject *cls = NULL, *descr = NULL;
+    int rc = -1;
+    if (!name || !slot || !mod || !doc || !bases || !slots || !ns)
+        goto out;
+    pys__api.Py_IncRef(pys__api.PyModule_Type);
+    pys__api.PyTuple_SetItem(bases, 0, pys__api.PyModule_Type);
+    pys__api.Py_IncRef(slot);
+    pys__api.PyTuple_SetItem(slots, 0, slot);
+    if (pys__api.PyDict_SetItemString(ns, "__slots__", slots) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__module__", mod) < 0 ||
+        pys__api.PyDict_SetItemString(ns, "__doc__", doc) < 0)
+        goto out;
+    cls = call_with(pys__api.PyType_Type, name, bases, ns);
+    descr = cls ? pys__api.PyObject_GetAttr(cls, slot) : NULL;
+    if (!descr || pys__api.PyObject_SetAttr(cls, slot, NULL) < 0)
+        goto out;
+    st->self_set = pys__api.PyObject_GetAttrString(descr, "__set__");
+    st->self_get = st->self_set ? pys__api.PyObject_GetAttrString(descr, "__get__") : NULL;
+    if (st->self_get) {
+        st->self_type = cls;
+        cls = NULL;
+        rc = 0;
+    }
+out:
+    unref(descr);
+    unref(cls);
+    unref(ns);
+    unref(slots);
+    unref(bases);
+    unref(doc);
+    unref(mod);
+    unref(slot);
+    unref(name);
+    return rc;
+}
+
+PyObject *pys__br_self_make(br_state *st, PyObject *name, PyObject *value)
+{
+    PyObject *s = call_with(st->self_type, name, NULL, NULL);
+    PyObject *r = s ? call_with(st->self_set, s, value, NULL) : NULL;
+    if (!r) {
+        unref(s);
+        return NULL;
+    }
+    pys__api.Py_DecRef(r);
+    return s;
+}
+
+/* o.__basicsize__, or -1. */
+static long long basicsize(PyObject *o)
+{
+    PyObject *b = o ? pys__api.PyObject_GetAttrString(o, "__basicsize__") : NULL;
+    if (!b)
+        return -1;
+    int ovf = 0;
+    long long v = pys__api.PyLong_AsLongLongAndOverflow(b, &ovf);
+    pys__api.Py_DecRef(b);
+    return ovf ? -1 : v;
+}
+
+/* Where a BridgeSelf keeps its slot: right after the module object, where
+ * CPython places a subclass's first slot, if the type's size agrees and a
+ * probe shows the object stored there; else 0. Leaves no exception. */
+static Py_ssize_t self_slot_offset(br_state *st)
+{
+    Py_ssize_t off = 0;
+    PyObject *name = pys__api.PyUnicode_FromString("probe");
+    PyObject *probe = name ? pys__br_self_make(st, name, st->finder) : NULL;
+    PyObject *type = probe ? pys__api.PyObject_Type(probe) : NULL;
+    long long base = basicsize(pys__api.PyModule_Type), size = basicsize(type);
+    if (probe && base > 0 && base % (long long)sizeof(PyObject *) == 0 &&
+        size >= base + (long long)sizeof(PyObject *) &&
+        *(PyObject *const *)((const char *)probe + base) == st->finder)
+        off = (Py_ssize_t)base;
+    if (type)
+        pys__api.Py_DecRef(type);
+    if (probe)
+        pys__api.Py_DecRef(probe);
+    if (name)
+        pys__api.Py_DecRef(name);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return off;
+}
+
+/* Test switch: new runtimes read selves through the descriptor, as if the
+ * slot's offset had not been confirmed. */
+static bool br_test_no_self_off;
+void pys__test_bridge_no_self_offset(bool on);
+void pys__test_bridge_no_self_offset(bool on)
+{
+    br_test_no_self_off = on;
+}
+
+br_state *pys__br_state_get(pys_runtime *rt, const char *fn)
+{
+    if (rt->bridge)
+        return rt->bridge;
+    bool hooked = false;
+    for (int i = 0; i < rt->non_close; i++)
+        hooked |= rt->on_close[i] == pys__br_close;
+    if (!hooked && rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
+        pys__fail(fn, PYS_E_INTERNAL, "%s: no room for the bridge's close hook", fn);
+        return NULL;
+    }
+    br_state *st = calloc(1, sizeof *st);
+    if (!st) {
+        pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
+        return NULL;
+    }
+    PyObject *ns = pys__api.PyDict_New();
+    PyObject *r = NULL;
+    if (ns && pys__api.PyDict_SetItemString(ns, "__builtins__", rt->builtins) == 0) {
+        PyObject *nm = pys__api.PyUnicode_FromString("pyshim");
+        if (nm && pys__api.PyDict_SetItemString(ns, "__name__", nm) == 0)
+            r = pys__api.PyRun_StringFlags(finder_src, PYS__Py_file_input, ns, ns, NULL);
+        if (nm)
+            pys__api.Py_DecRef(nm);
+    }
+    if (r) {
+        pys__api.Py_DecRef(r);
+        PyObject *k = pys__api.PyUnicode_FromString("finder");
+        st->finder = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
+        if (k)
+            pys__api.Py_DecRef(k);
+        if (st->finder) {
+            pys__api.Py_IncRef(st->finder);
+            st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
+        }
+    }
+    if (ns)
+        pys__api.Py_DecRef(ns);
+    if (!st->finder || !st->modules || self_class(st) < 0) {
+        if (pys__api.PyErr_Occurred())
+            pys__fail_py(rt, fn);
+        else
+            pys__fail(fn, PYS_E_INTERNAL, "%s: could not set up the host module finder", fn);
+        if (st->finder) {
+            if (finder_call(st, "uninstall", NULL) < 0)
+                pys__api.PyErr_Clear();
+            pys__api.Py_DecRef(st->finder);
+        }
+        unref(st->modules);
+        unref(st->self_set);
+        free(st);
+        return NULL;
+    }
+    st->self_off = br_test_no_self_off ? 0 : self_slot_offset(st);
+    rt->bridge = st;
+    if (!hooked)
+        rt->on_close[rt->non_close++] = pys__br_close;
+    return st;
+}
+
+void pys__br_close(pys_runtime *rt)
+{
+    br_state *st = rt->bridge;
+    if (!st)
+        return;
+    pys__br_reg_kill(NULL, NULL);
+    if (finder_call(st, "uninstall", NULL) < 0)
+        pys__api.PyErr_Clear();
+    pys__api.Py_DecRef(st->modules);
+    pys__api.Py_DecRef(st->finder);
+    pys__api.Py_DecRef(st->self_type);
+    pys__api.Py_DecRef(st->self_set);
+    pys__api.Py_DecRef(st->self_get);
+    free(st);
+    rt->bridge = NULL;
+}
+
+PyObject *pys__br_host_get(br_state *st, const char *name)
+{
+    PyObject *k = pys__api.PyUnicode_FromString(name);
+    if (!k) {
+        pys__api.PyErr_Clear();
+        return NULL;
+    }
+    PyObject *m = pys__api.PyDict_GetItemWithError(st->modules, k);
+    pys__api.Py_DecRef(k);
+    if (!m)
+        pys__api.PyErr_Clear();
+    return m;
+}
+
+PyObject *pys__br_host_of(br_state *st, PyObject *m, const char *fn)
+{
+    PyObject *name = pys__api.PyObject_GetAttrString(m, "__name__");
+    PyObject *h = NULL;
+    if (name && pys__is(name, pys__api.PyUnicode_Type)) {
+        h = pys__api.PyDict_GetItemWithError(st->modules, name);
+    }
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    if (name)
+        pys__api.Py_DecRef(name);
+    if (h != m) {
+        char tn[128];
+        pys__fail(fn, PYS_E_TYPE, "%s: the object (%s) is not a pyshim host module", fn,
+                  pys__type_name(m, tn, sizeof tn));
+        return NULL;
+    }
+    return h;
+}
+
+int pys__br_host_remove(br_state *st, PyObject *m, const char *name)
+{
+    pys__br_reg_kill(NULL, m);
+    PyObject *k = pys__api.PyUnicode_FromString(name);
+    if (!k)
+        return -1;
+    int r = finder_call(st, "remove", k);
+    pys__api.Py_DecRef(k);
+    return r;
+}
+
+PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, const char *doc,
+                           bool replace, const char *fn)
+{
+    if (!pys__br_valid_ident(name)) {
+        pys__fail(fn, PYS_E_ARG, "%s: \"%s\" is not a valid module name (an identifier, no dots)",
+                  fn, name ? name : "(null)");
+        return NULL;
+    }
+    PyObject *old = pys__br_host_get(st, name);
+    if (old && !replace) {
+        pys__api.Py_IncRef(old);
+        return old;
+    }
+    if (!old) {
+        PyObject *sysmods = pys__api.PyImport_GetModuleDict(); /* borrowed */
+        PyObject *k = pys__api.PyUnicode_FromString(name);
+        int has = k ? pys__api.PySequence_Contains(sysmods, k) : -1;
+        if (k)
+            pys__api.Py_DecRef(k);
+        if (has < 0) {
+            pys__fail_py(rt, fn);
+            return NULL;
+        }
+        if (has) {
+            pys__fail(fn, PYS_E_STATE,
+                      "%s: a module named \"%s\" is already imported and is not a pyshim host "
+                      "module",
+                      fn, name);
+            return NULL;
+        }
+    } else if (pys__br_host_remove(st, old, name) < 0) {
+        pys__fail_py(rt, fn);
+        return NULL;
+    }
+    PyObject *m = pys__api.PyModule_New(name);
+    if (!m) {
+        pys__fail_py(rt, fn);
+        return NULL;
+    }
+    if (doc) {
+        PyObject *d = pys__api.PyUnicode_FromString(doc);
+        if (!d || pys__api.PyObject_SetAttrString(m, "__doc__", d) < 0) {
+            if (d)
+                pys__api.Py_DecRef(d);
+            pys__api.Py_DecRef(m);
+            pys__fail_py(rt, fn);
+            return NULL;
+        }
+        pys__api.Py_DecRef(d);
+    }
+    PyObject *k = pys__api.PyUnicode_FromString(name);
+    PyObject *won = k ? finder_invoke(st, "install", k, m, replace ? PYS__True : PYS__False)
+                      : NULL;
+    if (k)
+        pys__api.Py_DecRef(k);
+    pys__api.Py_DecRef(m);
+    if (!won)
+        pys__fail_py(rt, fn);
+    return won;
+}
+
+PyObject *pys__br_bridge_mod(pys_runtime *rt, br_state *st, const char *fn)
+{
+    PyObject *m = pys__br_host_get(st, rt->bridge_module);
+    if (m)
+        return m;
+    m = pys__br_host_new(rt, st, rt->bridge_module,
+                         "C functions registered by the program embedding Python (pyshim "
+                         "bridge).",
+                         false, fn);
+    if (m)
+        pys__api.Py_DecRef(m); /* the finder keeps it */
+    return m;
+}
+
+int pys__br_host_set(pys_runtime *rt, PyObject *host, const char *name, PyObject *value,
+                     br_reg *keep, const char *fn)
+{
+    /* Kill first: replacing the attribute may free the old function, and
+     * with it the registration. */
+    br_reg *old = pys__br_reg_find(host, name, keep);
+    if (old)
+        pys__br_reg_kill(old, NULL);
+    if (pys__api.PyObject_SetAttrString(host, name, value) < 0)
+        return pys__fail_py(rt, fn);
+    return PYS_OK;
+}

@@ -1,4 +1,4 @@
-/* Typed bridge signatures (src/bridge/bridge.c, pys__bridge_sig_parse): any
+/* Typed bridge signatures (src/bridge/sig.c, pys__bridge_sig_parse): any
  * bytes as a signature, then, when it parses, the registration a host would
  * make with it.
  *

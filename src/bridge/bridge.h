@@ -4,7 +4,7 @@
 
 #include "core/runtime.h"
 
-/* Bridge (bridge.c). pys__bridge_check validates pys_options.bridge_funcs
+/* Bridge (api.c). pys__bridge_check validates pys_options.bridge_funcs
  * without Python (pys_open calls it before loading anything);
  * pys__bridge_open registers them, GIL held, at the end of pys_open. Both
  * return PYS_OK or a code with the error set. */

@@ -14,7 +14,6 @@
  * class, so Python code cannot replace the capsule (and free the br_reg)
  * under a live function. */
 #include <stdlib.h>
-#include <string.h>
 
 #include "bridge/internal.h"
 

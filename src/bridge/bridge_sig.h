@@ -58,7 +58,7 @@ typedef struct br_sig {
 /* Parses sig for the function named fname (messages name fn, the public
  * call). Returns PYS_OK with *out malloc'd (free it with
  * pys__br_sig_free), or PYS_E_ARG / PYS_E_UNSUPPORTED / PYS_E_NOMEM with
- * the thread's error set and *out untouched. Thread-safe. */
+ * the thread's error set and *out NULL. Thread-safe. */
 int pys__br_sig_parse(const char *sig, const char *fn, const char *fname, br_sig **out);
 /* Frees s and what it owns; NULL is a no-op. */
 void pys__br_sig_free(br_sig *s);

@@ -16,6 +16,7 @@
 #include "loader/init.h"
 #include "core/runtime.h"
 #include "core/gate.h"
+#include "core/watchdog.h"
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"
@@ -761,7 +762,7 @@ int pys_close(pys_runtime *rt)
     }
     /* Let calls in progress finish; new ones see CLOSING and fail. Python
      * code they are running is interrupted (they return PYS_E_INTERRUPTED);
-     * batches are waited for. Then the watchdog stops (core/gate.c). */
+     * batches are waited for. Then the watchdog stops (core/watchdog.c). */
     pys__threads_closing(rt);
     for (unsigned long spins = 1; pys__threads_in_flight(rt) > 0; spins++) {
         struct timespec ts = {0, 200000};
@@ -771,7 +772,7 @@ int pys_close(pys_runtime *rt)
                      "pys_close: still waiting for %ld call(s) or batch(es) on other threads",
                      pys__threads_in_flight(rt));
     }
-    pys__threads_stop(rt);
+    pys__watchdog_stop(rt);
     int gs = pys__api.PyGILState_Ensure();
     for (int i = rt->non_close - 1; i >= 0; i--)
         rt->on_close[i](rt);

@@ -25,6 +25,7 @@
 
 #include "core/runtime.h"
 #include "core/gate.h"
+#include "core/watchdog.h"
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"

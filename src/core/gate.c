@@ -1,4 +1,5 @@
-/* Threads: batches, free-threaded builds, interrupts and deadlines.
+/* The gate: entering and leaving the library, batches, kept thread states,
+ * in-flight accounting and pys_close's fences, fork.
  *
  * Batches. pys_gil_acquire is pys__begin plus a per-thread mark; while this
  * thread's gil_depth > 0, pys__begin/pys__end only count (inline, in
@@ -19,41 +20,23 @@
  * the entry uses a real fence. A thread without a record (out of memory)
  * and a bridge callback entered from Python count in rt->inflight instead.
  *
- * Interrupts and deadlines raise an exception in the target thread with
- * PyThreadState_SetAsyncExc (needs the GIL; the eval loop checks at loop
- * back-edges and calls). Each thread that calls pyshim owns a record, claimed
- * on its first call, handed back at thread exit for reuse, never freed, on a
- * lock-free list. Its `armed` word is (seq << 2 | state): seq counts the
- * thread's top-level calls (a batch is one), state is IDLE, ACTIVE, POSTING
- * or POSTED. The thread stores ACTIVE on its depth 0 -> 1 transition (before
- * taking the GIL) and CASes back to IDLE on 1 -> 0 (holding it), clearing an
- * exception that was posted but not raised. A poster CASes ACTIVE/POSTED ->
- * POSTING for the seq it saw, so an exception can only land in the call it
- * was meant for, never in a later one. All of this is correct with real
- * parallelism (free-threaded builds): no GIL is assumed, only the atomics.
- *
- * One watchdog thread (started on the first pys_set_deadline or
- * pys_interrupt, joined by pys_close before finalising) posts: at a call's
- * deadline, after pys_interrupt, and again every PYS_INTERRUPT_REPEAT_MS
- * until the call returns (so catching BaseException once does not swallow
- * it). It holds off while the target thread is inside importlib's own code
- * (see in_importlib). It sleeps until the earliest time it has work;
- * `wd.next_wake` is that time (0 while it scans, INT64_MAX when it has
- * none), and a call with a deadline wakes it only when its deadline is
- * earlier: with seq_cst on both sides, either the scan sees the call's
- * ACTIVE or the call sees a value that makes it wake the watchdog.
+ * Thread records (core/watchdog.h). Each thread that calls pyshim owns
+ * one, claimed on its first call, handed back at thread exit for reuse,
+ * never freed, on a lock-free list. Besides `busy`, its `armed` word
+ * (seq << 2 | state) is what deadlines and interrupts (core/watchdog.c)
+ * aim at: the thread stores ACTIVE on its depth 0 -> 1 transition (before
+ * taking the GIL) and CASes back to IDLE on 1 -> 0 (holding it), clearing
+ * an exception that was posted but not raised.
  *
  * Free-threaded builds: PYS__LOCK takes rt->lock around the handle table
  * and the compile cache (forced on GIL builds by PYSHIM_FORCE_LOCKING=1 or
  * pys__test_force_locking, to test that path).
  *
- * Lock order: the GIL, then wd.mu. The watchdog never waits for the GIL
- * while holding wd.mu, and never posts while holding it.
- *
  * Fork. A child has only the thread that forked (CPython's
- * PyOS_AfterFork_Child discipline): pthread_atfork holds wd.mu across the
- * fork, and in the child resets what belonged to the other threads: their
- * records (busy flags, calls in flight, hand them back), rt->inflight
+ * PyOS_AfterFork_Child discipline): pthread_atfork holds the watchdog's
+ * lock across the fork, and in the child resets what belonged to the
+ * other threads: their records (busy flags, calls in flight, hand them
+ * back), rt->inflight
  * (only this thread's own count stays), the watchdog (its thread is not
  * there: it is started again on demand), and rt->lock. Once CPython has
  * made its own state consistent (os.register_at_fork's after_in_child
@@ -75,7 +58,6 @@
  * stops the world; `after_in_parent` gives it back, and the child makes
  * it new (pthread_atfork). */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #if defined(__linux__)
 #include <linux/membarrier.h>
@@ -83,51 +65,20 @@
 #include <unistd.h>
 #endif
 #include <string.h>
-#include <time.h>
 
 #include "core/runtime.h"
 #include "core/gate.h"
+#include "core/watchdog.h"
 #include "core/error.h"
 #include "core/types.h"
 
-enum { ST_IDLE = 0, ST_ACTIVE = 1, ST_POSTING = 2, ST_POSTED = 3 };
-#define ST_MASK 3u
-#define RETRY_NS 5000000LL         /* re-post soon when the target had no thread state yet */
-#define IMPORT_RETRY_NS 10000000LL /* look again when it was inside importlib */
 #define BATCH_MAX ((int)(sizeof(((pys__tls *)0)->batch_at) / sizeof(int)))
-
-struct pys__thr {
-    struct pys__thr *next;       /* immutable once on the list */
-    _Atomic int owned;           /* a live thread owns it */
-    _Atomic int busy;            /* its owner is inside an outermost call */
-    _Atomic uint64_t armed;      /* seq << 2 | state */
-    _Atomic unsigned long ident; /* PyThread_get_thread_ident of the owner */
-    _Atomic int64_t expires;     /* deadline of the current call (ns), 0 none */
-    _Atomic uint64_t intr_seq;   /* call seq that pys_interrupt targets */
-    /* The owner's thread state while it is in an outermost call, NULL
-     * otherwise; stored and cleared with the GIL held, so a watchdog
-     * holding the GIL that sees it non-NULL sees a live thread state. */
-    _Atomic(PyThreadState *) tstate;
-    /* Watchdog-only: what it last posted, to which call, when again. */
-    uint64_t wd_seq;
-    PyObject *wd_exc;
-    int64_t wd_again;
-};
 
 bool pys__force_locking;
 
-static _Atomic(struct pys__thr *) thr_head;
+_Atomic(struct pys__thr *) pys__thr_head;
 static pthread_key_t thr_key;
 static pthread_once_t thr_once = PTHREAD_ONCE_INIT;
-
-static struct {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    pthread_t thread;
-    bool running, stop, kick;
-    _Atomic int64_t next_wake;
-} wd = {.mu = PTHREAD_MUTEX_INITIALIZER, .next_wake = INT64_MAX};
-static pthread_once_t wd_once = PTHREAD_ONCE_INIT;
 
 __attribute__((constructor)) static void force_locking_from_env(void)
 {
@@ -142,13 +93,6 @@ void pys__test_force_locking(bool on)
 {
     pys__force_locking = on;
     pys__the_runtime.locking = pys__the_runtime.free_threaded || on;
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* ---- thread records ---------------------------------------------------------- */
@@ -172,7 +116,7 @@ static void thr_key_make(void)
 static struct pys__thr *thr_claim(pys__tls *t)
 {
     struct pys__thr *r;
-    for (r = atomic_load_explicit(&thr_head, memory_order_acquire); r; r = r->next) {
+    for (r = atomic_load_explicit(&pys__thr_head, memory_order_acquire); r; r = r->next) {
         int free_ = 0;
         if (atomic_load_explicit(&r->owned, memory_order_relaxed) == 0 &&
             atomic_compare_exchange_strong_explicit(&r->owned, &free_, 1, memory_order_acquire,
@@ -183,9 +127,9 @@ static struct pys__thr *thr_claim(pys__tls *t)
     if (!r)
         return NULL;
     atomic_init(&r->owned, 1);
-    r->next = atomic_load_explicit(&thr_head, memory_order_relaxed);
-    while (!atomic_compare_exchange_weak_explicit(&thr_head, &r->next, r, memory_order_release,
-                                                  memory_order_relaxed))
+    r->next = atomic_load_explicit(&pys__thr_head, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&pys__thr_head, &r->next, r,
+                                                  memory_order_release, memory_order_relaxed))
         ;
 claimed:
     atomic_store_explicit(&r->ident, pys__api.PyThread_get_thread_ident(),
@@ -196,7 +140,22 @@ claimed:
     return r;
 }
 
-static void wd_kick(pys_runtime *rt);
+/* ThreadSanitizer has no fences (and no model of membarrier): there the
+ * Dekker pair is made of seq_cst operations instead, which it checks. */
+#if defined(__SANITIZE_THREAD__)
+#define PYS__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PYS__TSAN 1
+#endif
+#endif
+#ifdef PYS__TSAN
+#define DEKKER_STORE memory_order_seq_cst
+#define DEKKER_LOAD memory_order_seq_cst
+#else
+#define DEKKER_STORE memory_order_relaxed
+#define DEKKER_LOAD memory_order_acquire
+#endif
 
 /* ---- asymmetric fences --------------------------------------------------------- */
 
@@ -250,23 +209,6 @@ void pys__threads_init(void)
     pthread_once(&fork_once, fork_register);
 }
 
-/* ThreadSanitizer has no fences (and no model of membarrier): there the
- * Dekker pair is made of seq_cst operations instead, which it checks. */
-#if defined(__SANITIZE_THREAD__)
-#define PYS__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PYS__TSAN 1
-#endif
-#endif
-#ifdef PYS__TSAN
-#define DEKKER_STORE memory_order_seq_cst
-#define DEKKER_LOAD memory_order_seq_cst
-#else
-#define DEKKER_STORE memory_order_relaxed
-#define DEKKER_LOAD memory_order_acquire
-#endif
-
 /* The entry's side of the Dekker pair (see the top of the file). */
 static inline void light_fence(void)
 {
@@ -300,29 +242,16 @@ static void heavy_fence(void)
 
 /* Arms r for a new outermost call: the thread's record is IDLE here and
  * only this thread changes its seq. */
-static __attribute__((noinline)) void thr_arm_deadline(pys_runtime *rt, pys__tls *t,
-                                                        struct pys__thr *r, uint64_t seq)
-{
-    int64_t exp = now_ns() + (int64_t)t->deadline_ms * 1000000LL;
-    t->stop_due = exp;
-    t->stop_exc = rt->exc_timeout;
-    atomic_store_explicit(&r->expires, exp, memory_order_relaxed);
-    atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_seq_cst);
-    int64_t nw = atomic_load_explicit(&wd.next_wake, memory_order_seq_cst);
-    if (nw == 0 || exp < nw)
-        wd_kick(rt);
-}
-
 static inline void thr_arm(pys_runtime *rt, pys__tls *t, struct pys__thr *r)
 {
     uint64_t seq = (atomic_load_explicit(&r->armed, memory_order_relaxed) >> 2) + 1;
     if (__builtin_expect(t->deadline_ms != 0, 0) && t->deadline_epoch == rt->ht.epoch) {
-        thr_arm_deadline(rt, t, r, seq);
+        pys__wd_arm_deadline(rt, t, r, seq);
         return;
     }
     t->stop_due = 0;
     atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
-    atomic_store_explicit(&r->armed, seq << 2 | ST_ACTIVE, memory_order_release);
+    atomic_store_explicit(&r->armed, seq << 2 | PYS__ARM_ACTIVE, memory_order_release);
 }
 
 /* Ends r's call, with the GIL held; clears an exception that was posted
@@ -333,23 +262,23 @@ static inline void thr_disarm(pys_runtime *rt, struct pys__thr *r)
     if (!rt->free_threaded) {
         /* The watchdog changes `armed` only while it holds the GIL, as we
          * do: a plain store cannot lose one of its transitions. */
-        atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+        atomic_store_explicit(&r->armed, (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_IDLE,
                               memory_order_release);
     } else {
         for (;;) {
-            if ((w & ST_MASK) == ST_POSTING) {
+            if ((w & PYS__ARM_MASK) == PYS__ARM_POSTING) {
                 /* The poster is between its CAS and SetAsyncExc. */
                 sched_yield();
                 w = atomic_load_explicit(&r->armed, memory_order_relaxed);
                 continue;
             }
-            if (atomic_compare_exchange_weak_explicit(&r->armed, &w,
-                                                      (w & ~(uint64_t)ST_MASK) | ST_IDLE,
-                                                      memory_order_acq_rel, memory_order_relaxed))
+            uint64_t idle = (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_IDLE;
+            if (atomic_compare_exchange_weak_explicit(&r->armed, &w, idle, memory_order_acq_rel,
+                                                      memory_order_relaxed))
                 break;
         }
     }
-    if (__builtin_expect((w & ST_MASK) == ST_POSTED, 0))
+    if (__builtin_expect((w & PYS__ARM_MASK) == PYS__ARM_POSTED, 0))
         pys__api.PyThreadState_SetAsyncExc(
             atomic_load_explicit(&r->ident, memory_order_relaxed), NULL);
 }
@@ -486,8 +415,9 @@ static __attribute__((noinline)) pys_runtime *begin_refused(pys_runtime *rt, str
                                                             const char *fn)
 {
     uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
-    if ((w & ST_MASK) == ST_ACTIVE &&
-        atomic_compare_exchange_strong_explicit(&r->armed, &w, (w & ~(uint64_t)ST_MASK) | ST_IDLE,
+    if ((w & PYS__ARM_MASK) == PYS__ARM_ACTIVE &&
+        atomic_compare_exchange_strong_explicit(&r->armed, &w,
+                                                (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_IDLE,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         atomic_store_explicit(&r->busy, 0, memory_order_release);
         return closed(fn);
@@ -582,49 +512,6 @@ void pys__threads_shield(pys_runtime *rt)
     atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
 }
 
-/* Posts exc to this thread's own call (GIL held), marking the record
- * POSTED so that the call's end clears it if no Python code raised it. */
-static void post_self(struct pys__thr *r, PyObject *exc)
-{
-    uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
-    if ((w & ST_MASK) == ST_IDLE)
-        return;
-    while ((w & ST_MASK) == ST_ACTIVE &&
-           !atomic_compare_exchange_weak_explicit(&r->armed, &w,
-                                                  (w & ~(uint64_t)ST_MASK) | ST_POSTED,
-                                                  memory_order_acq_rel, memory_order_acquire))
-        ;
-    /* POSTING: the watchdog is posting too; it stores POSTED itself. */
-    pys__api.PyThreadState_SetAsyncExc(atomic_load_explicit(&r->ident, memory_order_relaxed),
-                                       exc);
-}
-
-void pys__stop_check(pys_runtime *rt, pys__tls *t)
-{
-    (void)rt;
-    if (t->stop_due != 1) {
-        if (now_ns() < t->stop_due)
-            return;
-        t->stop_due = 1;
-    }
-    if (t->thr && t->stop_exc)
-        post_self(t->thr, t->stop_exc);
-}
-
-void pys__threads_stopped(pys_runtime *rt, PyObject *exc)
-{
-    (void)rt;
-    pys__tls *t = pys__tls_get();
-    struct pys__thr *r = t->thr;
-    /* Only inside an outermost call of this thread's (not on a loop
-     * thread, whose record is idle): its end clears stop_due. */
-    if (!r || t->gil_depth == 0 ||
-        (atomic_load_explicit(&r->armed, memory_order_relaxed) & ST_MASK) == ST_IDLE)
-        return;
-    t->stop_due = 1;
-    t->stop_exc = exc;
-}
-
 bool pys__enter_outer(pys_runtime *rt, pys__tls *t)
 {
     struct pys__thr *r = t->thr;
@@ -679,311 +566,22 @@ long pys__threads_in_flight(pys_runtime *rt)
 {
     long n = atomic_load(&rt->inflight);
     struct pys__thr *self = pys__tls_get()->thr;
-    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+    for (struct pys__thr *r = atomic_load_explicit(&pys__thr_head, memory_order_acquire); r;
          r = r->next)
         if (r != self && atomic_load_explicit(&r->busy, DEKKER_LOAD))
             n++;
     return n;
 }
 
-/* ---- the watchdog ------------------------------------------------------------ */
-
-/* What record r (in a call with sequence seq) needs: the exception to post
- * and from when (ns), or NULL. */
-static PyObject *wanted(pys_runtime *rt, struct pys__thr *r, uint64_t seq, int64_t *when)
-{
-    PyObject *exc;
-    if (atomic_load_explicit(&r->intr_seq, memory_order_relaxed) == seq) {
-        exc = rt->exc_interrupt;
-        *when = 0;
-    } else {
-        int64_t e = atomic_load_explicit(&r->expires, memory_order_relaxed);
-        if (!e)
-            return NULL;
-        exc = rt->exc_timeout;
-        *when = e;
-    }
-    if (r->wd_seq == seq && r->wd_exc == exc && r->wd_again > *when)
-        *when = r->wd_again;
-    return exc;
-}
-
-/* Returns true when some record is due now; else *next = earliest time one
- * will be (INT64_MAX when none). With wd.mu held. */
-static bool wd_scan(pys_runtime *rt, int64_t now, int64_t *next)
-{
-    *next = INT64_MAX;
-    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
-         r = r->next) {
-        uint64_t w = atomic_load_explicit(&r->armed, memory_order_seq_cst);
-        unsigned st = w & ST_MASK;
-        int64_t when;
-        if ((st != ST_ACTIVE && st != ST_POSTED) || !wanted(rt, r, w >> 2, &when))
-            continue;
-        if (when <= now)
-            return true;
-        if (when < *next)
-            *next = when;
-    }
-    return false;
-}
-
-/* The innermost frame of the thread in record r's call (a new reference),
- * or NULL. GIL builds, watchdog holding the GIL: the thread is suspended,
- * and its thread state alive while r->tstate is set. C calls only: no
- * Python code runs, so nothing the application's Python code replaced
- * can stall the watchdog. 3.8 has no PyThreadState_GetFrame: there the
- * frame is the fourth pointer of its PyThreadState (prev, next, interp,
- * frame in every 3.8 build), checked to be a frame before use. */
-static PyObject *frame_of(struct pys__thr *r)
-{
-    PyThreadState *ts = atomic_load_explicit(&r->tstate, memory_order_relaxed);
-    if (!ts)
-        return NULL;
-    if (pys__api.PyThreadState_GetFrame)
-        return pys__api.PyThreadState_GetFrame(ts);
-    PyObject *f = *(PyObject **)(void *)((char *)ts + 3 * sizeof(void *));
-    if (!f || pys__type_of(f) != (PyObject *)pys__api.PyFrame_Type)
-        return NULL;
-    pys__api.Py_IncRef(f);
-    return f;
-}
-
-/* Free-threaded builds: the thread runs on while the watchdog looks, so
- * its frames can only be read with the world stopped, as
- * sys._current_frames() does. pyshim calls the function it captured at
- * open (rt->current_frames), never the attribute as found; it is C, and
- * runs Python only in audit hooks the application installed. Returns the
- * dict or NULL. */
-static PyObject *all_frames(pys_runtime *rt)
-{
-    if (!rt->free_threaded || !rt->current_frames)
-        return NULL;
-    PyObject *frames = pys__api.PyObject_CallObject(rt->current_frames, NULL);
-    if (!frames || pys__type_of(frames) != (PyObject *)pys__api.PyDict_Type) {
-        if (frames)
-            pys__api.Py_DecRef(frames);
-        frames = NULL;
-        pys__api.PyErr_Clear();
-    }
-    return frames;
-}
-
-/* Whether the thread of record r is running importlib's bootstrap code
- * (its innermost Python frame): an exception raised there can leave an
- * import lock held for good, hanging every later import of that module
- * (CPython's own hazard with Ctrl-C). Delivery waits until it is out. A
- * thread suspended for the GIL raises exactly where it was suspended, so
- * looking at the innermost frame is enough there. `frames` is
- * all_frames() (free-threaded builds: best effort, the thread runs on) or
- * NULL (GIL builds: frame_of). Frame, code and str are builtin types that
- * Python code cannot patch, so the lookups run no Python code. */
-static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
-{
-    PyObject *f = NULL;
-    if (frames) {
-        unsigned long ident = atomic_load_explicit(&r->ident, memory_order_relaxed);
-        PyObject *key = pys__api.PyLong_FromUnsignedLongLong(ident);
-        f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
-        if (f)
-            pys__api.Py_IncRef(f);
-        if (key)
-            pys__api.Py_DecRef(key);
-    } else if (!rt->free_threaded) {
-        f = frame_of(r);
-    }
-    PyObject *code = !f                        ? NULL
-                     : pys__api.PyFrame_GetCode ? pys__api.PyFrame_GetCode(f)
-                                                : pys__api.PyObject_GetAttrString(f, "f_code");
-    PyObject *name = code ? pys__api.PyObject_GetAttrString(code, "co_filename") : NULL;
-    const char *s = name && pys__type_of(name) == (PyObject *)pys__api.PyUnicode_Type
-                        ? pys__api.PyUnicode_AsUTF8AndSize(name, NULL)
-                        : NULL;
-    bool in = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
-    if (name)
-        pys__api.Py_DecRef(name);
-    if (code)
-        pys__api.Py_DecRef(code);
-    if (f)
-        pys__api.Py_DecRef(f);
-    if (pys__api.PyErr_Occurred())
-        pys__api.PyErr_Clear();
-    return in;
-}
-
-/* Posts to every record that is due, holding the GIL. Without wd.mu. */
-static void wd_post(pys_runtime *rt)
-{
-    int gs = pys__gilstate_ensure(rt);
-    int64_t now = now_ns();
-    PyObject *frames = all_frames(rt);
-    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
-         r = r->next) {
-        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
-        unsigned st = w & ST_MASK;
-        uint64_t seq = w >> 2;
-        int64_t when;
-        PyObject *exc;
-        if ((st != ST_ACTIVE && st != ST_POSTED) || !(exc = wanted(rt, r, seq, &when)) ||
-            when > now)
-            continue;
-        if (in_importlib(rt, frames, r)) {
-            r->wd_seq = seq;
-            r->wd_exc = exc;
-            r->wd_again = now + IMPORT_RETRY_NS;
-            continue;
-        }
-        if (!atomic_compare_exchange_strong_explicit(&r->armed, &w, seq << 2 | ST_POSTING,
-                                                     memory_order_acquire, memory_order_relaxed))
-            continue; /* the call ended (or a new one began) meanwhile */
-        int n = pys__api.PyThreadState_SetAsyncExc(
-            atomic_load_explicit(&r->ident, memory_order_relaxed), exc);
-        atomic_store_explicit(&r->armed, seq << 2 | ST_POSTED, memory_order_release);
-        r->wd_seq = seq;
-        r->wd_exc = exc;
-        r->wd_again = now + (n > 0 ? PYS_INTERRUPT_REPEAT_MS * 1000000LL : RETRY_NS);
-    }
-    if (frames)
-        pys__api.Py_DecRef(frames);
-    pys__api.PyGILState_Release(gs);
-}
-
-static void *wd_main(void *arg)
-{
-    pys_runtime *rt = arg;
-    pthread_mutex_lock(&wd.mu);
-    while (!wd.stop) {
-        atomic_store_explicit(&wd.next_wake, 0, memory_order_seq_cst);
-        wd.kick = false;
-        int64_t next;
-        if (wd_scan(rt, now_ns(), &next)) {
-            pthread_mutex_unlock(&wd.mu);
-            wd_post(rt);
-            pthread_mutex_lock(&wd.mu);
-            continue;
-        }
-        atomic_store_explicit(&wd.next_wake, next, memory_order_seq_cst);
-        if (wd.stop || wd.kick)
-            continue;
-        if (next == INT64_MAX) {
-            pthread_cond_wait(&wd.cv, &wd.mu);
-        } else {
-            struct timespec ts = {(time_t)(next / 1000000000LL), (long)(next % 1000000000LL)};
-            pthread_cond_timedwait(&wd.cv, &wd.mu, &ts);
-        }
-    }
-    atomic_store_explicit(&wd.next_wake, INT64_MAX, memory_order_seq_cst);
-    pthread_mutex_unlock(&wd.mu);
-    return NULL;
-}
-
-static void wd_init(void)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&wd.cv, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-/* With wd.mu held: starts the watchdog unless it runs. Returns 0, an
- * errno, or -1 when the runtime is not open (closing: only for pys_close's
- * own use, `closing`, before it stops the watchdog). A call refused after
- * close therefore never starts a watchdog that nobody would join: close
- * stores CLOSING before it takes wd.mu to stop it. */
-static int wd_start_locked(pys_runtime *rt, bool closing)
-{
-    if (wd.running)
-        return 0;
-    int st = atomic_load(&rt->state);
-    if (st != PYS__ST_OPEN && !(closing && st == PYS__ST_CLOSING))
-        return -1;
-    /* The watchdog takes no signals meant for the application. */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    wd.stop = false;
-    int e = pthread_create(&wd.thread, NULL, wd_main, rt);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    wd.running = e == 0;
-    return e;
-}
-
-/* Starts the watchdog if it is not running. Refused (PYS_E_CLOSED) unless
- * the runtime is open, or closing when `closing` (pys_close's own use). */
-static int wd_start(pys_runtime *rt, bool closing, const char *fn)
-{
-    pthread_once(&wd_once, wd_init);
-    pthread_mutex_lock(&wd.mu);
-    int rc = PYS_OK, e = wd_start_locked(rt, closing);
-    if (e < 0)
-        rc = pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-    else if (e != 0)
-        rc = pys__fail(fn, PYS_E_NOMEM, "%s: cannot start the watchdog thread (error %d)", fn, e);
-    pthread_mutex_unlock(&wd.mu);
-    return rc;
-}
-
-/* Wakes the watchdog to rescan. Called by threads counted in rt->inflight
- * (so pys_close has not stopped the watchdog) or after wd_start; starts it
- * if it does not run (a deadline set for an earlier runtime whose epoch
- * came round again). */
-static void wd_kick(pys_runtime *rt)
-{
-    pthread_once(&wd_once, wd_init);
-    pthread_mutex_lock(&wd.mu);
-    wd_start_locked(rt, false);
-    wd.kick = true;
-    pthread_cond_signal(&wd.cv);
-    pthread_mutex_unlock(&wd.mu);
-}
-
-void pys__threads_stop(pys_runtime *rt)
-{
-    (void)rt;
-    pthread_once(&wd_once, wd_init);
-    pthread_mutex_lock(&wd.mu);
-    if (!wd.running) {
-        pthread_mutex_unlock(&wd.mu);
-        return;
-    }
-    wd.stop = true;
-    pthread_cond_signal(&wd.cv);
-    pthread_mutex_unlock(&wd.mu);
-    pthread_join(wd.thread, NULL);
-    pthread_mutex_lock(&wd.mu);
-    wd.running = false;
-    wd.stop = false;
-    pthread_mutex_unlock(&wd.mu);
-}
-
-/* Marks every call in progress, except the calling thread's, for
- * interruption. Returns how many. */
-static int mark_all(void)
-{
-    struct pys__thr *self = pys__tls_get()->thr;
-    int n = 0;
-    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
-         r = r->next) {
-        if (r == self)
-            continue;
-        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
-        unsigned st = w & ST_MASK;
-        if (st == ST_ACTIVE || st == ST_POSTED || st == ST_POSTING) {
-            atomic_store_explicit(&r->intr_seq, w >> 2, memory_order_relaxed);
-            n++;
-        }
-    }
-    return n;
-}
-
+/* pys_close's first step, CLOSING stored: after the fence every entry
+ * either sees CLOSING or is seen busy; those in flight are interrupted. */
 void pys__threads_closing(pys_runtime *rt)
 {
     heavy_fence();
-    if (mark_all() > 0 && wd_start(rt, true, "pys_close") == PYS_OK)
-        wd_kick(rt);
+    pys__wd_closing(rt);
 }
 
+/* ---- threads at finalisation ------------------------------------------------------ */
 
 /* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
  * tstate lock of threading's "main thread" when it runs on another thread.
@@ -1170,13 +768,12 @@ void pys__threads_before_finalize(pys_runtime *rt)
 
 static void fork_prepare(void)
 {
-    pthread_once(&wd_once, wd_init);
-    pthread_mutex_lock(&wd.mu);
+    pys__wd_fork_prepare();
 }
 
 static void fork_parent(void)
 {
-    pthread_mutex_unlock(&wd.mu);
+    pys__wd_fork_parent();
 }
 
 static void fork_child(void)
@@ -1184,30 +781,25 @@ static void fork_child(void)
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
     struct pys__thr *self = t->thr;
-    for (struct pys__thr *r = atomic_load_explicit(&thr_head, memory_order_acquire); r;
+    for (struct pys__thr *r = atomic_load_explicit(&pys__thr_head, memory_order_acquire); r;
          r = r->next) {
         uint64_t w = atomic_load_explicit(&r->armed, memory_order_relaxed);
-        r->wd_seq = 0;
-        r->wd_exc = NULL;
-        r->wd_again = 0;
         if (r == self) {
             /* A post the parent's watchdog had begun is done here. */
-            if ((w & ST_MASK) == ST_POSTING)
-                atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_POSTED,
+            if ((w & PYS__ARM_MASK) == PYS__ARM_POSTING)
+                atomic_store_explicit(&r->armed, (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_POSTED,
                                       memory_order_relaxed);
             continue;
         }
         /* Its thread is not in this process: no call in progress there. */
-        atomic_store_explicit(&r->armed, (w & ~(uint64_t)ST_MASK) | ST_IDLE, memory_order_relaxed);
+        atomic_store_explicit(&r->armed, (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_IDLE,
+                              memory_order_relaxed);
         atomic_store_explicit(&r->expires, 0, memory_order_relaxed);
         atomic_store_explicit(&r->busy, 0, memory_order_relaxed);
         atomic_store_explicit(&r->owned, 0, memory_order_release);
     }
     atomic_store(&rt->inflight, t->counted ? 1 : 0);
-    wd.running = wd.stop = wd.kick = false;
-    atomic_store(&wd.next_wake, INT64_MAX);
-    wd_init(); /* a fresh condition variable: its waiter is not here */
-    pthread_mutex_unlock(&wd.mu);
+    pys__wd_fork_child();
     /* Held for writing by this thread (os.fork) or for reading by others
      * (a plain fork()): nobody holds it here. */
     pthread_rwlock_init(&birth_lock, NULL);
@@ -1239,15 +831,7 @@ static PyObject *after_fork_child(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    pys_runtime *rt = &pys__the_runtime;
-    struct pys__thr *r = pys__tls_get()->thr;
-    if (r && atomic_load(&rt->state) == PYS__ST_OPEN) {
-        uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
-        if ((w & ST_MASK) != ST_IDLE &&
-            (atomic_load_explicit(&r->expires, memory_order_relaxed) != 0 ||
-             atomic_load_explicit(&r->intr_seq, memory_order_relaxed) == w >> 2))
-            wd_kick(rt);
-    }
+    pys__wd_after_fork_child();
     pys__api.Py_IncRef(PYS__None);
     return PYS__None;
 }
@@ -1330,17 +914,6 @@ void pys__threads_open(pys_runtime *rt)
 
 /* ---- public ------------------------------------------------------------------- */
 
-static int check_rt(pys_runtime *rt, const char *fn)
-{
-    if (!rt)
-        return pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
-    if (rt != &pys__the_runtime)
-        return pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
-    if (atomic_load(&rt->state) != PYS__ST_OPEN)
-        return pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-    return PYS_OK;
-}
-
 int pys_gil_acquire(pys_runtime *rt)
 {
     pys__tls *t = pys__tls_get();
@@ -1389,42 +962,3 @@ bool pys_free_threaded(pys_runtime *rt)
            rt->free_threaded;
 }
 
-int pys_interrupt(pys_runtime *rt)
-{
-    int rc = check_rt(rt, __func__);
-    if (rc != PYS_OK)
-        return rc;
-    int n = mark_all();
-    if (n == 0)
-        return 0;
-    rc = wd_start(rt, false, __func__);
-    if (rc != PYS_OK)
-        return rc;
-    wd_kick(rt);
-    return n;
-}
-
-int pys_set_deadline(pys_runtime *rt, uint32_t ms)
-{
-    int rc = check_rt(rt, __func__);
-    if (rc != PYS_OK)
-        return rc;
-    if (ms) {
-        rc = wd_start(rt, false, __func__);
-        if (rc != PYS_OK)
-            return rc;
-    }
-    pys__tls *t = pys__tls_get();
-    t->deadline_ms = ms;
-    t->deadline_epoch = rt->ht.epoch;
-    return PYS_OK;
-}
-
-uint32_t pys_get_deadline(pys_runtime *rt)
-{
-    pys__tls *t = pys__tls_get();
-    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN ||
-        t->deadline_epoch != rt->ht.epoch)
-        return 0;
-    return t->deadline_ms;
-}

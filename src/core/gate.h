@@ -1,6 +1,6 @@
 /* Entering and leaving the library: the gate every public call passes
  * (inline fast paths; the slow halves and the thread-state keeping are in
- * core/gate.c). */
+ * core/gate.c; deadlines and interrupts in core/watchdog.h). */
 #ifndef PYS_CORE_GATE_H
 #define PYS_CORE_GATE_H
 
@@ -18,14 +18,10 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn);
  * deadline or interrupt lands in it (core/gate.c). */
 void pys__threads_shield(pys_runtime *rt);
 void pys__end_slow(pys_runtime *rt, pys__tls *t);
-/* core/gate.c, for a nested entry while t->stop_due is set: once it is due,
- * posts the outermost call's exception to this thread again, so the next
- * Python code run in that call raises it (GIL held). */
+/* core/watchdog.c, for a nested entry while t->stop_due is set: once it is
+ * due, posts the outermost call's exception to this thread again, so the
+ * next Python code run in that call raises it (GIL held). */
 void pys__stop_check(pys_runtime *rt, pys__tls *t);
-/* core/gate.c, for pys__fail_py: the Python code of this thread's call was
- * stopped by exc (rt->exc_timeout or rt->exc_interrupt); the rest of the
- * outermost call (a batch) fails the same way. */
-void pys__threads_stopped(pys_runtime *rt, PyObject *exc);
 
 /* Checks rt is the open runtime and takes the GIL unless this thread holds
  * it already through pyshim. Returns rt, or NULL with the error set
@@ -98,10 +94,9 @@ void pys__threads_tls_exit(pys__tls *t);
 /* core/gate.c, for pys_close (state CLOSING already stored): fence, then
  * interrupt the calls in flight; pys__threads_in_flight counts the
  * outermost calls still in progress on other threads; once none are,
- * pys__threads_stop stops the watchdog thread (without the GIL). */
+ * pys__watchdog_stop (core/watchdog.h) stops the watchdog thread. */
 void pys__threads_closing(pys_runtime *rt);
 long pys__threads_in_flight(pys_runtime *rt);
-void pys__threads_stop(pys_runtime *rt);
 /* core/gate.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
  * shutdown would wait forever for a "main thread" that is not this one). */
 void pys__threads_before_finalize(pys_runtime *rt);

@@ -122,8 +122,6 @@ struct pys_runtime {
      * with the GIL held, before handles are dropped. */
     void (*on_close[8])(pys_runtime *rt);
     int non_close;
-    /* Deadline/interrupt state, owned by src/core/gate.c. */
-    void *threads;
     /* Host modules and their finder, owned by src/bridge/bridge.c. */
     void *bridge;
     /* Async state (pys__async: helper namespace, internal loop), owned by
@@ -139,7 +137,7 @@ extern _Atomic(pys_runtime *) pys__current;
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
-    /* core/gate.c: when the outermost call in progress (a batch) is to be
+    /* core/watchdog.c: when the outermost call in progress (a batch) is to be
      * stopped: its deadline (CLOCK_MONOTONIC ns), 1 once its Python code
      * was stopped, 0 neither. Nested calls check it (pys__begin), so that
      * every call of a stopped batch that runs Python code fails. */
@@ -174,8 +172,8 @@ typedef struct pys__tls {
     /* The exception behind err whose traceback is not formatted yet (see
      * error.c), or NULL. */
     struct pys__kept *kept;
-    /* core/gate.c: batches (gil_depth right after each pys_gil_acquire),
-     * this thread's interrupt record, and its per-call deadline. */
+    /* core/gate.c: batches (gil_depth right after each pys_gil_acquire) and
+     * this thread's record; core/watchdog.c: its per-call deadline. */
     int batch_n;
     int batch_at[64];
     struct pys__thr *thr;

@@ -17,6 +17,7 @@
 #include "core/runtime.h"
 #include "core/gate.h"
 #include "core/watchdog.h"
+#include "core/finalize.h"
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"

@@ -97,14 +97,5 @@ void pys__threads_tls_exit(pys__tls *t);
  * pys__watchdog_stop (core/watchdog.h) stops the watchdog thread. */
 void pys__threads_closing(pys_runtime *rt);
 long pys__threads_in_flight(pys_runtime *rt);
-/* core/gate.c, for pys_close: with the GIL, before Py_FinalizeEx (threading's
- * shutdown would wait forever for a "main thread" that is not this one). */
-void pys__threads_before_finalize(pys_runtime *rt);
-/* core/gate.c, for pys_close right after Py_FinalizeEx, and for pys_open
- * before it initialises Python again (open_lock held): Python threads
- * that were still running at finalisation make pys_open fail with
- * PYS_E_STATE (error set) while they may still wake up. */
-void pys__threads_after_finalize(pys_runtime *rt);
-int pys__threads_reopen_check(const char *fn);
 
 #endif

@@ -1,0 +1,196 @@
+/* Python threads at finalisation: what pys_close does around Py_FinalizeEx
+ * so that threading's shutdown does not hang, and so that a thread left
+ * running by it cannot wake up in the next interpreter (pys_open refuses
+ * until it has ended). */
+#include <errno.h>
+#include <stdbool.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
+#include "core/runtime.h"
+#include "core/finalize.h"
+#include "core/error.h"
+#include "core/types.h"
+
+/* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
+ * tstate lock of threading's "main thread" when it runs on another thread.
+ * That main thread is the thread that imported threading first: often a
+ * host thread, whose thread state pyshim keeps until the thread exits, or
+ * the opener when close runs elsewhere. Its lock is released only when
+ * that thread state is deleted, after finalisation: a hang. On its own
+ * thread _shutdown releases it itself; do the same here, without marking
+ * that thread stopped (so non-daemon threads are still joined and
+ * threading's atexit hooks run). 3.8 releases it from any thread; 3.13+
+ * no longer wait for it. */
+static const char shutdown_fix[] =
+    "import sys\n"
+    "t = sys.modules.get('threading')\n"
+    "m = getattr(t, '_main_thread', None)\n"
+    "if m is not None and m.ident != t.get_ident():\n"
+    "    lk = getattr(m, '_tstate_lock', None)\n"
+    "    if lk is not None and lk.locked():\n"
+    "        lk.release()\n";
+
+/* ---- Python threads that outlive finalisation ---------------------------------------
+ *
+ * Py_FinalizeEx joins non-daemon threads; daemon threads (and threads
+ * started with _thread directly) are left blocked where they were, their
+ * thread states freed. Up to 3.13 such a thread ends when it wakes up,
+ * since finalisation stays marked until Python is initialised again; but
+ * one that wakes up after a new Py_Initialize runs on its freed thread
+ * state and crashes the process. So pys_close records the Python threads
+ * still running once atexit runs (after threading's shutdown: the hook is
+ * registered right before Py_FinalizeEx): their native ids when threading
+ * knows them, else a count of unknown ones. pys_open refuses to initialise
+ * Python again while a recorded thread still exists (Linux: tgkill with
+ * signal 0); an unknown one, or any on a system where pyshim cannot tell,
+ * makes the refusal permanent for the process. Guarded by open_lock. */
+
+#define LEFT_MAX 256
+static struct {
+    bool armed;    /* the hook was registered by this close */
+    bool reported; /* and ran */
+    int unknown;   /* threads whose end cannot be seen */
+    int n;
+    long tids[LEFT_MAX];
+} left;
+
+static const char left_src[] =
+    "import atexit, sys, time\n"
+    "def _pyshim_threads_left(report, sys=sys, time=time):\n"
+    "    th = sys.modules.get('_thread')\n"
+    "    t = sys.modules.get('threading')\n"
+    "    for i in range(20):\n"
+    "        ids = []\n"
+    "        unknown = 0\n"
+    "        if t is not None:\n"
+    "            for x in t.enumerate():\n"
+    "                if isinstance(x, (t._MainThread, t._DummyThread)):\n"
+    "                    continue\n"
+    "                n = getattr(x, 'native_id', None)\n"
+    "                if n is None:\n"
+    "                    unknown += 1\n"
+    "                else:\n"
+    "                    ids.append(n)\n"
+    "        count = getattr(th, '_count', None)\n"
+    "        if count is not None:\n"
+    "            unknown += max(0, count() - len(ids) - unknown)\n"
+    "        if not unknown:\n"
+    "            break\n"
+    "        time.sleep(0.005)  # a thread on its way out ends meanwhile\n"
+    "    report(unknown, ids)\n"
+    "atexit.register(_pyshim_threads_left, report)\n";
+
+static PyObject *left_report(PyObject *self, PyObject *args)
+{
+    (void)self;
+    PyObject *u = pys__api.PyTuple_GetItem(args, 0);
+    PyObject *ids = u ? pys__api.PyTuple_GetItem(args, 1) : NULL;
+    if (!ids)
+        return NULL;
+    left.reported = true;
+    left.unknown = (int)pys__api.PyLong_AsLong(u);
+    Py_ssize_t n = pys__api.PyList_Size(ids);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        long tid = pys__api.PyLong_AsLong(pys__api.PyList_GetItem(ids, i));
+        if (left.n < LEFT_MAX && tid > 0)
+            left.tids[left.n++] = tid;
+        else
+            left.unknown++;
+    }
+    if (pys__api.PyErr_Occurred()) {
+        pys__api.PyErr_Clear();
+        left.unknown++;
+    }
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+static PyMethodDef left_report_def = {"pyshim_threads_left", left_report, PYS__METH_VARARGS,
+                                      "Records the Python threads left at finalisation."};
+
+/* Runs src in a fresh namespace (with `report` bound to fn if given). */
+static bool run_private(const char *src, PyMethodDef *fn)
+{
+    PyObject *g = pys__api.PyDict_New();
+    PyObject *f = g && fn ? pys__api.PyCFunction_NewEx(fn, NULL, NULL) : NULL;
+    bool ok = false;
+    if (g && (!fn || (f && pys__api.PyDict_SetItemString(g, "report", f) == 0)) &&
+        pys__api.PyDict_SetItemString(g, "__builtins__", pys__api.PyEval_GetBuiltins()) == 0) {
+        PyObject *r = pys__api.PyRun_StringFlags(src, PYS__Py_file_input, g, g, NULL);
+        ok = r != NULL;
+        if (r)
+            pys__api.Py_DecRef(r);
+    }
+    if (f)
+        pys__api.Py_DecRef(f);
+    if (g)
+        pys__api.Py_DecRef(g);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    return ok;
+}
+
+static bool tid_exists(long tid)
+{
+#if defined(__linux__) && defined(SYS_tgkill)
+    return syscall(SYS_tgkill, (long)getpid(), tid, 0) == 0 || errno != ESRCH;
+#else
+    (void)tid;
+    return true;
+#endif
+}
+
+int pys__threads_reopen_check(const char *fn)
+{
+#if !(defined(__linux__) && defined(SYS_tgkill))
+    if (left.n)
+        left.unknown += left.n;
+#endif
+    int k = 0;
+    for (int i = 0; i < left.n; i++)
+        if (tid_exists(left.tids[i]))
+            left.tids[k++] = left.tids[i];
+    left.n = k;
+    if (left.unknown)
+        return pys__fail(fn, PYS_E_STATE,
+                         "%s: %d Python thread(s) that pyshim cannot follow (started with "
+                         "_thread, or not seen by threading) were still running when pys_close "
+                         "finalised Python; one that wakes up in a new interpreter would crash "
+                         "the process, so Python cannot be initialised again in this process. "
+                         "End such threads before pys_close, or close with skip_finalize",
+                         fn, left.unknown);
+    if (left.n)
+        return pys__fail(fn, PYS_E_STATE,
+                         "%s: %d Python thread(s) (daemon threads; native id %ld%s) were still "
+                         "running when pys_close finalised Python and have not ended yet; one "
+                         "that wakes up in a new interpreter would crash the process. Try again "
+                         "once they have ended, end them before pys_close, or close with "
+                         "skip_finalize",
+                         fn, left.n, left.tids[0], left.n > 1 ? ", ..." : "");
+    return PYS_OK;
+}
+
+void pys__threads_after_finalize(pys_runtime *rt)
+{
+    if (left.armed && !left.reported) {
+        /* atexit did not run the hook (cleared meanwhile): cannot tell. */
+        left.unknown++;
+        pys__log(rt, PYS_LOG_WARN, "pys_close: could not see which Python threads outlived "
+                                   "finalisation");
+    }
+    left.armed = left.reported = false;
+}
+
+void pys__threads_before_finalize(pys_runtime *rt)
+{
+    if (rt->version >= 0x0309 && rt->version <= 0x030c && !run_private(shutdown_fix, NULL))
+        pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
+    left.reported = false;
+    left.armed = run_private(left_src, &left_report_def);
+    if (!left.armed)
+        pys__log(rt, PYS_LOG_WARN, "pys_close: cannot see which Python threads will outlive "
+                                   "finalisation");
+}

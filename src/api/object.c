@@ -607,7 +607,7 @@ void pys_unbind(pys_bound *b)
 {
     if (!b)
         return;
-    if (atomic_load(&b->rt->state) == PYS__ST_OPEN)
+    if (pys__rt_live(b->rt))
         pys_release(b->module);
     free(b);
 }

@@ -748,10 +748,8 @@ static char *flush_std(void)
 
 int pys_close(pys_runtime *rt)
 {
-    if (!rt)
-        return pys__fail(__func__, PYS_E_ARG, "pys_close: runtime is NULL");
     if (rt != &pys__the_runtime)
-        return pys__fail(__func__, PYS_E_ARG, "pys_close: not a pyshim runtime");
+        return pys__rt_fail(rt, __func__);
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE,
                          "pys_close: called inside a pyshim call or batch on this thread");
@@ -879,7 +877,7 @@ int pys_get_info(pys_runtime *rt, pys_info *out)
 {
     if (!rt || !out)
         return pys__fail(__func__, PYS_E_ARG, "pys_get_info: NULL argument");
-    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN)
+    if (!pys__rt_live(rt))
         return pys__fail(__func__, PYS_E_CLOSED, "pys_get_info: the runtime is not open");
     *out = rt->info;
     return PYS_OK;

@@ -105,7 +105,7 @@ static void fut_drop_refs(pys_future *f, bool have_gil)
         return;
     pys_runtime *rt = &pys__the_runtime;
     if (!have_gil) {
-        if (atomic_load(&rt->state) != PYS__ST_OPEN || rt->ht.epoch != f->epoch)
+        if (!pys__rt_live(rt) || rt->ht.epoch != f->epoch)
             return;
         if (!pys__begin(rt, "pys_future_free"))
             return;

@@ -887,7 +887,7 @@ int pys_loop_stop(pys_loop *loop)
     if (!joined) {
         /* While the runtime is open we send the stop; once it is closing,
          * the close hook sends it and joins, and loop_join waits for that. */
-        if (atomic_load(&rt->state) == PYS__ST_OPEN && rt->ht.epoch == loop->epoch &&
+        if (pys__rt_live(rt) && rt->ht.epoch == loop->epoch &&
             pys__begin(rt, __func__)) {
             pys__async *st = rt->async;
             if (st)

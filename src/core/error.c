@@ -354,6 +354,15 @@ int pys__fail(const char *fn, int code, const char *fmt, ...)
     return code;
 }
 
+int pys__rt_fail(pys_runtime *rt, const char *fn)
+{
+    if (!rt)
+        return pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
+    if (rt != &pys__the_runtime)
+        return pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
+    return pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+}
+
 int pys_set_error(int code, const char *context, const char *message)
 {
     if (code >= 0 || strcmp(pys_err_name(code), "PYS_E_UNKNOWN") == 0)

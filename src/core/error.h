@@ -40,6 +40,10 @@ void pys__err_unstash(pys__err_saved *s);
 /* pys_close, GIL held, calls on other threads all returned: drops every
  * kept exception (their tracebacks then read ""). */
 void pys__errors_close(void);
+/* The error for a runtime that is not live (!pys__rt_live(rt)): PYS_E_ARG
+ * "FN: runtime is NULL" or "FN: not a pyshim runtime", else PYS_E_CLOSED
+ * "FN: the runtime is closed". Returns the code. */
+int pys__rt_fail(pys_runtime *rt, const char *fn);
 /* Copies a loader diagnostic into this thread's error. Returns d->code. */
 int pys__fail_diag(const char *fn, const pys__diag *d);
 /* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */

@@ -378,9 +378,10 @@ static inline bool busy_and_open(pys_runtime *rt, struct pys__thr *r)
     return atomic_load_explicit(&rt->state, DEKKER_LOAD) == PYS__ST_OPEN;
 }
 
-static pys_runtime *closed(const char *fn)
+/* Refuses an entry: rt is NULL, not pyshim's, or not open. */
+static __attribute__((noinline)) pys_runtime *refused(pys_runtime *rt, const char *fn)
 {
-    pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
+    pys__rt_fail(rt, fn);
     return NULL;
 }
 
@@ -397,15 +398,6 @@ static bool count_in(pys_runtime *rt)
     return true;
 }
 
-static __attribute__((noinline)) pys_runtime *bad_runtime(pys_runtime *rt, const char *fn)
-{
-    if (!rt)
-        pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
-    else
-        pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
-    return NULL;
-}
-
 /* Enters the runtime in state CLOSING or CLOSED: undoes r's marks and
  * fails. If the watchdog posted meanwhile, the runtime is CLOSING (close
  * waits for `busy` before it stops the watchdog and finalises), so the
@@ -419,13 +411,13 @@ static __attribute__((noinline)) pys_runtime *begin_refused(pys_runtime *rt, str
                                                 (w & ~(uint64_t)PYS__ARM_MASK) | PYS__ARM_IDLE,
                                                 memory_order_acq_rel, memory_order_relaxed)) {
         atomic_store_explicit(&r->busy, 0, memory_order_release);
-        return closed(fn);
+        return refused(rt, fn);
     }
     int gs = pys__gilstate_ensure(rt);
     thr_disarm(rt, r);
     pys__api.PyGILState_Release(gs);
     atomic_store_explicit(&r->busy, 0, memory_order_release);
-    return closed(fn);
+    return refused(rt, fn);
 }
 
 /* A thread without a record yet: claim one, or (out of memory) count the
@@ -434,12 +426,12 @@ static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, 
                                                                const char *fn)
 {
     /* thr_claim asks Python for the thread id: not before it is loaded. */
-    if (atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN)
-        return closed(fn);
+    if (!pys__rt_live(rt))
+        return refused(rt, fn);
     if (thr_claim(t))
         return pys__begin_slow(rt, t, fn);
     if (!count_in(rt))
-        return closed(fn);
+        return refused(rt, fn);
     t->counted = true;
     t->stop_due = 0;
     gil_take(rt, t);
@@ -451,7 +443,7 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
 {
     /* pys__begin came here: depth 0, or rt is not the runtime. */
     if (__builtin_expect(rt != &pys__the_runtime, 0))
-        return bad_runtime(rt, fn);
+        return refused(rt, fn);
     struct pys__thr *r = t->thr;
     if (__builtin_expect(!r, 0))
         return begin_unrecorded(rt, t, fn);
@@ -744,10 +736,8 @@ int pys_gil_acquire(pys_runtime *rt)
 
 int pys_gil_release(pys_runtime *rt)
 {
-    if (!rt)
-        return pys__fail(__func__, PYS_E_ARG, "pys_gil_release: runtime is NULL");
     if (rt != &pys__the_runtime)
-        return pys__fail(__func__, PYS_E_ARG, "pys_gil_release: not a pyshim runtime");
+        return pys__rt_fail(rt, __func__);
     pys__tls *t = pys__tls_get();
     if (t->batch_n == 0)
         return pys__fail(__func__, PYS_E_STATE, "pys_gil_release: this thread holds no batch");
@@ -774,7 +764,6 @@ int pys_with_gil(pys_runtime *rt, pys_gil_fn fn, void *ud)
 
 bool pys_free_threaded(pys_runtime *rt)
 {
-    return rt == &pys__the_runtime && atomic_load(&rt->state) == PYS__ST_OPEN &&
-           rt->free_threaded;
+    return pys__rt_live(rt) && rt->free_threaded;
 }
 

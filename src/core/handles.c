@@ -414,8 +414,7 @@ int pys_check(pys_obj o)
 
 size_t pys_handle_count(pys_runtime *rt)
 {
-    if (rt != &pys__the_runtime ||
-        atomic_load_explicit(&rt->state, memory_order_acquire) != PYS__ST_OPEN)
+    if (!pys__rt_live(rt))
         return 0;
     PYS__LOCK(rt);
     size_t n = rt->ht.live;

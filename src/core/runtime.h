@@ -132,6 +132,18 @@ struct pys_runtime {
 extern pys_runtime pys__the_runtime;
 extern _Atomic(pys_runtime *) pys__current;
 
+/* Whether rt is this process's runtime and open: the one test of a live
+ * runtime (an acquire load: who sees OPEN sees what pys_open stored
+ * before it). pys__rt_fail (core/error.h) sets the error for one that is
+ * not. Only code that asks something else reads rt->state itself: the
+ * gate's entry (its Dekker pair with pys_close, core/gate.c), the
+ * watchdog's start during close, and open, close and fork changing it. */
+static inline bool pys__rt_live(pys_runtime *rt)
+{
+    return rt == &pys__the_runtime &&
+           atomic_load_explicit(&rt->state, memory_order_acquire) == PYS__ST_OPEN;
+}
+
 /* ---- per-thread state ------------------------------------------------------ */
 
 typedef struct pys__tls {

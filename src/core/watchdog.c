@@ -444,7 +444,7 @@ void pys__wd_after_fork_child(void)
 {
     pys_runtime *rt = &pys__the_runtime;
     struct pys__thr *r = pys__tls_get()->thr;
-    if (r && atomic_load(&rt->state) == PYS__ST_OPEN) {
+    if (r && pys__rt_live(rt)) {
         uint64_t w = atomic_load_explicit(&r->armed, memory_order_acquire);
         if ((w & PYS__ARM_MASK) != PYS__ARM_IDLE &&
             (atomic_load_explicit(&r->expires, memory_order_relaxed) != 0 ||
@@ -455,26 +455,14 @@ void pys__wd_after_fork_child(void)
 
 /* ---- public ------------------------------------------------------------------- */
 
-static int check_rt(pys_runtime *rt, const char *fn)
-{
-    if (!rt)
-        return pys__fail(fn, PYS_E_ARG, "%s: runtime is NULL", fn);
-    if (rt != &pys__the_runtime)
-        return pys__fail(fn, PYS_E_ARG, "%s: not a pyshim runtime", fn);
-    if (atomic_load(&rt->state) != PYS__ST_OPEN)
-        return pys__fail(fn, PYS_E_CLOSED, "%s: the runtime is closed", fn);
-    return PYS_OK;
-}
-
 int pys_interrupt(pys_runtime *rt)
 {
-    int rc = check_rt(rt, __func__);
-    if (rc != PYS_OK)
-        return rc;
+    if (!pys__rt_live(rt))
+        return pys__rt_fail(rt, __func__);
     int n = mark_all();
     if (n == 0)
         return 0;
-    rc = wd_start(rt, false, __func__);
+    int rc = wd_start(rt, false, __func__);
     if (rc != PYS_OK)
         return rc;
     wd_kick(rt);
@@ -483,11 +471,10 @@ int pys_interrupt(pys_runtime *rt)
 
 int pys_set_deadline(pys_runtime *rt, uint32_t ms)
 {
-    int rc = check_rt(rt, __func__);
-    if (rc != PYS_OK)
-        return rc;
+    if (!pys__rt_live(rt))
+        return pys__rt_fail(rt, __func__);
     if (ms) {
-        rc = wd_start(rt, false, __func__);
+        int rc = wd_start(rt, false, __func__);
         if (rc != PYS_OK)
             return rc;
     }
@@ -500,8 +487,7 @@ int pys_set_deadline(pys_runtime *rt, uint32_t ms)
 uint32_t pys_get_deadline(pys_runtime *rt)
 {
     pys__tls *t = pys__tls_get();
-    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN ||
-        t->deadline_epoch != rt->ht.epoch)
+    if (!pys__rt_live(rt) || t->deadline_epoch != rt->ht.epoch)
         return 0;
     return t->deadline_ms;
 }

@@ -785,7 +785,7 @@ static int pump(pys_runtime *rt, int64_t timeout_ms)
 {
     if (!rt)
         return pys__fail("pys_bridge_pump", PYS_E_ARG, "pys_bridge_pump: runtime is NULL");
-    if (rt != &pys__the_runtime || atomic_load(&rt->state) != PYS__ST_OPEN)
+    if (!pys__rt_live(rt))
         return pys__fail("pys_bridge_pump", PYS_E_CLOSED, "pys_bridge_pump: the runtime is closed");
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);

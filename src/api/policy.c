@@ -830,8 +830,7 @@ void pys__policy_open(pys_runtime *rt, const pys_options *o)
     policy_key = pys__api.PyUnicode_InternFromString("__pyshim_policy__");
     if (!policy_key)
         pys__api.PyErr_Clear();
-    if (rt->non_close < (int)(sizeof rt->on_close / sizeof rt->on_close[0]))
-        rt->on_close[rt->non_close++] = policy_close;
+    pys__close_at(rt, PYS__CLOSE_POLICY, policy_close);
 }
 
 /* ---- the import wrapper's bracket ------------------------------------------------- */

@@ -517,10 +517,6 @@ pys__rcp *pys__rcp_get(pys_runtime *rt, const char *fn)
         return &rcp;
     /* Running the source may let another thread in (or, free-threaded, run
      * beside it), which then makes its own: the first to finish wins. */
-    if (rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
-        pys__fail(fn, PYS_E_INTERNAL, "%s: no room for the recipes' close hook", fn);
-        return NULL;
-    }
     PyObject *ns = pys__api.PyDict_New();
     PyObject *r = NULL;
     if (ns && pys__api.PyDict_SetItemString(ns, "__builtins__", rt->builtins) == 0) {
@@ -555,11 +551,7 @@ pys__rcp *pys__rcp_get(pys_runtime *rt, const char *fn)
     bool won = atomic_load_explicit(&rcp_opens, memory_order_relaxed) != rt->opens;
     if (won) {
         rcp = h;
-        bool hooked = false;
-        for (int i = 0; i < rt->non_close; i++)
-            hooked |= rt->on_close[i] == rcp_close;
-        if (!hooked)
-            rt->on_close[rt->non_close++] = rcp_close;
+        pys__close_at(rt, PYS__CLOSE_RECIPES, rcp_close);
         atomic_store_explicit(&rcp_opens, rt->opens, memory_order_release);
     }
     PYS__UNLOCK(rt);

@@ -773,9 +773,7 @@ int pys_close(pys_runtime *rt)
     }
     pys__watchdog_stop(rt);
     int gs = pys__api.PyGILState_Ensure();
-    for (int i = rt->non_close - 1; i >= 0; i--)
-        rt->on_close[i](rt);
-    rt->non_close = 0;
+    pys__close_steps(rt);
     char *flush_failure = flush_std();
     pys__h_clear(rt);
     pys__cc_clear(rt);

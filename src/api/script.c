@@ -318,8 +318,6 @@ typedef struct watch {
 
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 static watch *watches;
-static bool watch_hooked; /* the close hook is registered for this open */
-static uint64_t watch_opens;
 
 static void *watch_main(void *arg)
 {
@@ -386,7 +384,6 @@ static void watch_close(pys_runtime *rt)
     pthread_mutex_lock(&watch_lock);
     watch *all = watches;
     watches = NULL;
-    watch_hooked = false;
     pthread_mutex_unlock(&watch_lock);
     while (all) {
         watch *w = all;
@@ -425,15 +422,7 @@ int pys_script_watch(pys_obj script, pys_script_fn cb, void *ud)
     pthread_mutex_unlock(&watch_lock);
     if (rc != PYS_OK)
         goto out;
-    if (!watch_hooked || watch_opens != rt->opens) {
-        if (rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
-            rc = pys__fail(F, PYS_E_INTERNAL, "%s: no room for the watch's close hook", F);
-            goto out;
-        }
-        rt->on_close[rt->non_close++] = watch_close;
-        watch_hooked = true;
-        watch_opens = rt->opens;
-    }
+    pys__close_at(rt, PYS__CLOSE_WATCHES, watch_close);
     w = calloc(1, sizeof *w);
     const char *slash = strrchr(path, '/');
     char dir[PATH_MAX];

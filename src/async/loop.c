@@ -308,25 +308,16 @@ pys__async *pys__async_get(pys_runtime *rt, const char *fn)
     pys__async *mine = state_build(rt, fn);
     if (!mine)
         return NULL;
-    int rc = PYS_OK;
     pthread_mutex_lock(&g_async.mu);
     if (!rt->async) {
-        PYS__LOCK(rt);
-        if (rt->non_close < (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
-            rt->on_close[rt->non_close++] = async_close;
-            rt->async = mine;
-            mine = NULL;
-        } else {
-            rc = PYS_E_INTERNAL;
-        }
-        PYS__UNLOCK(rt);
+        pys__close_at(rt, PYS__CLOSE_ASYNC, async_close);
+        rt->async = mine;
+        mine = NULL;
     }
     st = rt->async;
     pthread_mutex_unlock(&g_async.mu);
     if (mine)
         state_free(mine);
-    if (rc != PYS_OK)
-        pys__fail(fn, rc, "%s: no room for the async close hook", fn);
     return st;
 }
 

@@ -219,13 +219,6 @@ br_state *pys__br_state_get(pys_runtime *rt, const char *fn)
 {
     if (rt->bridge)
         return rt->bridge;
-    bool hooked = false;
-    for (int i = 0; i < rt->non_close; i++)
-        hooked |= rt->on_close[i] == pys__br_close;
-    if (!hooked && rt->non_close >= (int)(sizeof rt->on_close / sizeof rt->on_close[0])) {
-        pys__fail(fn, PYS_E_INTERNAL, "%s: no room for the bridge's close hook", fn);
-        return NULL;
-    }
     br_state *st = calloc(1, sizeof *st);
     if (!st) {
         pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
@@ -270,8 +263,7 @@ br_state *pys__br_state_get(pys_runtime *rt, const char *fn)
     }
     st->self_off = br_test_no_self_off ? 0 : self_slot_offset(st);
     rt->bridge = st;
-    if (!hooked)
-        rt->on_close[rt->non_close++] = pys__br_close;
+    pys__close_at(rt, PYS__CLOSE_BRIDGE, pys__br_close);
     return st;
 }
 

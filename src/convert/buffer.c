@@ -344,16 +344,13 @@ static PyObject *exporter_type(pys_runtime *rt, const char *fn)
         return NULL;
     }
     /* Publish (another thread may have won on a free-threaded build) and
-     * drop it at close; without a free close hook it is simply not cached. */
+     * drop it at close. */
     PyObject *expect = NULL;
     bool cached = false;
-    PYS__LOCK(rt);
-    if (rt->non_close < (int)(sizeof rt->on_close / sizeof rt->on_close[0]) &&
-        atomic_compare_exchange_strong(&exp_type, &expect, t)) {
-        rt->on_close[rt->non_close++] = exp_on_close;
+    if (atomic_compare_exchange_strong(&exp_type, &expect, t)) {
+        pys__close_at(rt, PYS__CLOSE_EXPORTS, exp_on_close);
         cached = true;
     }
-    PYS__UNLOCK(rt);
     if (cached)
         pys__api.Py_IncRef(t); /* one for the cache, one for the caller */
     return t;

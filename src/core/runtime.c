@@ -4,3 +4,13 @@
 
 pys_runtime pys__the_runtime;
 _Atomic(pys_runtime *) pys__current;
+
+void pys__close_steps(pys_runtime *rt)
+{
+    for (int i = 0; i < PYS__CLOSE_NSTEPS; i++) {
+        pys__close_fn fn = atomic_exchange_explicit(&rt->close_steps[i], NULL,
+                                                    memory_order_relaxed);
+        if (fn)
+            fn(rt);
+    }
+}

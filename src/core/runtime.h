@@ -70,6 +70,31 @@ typedef struct pys__cc_entry {
     PyObject *code;
 } pys__cc_entry;
 
+/* ---- the close sequence --------------------------------------------------- */
+
+/* What pys_close tears down of the areas above core, one step per area
+ * that keeps state, run in this order by pys__close_steps: with the GIL
+ * held, after the calls on other threads have all returned, before the
+ * handles, the compile cache and the kept exceptions go. An area sets its
+ * step (pys__close_at) when its state first exists in an open; a step
+ * runs once per close and is then cleared, so setting it again is
+ * harmless. The order: first what runs Python code on threads of its own
+ * (the async loops, whose coroutines may still use everything below);
+ * then the script watchers, before the recipes helper their scripts use;
+ * then objects no step needs; the policy before the bridge, as they were
+ * registered at open and run in reverse. */
+typedef enum pys__close_step {
+    PYS__CLOSE_ASYNC,   /* async/loop.c: loops stopped and joined, futures failed */
+    PYS__CLOSE_WATCHES, /* api/script.c: script watchers stopped */
+    PYS__CLOSE_RECIPES, /* api/recipes_py.c: the recipes' helper namespace */
+    PYS__CLOSE_EXPORTS, /* convert/buffer.c: pys_memoryview_ex's exporter type */
+    PYS__CLOSE_POLICY,  /* api/policy.c: the policy's builtins and key */
+    PYS__CLOSE_BRIDGE,  /* src/bridge: registrations, host modules, the finder */
+    PYS__CLOSE_NSTEPS
+} pys__close_step;
+
+typedef void (*pys__close_fn)(pys_runtime *rt);
+
 /* ---- the runtime ---------------------------------------------------------- */
 
 struct pys_runtime {
@@ -118,14 +143,12 @@ struct pys_runtime {
     pys_log_fn logger;
     void *logger_ud;
 
-    /* Hooks other areas fill in (bridge, async, threads); called at close
-     * with the GIL held, before handles are dropped. */
-    void (*on_close[8])(pys_runtime *rt);
-    int non_close;
+    /* The close sequence (above): each area's step, or NULL. */
+    _Atomic(pys__close_fn) close_steps[PYS__CLOSE_NSTEPS];
     /* Host modules and their finder, owned by src/bridge/bridge.c. */
     void *bridge;
     /* Async state (pys__async: helper namespace, internal loop), owned by
-     * src/async/loop.c; its close hook is registered on first async use. */
+     * src/async/loop.c; its close step is set on first async use. */
     void *async;
 };
 
@@ -143,6 +166,15 @@ static inline bool pys__rt_live(pys_runtime *rt)
     return rt == &pys__the_runtime &&
            atomic_load_explicit(&rt->state, memory_order_acquire) == PYS__ST_OPEN;
 }
+
+/* Sets an area's close step (see pys__close_step). Any thread. */
+static inline void pys__close_at(pys_runtime *rt, pys__close_step step, pys__close_fn fn)
+{
+    atomic_store_explicit(&rt->close_steps[step], fn, memory_order_relaxed);
+}
+/* For pys_close: runs the steps set, in order, and clears them (GIL held;
+ * core/runtime.c). */
+void pys__close_steps(pys_runtime *rt);
 
 /* ---- per-thread state ------------------------------------------------------ */
 

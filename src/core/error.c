@@ -32,8 +32,6 @@
 #include "core/call.h"
 
 _Thread_local pys__tls pys__tls_state;
-static pthread_key_t tls_key;
-static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
 
 /* ---- kept exceptions ---------------------------------------------------------- */
 
@@ -206,37 +204,9 @@ static void tls_free_errors(pys__tls *t)
                          .traceback = ""};
 }
 
-static void tls_destroy(void *p)
+void pys__err_tls_exit(pys__tls *t)
 {
-    pys__tls *t = p;
-    pys__threads_tls_exit(t);
     tls_free_errors(t);
-    atomic_fetch_sub_explicit(&pys__scopes_open, (long)t->scope_nmarks, memory_order_relaxed);
-    free(t->scope_ids);
-    free(t->scope_marks);
-    free(t->held); /* empty by now: every call level has ended */
-    free(t->held_depth);
-    t->held = NULL;
-    t->held_depth = NULL;
-    t->nheld = t->capheld = 0;
-    t->scope_ids = NULL;
-    t->scope_marks = NULL;
-    t->scope_n = t->scope_cap = t->scope_nmarks = t->scope_capmarks = 0;
-    t->registered = false;
-}
-
-static void tls_key_make(void)
-{
-    pthread_key_create(&tls_key, tls_destroy);
-}
-
-void pys__tls_register(pys__tls *t)
-{
-    if (t->registered)
-        return;
-    pthread_once(&tls_once, tls_key_make);
-    pthread_setspecific(tls_key, t);
-    t->registered = true;
 }
 
 static void format_pending(pys__tls *t);
@@ -331,7 +301,7 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
 {
     pys__tls *t = &pys__tls_state;
     tls_free_errors(t);
-    pys__tls_register(t); /* (also frees the strings and detaches a kept exception at exit) */
+    pys__tls_register(t); /* the strings are freed, a kept exception detached at exit */
     t->nfail++;
     t->e_context = pys__strdup(fn ? fn : "");
     t->e_type = type;

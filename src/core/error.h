@@ -37,6 +37,9 @@ typedef struct pys__err_saved {
 } pys__err_saved;
 void pys__err_stash(pys__err_saved *s);
 void pys__err_unstash(pys__err_saved *s);
+/* At thread exit (core/runtime.c): frees this thread's error detail and
+ * detaches its kept exception. */
+void pys__err_tls_exit(pys__tls *t);
 /* pys_close, GIL held, calls on other threads all returned: drops every
  * kept exception (their tracebacks then read ""). */
 void pys__errors_close(void);

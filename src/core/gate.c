@@ -76,8 +76,6 @@
 bool pys__force_locking;
 
 _Atomic(struct pys__thr *) pys__thr_head;
-static pthread_key_t thr_key;
-static pthread_once_t thr_once = PTHREAD_ONCE_INIT;
 
 __attribute__((constructor)) static void force_locking_from_env(void)
 {
@@ -96,18 +94,12 @@ void pys__test_force_locking(bool on)
 
 /* ---- thread records ---------------------------------------------------------- */
 
-static void thr_release(void *p)
+void pys__thr_tls_exit(pys__tls *t)
 {
-    struct pys__thr *r = p;
-    pys__tls *t = pys__tls_get();
-    if (t->thr == r)
-        t->thr = NULL;
-    atomic_store_explicit(&r->owned, 0, memory_order_release);
-}
-
-static void thr_key_make(void)
-{
-    pthread_key_create(&thr_key, thr_release);
+    struct pys__thr *r = t->thr;
+    t->thr = NULL;
+    if (r)
+        atomic_store_explicit(&r->owned, 0, memory_order_release);
 }
 
 /* This thread's record, claimed on first use. NULL only when out of memory
@@ -133,9 +125,8 @@ static struct pys__thr *thr_claim(pys__tls *t)
 claimed:
     atomic_store_explicit(&r->ident, pys__api.PyThread_get_thread_ident(),
                           memory_order_relaxed);
-    pthread_once(&thr_once, thr_key_make);
-    pthread_setspecific(thr_key, r);
     t->thr = r;
+    pys__tls_register(t); /* handed back at thread exit */
     return r;
 }
 

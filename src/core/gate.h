@@ -87,10 +87,12 @@ void pys__threads_open(pys_runtime *rt);
  * no os.fork() is under way (see core/gate.c, "Thread-state births").
  * Returns what PyGILState_Ensure returns. Any thread, runtime open. */
 int pys__gilstate_ensure(pys_runtime *rt);
-/* core/gate.c: at thread exit (pthread key destructor of the tls), gives
+/* core/gate.c, at thread exit (core/runtime.c): pys__threads_tls_exit gives
  * back the thread state pyshim kept for this thread, if the runtime that
- * made it is still open. */
+ * made it is still open; pys__thr_tls_exit hands the thread's record back
+ * for reuse. */
 void pys__threads_tls_exit(pys__tls *t);
+void pys__thr_tls_exit(pys__tls *t);
 /* core/gate.c, for pys_close (state CLOSING already stored): fence, then
  * interrupt the calls in flight; pys__threads_in_flight counts the
  * outermost calls still in progress on other threads; once none are,

@@ -211,6 +211,21 @@ void pys__held_drop(pys__tls *t, int depth)
     }
 }
 
+void pys__h_tls_exit(pys__tls *t)
+{
+    atomic_fetch_sub_explicit(&pys__scopes_open, (long)t->scope_nmarks, memory_order_relaxed);
+    free(t->scope_ids);
+    free(t->scope_marks);
+    free(t->held); /* empty by now: every call level has ended */
+    free(t->held_depth);
+    t->held = NULL;
+    t->held_depth = NULL;
+    t->nheld = t->capheld = 0;
+    t->scope_ids = NULL;
+    t->scope_marks = NULL;
+    t->scope_n = t->scope_cap = t->scope_nmarks = t->scope_capmarks = 0;
+}
+
 /* Free-threaded lookup: the object is held (a strong reference taken under
  * the table lock) until this call level ends, so a pys_release of the same
  * handle on another thread cannot free it while this call uses it. */

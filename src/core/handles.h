@@ -7,6 +7,10 @@
 
 /* ---- handles ---------------------------------------------------------------- */
 
+/* At thread exit (core/runtime.c): frees this thread's scopes (their
+ * marks no longer count as open) and its held-object arrays. */
+void pys__h_tls_exit(pys__tls *t);
+
 /* Scope marks open on all threads (handles.c): while 0, making a handle
  * skips the look at this thread's scopes. */
 extern _Atomic long pys__scopes_open;

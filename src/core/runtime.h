@@ -247,7 +247,9 @@ static inline pys__tls *pys__tls_get(void)
 {
     return &pys__tls_state;
 }
-/* Frees heap memory held by this thread's state (called at thread exit). */
+/* Has this thread's state torn down at thread exit (core/runtime.c); cheap
+ * once done. Whoever gives t heap memory, a kept thread state or a record
+ * calls it. */
 void pys__tls_register(pys__tls *t);
 
 

@@ -39,8 +39,7 @@ struct pys_future {
     PyObject *capsule;     /* self of the done callback while armed (strong) */
     uint64_t epoch;        /* runtime epoch that made it */
     const char *origin;    /* static: the call that created it */
-    pys_error err;         /* detail once completed; strings below */
-    char *e_context, *e_type, *e_message, *e_traceback;
+    pys__owned_error err;  /* detail once completed */
     pys_future_fn cb;
     void *ud;
     bool cb_running;

@@ -64,8 +64,7 @@ pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, 
     f->origin = origin;
     f->cb = cb;
     f->ud = ud;
-    f->err = (pys_error){.code = PYS_OK, .context = "", .type = "", .message = "",
-                         .traceback = ""};
+    pys__oerr_free(&f->err); /* no error yet */
     pthread_mutex_lock(&g_async.mu);
     f->gnext = g_async.futures;
     if (f->gnext)
@@ -85,10 +84,7 @@ static void fut_free_memory(pys_future *f)
     if (f->gnext)
         f->gnext->gprev = f->gprev;
     pthread_mutex_unlock(&g_async.mu);
-    free(f->e_context);
-    free(f->e_type);
-    free(f->e_message);
-    free(f->e_traceback);
+    pys__oerr_free(&f->err);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cv);
     f->magic = 0;
@@ -156,12 +152,14 @@ void pys__fut_after_fork_child(pys_future *f)
     f->loop = NULL;
     f->lnext = f->lprev = NULL;
     f->cb = NULL;
-    f->err = (pys_error){.code = PYS_E_CANCELLED,
-                         .context = f->origin,
-                         .type = "",
-                         .message = "the coroutine was cancelled: its loop's thread is not in "
-                                    "this forked process",
-                         .traceback = ""};
+    /* Static text, no allocation in the fork's child handler: a pending
+     * future owns no strings yet. */
+    f->err.view = (pys_error){.code = PYS_E_CANCELLED,
+                              .context = f->origin,
+                              .type = "",
+                              .message = "the coroutine was cancelled: its loop's thread is not "
+                                         "in this forked process",
+                              .traceback = ""};
     f->refs--; /* the Python side's: it never reports here */
     atomic_store(&f->status, PYS_FUTURE_CANCELLED);
     atomic_store(&f->settled, PYS_FUTURE_CANCELLED);
@@ -201,15 +199,7 @@ static void record_exception(pys_future *f, PyObject *exc)
         pys__api.PyErr_Restore(type, exc, tb);
     }
     pys__fail_py(rt, f->origin);
-    const pys_error *e = pys__last_error_full(); /* the future carries the traceback */
-    f->e_context = pys__strdup(e->context);
-    f->e_type = pys__strdup(e->type);
-    f->e_message = pys__strdup(e->message);
-    f->e_traceback = pys__strdup(e->traceback);
-    f->err.code = e->code;
-    f->err.exit_code = e->exit_code;
-    f->err.exit_kind = e->exit_kind;
-    f->err.exit_value = e->exit_value;
+    pys__oerr_copy(&f->err, pys__last_error_full()); /* the future carries the traceback */
 }
 
 void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, const char *why)
@@ -227,19 +217,13 @@ void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, 
         record_exception(f, exc);
     } else if (status != PYS_FUTURE_FINISHED) {
         status = PYS_FUTURE_CANCELLED;
-        f->err.code = PYS_E_CANCELLED;
-        f->e_context = pys__strdup(f->origin);
-        f->e_type = pys__strdup("");
-        f->e_message = pys__asprintf("%s: the coroutine was cancelled%s%s", f->origin,
-                                     why ? ": " : "", why ? why : "");
-        f->e_traceback = pys__strdup("");
+        pys__oerr_set(&f->err, PYS_E_CANCELLED, pys__strdup(f->origin), NULL,
+                      pys__asprintf("%s: the coroutine was cancelled%s%s", f->origin,
+                                    why ? ": " : "", why ? why : ""),
+                      NULL);
     } else {
-        f->e_context = pys__strdup(f->origin);
+        pys__oerr_set(&f->err, PYS_OK, pys__strdup(f->origin), NULL, NULL, NULL);
     }
-    f->err.context = f->e_context ? f->e_context : "";
-    f->err.type = f->e_type ? f->e_type : "";
-    f->err.message = f->e_message ? f->e_message : pys_strerror(f->err.code);
-    f->err.traceback = f->e_traceback ? f->e_traceback : "";
 
     /* Leave the loop's pending list. */
     pys_loop *L = f->loop;
@@ -367,16 +351,7 @@ static bool fut_valid(const pys_future *f, const char *fn)
 /* Copies f's error detail into this thread's error; returns its code. */
 static int fut_set_thread_error(const pys_future *f)
 {
-    int code = pys__fail(f->err.context, f->err.code, "%s", f->err.message);
-    pys__tls *t = pys__tls_get();
-    t->e_type = pys__strdup(f->err.type);
-    t->e_traceback = pys__strdup(f->err.traceback);
-    t->err.type = t->e_type ? t->e_type : "";
-    t->err.traceback = t->e_traceback ? t->e_traceback : "";
-    t->err.exit_code = f->err.exit_code;
-    t->err.exit_kind = f->err.exit_kind;
-    t->err.exit_value = f->err.exit_value;
-    return code;
+    return pys__fail_copy(&f->err.view);
 }
 
 static int outcome(const pys_future *f, int status)
@@ -453,7 +428,7 @@ const pys_error *pys_future_error(const pys_future *f)
         return NULL;
     if (atomic_load_explicit(&f->status, memory_order_acquire) == PYS_FUTURE_PENDING)
         return NULL;
-    return &f->err;
+    return &f->err.view;
 }
 
 pys_obj pys_future_result(pys_future *f)

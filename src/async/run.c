@@ -28,7 +28,7 @@ static int fail_run(pys_runtime *rt, pys__async *st, const char *fn)
     bool cancelled = pys__api.PyErr_ExceptionMatches(st->cancelled_exc);
     int code = pys__fail_py(rt, fn);
     if (cancelled && code == PYS_E_PYTHON) {
-        pys__tls_get()->err.code = PYS_E_CANCELLED;
+        pys__tls_get()->err.view.code = PYS_E_CANCELLED;
         code = PYS_E_CANCELLED;
     }
     return code;

@@ -631,7 +631,7 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
         if (pys__api.PyErr_ExceptionMatches(PYS__EXC(BufferError)) ||
             pys__api.PyErr_ExceptionMatches(PYS__EXC(ValueError))) {
             pys__fail_py(rt, fn); /* keeps the exporter's message ("not C-contiguous") */
-            pys__tls_get()->err.code = PYS_E_VALUE;
+            pys__tls_get()->err.view.code = PYS_E_VALUE;
             rc = PYS_E_VALUE;
         } else {
             rc = pys__fail_py(rt, fn);

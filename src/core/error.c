@@ -183,25 +183,76 @@ void pys__errors_close(void)
     }
 }
 
+/* ---- owned errors ------------------------------------------------------------- */
+
+void pys__oerr_free(pys__owned_error *o)
+{
+    free(o->context);
+    free(o->type);
+    free(o->message);
+    free(o->traceback);
+    if (o->searched) {
+        for (size_t i = 0; i < o->view.nsearched; i++)
+            free(o->searched[i]);
+        free(o->searched);
+    }
+    *o = (pys__owned_error){
+        .view = {.code = PYS_OK, .context = "", .type = "", .message = "", .traceback = ""}};
+}
+
+void pys__oerr_set(pys__owned_error *o, int code, char *context, char *type, char *message,
+                   char *traceback)
+{
+    pys__oerr_free(o);
+    o->context = context;
+    o->type = type;
+    o->message = message;
+    o->traceback = traceback;
+    o->view.code = code;
+    o->view.context = context ? context : "";
+    o->view.type = type ? type : "";
+    o->view.message = message ? message : pys_strerror(code);
+    o->view.traceback = traceback ? traceback : "";
+}
+
+/* Gives o copies of n searched paths (none when out of memory). */
+static void oerr_searched(pys__owned_error *o, const char *const *searched, size_t n)
+{
+    if (!n || !(o->searched = calloc(n, sizeof(char *))))
+        return;
+    for (size_t i = 0; i < n; i++)
+        o->searched[i] = pys__strdup(searched[i]);
+    o->view.searched = (const char *const *)o->searched;
+    o->view.nsearched = n;
+}
+
+/* Replaces o's traceback with text (taken; NULL keeps the old one). */
+static void oerr_traceback(pys__owned_error *o, char *text)
+{
+    if (!text)
+        return;
+    free(o->traceback);
+    o->traceback = text;
+    o->view.traceback = text;
+}
+
+void pys__oerr_copy(pys__owned_error *o, const pys_error *e)
+{
+    pys__oerr_set(o, e->code, pys__strdup(e->context ? e->context : ""), pys__strdup(e->type),
+                  pys__strdup(e->message), pys__strdup(e->traceback));
+    o->view.exit_code = e->exit_code;
+    o->view.exit_kind = e->exit_kind;
+    o->view.exit_value = e->exit_value;
+    oerr_searched(o, e->searched, e->nsearched);
+}
+
 /* ---- the detail --------------------------------------------------------------- */
 
 static void tls_free_errors(pys__tls *t)
 {
     kept_detach(t);
     t->err_gen++;
-    free(t->e_context);
-    free(t->e_type);
-    free(t->e_message);
-    free(t->e_traceback);
-    if (t->e_searched) {
-        for (size_t i = 0; i < t->err.nsearched; i++)
-            free(t->e_searched[i]);
-        free(t->e_searched);
-    }
-    t->e_context = t->e_type = t->e_message = t->e_traceback = NULL;
-    t->e_searched = NULL;
-    t->err = (pys_error){.code = PYS_OK, .context = "", .type = "", .message = "",
-                         .traceback = ""};
+    pys__oerr_free(&t->err);
 }
 
 void pys__err_tls_exit(pys__tls *t)
@@ -214,9 +265,9 @@ static void format_pending(pys__tls *t);
 const pys_error *pys__err_peek(void)
 {
     pys__tls *t = &pys__tls_state;
-    if (!t->err.context)
+    if (!t->err.view.context)
         tls_free_errors(t);
-    return &t->err;
+    return &t->err.view;
 }
 
 const pys_error *pys_last_error_brief(void)
@@ -227,30 +278,23 @@ const pys_error *pys_last_error_brief(void)
 const pys_error *(pys_last_error)(void)
 {
     pys__tls *t = &pys__tls_state;
-    if (!t->err.context)
+    if (!t->err.view.context)
         tls_free_errors(t);
     if (t->kept)
         format_pending(t);
-    return &t->err;
+    return &t->err.view;
 }
 
 void pys__err_stash(pys__err_saved *s)
 {
     pys__tls *t = &pys__tls_state;
-    if (!t->err.context)
+    if (!t->err.view.context)
         tls_free_errors(t);
     s->err = t->err;
-    s->context = t->e_context;
-    s->type = t->e_type;
-    s->message = t->e_message;
-    s->traceback = t->e_traceback;
-    s->searched = t->e_searched;
     s->kept = t->kept;
     s->gen = t->err_gen;
-    t->e_context = t->e_type = t->e_message = t->e_traceback = NULL;
-    t->e_searched = NULL;
+    t->err = (pys__owned_error){0};
     t->kept = NULL;
-    t->err = (pys_error){0};
     tls_free_errors(t);
 }
 
@@ -259,11 +303,6 @@ void pys__err_unstash(pys__err_saved *s)
     pys__tls *t = &pys__tls_state;
     tls_free_errors(t);
     t->err = s->err;
-    t->e_context = s->context;
-    t->e_type = s->type;
-    t->e_message = s->message;
-    t->e_traceback = s->traceback;
-    t->e_searched = s->searched;
     t->kept = s->kept;
     t->err_gen = s->gen;
 }
@@ -303,15 +342,17 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
     tls_free_errors(t);
     pys__tls_register(t); /* the strings are freed, a kept exception detached at exit */
     t->nfail++;
-    t->e_context = pys__strdup(fn ? fn : "");
-    t->e_type = type;
-    t->e_message = message;
-    t->e_traceback = traceback;
-    t->err.code = code;
-    t->err.context = t->e_context ? t->e_context : "";
-    t->err.type = type ? type : "";
-    t->err.message = message ? message : pys_strerror(code);
-    t->err.traceback = traceback ? traceback : "";
+    pys__oerr_set(&t->err, code, pys__strdup(fn ? fn : ""), type, message, traceback);
+}
+
+int pys__fail_copy(const pys_error *e)
+{
+    pys__tls *t = &pys__tls_state;
+    tls_free_errors(t);
+    pys__tls_register(t);
+    t->nfail++;
+    pys__oerr_copy(&t->err, e);
+    return e->code;
 }
 
 int pys__fail(const char *fn, int code, const char *fmt, ...)
@@ -344,16 +385,7 @@ int pys__fail_diag(const char *fn, const pys__diag *d)
 {
     int code = d->code ? d->code : PYS_E_INTERNAL;
     set_error(fn, code, NULL, pys__strdup(d->message ? d->message : pys_strerror(code)), NULL);
-    pys__tls *t = &pys__tls_state;
-    if (d->nsearched) {
-        t->e_searched = calloc(d->nsearched, sizeof(char *));
-        if (t->e_searched) {
-            for (size_t i = 0; i < d->nsearched; i++)
-                t->e_searched[i] = pys__strdup(d->searched[i]);
-            t->err.searched = (const char *const *)t->e_searched;
-            t->err.nsearched = d->nsearched;
-        }
-    }
+    oerr_searched(&pys__tls_state.err, (const char *const *)d->searched, d->nsearched);
     return code;
 }
 
@@ -708,16 +740,13 @@ static void format_pending(pys__tls *t)
     uint64_t gen = t->err_gen;
     PyObject *type, *value, *tb;
     if (kept_take(t, &type, &value, &tb)) {
-        char *line = pys__strdup(t->err.message);
+        char *line = pys__strdup(t->err.view.message);
         char *text = format_traceback(rt, type, value, tb, line);
         free(line);
-        if (t->err_gen == gen && text) {
-            free(t->e_traceback);
-            t->e_traceback = text;
-            t->err.traceback = text;
-        } else {
+        if (t->err_gen == gen)
+            oerr_traceback(&t->err, text);
+        else
             free(text);
-        }
         pys__api.Py_DecRef(type);
         pys__api.Py_DecRef(value);
         if (tb)
@@ -835,19 +864,15 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
                                : pys__strdup(tname);
     free(msg);
     set_error(fn, code, pys__strdup(tname), full, NULL);
-    t->err.exit_code = exit.os;
-    t->err.exit_kind = exit.kind;
-    t->err.exit_value = exit.value;
+    t->err.view.exit_code = exit.os;
+    t->err.view.exit_kind = exit.kind;
+    t->err.view.exit_value = exit.value;
     /* The traceback is formatted when asked for (pys_last_error). */
     if (tb && kept_keep(t, type, value, tb))
         return code;
     if (tb) {
         /* Out of memory for the node: format now. */
-        char *trace = format_traceback(rt, type, value, tb, t->err.message);
-        if (trace) {
-            t->e_traceback = trace;
-            t->err.traceback = trace;
-        }
+        oerr_traceback(&t->err, format_traceback(rt, type, value, tb, t->err.view.message));
         pys__api.Py_DecRef(tb);
     }
     pys__api.Py_DecRef(type);

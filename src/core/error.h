@@ -8,6 +8,21 @@
 
 /* ---- errors ---------------------------------------------------------------- */
 
+/* The owned copy of a pys_error (core/runtime.h). */
+/* Frees o's strings; o then reads as no error (PYS_OK, "" strings). */
+void pys__oerr_free(pys__owned_error *o);
+/* Replaces o: code and the given strings, which o takes (malloc'd, or
+ * NULL: "" then, and a NULL message reads pys_strerror(code)); no exit
+ * status, nothing searched. */
+void pys__oerr_set(pys__owned_error *o, int code, char *context, char *type, char *message,
+                   char *traceback);
+/* Replaces o with a copy of e (every string, the searched paths and the
+ * exit status); e is not o's own view. */
+void pys__oerr_copy(pys__owned_error *o, const pys_error *e);
+/* Sets this thread's error to a copy of e, as a new failure (pys__fail);
+ * e is not this thread's own error. Returns e->code. */
+int pys__fail_copy(const pys_error *e);
+
 /* Sets this thread's error (no Python involved). Returns code. */
 int pys__fail(const char *fn, int code, const char *fmt, ...) PYS__PRINTF(3, 4);
 /* Turns the pending Python exception into this thread's error and clears
@@ -29,9 +44,7 @@ static inline const pys_error *pys__last_error_full(void)
  * puts it back, dropping whatever detail was set meanwhile; for code that
  * must fail internally without touching the caller's detail. */
 typedef struct pys__err_saved {
-    pys_error err;
-    char *context, *type, *message, *traceback;
-    char **searched;
+    pys__owned_error err;
     struct pys__kept *kept;
     uint64_t gen;
 } pys__err_saved;

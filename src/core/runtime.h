@@ -178,6 +178,16 @@ void pys__close_steps(pys_runtime *rt);
 
 /* ---- per-thread state ------------------------------------------------------ */
 
+/* A pys_error that owns its strings (a thread's error, a future's): view's
+ * pointers point at the copies below or at static text, never NULL once
+ * set; a zeroed one is not set yet (view.context NULL). Set, copied and
+ * freed by the functions in core/error.h. */
+typedef struct pys__owned_error {
+    pys_error view;
+    char *context, *type, *message, *traceback;
+    char **searched; /* view.nsearched entries */
+} pys__owned_error;
+
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
@@ -208,10 +218,8 @@ typedef struct pys__tls {
      * nfail counts the failures recorded on this thread, so code can tell
      * whether one happened since a point without clearing the detail
      * (which lives until the next failing call). */
-    pys_error err;
+    pys__owned_error err;
     uint64_t nfail;
-    char *e_context, *e_type, *e_message, *e_traceback;
-    char **e_searched;
     uint64_t err_gen;
     /* The exception behind err whose traceback is not formatted yet (see
      * error.c), or NULL. */

@@ -11,6 +11,7 @@
 
 #include "core/runtime.h"
 #include "core/gate.h"
+#include "core/list.h"
 
 #define PYS__FUT_MAGIC 0x66757475u  /* "futu" */
 #define PYS__LOOP_MAGIC 0x6c6f6f70u /* "loop" */
@@ -49,9 +50,9 @@ struct pys_future {
     pys_loop *owner;       /* the loop it was submitted to (immutable) */
     /* the loop's pending list (under that loop's mu) */
     pys_loop *loop;
-    pys_future *lnext, *lprev;
+    pys__link lnode;
     /* the global list (under g_async.mu) */
-    pys_future *gnext, *gprev;
+    pys__link gnode;
 };
 
 struct pys_loop {
@@ -67,15 +68,15 @@ struct pys_loop {
     bool stop_sent, joining, joined;
     bool internal;         /* the runtime's background loop */
     uint64_t epoch;
-    pys_future *pending;   /* submitted, not completed (under mu) */
-    pys_loop *gnext, *gprev, *snap_next;
-    bool registered;       /* in g_async.loops */
+    pys__list pending;     /* submitted, not completed (under mu) */
+    pys__link gnode;       /* on g_async.loops while running or not joined */
+    pys_loop *snap_next;
 };
 
 typedef struct pys__async_globals {
     pthread_mutex_t mu;
-    pys_loop *loops;       /* running or not yet joined */
-    pys_future *futures;   /* every live future */
+    pys__list loops;       /* running or not yet joined */
+    pys__list futures;     /* every live future */
 } pys__async_globals;
 extern pys__async_globals g_async;
 

@@ -66,10 +66,7 @@ pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, 
     f->ud = ud;
     pys__oerr_free(&f->err); /* no error yet */
     pthread_mutex_lock(&g_async.mu);
-    f->gnext = g_async.futures;
-    if (f->gnext)
-        f->gnext->gprev = f;
-    g_async.futures = f;
+    pys__list_push(&g_async.futures, &f->gnode);
     pthread_mutex_unlock(&g_async.mu);
     return f;
 }
@@ -77,12 +74,7 @@ pys_future *pys__fut_new(pys_runtime *rt, const char *origin, pys_future_fn cb, 
 static void fut_free_memory(pys_future *f)
 {
     pthread_mutex_lock(&g_async.mu);
-    if (f->gprev)
-        f->gprev->gnext = f->gnext;
-    else
-        g_async.futures = f->gnext;
-    if (f->gnext)
-        f->gnext->gprev = f->gprev;
+    pys__list_remove(&f->gnode);
     pthread_mutex_unlock(&g_async.mu);
     pys__oerr_free(&f->err);
     pthread_mutex_destroy(&f->mu);
@@ -150,7 +142,7 @@ void pys__fut_after_fork_child(pys_future *f)
         return;
     }
     f->loop = NULL;
-    f->lnext = f->lprev = NULL;
+    f->lnode = (pys__link){0}; /* its loop's list was made empty */
     f->cb = NULL;
     /* Static text, no allocation in the fork's child handler: a pending
      * future owns no strings yet. */
@@ -230,13 +222,7 @@ void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, 
     if (L) {
         pthread_mutex_lock(&L->mu);
         if (f->loop == L) {
-            if (f->lprev)
-                f->lprev->lnext = f->lnext;
-            else
-                L->pending = f->lnext;
-            if (f->lnext)
-                f->lnext->lprev = f->lprev;
-            f->lnext = f->lprev = NULL;
+            pys__list_remove(&f->lnode);
             f->loop = NULL;
         }
         pthread_mutex_unlock(&L->mu);
@@ -309,7 +295,9 @@ void pys__fut_close_all(pys_runtime *rt)
         PyObject *batch[64];
         size_t n = 0;
         pthread_mutex_lock(&g_async.mu);
-        for (pys_future *f = g_async.futures; f && n + 3 <= 64; f = f->gnext) {
+        PYS__LIST_EACH(pys_future, f, &g_async.futures, gnode) {
+            if (n + 3 > 64)
+                break;
             if (f->epoch != rt->ht.epoch)
                 continue;
             pthread_mutex_lock(&f->mu);

@@ -221,16 +221,16 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-    for (pys_loop *L = g_async.loops; L; L = L->gnext) {
+    PYS__LIST_EACH(pys_loop, L, &g_async.loops, gnode) {
         pthread_mutex_init(&L->mu, NULL);
         pthread_cond_init(&L->cv, NULL);
         L->accepting = false;
         L->users = 0;
         L->stop_sent = true;
         L->started = false; /* no thread to join here */
-        L->pending = NULL;
+        L->pending = (pys__list){0}; /* each future leaves it (pys__fut_after_fork_child) */
     }
-    for (pys_future *f = g_async.futures; f; f = f->gnext)
+    PYS__LIST_EACH(pys_future, f, &g_async.futures, gnode)
         pys__fut_after_fork_child(f);
     pthread_mutex_unlock(&g_async.mu);
 }
@@ -336,28 +336,14 @@ static void loop_unref(pys_loop *L)
 static void registry_add(pys_loop *L)
 {
     pthread_mutex_lock(&g_async.mu);
-    L->gnext = g_async.loops;
-    L->gprev = NULL;
-    if (L->gnext)
-        L->gnext->gprev = L;
-    g_async.loops = L;
-    L->registered = true;
+    pys__list_push(&g_async.loops, &L->gnode);
     pthread_mutex_unlock(&g_async.mu);
 }
 
 static void registry_remove(pys_loop *L)
 {
     pthread_mutex_lock(&g_async.mu);
-    if (L->registered) {
-        if (L->gprev)
-            L->gprev->gnext = L->gnext;
-        else
-            g_async.loops = L->gnext;
-        if (L->gnext)
-            L->gnext->gprev = L->gprev;
-        L->gnext = L->gprev = NULL;
-        L->registered = false;
-    }
+    pys__list_remove(&L->gnode);
     pthread_mutex_unlock(&g_async.mu);
 }
 
@@ -469,7 +455,7 @@ static void *loop_main(void *arg)
      * or a shutdown that failed) completes as cancelled. */
     for (;;) {
         pthread_mutex_lock(&L->mu);
-        pys_future *f = L->pending;
+        pys_future *f = PYS__LIST_FIRST(pys_future, &L->pending, lnode);
         pthread_mutex_unlock(&L->mu);
         if (!f)
             break;
@@ -629,10 +615,7 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     f->loop = L;
     f->loop_thread = L->thread;
     f->loop_thread_set = true;
-    f->lnext = L->pending;
-    if (f->lnext)
-        f->lnext->lprev = f;
-    L->pending = f;
+    pys__list_push(&L->pending, &f->lnode);
     PyObject *pyloop = L->pyloop; /* stable while we are counted in */
     pthread_mutex_unlock(&L->mu);
 
@@ -640,14 +623,8 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
 
     pthread_mutex_lock(&L->mu);
     if (!job && f->loop == L) {
-        if (f->lprev)
-            f->lprev->lnext = f->lnext;
-        else
-            L->pending = f->lnext;
-        if (f->lnext)
-            f->lnext->lprev = f->lprev;
+        pys__list_remove(&f->lnode);
         f->loop = NULL;
-        f->lnext = f->lprev = NULL;
     }
     if (--L->users == 0)
         pthread_cond_broadcast(&L->cv);
@@ -903,10 +880,12 @@ static void async_close(pys_runtime *rt)
     pthread_mutex_lock(&g_async.mu);
     pys__async *st = rt->async;
     pys_loop *snap = NULL;
-    for (pys_loop *L = st ? g_async.loops : NULL; L; L = L->gnext) {
-        atomic_fetch_add(&L->refs, 1);
-        L->snap_next = snap;
-        snap = L;
+    if (st) {
+        PYS__LIST_EACH(pys_loop, L, &g_async.loops, gnode) {
+            atomic_fetch_add(&L->refs, 1);
+            L->snap_next = snap;
+            snap = L;
+        }
     }
     pthread_mutex_unlock(&g_async.mu);
     if (!st)

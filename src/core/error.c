@@ -30,6 +30,7 @@
 #include "core/handles.h"
 #include "core/types.h"
 #include "core/call.h"
+#include "core/list.h"
 
 _Thread_local pys__tls pys__tls_state;
 
@@ -38,23 +39,12 @@ _Thread_local pys__tls pys__tls_state;
 struct pys__kept {
     PyObject *type, *value, *tb; /* strong; all NULL once dropped by pys_close */
     bool orphan;                 /* its thread will not ask for it */
-    struct pys__kept *prev, *next; /* on kept_list while it holds objects */
+    pys__link link;              /* on kept_list while it holds objects */
 };
 
 static pthread_mutex_t kept_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct pys__kept *kept_list;
+static pys__list kept_list;
 static _Atomic size_t kept_orphans;
-
-static void kept_unlink(struct pys__kept *n)
-{
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        kept_list = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    n->prev = n->next = NULL;
-}
 
 /* This thread no longer needs its kept exception: make it an orphan (the
  * next failure with the GIL drops it). Any thread, no GIL needed. */
@@ -91,11 +81,11 @@ static void kept_drain(void)
 {
     while (atomic_load_explicit(&kept_orphans, memory_order_relaxed) > 0) {
         pthread_mutex_lock(&kept_mu);
-        struct pys__kept *n = kept_list;
+        struct pys__kept *n = PYS__LIST_FIRST(struct pys__kept, &kept_list, link);
         while (n && !n->orphan)
-            n = n->next;
+            n = PYS__LIST_NEXT(struct pys__kept, n, link);
         if (n) {
-            kept_unlink(n);
+            pys__list_remove(&n->link);
             atomic_fetch_sub(&kept_orphans, 1);
         }
         pthread_mutex_unlock(&kept_mu);
@@ -118,10 +108,7 @@ static bool kept_keep(pys__tls *t, PyObject *type, PyObject *value, PyObject *tb
     n->value = value;
     n->tb = tb;
     pthread_mutex_lock(&kept_mu);
-    n->next = kept_list;
-    if (kept_list)
-        kept_list->prev = n;
-    kept_list = n;
+    pys__list_push(&kept_list, &n->link);
     pthread_mutex_unlock(&kept_mu);
     t->kept = n;
     return true;
@@ -137,7 +124,7 @@ static bool kept_take(pys__tls *t, PyObject **type, PyObject **value, PyObject *
     pthread_mutex_lock(&kept_mu);
     bool live = n->type != NULL;
     if (live)
-        kept_unlink(n);
+        pys__list_remove(&n->link);
     pthread_mutex_unlock(&kept_mu);
     *type = n->type;
     *value = n->value;
@@ -151,11 +138,11 @@ void pys__errors_close(void)
     /* Calls on other threads have all returned: no node is being taken.
      * A node still owned by its thread is emptied (its thread frees it);
      * its objects move to a node of their own, released below. */
-    struct pys__kept *drop = NULL;
+    pys__list drop = {0};
     pthread_mutex_lock(&kept_mu);
-    while (kept_list) {
-        struct pys__kept *n = kept_list;
-        kept_unlink(n);
+    struct pys__kept *n;
+    while ((n = PYS__LIST_FIRST(struct pys__kept, &kept_list, link))) {
+        pys__list_remove(&n->link);
         if (n->orphan) {
             atomic_fetch_sub(&kept_orphans, 1);
         } else {
@@ -168,15 +155,12 @@ void pys__errors_close(void)
             n->type = n->value = n->tb = NULL;
             n = m;
         }
-        if (n) {
-            n->next = drop;
-            drop = n;
-        }
+        if (n)
+            pys__list_push(&drop, &n->link);
     }
     pthread_mutex_unlock(&kept_mu);
-    while (drop) {
-        struct pys__kept *n = drop;
-        drop = n->next;
+    while ((n = PYS__LIST_FIRST(struct pys__kept, &drop, link))) {
+        pys__list_remove(&n->link);
         kept_release(n);
         if (pys__api.PyErr_Occurred())
             pys__api.PyErr_Clear();

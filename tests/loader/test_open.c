@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "loader/capi.h"
+#include "loader/choose.h"
 #include "loader/loader.h"
 #include "pyshim_test.h"
 #include "wheel.h"
@@ -559,4 +560,89 @@ Test(open, fake_untested_version_missing_symbol)
     cr_assert(strstr(m, "PyDict_New"), "%s", m);
     cr_assert(strstr(m, "newer than the tested range"), "%s", m);
     cr_assert_null(rt);
+}
+
+/* ---- choosing: pys__choose and pys__choice_load ------------------------------------------- */
+
+/* The prefix of a fake tree's library ROOT/lib/NAME. */
+static void tree_root(const char *lib, char *root, size_t n)
+{
+    snprintf(root, n, "%s", lib);
+    char *cut = strstr(root, "/lib/");
+    cr_assert_not_null(cut, "%s", lib);
+    *cut = '\0';
+}
+
+/* An explicit library with no stdlib found beside it: the choice names the
+ * conventional prefix (PREFIX/lib/libpython) as home and stdlib place, and
+ * once loaded the interpreter after the version the library reports. */
+Test(choose, explicit_library_guesses_prefix_and_interpreter)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE316");
+    cr_assert_not_null(fake, "PYSHIM_TEST_FAKE316 not set (run through meson test)");
+    const char *lib = fake_tree(fake, "libpython-custom.so", NULL);
+    char root[2048];
+    tree_root(lib, root, sizeof root);
+    pys__choose_in in = {.probe = {.library_path = lib}, .utf8_mode = -1};
+    pys__choice ch;
+    pys__diag d = {0};
+    cr_assert_eq(pys__choose(&in, &ch, &d), PYS_OK, "%s", d.message);
+    cr_assert_not_null(ch.lib);
+    cr_assert_eq(ch.lib->source, PYS__SRC_EXPLICIT);
+    cr_assert_str_eq(ch.library, lib);
+    cr_assert_null(ch.venv);
+    cr_assert_str_eq(ch.init.home, root);
+    cr_assert_str_eq(ch.init.stdlib_prefix, root);
+    cr_assert_null(ch.init.executable, "no interpreter beside it: named once loaded");
+    cr_assert_eq(ch.init.utf8_mode, -1);
+    cr_assert_eq(pys__choice_load(&ch, false, &d), PYS_OK, "%s", d.message);
+    cr_assert(ch.li.untested);
+    cr_assert_eq(ch.init.version, 0x0310);
+    cr_assert(!ch.init.free_threaded);
+    char exe[2100];
+    snprintf(exe, sizeof exe, "%s/bin/python3.16", root);
+    cr_assert_str_eq(ch.init.executable, exe);
+    pys__choice_free(&ch);
+    pys__choice_free(&ch); /* zeroed: a no-op */
+    pys__diag_free(&d);
+}
+
+/* uv_project with dependencies: refused before anything is searched,
+ * synced or built. */
+Test(choose, uv_project_with_dependencies_is_refused_first)
+{
+    const char *deps[] = {"x", NULL};
+    pys__choose_in in = {.probe = {.library_path = "/nonexistent/libpython3.12.so"},
+                         .uv_project = "/nonexistent", .dependencies = deps};
+    pys__choice ch;
+    pys__diag d = {0};
+    unsigned long spawns = pys__spawn_count();
+    cr_assert_eq(pys__choose(&in, &ch, &d), PYS_E_ARG);
+    cr_assert(strstr(d.message, "uv_project and dependencies cannot be combined"), "%s",
+              d.message);
+    cr_assert_eq(pys__spawn_count(), spawns);
+    cr_assert_null(ch.lib);
+    cr_assert_eq(d.nsearched, 0, "nothing was searched");
+    pys__choice_free(&ch);
+    pys__diag_free(&d);
+}
+
+/* Dependencies are installed with the chosen install's interpreter: an
+ * install without one is a clear PYS_E_DEPS, with nothing started. */
+Test(choose, dependencies_need_an_interpreter)
+{
+    const char *fake = getenv("PYSHIM_TEST_FAKE312");
+    cr_assert_not_null(fake);
+    const char *lib = fake_tree(fake, "libpython3.12.so.1.0", "3.12");
+    const char *deps[] = {"six", NULL};
+    pys__choose_in in = {.probe = {.library_path = lib}, .dependencies = deps};
+    pys__choice ch;
+    pys__diag d = {0};
+    unsigned long spawns = pys__spawn_count();
+    cr_assert_eq(pys__choose(&in, &ch, &d), PYS_E_DEPS, "%s", d.message);
+    cr_assert(strstr(d.message, "dependencies need the interpreter of"), "%s", d.message);
+    cr_assert(strstr(d.message, lib), "%s", d.message);
+    cr_assert_eq(pys__spawn_count(), spawns);
+    pys__choice_free(&ch);
+    pys__diag_free(&d);
 }

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "loader/init.h"
+#include "loader/choose.h"
 #include "core/runtime.h"
 #include "core/gate.h"
 #include "core/watchdog.h"
@@ -64,7 +64,28 @@ static void open_fork_register(void)
 }
 static bool main_ran; /* pys_main finalised Python: no runtime after it */
 
-/* ---- the public probe ------------------------------------------------------- */
+/* ---- options ---------------------------------------------------------------------- */
+
+/* Every default of pys_options, in one place (sokol's _sg_desc_defaults):
+ * *out is a copy of *in (NULL: all zero) with each zero field that has a
+ * default given it. pys_open, pys_main and pys_probe use only this copy.
+ * Fields whose zero means "Python decides" (utf8_mode, coerce_c_locale) or
+ * "search" (library_path, python, venv) stay as given. */
+static void options_resolve(const pys_options *in, pys_options *out)
+{
+    static const char *const default_argv[] = {"", NULL};
+    *out = in ? *in : (pys_options){0};
+    if (!out->bridge_module)
+        out->bridge_module = "c_bridge";
+    if (!out->argv)
+        out->argv = default_argv;
+    if (!out->refuse_untested && !out->ignore_environment) {
+        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
+        out->refuse_untested = ru && *ru && strcmp(ru, "0") != 0;
+    }
+}
+
+/* ---- the public probe ------------------------------------------------------------------ */
 
 struct pys_probe_result {
     pys__probe probe;
@@ -72,21 +93,19 @@ struct pys_probe_result {
     pys_probe_step *steps;
 };
 
-static void probe_opts_from(const pys_options *o, pys__probe_opts *po)
+/* The search that resolved options *ro ask for. */
+static pys__probe_opts probe_opts(const pys_options *ro)
 {
-    static const pys_options zero;
-    if (!o)
-        o = &zero;
-    *po = (pys__probe_opts){
-        .library_path = o->library_path,
-        .python = o->python,
-        .venv = o->venv,
-        .prefer_uv = o->prefer_uv,
-        .use_env = !o->ignore_environment,
-        .refuse_untested = o->refuse_untested,
-        .project_dir = o->project_dir,
-        .project_venv = o->project_venv,
-        .prefer_newest = o->prefer_newest,
+    return (pys__probe_opts){
+        .library_path = ro->library_path,
+        .python = ro->python,
+        .venv = ro->venv,
+        .prefer_uv = ro->prefer_uv,
+        .use_env = !ro->ignore_environment,
+        .refuse_untested = ro->refuse_untested,
+        .project_dir = ro->project_dir,
+        .project_venv = ro->project_venv,
+        .prefer_newest = ro->prefer_newest,
     };
 }
 
@@ -98,8 +117,9 @@ int pys_probe(const pys_options *opts, pys_probe_result **out)
     pys_probe_result *r = calloc(1, sizeof *r);
     if (!r)
         return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
-    pys__probe_opts po;
-    probe_opts_from(opts, &po);
+    pys_options ro;
+    options_resolve(opts, &ro);
+    pys__probe_opts po = probe_opts(&ro);
     pys__diag d = {0};
     int rc = pys__probe_run(&po, &r->probe, &d);
     if (rc != PYS_OK && rc != PYS_E_NOTFOUND) {
@@ -244,10 +264,10 @@ static char *sys_str(const char *name)
     return pys__strdup(u);
 }
 
-int pys_set_argv(pys_runtime *rt, const char *const *argv)
+/* Sets sys.argv (NULL or empty: [""]). GIL held. PYS_OK, or the error
+ * set for fn. */
+static int argv_set(pys_runtime *rt, const char *const *argv, const char *fn)
 {
-    if (!pys__begin(rt, __func__))
-        return pys_last_error()->code;
     int rc = PYS_OK;
     PyObject *list = pys__api.PyList_New(0);
     for (size_t i = 0; list && argv && argv[i]; i++) {
@@ -268,9 +288,17 @@ int pys_set_argv(pys_runtime *rt, const char *const *argv)
         pys__api.Py_DecRef(empty);
     }
     if (!list || pys__api.PySys_SetObject("argv", list) < 0)
-        rc = pys__fail_py(rt, __func__);
+        rc = pys__fail_py(rt, fn);
     if (list)
         pys__api.Py_DecRef(list);
+    return rc;
+}
+
+int pys_set_argv(pys_runtime *rt, const char *const *argv)
+{
+    if (!pys__begin(rt, __func__))
+        return pys_last_error()->code;
+    int rc = argv_set(rt, argv, __func__);
     pys__end(rt);
     return rc;
 }
@@ -376,222 +404,103 @@ static int post_init(pys_runtime *rt, const pys_options *o)
     rt->s_prefix = sys_str("prefix");
     rt->s_base_prefix = sys_str("base_prefix");
     rt->s_version = pys__strdup(pys__api.Py_GetVersion());
-    return PYS_OK;
+    return argv_set(rt, o->argv, "pys_open");
 }
 
-/* Chooses the Python to load: a uv project's .venv (after `uv sync`), or the
- * probe's choice, or, with dependencies, the cached venv built for them on
- * top of the probe's choice. *venv_hold owns a venv path the probe options
- * point at. */
-static int open_choose(const pys_options *o, pys__probe_opts *po, pys__probe *probe,
-                       char **venv_hold, pys__diag *d)
+/* ro's logger's line (no runtime exists yet). */
+static void prepare_log(const pys_options *ro, pys_log_level level, const char *fmt, ...)
+    PYS__PRINTF(3, 4);
+static void prepare_log(const pys_options *ro, pys_log_level level, const char *fmt, ...)
 {
-    bool have_deps = o->dependencies && o->dependencies[0];
-    if (o->uv_project && have_deps)
-        return pys__diag_set(d, PYS_E_ARG,
-                             "uv_project and dependencies cannot be combined: list the "
-                             "dependencies in the project's pyproject.toml");
-    if (o->uv_project) {
-        const char *pin = po->python;
-        if (!pin && po->use_env)
-            pin = getenv("PYSHIM_PYTHON_VERSION");
-        int rc = pys__uv_sync(o->uv_project, pin, venv_hold, d);
-        if (rc != PYS_OK)
-            return rc;
-        po->venv = *venv_hold;
-    }
-    int rc = pys__probe_run(po, probe, d);
-    if (rc != PYS_OK || !have_deps)
-        return rc;
-    const pys__candidate *c = &probe->v[probe->chosen];
-    if (!c->executable)
-        return pys__diag_set(d, PYS_E_DEPS,
-                             "dependencies need the interpreter of %s, but none was found "
-                             "beside it",
-                             c->path);
-    pys__deps_req req = {
-        .python_executable = c->executable,
-        .major = c->major,
-        .minor = c->minor,
-        .free_threaded = c->free_threaded,
-        .requirements = o->dependencies,
-        .find_links = o->find_links,
-        .index_url = o->index_url,
-        .no_index = o->no_index,
-        .prefer_uv = o->prefer_uv,
-    };
-    char *venv = NULL;
-    rc = pys__deps_ensure(&req, &venv, d);
-    if (rc != PYS_OK)
-        return rc;
-    free(*venv_hold);
-    *venv_hold = venv;
-    pys__probe_free(probe);
-    po->venv = venv;
-    po->library_path = NULL;
-    po->use_env = false; /* the venv is now the explicit choice */
-    return pys__probe_run(po, probe, d);
-}
-
-/* What opening needs before CPython starts: the choice, the loaded table,
- * and the initialisation options. */
-typedef struct prepared {
-    pys__probe probe;
-    char *venv_hold, *exe_default, *guessed;
-    pys__init_opts io;
-    int version, micro;
-    pys__libinfo li; /* what the library says about itself */
-    bool ft, dbg;    /* its ABI flags: the library's own word wins over its file name */
-} prepared;
-
-static void prepared_free(prepared *p)
-{
-    pys__probe_free(&p->probe);
-    free(p->venv_hold);
-    free(p->exe_default);
-    free(p->guessed);
-    memset(p, 0, sizeof *p);
-}
-
-/* o->logger's line (no runtime exists yet). */
-static void prepare_log(const pys_options *o, pys_log_level level, const char *fmt, ...)
-{
-    if (!o->logger)
+    if (!ro->logger)
         return;
     va_list ap;
     va_start(ap, fmt);
     char *s = pys__vasprintf(fmt, ap);
     va_end(ap);
     if (s)
-        o->logger(level, s, o->logger_userdata);
+        ro->logger(level, s, ro->logger_userdata);
     free(s);
 }
 
-/* Chooses and loads the Python; fills *p (always; free with
- * prepared_free). A Python newer than the tested range is refused with
- * refuse_untested / PYSHIM_REFUSE_UNTESTED, else loaded with a warning. */
-static int open_prepare(const pys_options *o, prepared *p, pys__diag *d)
+/* Chooses and loads the Python for the resolved options *ro (pys_open,
+ * pys_main); *ch is always initialised (free with pys__choice_free). A
+ * Python newer than the tested range is refused with refuse_untested, else
+ * loaded with a warning. Errors are in d. */
+static int choose_python(const pys_options *ro, pys__choice *ch, pys__diag *d)
 {
-    memset(p, 0, sizeof *p);
-    pys__probe_opts po;
-    probe_opts_from(o, &po);
-    int rc = open_choose(o, &po, &p->probe, &p->venv_hold, d);
-    if (rc != PYS_OK)
-        return rc;
-    const pys__candidate *c = &p->probe.v[p->probe.chosen];
-    bool refuse = o->refuse_untested;
-    if (!refuse && !o->ignore_environment) {
-        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
-        refuse = ru && *ru && strcmp(ru, "0") != 0;
-    }
-    rc = pys__capi_load(c->realpath ? c->realpath : c->path, c->major, c->minor, refuse, &p->li,
-                        d);
-    if (rc != PYS_OK)
-        return rc;
-    p->version = p->li.version;
-    p->micro = p->li.micro;
-    if (p->li.untested)
-        prepare_log(o, PYS_LOG_WARN,
+    pys__choose_in in = {
+        .probe = probe_opts(ro),
+        .uv_project = ro->uv_project,
+        .dependencies = ro->dependencies,
+        .find_links = ro->find_links,
+        .index_url = ro->index_url,
+        .no_index = ro->no_index,
+        .install_signal_handlers = ro->install_signal_handlers,
+        .utf8_mode = ro->utf8_mode,
+        .coerce_c_locale = ro->coerce_c_locale,
+    };
+    int rc = pys__choose(&in, ch, d);
+    if (rc == PYS_OK)
+        rc = pys__choice_load(ch, ro->refuse_untested, d);
+    if (rc == PYS_OK && ch->li.untested)
+        prepare_log(ro, PYS_LOG_WARN,
                     "Python %d.%d is an untested version (newer than the tested range 3.%d to "
                     "3.%d); every required C-API symbol resolved, so it is loaded; set "
                     "refuse_untested / PYSHIM_REFUSE_UNTESTED=1 to refuse it",
-                    p->version >> 8, p->version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
-    p->ft = c->free_threaded || (p->li.abi & PYS__ABI_T);
-    p->dbg = c->debug || (p->li.abi & PYS__ABI_D);
-    const char *prefix = c->prefix;
-    if (!prefix) {
-        /* An explicit library with no stdlib found beside it: check the
-         * conventional place (<prefix>/lib/libpython -> <prefix>) so the
-         * error names a real path, before CPython could exit(). */
-        char *dir = pys__path_dir(c->realpath ? c->realpath : c->path);
-        p->guessed = dir ? pys__path_dir(dir) : NULL;
-        free(dir);
-        prefix = p->guessed ? p->guessed : "/";
-    }
-    const char *exe = c->executable;
-    if (!exe) {
-        p->exe_default = pys__asprintf("%s/bin/python%d.%d%s%s", prefix, p->version >> 8,
-                                       p->version & 0xff, p->ft ? "t" : "", p->dbg ? "d" : "");
-        exe = p->exe_default;
-    }
-    p->io = (pys__init_opts){
-        .executable = p->probe.venv ? p->probe.venv_executable : exe,
-        .home = p->probe.venv ? NULL : prefix,
-        .stdlib_prefix = prefix,
-        .version = p->version,
-        .free_threaded = p->ft,
-        .install_signal_handlers = o->install_signal_handlers,
-        .utf8_mode = o->utf8_mode,
-        .coerce_c_locale = o->coerce_c_locale,
-    };
-    return PYS_OK;
+                    ch->li.version >> 8, ch->li.version & 0xff, PYS__MIN_MINOR, PYS__MAX_MINOR);
+    return rc;
 }
 
-int pys_open(const pys_options *opts, pys_runtime **out)
+/* Takes open_lock and marks the runtime OPENING, or refuses (PYS_E_STATE,
+ * error set, lock not held). */
+static int open_enter(pys_runtime *rt)
 {
-    static const pys_options zero;
-    const pys_options *o = opts ? opts : &zero;
-    if (!out)
-        return pys__fail(__func__, PYS_E_ARG, "pys_open: out is NULL");
-    *out = NULL;
-    if (pys__tls_get()->gil_depth > 0)
-        return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
-    if (pys__bridge_check(o) != PYS_OK)
-        return pys_last_error()->code;
     pthread_once(&open_fork_once, open_fork_register);
     open_lock_take();
-    pys_runtime *rt = &pys__the_runtime;
-    if (atomic_load(&rt->state) != PYS__ST_CLOSED) {
+    int rc = PYS_OK;
+    if (atomic_load(&rt->state) != PYS__ST_CLOSED)
+        rc = pys__fail("pys_open", PYS_E_STATE,
+                       "pys_open: a runtime is already open in this process "
+                       "(CPython allows one; close it first)");
+    else if (pys__threads_reopen_check("pys_open") != PYS_OK)
+        rc = PYS_E_STATE;
+    else if (main_ran)
+        rc = pys__fail("pys_open", PYS_E_STATE,
+                       "pys_open: pys_main ran Python to its end in this process");
+    if (rc != PYS_OK) {
         open_lock_give();
-        return pys__fail(__func__, PYS_E_STATE,
-                         "pys_open: a runtime is already open in this process "
-                         "(CPython allows one; close it first)");
-    }
-    if (pys__threads_reopen_check(__func__) != PYS_OK) {
-        open_lock_give();
-        return PYS_E_STATE;
-    }
-    if (main_ran) {
-        open_lock_give();
-        return pys__fail(__func__, PYS_E_STATE,
-                         "pys_open: pys_main ran Python to its end in this process");
+        return rc;
     }
     atomic_store(&rt->state, PYS__ST_OPENING);
     pys__threads_init();
+    return PYS_OK;
+}
 
-    pys__diag d = {0};
-    prepared p;
-    int rc = open_prepare(o, &p, &d);
-    if (rc != PYS_OK)
-        goto fail;
-    const pys__candidate *c = &p.probe.v[p.probe.chosen];
-    int version = p.version, micro = p.micro;
-    bool was_init = false;
-    PyThreadState *main_ts = NULL;
-    pys__sig_open_before();
-    rc = pys__py_init(&p.io, &main_ts, &was_init, &d);
-    if (rc != PYS_OK)
-        goto fail;
-
-    /* Fill the runtime. */
-    free_strings(rt);
-    rt->version = version;
-    rt->micro = micro;
-    rt->free_threaded = p.ft;
-    rt->debug = p.dbg;
-    rt->untested = p.li.untested;
+/* Fills the runtime from the choice once CPython is initialised, and sets
+ * up what lives in Python (post_init, thread records, bridge, policy) with
+ * the GIL held. main_ts: the main thread state, NULL when inherited. On
+ * failure the error is set. */
+static int open_fill(pys_runtime *rt, const pys_options *ro, const pys__choice *ch,
+                     PyThreadState *main_ts)
+{
+    rt->version = ch->li.version;
+    rt->micro = ch->li.micro;
+    rt->free_threaded = ch->free_threaded;
+    rt->debug = ch->debug;
+    rt->untested = ch->li.untested;
     rt->locking = rt->free_threaded || pys__force_locking;
-    rt->finalize = !o->skip_finalize;
+    rt->finalize = !ro->skip_finalize;
     rt->fork_no_finalize = false;
-    if (!was_init)
+    if (main_ts)
         rt->main_tstate = main_ts;
     rt->opener = pthread_self();
-    rt->logger = o->logger;
-    rt->logger_ud = o->logger_userdata;
-    rt->s_library = pys__strdup(c->realpath ? c->realpath : c->path);
-    rt->s_venv = pys__strdup(p.probe.venv ? p.probe.venv : "");
-    rt->s_source = pys__strdup(pys__source_name(c->source));
-    rt->bridge_module = pys__strdup(o->bridge_module ? o->bridge_module : "c_bridge");
+    rt->logger = ro->logger;
+    rt->logger_ud = ro->logger_userdata;
+    rt->s_library = pys__strdup(ch->library);
+    rt->s_venv = pys__strdup(ch->venv ? ch->venv : "");
+    rt->s_source = pys__strdup(pys__source_name(ch->lib->source));
+    rt->bridge_module = pys__strdup(ro->bridge_module);
     rt->ht.epoch = next_epoch++;
     rt->opens++;
     rt->tstate_now = pys__api.PyThreadState_GetUnchecked ? pys__api.PyThreadState_GetUnchecked
@@ -599,26 +508,25 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     pthread_mutex_init(&rt->lock, NULL);
 
     int gs = pys__api.PyGILState_Ensure();
-    rc = post_init(rt, o);
+    int rc = post_init(rt, ro);
     pys__sig_open_after();
     if (rc == PYS_OK)
         pys__threads_open(rt);
     if (rc == PYS_OK)
-        rc = pys__bridge_open(rt, o);
+        rc = pys__bridge_open(rt, ro);
     if (rc == PYS_OK)
-        pys__policy_open(rt, o);
+        pys__policy_open(rt, ro);
     pys__api.PyGILState_Release(gs);
-    if (rc != PYS_OK) {
-        open_lock_give();
-        atomic_store(&rt->state, PYS__ST_CLOSED);
-        prepared_free(&p);
-        pys__diag_free(&d);
-        return rc;
-    }
+    return rc;
+}
+
+/* Makes the filled runtime the open one. */
+static void open_publish(pys_runtime *rt)
+{
     rt->info = (pys_info){
-        .major = version >> 8,
-        .minor = version & 0xff,
-        .micro = micro,
+        .major = rt->version >> 8,
+        .minor = rt->version & 0xff,
+        .micro = rt->micro,
         .free_threaded = rt->free_threaded,
         .version = rt->s_version ? rt->s_version : "",
         .library = rt->s_library ? rt->s_library : "",
@@ -636,37 +544,67 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     rt->locking = rt->free_threaded || pys__force_locking;
     atomic_store(&rt->state, PYS__ST_OPEN);
     atomic_store(&pys__current, rt);
-    open_lock_give();
-    pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d%s from %s (%s)", version >> 8,
-             version & 0xff, micro, rt->info.abiflags, rt->info.library, rt->info.source);
-    if (o->argv && pys_set_argv(rt, o->argv) != PYS_OK) {
-        rc = pys_last_error()->code;
-        pys_close(rt);
-        prepared_free(&p);
+}
+
+int pys_open(const pys_options *opts, pys_runtime **out)
+{
+    if (!out)
+        return pys__fail(__func__, PYS_E_ARG, "pys_open: out is NULL");
+    *out = NULL;
+    if (pys__tls_get()->gil_depth > 0)
+        return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
+    pys_options ro;
+    options_resolve(opts, &ro);
+    if (pys__bridge_check(&ro) != PYS_OK)
+        return pys_last_error()->code;
+    pys_runtime *rt = &pys__the_runtime;
+    int rc = open_enter(rt);
+    if (rc != PYS_OK)
         return rc;
+
+    pys__diag d = {0};
+    pys__choice ch = {0};
+    PyThreadState *main_ts = NULL;
+    bool was_init = false;
+    free_strings(rt);
+    rc = choose_python(&ro, &ch, &d);
+    if (rc == PYS_OK) {
+        pys__sig_open_before();
+        rc = pys__py_init(&ch.init, &main_ts, &was_init, &d);
     }
-    prepared_free(&p);
+    if (rc != PYS_OK) {
+        pys__fail_diag(__func__, &d);
+        goto done;
+    }
+    if ((rc = open_fill(rt, &ro, &ch, was_init ? NULL : main_ts)) != PYS_OK)
+        goto done;
+    open_publish(rt);
+
+done:
+    if (rc != PYS_OK) {
+        free_strings(rt);
+        atomic_store(&rt->state, PYS__ST_CLOSED);
+    }
+    open_lock_give();
+    pys__choice_free(&ch);
     pys__diag_free(&d);
+    if (rc != PYS_OK)
+        return rc;
+    pys__log(rt, PYS_LOG_INFO, "loaded Python %d.%d.%d%s from %s (%s)", rt->info.major,
+             rt->info.minor, rt->info.micro, rt->info.abiflags, rt->info.library,
+             rt->info.source);
     *out = rt;
     return PYS_OK;
-
-fail:
-    pys__fail_diag(__func__, &d);
-    pys__diag_free(&d);
-    prepared_free(&p);
-    atomic_store(&rt->state, PYS__ST_CLOSED);
-    open_lock_give();
-    return rc;
 }
 
 /* ---- the interpreter's own main ----------------------------------------------------- */
 
 int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
 {
-    static const pys_options zero;
-    const pys_options *o = opts ? opts : &zero;
     if (!argv || !exit_status || argc < 1)
         return pys__fail(__func__, PYS_E_ARG, "pys_main: argv and exit_status are needed (argc >= 1)");
+    pys_options ro;
+    options_resolve(opts, &ro);
     open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED || main_ran) {
@@ -678,26 +616,21 @@ int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
     atomic_store(&rt->state, PYS__ST_OPENING);
     open_lock_give();
     pys__diag d = {0};
-    prepared p;
-    int rc = open_prepare(o, &p, &d);
-    if (rc == PYS_OK && o->logger) {
-        const pys__candidate *c = &p.probe.v[p.probe.chosen];
-        char *msg = pys__asprintf("running Python %d.%d.%d%s%s from %s (%s) as %s", p.version >> 8,
-                                  p.version & 0xff, p.micro, p.ft ? "t" : "", p.dbg ? "d" : "",
-                                  c->realpath ? c->realpath : c->path,
-                                  pys__source_name(c->source), p.io.executable);
-        if (msg)
-            o->logger(PYS_LOG_INFO, msg, o->logger_userdata);
-        free(msg);
-    }
+    pys__choice ch = {0};
+    int rc = choose_python(&ro, &ch, &d);
+    if (rc == PYS_OK)
+        prepare_log(&ro, PYS_LOG_INFO, "running Python %d.%d.%d%s%s from %s (%s) as %s",
+                    ch.li.version >> 8, ch.li.version & 0xff, ch.li.micro,
+                    ch.free_threaded ? "t" : "", ch.debug ? "d" : "", ch.library,
+                    pys__source_name(ch.lib->source), ch.init.executable);
     if (rc == PYS_OK) {
-        rc = pys__py_main(&p.io, argc, argv, exit_status, &d);
+        rc = pys__py_main(&ch.init, argc, argv, exit_status, &d);
         main_ran = rc == PYS_OK;
     }
     if (rc != PYS_OK)
         pys__fail_diag(__func__, &d);
     pys__diag_free(&d);
-    prepared_free(&p);
+    pys__choice_free(&ch);
     atomic_store(&rt->state, PYS__ST_CLOSED);
     return rc;
 }

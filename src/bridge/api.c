@@ -47,8 +47,7 @@ int pys__bridge_check(const pys_options *o)
                          o->nbridge_funcs);
     for (size_t i = 0; i < o->nbridge_funcs; i++) {
         br_reg *r = NULL;
-        int rc = pys__br_reg_build(&o->bridge_funcs[i],
-                                   o->bridge_module ? o->bridge_module : "c_bridge", fn, &r);
+        int rc = pys__br_reg_build(&o->bridge_funcs[i], o->bridge_module, fn, &r);
         if (rc != PYS_OK)
             return rc;
         pys__br_reg_free(r);

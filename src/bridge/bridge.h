@@ -7,7 +7,8 @@
 /* Bridge (api.c). pys__bridge_check validates pys_options.bridge_funcs
  * without Python (pys_open calls it before loading anything);
  * pys__bridge_open registers them, GIL held, at the end of pys_open. Both
- * return PYS_OK or a code with the error set. */
+ * take the resolved options (bridge_module set) and return PYS_OK or a
+ * code with the error set. */
 int pys__bridge_check(const pys_options *o);
 int pys__bridge_open(pys_runtime *rt, const pys_options *o);
 

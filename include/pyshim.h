@@ -255,7 +255,9 @@ typedef struct pys_options {
  * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
  * (one per process) or a different libpython was loaded earlier in this
  * process, or when the last pys_close finalised Python while Python
- * threads were still running (see pys_close). The runtime is owned by the
+ * threads were still running (see pys_close), or PYS_E_NOMEM. The options
+ * are copied (pys_get_options returns the copy, defaults filled in): the
+ * caller's may be freed once pys_open returns. The runtime is owned by the
  * caller until pys_close().
  * Thread-safe against concurrent pys_open (one wins). */
 PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
@@ -360,6 +362,21 @@ typedef struct pys_info {
  * the runtime, valid until pys_close), or PYS_E_ARG (NULL out, NULL or
  * foreign rt) / PYS_E_CLOSED. Thread-safe; runs no Python code. */
 PYS_API int pys_get_info(pys_runtime *rt, pys_info *out);
+
+/* The options the open runtime was opened with, resolved: a copy of the
+ * pys_options given to pys_open with every default filled in (zero
+ * bridge_module: "c_bridge"; zero argv: [""]; refuse_untested also set by
+ * PYSHIM_REFUSE_UNTESTED unless ignore_environment). Fields whose zero
+ * means "Python decides" (utf8_mode, coerce_c_locale) or "search"
+ * (library_path, python, venv) are as given: pys_get_info says which
+ * Python was chosen. Returns PYS_OK and fills *out; its strings, string
+ * arrays and bridge_funcs (names, signatures, docs) are copies owned by the
+ * runtime, valid until pys_close; logger_userdata and the bridge functions'
+ * userdata are the caller's pointers. Errors: PYS_E_ARG (NULL out, NULL or
+ * foreign rt), PYS_E_CLOSED (the runtime is not open). Thread-safe, but
+ * not against a pys_close that ends the runtime meanwhile; runs no Python
+ * code. */
+PYS_API int pys_get_options(pys_runtime *rt, pys_options *out);
 
 /* ---- discovery without loading ---------------------------------------- */
 

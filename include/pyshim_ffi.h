@@ -591,6 +591,7 @@ int pys_ffi_clear_cache(void);
  *   pys_open: see pys_ffi_open (key/value strings)
  *   pys_main: uses const pys_options * (a C struct or C-only callback)
  *   pys_get_info: uses pys_info * (a C struct or C-only callback)
+ *   pys_get_options: uses pys_options * (a C struct or C-only callback)
  *   pys_probe: uses const pys_options * (a C struct or C-only callback)
  *   pys_probe_get: uses const pys_candidate * (a C struct or C-only callback)
  *   pys_probe_step_get: uses const pys_probe_step * (a C struct or C-only callback)

@@ -41,151 +41,20 @@
 #include "convert/convert.h"
 #include "api/api.h"
 #include "async/async.h"
+#include "core/call.h"
+#include "core/pymod.h"
 
 #define GRACE_SECONDS 1.0
 
-static const char helper_src[] =
-    "import asyncio, inspect\n"
-    "CancelledError = asyncio.CancelledError\n"
-    "async def _wrap(aw):\n"
-    "    return await aw\n"
-    "def as_coro(obj):\n"
-    "    if inspect.iscoroutine(obj):\n"
-    "        return obj\n"
-    "    if inspect.isawaitable(obj):\n"
-    "        return _wrap(obj)\n"
-    "    return None\n"
-    "async def _beating(coro):\n"
-    "    loop = asyncio.get_running_loop()\n"
-    "    h = None\n"
-    "    def beat():\n"
-    "        nonlocal h\n"
-    "        h = loop.call_later(0.05, beat)\n"
-    "    beat()\n"
-    "    try:\n"
-    "        return await coro\n"
-    "    finally:\n"
-    "        h.cancel()\n"
-    "def run(coro):\n"
-    "    b = _beating(coro)\n"
-    "    try:\n"
-    "        return asyncio.run(b)\n"
-    "    except BaseException:\n"
-    "        b.close()\n"
-    "        raise\n"
-    "def new_loop():\n"
-    "    return asyncio.new_event_loop()\n"
-    "def loop_run(loop):\n"
-    "    asyncio.set_event_loop(loop)\n"
-    "    loop.run_forever()\n"
-    "async def _tick():\n"
-    "    await asyncio.sleep(0)\n"
-    "def loop_shutdown(loop, grace):\n"
-    "    loop._pyshim_closing = True\n"
-    "    try:\n"
-    "        loop.run_until_complete(_tick())\n"
-    "        for _ in range(2):\n"
-    "            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]\n"
-    "            if not tasks:\n"
-    "                break\n"
-    "            for t in tasks:\n"
-    "                t.cancel()\n"
-    "            loop.run_until_complete(asyncio.wait(tasks, timeout=grace))\n"
-    "        loop.run_until_complete(_tick())\n"
-    "        loop.run_until_complete(loop.shutdown_asyncgens())\n"
-    "        sde = getattr(loop, 'shutdown_default_executor', None)\n"
-    "        if sde is not None:\n"
-    "            loop.run_until_complete(sde())\n"
-    "    finally:\n"
-    "        asyncio.set_event_loop(None)\n"
-    "        loop.close()\n"
-    "class Job:\n"
-    "    __slots__ = ('coro', 'loop', 'cb', 'task', 'cancelled')\n"
-    "    def __init__(self, coro, loop, cb):\n"
-    "        self.coro = coro\n"
-    "        self.loop = loop\n"
-    "        self.cb = cb\n"
-    "        self.task = None\n"
-    "        self.cancelled = False\n"
-    "    def start(self):\n"
-    "        coro, self.coro = self.coro, None\n"
-    "        if coro is None:\n"
-    "            return\n"
-    "        if self.cancelled:\n"
-    "            coro.close()\n"
-    "            self.report(2, None)\n"
-    "            return\n"
-    "        try:\n"
-    "            task = self.loop.create_task(coro)\n"
-    "        except BaseException as e:\n"
-    "            coro.close()\n"
-    "            self.report(1, e)\n"
-    "            return\n"
-    "        self.task = task\n"
-    "        task.add_done_callback(self.done)\n"
-    "    def done(self, task):\n"
-    "        self.task = None\n"
-    "        if task.cancelled():\n"
-    "            self.report(2, None)\n"
-    "            return\n"
-    "        e = task.exception()\n"
-    "        if e is None:\n"
-    "            self.report(0, task.result())\n"
-    "        else:\n"
-    "            self.report(1, e)\n"
-    "    def report(self, kind, value):\n"
-    "        cb, self.cb = self.cb, None\n"
-    "        if cb is not None:\n"
-    "            cb(kind, value)\n"
-    "    def cancel(self):\n"
-    "        if self.task is not None:\n"
-    "            self.task.cancel()\n"
-    "        elif self.coro is not None:\n"
-    "            self.cancelled = True\n"
-    "def submit(coro, loop, cb):\n"
-    "    job = Job(coro, loop, cb)\n"
-    "    loop.call_soon_threadsafe(job.start)\n"
-    "    return job\n"
-    "def cancel(job):\n"
-    "    job.loop.call_soon_threadsafe(job.cancel)\n"
-    "def _stop(loop):\n"
-    "    if not getattr(loop, '_pyshim_closing', False):\n"
-    "        loop.stop()\n"
-    "def stop(loop):\n"
-    "    try:\n"
-    "        loop.call_soon_threadsafe(_stop, loop)\n"
-    "    except RuntimeError:\n"
-    "        pass\n"
-    "def discard(coro):\n"
-    "    try:\n"
-    "        coro.close()\n"
-    "    except BaseException:\n"
-    "        pass\n";
+#include "async/async_helper_py.h" /* helper_src, from the .py beside this file */
 
 static void async_close(pys_runtime *rt);
 
 /* ---- small call helpers ------------------------------------------------------- */
 
-/* f(a[, b[, c]]) with borrowed arguments; new ref or NULL (exception set). */
-static PyObject *call3(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
-{
-    Py_ssize_t n = c ? 3 : b ? 2 : a ? 1 : 0;
-    PyObject *args = pys__api.PyTuple_New(n);
-    if (!args)
-        return NULL;
-    PyObject *v[3] = {a, b, c};
-    for (Py_ssize_t i = 0; i < n; i++) {
-        pys__api.Py_IncRef(v[i]);
-        pys__api.PyTuple_SetItem(args, i, v[i]);
-    }
-    PyObject *r = pys__api.PyObject_CallObject(f, args);
-    pys__api.Py_DecRef(args);
-    return r;
-}
-
 void pys__async_discard(pys__async *st, PyObject *coro)
 {
-    PyObject *r = call3(st->discard, coro, NULL, NULL);
+    PyObject *r = pys__call3(st->discard, coro, NULL, NULL);
     if (r)
         pys__api.Py_DecRef(r);
     else
@@ -249,45 +118,20 @@ static pys__async *state_build(pys_runtime *rt, const char *fn)
         pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
         return NULL;
     }
-    st->ns = pys__api.PyDict_New();
-    if (!st->ns || pys__api.PyDict_SetItemString(st->ns, "__builtins__", rt->builtins) < 0)
+    static const char *const names[] = {"as_coro",  "run",     "new_loop", "loop_run",
+                                        "loop_shutdown", "submit", "cancel",   "stop",
+                                        "discard",  "CancelledError"};
+    PyObject **slots[] = {&st->as_coro, &st->run,    &st->new_loop, &st->loop_run,
+                          &st->loop_shutdown, &st->submit, &st->cancel,  &st->stop,
+                          &st->discard, &st->cancelled_exc};
+    PyObject *v[sizeof names / sizeof names[0]];
+    st->ns = pys__pymod_run(rt, helper_src, "pyshim._async", "<pyshim async>", names, v,
+                            sizeof names / sizeof names[0]);
+    if (!st->ns)
         goto py_fail;
-    PyObject *name = pys__api.PyUnicode_FromString("pyshim._async");
-    if (!name)
-        goto py_fail;
-    int rc = pys__api.PyDict_SetItemString(st->ns, "__name__", name);
-    pys__api.Py_DecRef(name);
-    if (rc < 0)
-        goto py_fail;
-    PyObject *code = pys__api.Py_CompileString(helper_src, "<pyshim async>", PYS__Py_file_input);
-    PyObject *r = code ? pys__api.PyEval_EvalCode(code, st->ns, st->ns) : NULL;
-    if (code)
-        pys__api.Py_DecRef(code);
-    if (!r)
-        goto py_fail;
-    pys__api.Py_DecRef(r);
-    struct {
-        PyObject **slot;
-        const char *name;
-    } names[] = {
-        {&st->as_coro, "as_coro"},   {&st->run, "run"},
-        {&st->new_loop, "new_loop"}, {&st->loop_run, "loop_run"},
-        {&st->loop_shutdown, "loop_shutdown"}, {&st->submit, "submit"},
-        {&st->cancel, "cancel"},     {&st->stop, "stop"},
-        {&st->discard, "discard"},   {&st->cancelled_exc, "CancelledError"},
-    };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        PyObject *key = pys__api.PyUnicode_FromString(names[i].name);
-        PyObject *v = key ? pys__api.PyDict_GetItemWithError(st->ns, key) : NULL; /* borrowed */
-        if (key)
-            pys__api.Py_DecRef(key);
-        if (!v) {
-            if (!pys__api.PyErr_Occurred())
-                pys__api.PyErr_SetString(PYS__EXC(RuntimeError), "pyshim async helper incomplete");
-            goto py_fail;
-        }
-        pys__api.Py_IncRef(v);
-        *names[i].slot = v;
+        pys__api.Py_IncRef(v[i]);
+        *slots[i] = v[i];
     }
     return st;
 py_fail:
@@ -400,7 +244,7 @@ static void loop_request_stop(pys__async *st, pys_loop *L)
     PyObject *pl = send ? loop_enter(L) : NULL;
     if (!pl)
         return;
-    PyObject *r = call3(st->stop, pl, NULL, NULL);
+    PyObject *r = pys__call3(st->stop, pl, NULL, NULL);
     if (r)
         pys__api.Py_DecRef(r);
     else
@@ -427,7 +271,7 @@ static void *loop_main(void *arg)
      * freeing it. */
     pys__async *st = rt->async;
 
-    PyObject *r = call3(st->loop_run, L->pyloop, NULL, NULL);
+    PyObject *r = pys__call3(st->loop_run, L->pyloop, NULL, NULL);
     if (r)
         pys__api.Py_DecRef(r);
     else
@@ -443,7 +287,7 @@ static void *loop_main(void *arg)
     pys__api.PyEval_RestoreThread(ts);
 
     PyObject *grace = pys__api.PyFloat_FromDouble(GRACE_SECONDS);
-    r = grace ? call3(st->loop_shutdown, L->pyloop, grace, NULL) : NULL;
+    r = grace ? pys__call3(st->loop_shutdown, L->pyloop, grace, NULL) : NULL;
     if (grace)
         pys__api.Py_DecRef(grace);
     if (r)
@@ -491,7 +335,7 @@ static pys_loop *loop_create(pys_runtime *rt, pys__async *st, bool internal, con
     L->internal = internal;
     L->epoch = rt->ht.epoch;
     L->accepting = true;
-    L->pyloop = call3(st->new_loop, NULL, NULL, NULL);
+    L->pyloop = pys__call3(st->new_loop, NULL, NULL, NULL);
     if (!L->pyloop) {
         pys__fail_py(rt, fn);
         loop_unref(L);
@@ -508,7 +352,7 @@ static pys_loop *loop_create(pys_runtime *rt, pys__async *st, bool internal, con
     if (err != 0) {
         registry_remove(L);
         PyObject *close = pys__api.PyObject_GetAttrString(L->pyloop, "close");
-        PyObject *r = close ? call3(close, NULL, NULL, NULL) : NULL;
+        PyObject *r = close ? pys__call3(close, NULL, NULL, NULL) : NULL;
         if (r)
             pys__api.Py_DecRef(r);
         if (close)
@@ -572,7 +416,7 @@ pys_loop *pys__async_bg_loop(pys_runtime *rt, pys__async *st, const char *fn)
 
 PyObject *pys__async_to_coro(pys_runtime *rt, pys__async *st, PyObject *aw, const char *fn)
 {
-    PyObject *c = call3(st->as_coro, aw, NULL, NULL);
+    PyObject *c = pys__call3(st->as_coro, aw, NULL, NULL);
     if (!c) {
         pys__fail_py(rt, fn);
         return NULL;
@@ -619,7 +463,7 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     PyObject *pyloop = L->pyloop; /* stable while we are counted in */
     pthread_mutex_unlock(&L->mu);
 
-    PyObject *job = call3(st->submit, coro, pyloop, meth);
+    PyObject *job = pys__call3(st->submit, coro, pyloop, meth);
 
     pthread_mutex_lock(&L->mu);
     if (!job && f->loop == L) {
@@ -676,7 +520,7 @@ int pys__async_cancel(pys_runtime *rt, pys__async *st, pys_future *f, const char
         return pys__fail(fn, PYS_E_STATE, "%s: the future has already completed", fn);
     int rc = PYS_OK;
     if (loop_enter(L)) {
-        PyObject *r = call3(st->cancel, job, NULL, NULL);
+        PyObject *r = pys__call3(st->cancel, job, NULL, NULL);
         if (r)
             pys__api.Py_DecRef(r);
         else
@@ -728,7 +572,7 @@ static PyObject *coro_of(pys_runtime *rt, pys__async *st, PyObject *o, const pys
     }
     bool callable = pys__api.PyCallable_Check(o) != 0;
     if (nargs == 0 || !callable) {
-        PyObject *c = call3(st->as_coro, o, NULL, NULL);
+        PyObject *c = pys__call3(st->as_coro, o, NULL, NULL);
         if (!c) {
             pys__fail_py(rt, fn);
             return NULL;

@@ -16,76 +16,19 @@
 #include <stdlib.h>
 
 #include "bridge/internal.h"
+#include "core/call.h"
+#include "core/pymod.h"
 
-static const char finder_src[] =
-    "import sys\n"
-    "ModuleSpec = type(sys.__spec__)  # importlib.machinery.ModuleSpec, no import\n"
-    "class PyshimHostFinder:\n"
-    "    '''Finds pyshim host modules: modules of C functions registered by\n"
-    "    the program that embeds this interpreter.'''\n"
-    "    def __init__(self):\n"
-    "        self.modules = {}\n"
-    "    def find_spec(self, name, path=None, target=None):\n"
-    "        if name in self.modules:\n"
-    "            return ModuleSpec(name, self, origin='pyshim')\n"
-    "        return None\n"
-    "    def create_module(self, spec):\n"
-    "        return self.modules[spec.name]\n"
-    "    def exec_module(self, module):\n"
-    "        pass\n"
-    "    def invalidate_caches(self):\n"
-    "        pass\n"
-    "    def install(self, name, module, replace):\n"
-    "        module.__spec__ = ModuleSpec(name, self, origin='pyshim')\n"
-    "        module.__loader__ = self\n"
-    "        module.__package__ = ''\n"
-    "        if replace:\n"
-    "            self.modules[name] = module\n"
-    "        else:\n"
-    "            won = self.modules.setdefault(name, module)  # atomic\n"
-    "            if won is not module:\n"
-    "                return won\n"
-    "        sys.modules[name] = module\n"
-    "        return module\n"
-    "    def remove(self, name):\n"
-    "        m = self.modules.pop(name, None)\n"
-    "        if m is not None and sys.modules.get(name) is m:\n"
-    "            del sys.modules[name]\n"
-    "    def uninstall(self):\n"
-    "        for name in list(self.modules):\n"
-    "            self.remove(name)\n"
-    "        try:\n"
-    "            sys.meta_path.remove(self)\n"
-    "        except ValueError:\n"
-    "            pass\n"
-    "finder = PyshimHostFinder()\n"
-    "sys.meta_path.insert(0, finder)\n";
+#include "bridge/finder_py.h" /* finder_src, from the .py beside this file */
 
-/* f(a, b, c) with borrowed arguments (trailing NULLs omitted): the result
- * (new reference) or NULL with an exception set. */
-static PyObject *call_with(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
-{
-    PyObject *argv[3] = {a, b, c};
-    Py_ssize_t n = c ? 3 : b ? 2 : a ? 1 : 0;
-    PyObject *args = pys__api.PyTuple_New(n);
-    for (Py_ssize_t i = 0; args && i < n; i++) {
-        pys__api.Py_IncRef(argv[i]);
-        pys__api.PyTuple_SetItem(args, i, argv[i]);
-    }
-    PyObject *r = args ? pys__api.PyObject_CallObject(f, args) : NULL;
-    if (args)
-        pys__api.Py_DecRef(args);
-    return r;
-}
-
-/* finder.<method>(a, b, c), as call_with. */
+/* finder.<method>(a, b, c), as pys__call3. */
 static PyObject *finder_invoke(br_state *st, const char *method, PyObject *a, PyObject *b,
                                PyObject *c)
 {
     PyObject *m = pys__api.PyObject_GetAttrString(st->finder, method);
     if (!m)
         return NULL;
-    PyObject *r = call_with(m, a, b, c);
+    PyObject *r = pys__call3(m, a, b, c);
     pys__api.Py_DecRef(m);
     return r;
 }
@@ -133,7 +76,7 @@ static int self_class(br_state *st)
         pys__api.PyDict_SetItemString(ns, "__module__", mod) < 0 ||
         pys__api.PyDict_SetItemString(ns, "__doc__", doc) < 0)
         goto out;
-    cls = call_with(pys__api.PyType_Type, name, bases, ns);
+    cls = pys__call3(pys__api.PyType_Type, name, bases, ns);
     descr = cls ? pys__api.PyObject_GetAttr(cls, slot) : NULL;
     if (!descr || pys__api.PyObject_SetAttr(cls, slot, NULL) < 0)
         goto out;
@@ -159,8 +102,8 @@ out:
 
 PyObject *pys__br_self_make(br_state *st, PyObject *name, PyObject *value)
 {
-    PyObject *s = call_with(st->self_type, name, NULL, NULL);
-    PyObject *r = s ? call_with(st->self_set, s, value, NULL) : NULL;
+    PyObject *s = pys__call3(st->self_type, name, NULL, NULL);
+    PyObject *r = s ? pys__call3(st->self_set, s, value, NULL) : NULL;
     if (!r) {
         unref(s);
         return NULL;
@@ -224,28 +167,15 @@ br_state *pys__br_state_get(pys_runtime *rt, const char *fn)
         pys__fail(fn, PYS_E_NOMEM, "%s: out of memory", fn);
         return NULL;
     }
-    PyObject *ns = pys__api.PyDict_New();
-    PyObject *r = NULL;
-    if (ns && pys__api.PyDict_SetItemString(ns, "__builtins__", rt->builtins) == 0) {
-        PyObject *nm = pys__api.PyUnicode_FromString("pyshim");
-        if (nm && pys__api.PyDict_SetItemString(ns, "__name__", nm) == 0)
-            r = pys__api.PyRun_StringFlags(finder_src, PYS__Py_file_input, ns, ns, NULL);
-        if (nm)
-            pys__api.Py_DecRef(nm);
-    }
-    if (r) {
-        pys__api.Py_DecRef(r);
-        PyObject *k = pys__api.PyUnicode_FromString("finder");
-        st->finder = k ? pys__api.PyDict_GetItemWithError(ns, k) : NULL;
-        if (k)
-            pys__api.Py_DecRef(k);
-        if (st->finder) {
-            pys__api.Py_IncRef(st->finder);
-            st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
-        }
-    }
-    if (ns)
+    static const char *const names[] = {"finder"};
+    PyObject *finder;
+    PyObject *ns = pys__pymod_run(rt, finder_src, "pyshim", "<pyshim finder>", names, &finder, 1);
+    if (ns) {
+        pys__api.Py_IncRef(finder);
+        st->finder = finder;
+        st->modules = pys__api.PyObject_GetAttrString(st->finder, "modules");
         pys__api.Py_DecRef(ns);
+    }
     if (!st->finder || !st->modules || self_class(st) < 0) {
         if (pys__api.PyErr_Occurred())
             pys__fail_py(rt, fn);

@@ -24,14 +24,7 @@
  * that thread stopped (so non-daemon threads are still joined and
  * threading's atexit hooks run). 3.8 releases it from any thread; 3.13+
  * no longer wait for it. */
-static const char shutdown_fix[] =
-    "import sys\n"
-    "t = sys.modules.get('threading')\n"
-    "m = getattr(t, '_main_thread', None)\n"
-    "if m is not None and m.ident != t.get_ident():\n"
-    "    lk = getattr(m, '_tstate_lock', None)\n"
-    "    if lk is not None and lk.locked():\n"
-    "        lk.release()\n";
+#include "core/shutdown_fix_py.h" /* shutdown_fix, from the .py beside this file */
 
 /* ---- Python threads that outlive finalisation ---------------------------------------
  *
@@ -57,31 +50,7 @@ static struct {
     long tids[LEFT_MAX];
 } left;
 
-static const char left_src[] =
-    "import atexit, sys, time\n"
-    "def _pyshim_threads_left(report, sys=sys, time=time):\n"
-    "    th = sys.modules.get('_thread')\n"
-    "    t = sys.modules.get('threading')\n"
-    "    for i in range(20):\n"
-    "        ids = []\n"
-    "        unknown = 0\n"
-    "        if t is not None:\n"
-    "            for x in t.enumerate():\n"
-    "                if isinstance(x, (t._MainThread, t._DummyThread)):\n"
-    "                    continue\n"
-    "                n = getattr(x, 'native_id', None)\n"
-    "                if n is None:\n"
-    "                    unknown += 1\n"
-    "                else:\n"
-    "                    ids.append(n)\n"
-    "        count = getattr(th, '_count', None)\n"
-    "        if count is not None:\n"
-    "            unknown += max(0, count() - len(ids) - unknown)\n"
-    "        if not unknown:\n"
-    "            break\n"
-    "        time.sleep(0.005)  # a thread on its way out ends meanwhile\n"
-    "    report(unknown, ids)\n"
-    "atexit.register(_pyshim_threads_left, report)\n";
+#include "core/threads_left_py.h" /* left_src, from the .py beside this file */
 
 static PyObject *left_report(PyObject *self, PyObject *args)
 {

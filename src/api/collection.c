@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"
+#include "core/call.h"
 #include "convert/convert.h"
 
 #define BEGIN_H(errval)                                                                            \
@@ -462,7 +463,7 @@ static pys_obj view(pys_obj m, const char *method, const char *fn)
                                    : pys__api.PyDict_Items(obj);
         } else {
             PyObject *f = pys__api.PyObject_GetAttrString(obj, method);
-            PyObject *v = f ? pys__api.PyObject_CallObject(f, NULL) : NULL;
+            PyObject *v = f ? pys__call3(f, NULL, NULL, NULL) : NULL;
             r = v ? pys__api.PySequence_List(v) : NULL;
             if (f)
                 pys__api.Py_DecRef(f);

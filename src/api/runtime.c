@@ -21,6 +21,7 @@
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"
+#include "core/call.h"
 #include "bridge/bridge.h"
 #include "api/api.h"
 
@@ -493,7 +494,7 @@ static int post_init(pys_runtime *rt, const pys_options *o)
         pys__api.Py_DecRef(sys_mod);
     pys__api.PyErr_Clear();
     /* The watchdog of a free-threaded build reads other threads' frames
-     * through sys._current_frames (core/gate.c): the real one, taken now,
+     * through sys._current_frames (core/watchdog.c): the real one, taken now,
      * before any of the application's Python code ran. */
     rt->current_frames = NULL;
     if (rt->free_threaded) {
@@ -766,7 +767,7 @@ static char *flush_std(void)
         if (!f || f == PYS__None)
             continue;
         PyObject *flush = pys__api.PyObject_GetAttrString(f, "flush");
-        PyObject *r = flush ? pys__api.PyObject_CallObject(flush, NULL) : NULL;
+        PyObject *r = flush ? pys__call3(flush, NULL, NULL, NULL) : NULL;
         if (r)
             pys__api.Py_DecRef(r);
         if (flush)

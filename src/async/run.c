@@ -18,6 +18,7 @@
 #include "core/gate.h"
 #include "core/error.h"
 #include "core/handles.h"
+#include "core/call.h"
 #include "convert/convert.h"
 #include "api/api.h"
 #include "async/async.h"
@@ -37,14 +38,7 @@ static int fail_run(pys_runtime *rt, pys__async *st, const char *fn)
 /* Runs coro (stolen) with asyncio.run; new handle or PYS_NULL. */
 static pys_obj run_coro(pys_runtime *rt, pys__async *st, PyObject *coro, const char *fn)
 {
-    PyObject *args = pys__api.PyTuple_New(1);
-    PyObject *r = NULL;
-    if (args) {
-        pys__api.Py_IncRef(coro);
-        pys__api.PyTuple_SetItem(args, 0, coro);
-        r = pys__api.PyObject_CallObject(st->run, args);
-        pys__api.Py_DecRef(args);
-    }
+    PyObject *r = pys__call3(st->run, coro, NULL, NULL);
     if (!r) {
         fail_run(rt, st, fn);
         /* asyncio.run refused it (e.g. inside a running loop): close it. */
@@ -144,25 +138,24 @@ pys_obj pys_vcall_asyncf(pys_obj fn, const char *fmt, va_list ap)
     va_list aq;
     va_copy(aq, ap);
     pys_obj out = PYS_NULL;
-    PyObject *args = NULL, *kwargs = NULL;
-    /* Parse first: 'N' handles are released whatever else fails. */
-    if (pys__fmt_call_args(rt, __func__, fmt, &aq, &args, &kwargs) == PYS_OK) {
-        pys__async *st = pys__async_get(rt, __func__);
-        PyObject *f = st ? pys__h_ref(rt, fn, __func__) : NULL;
-        PyObject *r = f ? pys__api.PyObject_Call(f, args, kwargs) : NULL;
-        if (f && !r)
-            pys__fail_py(rt, __func__);
-        if (f)
-            pys__api.Py_DecRef(f);
-        PyObject *coro = r ? pys__async_to_coro(rt, st, r, __func__) : NULL;
-        if (r)
-            pys__api.Py_DecRef(r);
-        if (coro)
-            out = run_coro(rt, st, coro, __func__);
-        pys__api.Py_DecRef(args);
-        if (kwargs)
-            pys__api.Py_DecRef(kwargs);
+    pys__async *st = pys__async_get(rt, __func__);
+    PyObject *f = st ? pys__h_ref(rt, fn, __func__) : NULL;
+    PyObject *r = NULL;
+    if (f) {
+        r = pys__fmt_call(rt, __func__, f, fmt, &aq);
+        pys__api.Py_DecRef(f);
+    } else {
+        /* 'N' handles are released whatever else fails; the error stays
+         * the one above. */
+        pys__err_saved saved;
+        pys__err_stash(&saved);
+        pys__fmt_consume(rt, __func__, fmt, &aq);
+        pys__err_unstash(&saved);
     }
+    PyObject *coro = r ? pys__async_to_coro(rt, st, r, __func__) : NULL;
+    pys__api.Py_DecRef(r);
+    if (coro)
+        out = run_coro(rt, st, coro, __func__);
     va_end(aq);
     pys__end(rt);
     return out;

@@ -31,4 +31,13 @@ static inline PyObject *pys__call_raw(PyObject *f, PyObject *const *args, size_t
     return r;
 }
 
+/* f(a[, b[, c]]) with borrowed arguments, the trailing NULL ones left out:
+ * pys__call_raw with the arguments on the stack, for pyshim's own calls of
+ * its helpers. Same results and needs. */
+static inline PyObject *pys__call3(PyObject *f, PyObject *a, PyObject *b, PyObject *c)
+{
+    PyObject *argv[3] = {a, b, c};
+    return pys__call_raw(f, argv, c ? 3 : b ? 2 : a ? 1 : 0, NULL);
+}
+
 #endif

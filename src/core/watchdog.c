@@ -34,6 +34,7 @@
 #include "core/watchdog.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "core/call.h"
 
 #define RETRY_NS 5000000LL         /* re-post soon when the target had no thread state yet */
 #define IMPORT_RETRY_NS 10000000LL /* look again when it was inside importlib */
@@ -189,7 +190,7 @@ static PyObject *all_frames(pys_runtime *rt)
 {
     if (!rt->free_threaded || !rt->current_frames)
         return NULL;
-    PyObject *frames = pys__api.PyObject_CallObject(rt->current_frames, NULL);
+    PyObject *frames = pys__call3(rt->current_frames, NULL, NULL, NULL);
     if (!frames || pys__type_of(frames) != (PyObject *)pys__api.PyDict_Type) {
         if (frames)
             pys__api.Py_DecRef(frames);

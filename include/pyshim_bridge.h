@@ -38,7 +38,7 @@
  *   "data:y, name:s=None > q"    int64_t f(const void *, size_t, const char *)
  * A None default for s / y / O means the C function receives NULL (NULL, 0)
  * or a handle to None when the argument is omitted or passed as None.
- * Limits (the call goes through fixed typed trampolines, see bridge.c): at
+ * Limits (the call goes through fixed typed trampolines, see src/bridge/call.c): at
  * most 6 integer-class C parameters (q Q i b s O; y counts 2) and 8 double
  * parameters. Larger signatures are PYS_E_UNSUPPORTED at registration.
  * A wrong argument count or type raises TypeError (OverflowError for

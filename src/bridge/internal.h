@@ -31,6 +31,7 @@
 #include "core/error.h"
 #include "core/handles.h"
 #include "core/types.h"
+#include "core/list.h"
 #include "convert/convert.h"
 #include "bridge/bridge.h"
 
@@ -58,7 +59,7 @@ typedef struct br_reg {
     _Atomic int active;  /* calls in progress */
     bool released;       /* release hook taken (list lock) */
     bool orphan;         /* its capsule went while calls ran: the last one frees it */
-    struct br_reg *prev, *next;
+    pys__link link;      /* on the process-wide list (registry.c) */
 } br_reg;
 
 struct br_state;

@@ -19,7 +19,7 @@
 
 /* The process-wide list of registrations that have a capsule. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
-static br_reg *reg_head;
+static pys__list regs;
 
 void pys__br_reg_free(br_reg *r)
 {
@@ -36,11 +36,7 @@ void pys__br_reg_free(br_reg *r)
 static void reg_link(br_reg *r)
 {
     pthread_mutex_lock(&reg_lock);
-    r->prev = NULL;
-    r->next = reg_head;
-    if (reg_head)
-        reg_head->prev = r;
-    reg_head = r;
+    pys__list_push(&regs, &r->link);
     pthread_mutex_unlock(&reg_lock);
 }
 
@@ -55,13 +51,7 @@ static void capsule_destroy(PyObject *cap)
         return;
     }
     pthread_mutex_lock(&reg_lock);
-    if (r->prev)
-        r->prev->next = r->next;
-    else if (reg_head == r)
-        reg_head = r->next;
-    if (r->next)
-        r->next->prev = r->prev;
-    r->prev = r->next = NULL;
+    pys__list_remove(&r->link);
     if (atomic_load(&r->active) > 0) {
         /* The last reference to the function went during a call of it
          * (its caller only lent it, and the callback dropped the rest):
@@ -132,7 +122,8 @@ void pys__br_reg_kill(br_reg *one, PyObject *host)
     pending *v = stack;
     size_t n = 0, cap = 16;
     pthread_mutex_lock(&reg_lock);
-    for (br_reg *r = one ? one : reg_head; r; r = one ? NULL : r->next) {
+    for (br_reg *r = one ? one : PYS__LIST_FIRST(br_reg, &regs, link); r;
+         r = one ? NULL : PYS__LIST_NEXT(br_reg, r, link)) {
         if (!one && host && r->host != host)
             continue;
         atomic_store(&r->dead, true);
@@ -166,7 +157,7 @@ void pys__br_reg_kill(br_reg *one, PyObject *host)
 void pys__br_reg_disown_all(void)
 {
     pthread_mutex_lock(&reg_lock);
-    for (br_reg *r = reg_head; r; r = r->next)
+    PYS__LIST_EACH(br_reg, r, &regs, link)
         r->released = true;
     pthread_mutex_unlock(&reg_lock);
 }
@@ -175,7 +166,8 @@ br_reg *pys__br_reg_find(PyObject *host, const char *name, const br_reg *except)
 {
     br_reg *found = NULL;
     pthread_mutex_lock(&reg_lock);
-    for (br_reg *r = reg_head; r && !found; r = r->next)
+    for (br_reg *r = PYS__LIST_FIRST(br_reg, &regs, link); r && !found;
+         r = PYS__LIST_NEXT(br_reg, r, link))
         if (r != except && r->host == host && !atomic_load(&r->dead) &&
             strcmp(r->name, name) == 0)
             found = r;

@@ -145,7 +145,7 @@ struct pys_runtime {
 
     /* The close sequence (above): each area's step, or NULL. */
     _Atomic(pys__close_fn) close_steps[PYS__CLOSE_NSTEPS];
-    /* Host modules and their finder, owned by src/bridge/bridge.c. */
+    /* Host modules and their finder, owned by src/bridge/host.c. */
     void *bridge;
     /* Async state (pys__async: helper namespace, internal loop), owned by
      * src/async/loop.c; its close step is set on first async use. */
@@ -240,7 +240,7 @@ typedef struct pys__tls {
     uint64_t tstate_gen;
     uint64_t tstate_fin;        /* rt->finalises when tstate was kept */
     bool tstate_own;
-    /* bridge.c: below this stack address bridge calls refuse to nest
+    /* bridge/call.c: below this stack address bridge calls refuse to nest
      * deeper (RecursionError); 0 until this thread's first bridge call. */
     uintptr_t stack_floor;
     /* The outermost call was counted in rt->inflight (this thread has no

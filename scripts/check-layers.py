@@ -79,18 +79,21 @@ def object_layer(obj):
     return m.group(1) if m and m.group(1) in RANK else None
 
 
+# meson's object directories of the library: libpyshim.so.<version>.p, and
+# libpyshim.a.p (which holds objects of its own only in a static-only build).
+LIB_DIR = re.compile(r"libpyshim\.(so(\.[0-9.]+)?|a)\.p$")
+
+
 def objects(build):
-    found = []
+    found = {"so": [], "a": []}
     for root, _, files in os.walk(build):
-        for name in files:
-            if name.startswith("src_") and name.endswith(".o") and root.endswith(".so.0.1.0.p"):
-                found.append(os.path.join(root, name))
-    if not found:  # a static-only build
-        for root, _, files in os.walk(build):
-            for name in files:
-                if name.startswith("src_") and name.endswith(".o") and "libpyshim.a.p" in root:
-                    found.append(os.path.join(root, name))
-    return sorted(found)
+        m = LIB_DIR.search(os.path.basename(root))
+        if not m:
+            continue
+        kind = "a" if m.group(1) == "a" else "so"
+        found[kind] += [os.path.join(root, n) for n in files
+                        if n.startswith("src_") and n.endswith(".o")]
+    return sorted(found["so"] or found["a"])
 
 
 def check_symbols(objs):

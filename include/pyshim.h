@@ -255,7 +255,8 @@ typedef struct pys_options {
  * it checked), PYS_E_DEPS, or PYS_E_STATE when a runtime is already open
  * (one per process) or a different libpython was loaded earlier in this
  * process, or when the last pys_close finalised Python while Python
- * threads were still running (see pys_close), or PYS_E_NOMEM. The options
+ * threads were still running or (CPython 3.12.0-3.12.4) after an extension
+ * module was imported (see pys_close), or PYS_E_NOMEM. The options
  * are copied (pys_get_options returns the copy, defaults filled in): the
  * caller's may be freed once pys_open returns. The runtime is owned by the
  * caller until pys_close().
@@ -286,6 +287,14 @@ PYS_API int pys_open(const pys_options *opts, pys_runtime **out);
  * parked for good), and for good for a thread threading does not know
  * (started with _thread directly), whose end pyshim cannot see. End or
  * join such threads before pys_close, or use skip_finalize, to reopen.
+ *
+ * CPython 3.12.0 to 3.12.4 crash, once initialised again, when a function
+ * of an extension module of their lib-dynload (_hashlib, _ssl, _struct,
+ * math, select, _json...) imported before finalisation takes keyword
+ * arguments (CPython gh-122334, fixed in 3.12.5). On those versions,
+ * after a close that finalised once such a module was imported (hashlib,
+ * ssl, asyncio, json and many more import one), pys_open fails with
+ * PYS_E_STATE for the rest of the process; use skip_finalize to reopen.
  *
  * Signals: when it finalises, pys_close puts back the disposition that
  * each signal had before pys_open wherever Python changed it: its own

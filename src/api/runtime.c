@@ -687,6 +687,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if ((rc = options_keep(&ro)) != PYS_OK)
         goto done;
     rc = choose_python(&open_opts, &ch, &d);
+    if (rc == PYS_OK && rt->finalises > 0 && !pys__api.Py_IsInitialized() &&
+        (rc = pys__reinit_check(__func__, ch.li.version, ch.li.micro)) != PYS_OK)
+        goto done;
     if (rc == PYS_OK) {
         pys__sig_open_before();
         rc = pys__py_init(&ch.init, &main_ts, &was_init, &d);

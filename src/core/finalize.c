@@ -1,10 +1,13 @@
 /* Python threads at finalisation: what pys_close does around Py_FinalizeEx
  * so that threading's shutdown does not hang, and so that a thread left
  * running by it cannot wake up in the next interpreter (pys_open refuses
- * until it has ended). */
+ * until it has ended). Also what pys_open refuses to initialise again on
+ * a CPython whose extension modules would crash it (3.12.0-3.12.4). */
 #include <errno.h>
 #include <stdbool.h>
+#include <string.h>
 #if defined(__linux__)
+#include <link.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 #endif
@@ -140,6 +143,52 @@ int pys__threads_reopen_check(const char *fn)
                          "skip_finalize",
                          fn, left.n, left.tids[0], left.n > 1 ? ", ..." : "");
     return PYS_OK;
+}
+
+/* ---- CPython 3.12.0-3.12.4: extension modules across a new initialisation ----------------
+ *
+ * Their Argument Clinic parsers for METH_FASTCALL|METH_KEYWORDS functions
+ * of extension modules loaded from files (the stdlib's lib-dynload:
+ * _hashlib, _ssl, _struct, math, select, _json...) keep the keyword tuple
+ * of the interpreter that first parsed keywords in the .so's static data,
+ * and finalisation does not reset it: in a Python initialised again the
+ * first such call with keywords reads the freed tuple and crashes
+ * (CPython gh-122334, fixed in 3.12.5; hashlib.md5(b"", usedforsecurity=
+ * False) is one). CPython never unloads an extension, so whether one was
+ * imported before shows in the objects loaded in the process. */
+
+#if defined(__linux__)
+static int find_dynload(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    const char *n = info->dlpi_name;
+    const char *d = n ? strstr(n, "/lib-dynload/") : NULL;
+    if (!d || !strstr(d, ".so"))
+        return 0;
+    *(const char **)data = d + strlen("/lib-dynload/");
+    return 1;
+}
+#endif
+
+int pys__reinit_check(const char *fn, int version, int micro)
+{
+    if (version != 0x030c || micro >= 5)
+        return PYS_OK;
+    const char *ext = "(one cannot be seen on this system)";
+#if defined(__linux__)
+    ext = NULL;
+    dl_iterate_phdr(find_dynload, &ext);
+    if (!ext)
+        return PYS_OK;
+#endif
+    return pys__fail(fn, PYS_E_STATE,
+                     "%s: Python 3.12.%d was finalised in this process after an extension "
+                     "module from its lib-dynload was imported (%s); initialised again, 3.12.0 "
+                     "to 3.12.4 crash when such a module's function takes keyword arguments "
+                     "(CPython gh-122334, fixed in 3.12.5), so Python cannot be initialised "
+                     "again in this process. Use Python 3.12.5 or newer, or close with "
+                     "skip_finalize (the next pys_open attaches to the same interpreter)",
+                     fn, micro, ext);
 }
 
 void pys__threads_after_finalize(pys_runtime *rt)

@@ -14,5 +14,11 @@ void pys__threads_before_finalize(pys_runtime *rt);
  * (error set) while they may still wake up. */
 void pys__threads_after_finalize(pys_runtime *rt);
 int pys__threads_reopen_check(const char *fn);
+/* For pys_open before it initialises Python again after a finalising
+ * close (open_lock held): PYS_E_STATE (error set) when the library is
+ * CPython 3.12.0-3.12.4 (version 0xMMmm, micro) and an extension module
+ * from its lib-dynload was loaded, which such a Python initialised again
+ * can crash on; PYS_OK otherwise. */
+int pys__reinit_check(const char *fn, int version, int micro);
 
 #endif

@@ -101,3 +101,57 @@ PYS_TEST_NOOPEN(reopen, refused_for_an_untracked_thread, .timeout = 60)
         pyt_sleep_ms(300);
     }
 }
+
+/* CPython 3.12.0 to 3.12.4 crash in a Python initialised again when a
+ * function of an extension module loaded before (from lib-dynload) takes
+ * keyword arguments (gh-122334): hashlib's md5 is one. There pys_open
+ * refuses; elsewhere the same call runs in the new interpreter. */
+PYS_TEST_NOOPEN(reopen, extension_module_keywords_after_reinit, .timeout = 60)
+{
+    static const char use_md5[] = "import hashlib, sys\n"
+                                  "if sys.version_info >= (3, 9):\n"
+                                  "    h = hashlib.md5(b'x', usedforsecurity=False)\n"
+                                  "else:\n"
+                                  "    h = hashlib.md5(string=b'x')\n"
+                                  "h = h.hexdigest()\n"
+                                  "assert h == '9dd4e461268c8034f5c8564e155c67a6', h\n";
+    pys_runtime *rt = pyt_open(py);
+    pys_info info;
+    pyt_assert_ok(pys_get_info(rt, &info));
+    pyt_assert_ok(pys_exec(rt, use_md5));
+    bool dynload = pyt_eval_i64(rt, "int(any('lib-dynload' in (getattr(m, '__file__', '') or '') "
+                                    "for m in list(__import__('sys').modules.values())))") == 1;
+    pyt_close(rt);
+    int rc = try_open(py, &rt);
+    bool affected = py->major == 3 && py->minor == 12 && info.micro < 5 && dynload;
+    if (affected) {
+        cr_assert_eq(rc, PYS_E_STATE, "pys_open on 3.12.%d after a lib-dynload import: %s",
+                     info.micro, pys_err_name(rc));
+        cr_assert_null(rt);
+        const char *m = pys_last_error()->message;
+        cr_assert(strstr(m, "gh-122334") && strstr(m, "skip_finalize") && strstr(m, ".so"),
+                  "message: %s", m);
+        /* It stays refused: the module stays loaded. */
+        cr_assert_eq(try_open(py, &rt), PYS_E_STATE);
+        cr_log_info("%s: reopen refused (3.12.%d, gh-122334)", pyt_name(py), info.micro);
+        return;
+    }
+    cr_assert_eq(rc, PYS_OK, "pys_open after close: %s", pys_last_error()->message);
+    for (int i = 0; i < 3; i++)
+        pyt_assert_ok(pys_exec(rt, use_md5));
+    pyt_close(rt);
+}
+
+/* skip_finalize keeps the interpreter, so reopening is sound on every
+ * version, 3.12.0-3.12.4 included. */
+PYS_TEST_NOOPEN(reopen, extension_module_keywords_after_skip_finalize, .timeout = 60)
+{
+    pys_options o = {.library_path = py->path, .ignore_environment = true, .skip_finalize = true};
+    pys_runtime *rt = NULL;
+    pyt_assert_ok(pys_open(&o, &rt));
+    pyt_assert_ok(pys_exec(rt, "import hashlib\nhashlib.new('md5', data=b'x')\n"));
+    pyt_close(rt);
+    pyt_assert_ok(pys_open(&o, &rt));
+    pyt_assert_ok(pys_exec(rt, "import hashlib\nhashlib.new('md5', data=b'x')\n"));
+    pyt_close(rt);
+}

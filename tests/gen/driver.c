@@ -17,15 +17,29 @@
 
 #include "driver_check.h"
 
+/* CPython 3.12.0-3.12.4 cannot be initialised again once an extension
+ * module of theirs was loaded (gh-122334; pys_open refuses): there the
+ * runtime is closed without finalising, and each reopen attaches to the
+ * same interpreter, which still makes every cached handle stale. */
+static bool keep_python;
+
 static pys_runtime *open_rt(const char *lib, const char *pydir)
 {
     pys_options o = {0};
     o.library_path = lib;
     o.ignore_environment = true;
+    o.skip_finalize = keep_python;
     pys_runtime *rt = NULL;
     if (pys_open(&o, &rt) != PYS_OK) {
         fprintf(stderr, "pys_open: %s\n", pys_last_error()->message);
         exit(2);
+    }
+    pys_info info;
+    OK(pys_get_info(rt, &info));
+    if (!keep_python && info.major == 3 && info.minor == 12 && info.micro < 5) {
+        OK(pys_close(rt)); /* nothing imported yet: this reinitialisation is sound */
+        keep_python = true;
+        return open_rt(lib, pydir);
     }
     pys_obj sys = pys_import(rt, "sys");
     pys_obj path = pys_getattr(sys, "path");

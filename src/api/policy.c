@@ -19,11 +19,9 @@
  *   per event), and also when the current frame's builtins are a policed
  *   run's (code a policed run left behind, called later). Imports the
  *   wrapper let through run with events allowed: that is trusted code.
- * - A counting allocator (PyMem_SetAllocator at open, wrapping Python's
- *   own; opt-in, pys_options.memory_caps) fails allocations of a thread's
- *   capped run beyond its cap, which Python turns into MemoryError. While
- *   no capped run is in progress, each allocation pays one relaxed atomic
- *   load and an indirect call: 2-3% on allocation-heavy code.
+ * - A counting allocator (api/memcap.c; opt-in, pys_options.memory_caps)
+ *   fails allocations of a thread's capped run beyond its cap, which
+ *   Python turns into MemoryError: 2-3% on allocation-heavy code.
  * This is not an OS sandbox: see pyshim_run.h for what is guaranteed. */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +36,7 @@
 #include "core/types.h"
 #include "api/api.h"
 #include "api/recipes.h"
+#include "api/memcap.h"
 
 /* ---- the policy ------------------------------------------------------------ */
 
@@ -529,279 +528,6 @@ static int audit_hook(const char *event, PyObject *args, void *ud)
     return 0;
 }
 
-/* ---- the counting allocator ------------------------------------------------------ */
-
-/* One capped run's live blocks: open addressing, linear probing,
- * backward-shift deletion. Its memory is libc's, never Python's. */
-typedef struct mblock {
-    uintptr_t p;
-    size_t n;
-} mblock;
-
-typedef struct memrun {
-    size_t cap, used;
-    bool hit;
-    mblock *tab;
-    size_t tcap, tn; /* tcap a power of two */
-    struct memrun *next;
-} memrun;
-
-static PyMemAllocatorEx prev[3];
-static _Atomic int mem_nactive;
-static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
-static memrun *mem_active;
-static _Thread_local memrun *cur_mem;
-/* Inside a counted call: the allocator it wraps may call the raw domain's
- * (pymalloc does for large blocks), which must not count the block again. */
-static _Thread_local bool mem_nested;
-
-static size_t slot_of(uintptr_t p, size_t tcap)
-{
-    return (size_t)((p >> 4) * UINT64_C(0x9E3779B97F4A7C15) >> 20) & (tcap - 1);
-}
-
-static bool tab_put(memrun *m, uintptr_t p, size_t n)
-{
-    if ((m->tn + 1) * 2 > m->tcap) {
-        size_t nc = m->tcap ? m->tcap * 2 : 1024;
-        mblock *nt = calloc(nc, sizeof *nt);
-        if (!nt)
-            return false;
-        for (size_t i = 0; i < m->tcap; i++)
-            if (m->tab[i].p) {
-                size_t j = slot_of(m->tab[i].p, nc);
-                while (nt[j].p)
-                    j = (j + 1) & (nc - 1);
-                nt[j] = m->tab[i];
-            }
-        free(m->tab);
-        m->tab = nt;
-        m->tcap = nc;
-    }
-    size_t j = slot_of(p, m->tcap);
-    while (m->tab[j].p && m->tab[j].p != p)
-        j = (j + 1) & (m->tcap - 1);
-    if (!m->tab[j].p)
-        m->tn++;
-    m->tab[j] = (mblock){p, n};
-    return true;
-}
-
-/* Removes p; its size, or (size_t)-1 if absent. */
-static size_t tab_take(memrun *m, uintptr_t p)
-{
-    if (!m->tcap)
-        return (size_t)-1;
-    size_t mask = m->tcap - 1, i = slot_of(p, m->tcap);
-    while (m->tab[i].p && m->tab[i].p != p)
-        i = (i + 1) & mask;
-    if (!m->tab[i].p)
-        return (size_t)-1;
-    size_t n = m->tab[i].n;
-    m->tn--;
-    /* Backward shift: pull later entries of the run into the hole unless
-     * their home slot lies cyclically in (hole, their slot]. */
-    for (size_t j = i;;) {
-        j = (j + 1) & mask;
-        if (!m->tab[j].p)
-            break;
-        size_t k = slot_of(m->tab[j].p, m->tcap);
-        bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);
-        if (stays)
-            continue;
-        m->tab[i] = m->tab[j];
-        i = j;
-    }
-    m->tab[i] = (mblock){0, 0};
-    return n;
-}
-
-/* Forgets p in whichever active run counted it (mem_mu held). */
-static void forget(uintptr_t p)
-{
-    for (memrun *m = mem_active; m; m = m->next) {
-        size_t n = tab_take(m, p);
-        if (n != (size_t)-1) {
-            m->used -= n;
-            return;
-        }
-    }
-}
-
-/* Reserves n bytes in this thread's run; false when over the cap. */
-static bool reserve(memrun *m, size_t n)
-{
-    pthread_mutex_lock(&mem_mu);
-    bool ok = n <= m->cap - m->used;
-    if (ok)
-        m->used += n;
-    else
-        m->hit = true;
-    pthread_mutex_unlock(&mem_mu);
-    return ok;
-}
-
-static void *commit(memrun *m, void *p, size_t n)
-{
-    pthread_mutex_lock(&mem_mu);
-    if (!p) {
-        m->used -= n;
-    } else if (!tab_put(m, (uintptr_t)p, n)) {
-        m->used -= n; /* not tracked: its free will not be counted either */
-    }
-    pthread_mutex_unlock(&mem_mu);
-    return p;
-}
-
-static __attribute__((noinline)) void *c_malloc(PyMemAllocatorEx *a, size_t n, size_t k)
-{
-    memrun *m = cur_mem;
-    if (!m || mem_nested)
-        return k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
-    size_t bytes = n;
-    if (k && __builtin_mul_overflow(n, k, &bytes))
-        return NULL;
-    if (!reserve(m, bytes))
-        return NULL;
-    mem_nested = true;
-    void *q = k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
-    mem_nested = false;
-    return commit(m, q, bytes);
-}
-
-static void *h_malloc(void *ctx, size_t n)
-{
-    PyMemAllocatorEx *a = ctx;
-    if (__builtin_expect(atomic_load_explicit(&mem_nactive, memory_order_relaxed) == 0, 1))
-        return a->malloc(a->ctx, n);
-    return c_malloc(a, n, 0);
-}
-
-static void *h_calloc(void *ctx, size_t n, size_t k)
-{
-    PyMemAllocatorEx *a = ctx;
-    if (__builtin_expect(atomic_load_explicit(&mem_nactive, memory_order_relaxed) == 0, 1))
-        return a->calloc(a->ctx, n, k);
-    return c_malloc(a, n, k ? k : 1);
-}
-
-static __attribute__((noinline)) void *c_realloc(PyMemAllocatorEx *a, void *p, size_t n)
-{
-    if (mem_nested)
-        return a->realloc(a->ctx, p, n);
-    memrun *m = cur_mem;
-    pthread_mutex_lock(&mem_mu);
-    size_t old = 0;
-    if (p) {
-        size_t o = m ? tab_take(m, (uintptr_t)p) : (size_t)-1;
-        if (o != (size_t)-1) {
-            old = o;
-            m->used -= o;
-        } else {
-            forget((uintptr_t)p);
-        }
-    }
-    if (m) {
-        if (n > m->cap - m->used) {
-            m->hit = true;
-            if (old && tab_put(m, (uintptr_t)p, old))
-                m->used += old; /* p stays valid and counted */
-            pthread_mutex_unlock(&mem_mu);
-            return NULL;
-        }
-        m->used += n;
-    }
-    pthread_mutex_unlock(&mem_mu);
-    mem_nested = true;
-    void *q = a->realloc(a->ctx, p, n);
-    mem_nested = false;
-    if (!m)
-        return q;
-    pthread_mutex_lock(&mem_mu);
-    if (!q) {
-        m->used -= n;
-        if (old && tab_put(m, (uintptr_t)p, old))
-            m->used += old;
-    } else if (!tab_put(m, (uintptr_t)q, n)) {
-        m->used -= n;
-    }
-    pthread_mutex_unlock(&mem_mu);
-    return q;
-}
-
-static void *h_realloc(void *ctx, void *p, size_t n)
-{
-    PyMemAllocatorEx *a = ctx;
-    if (__builtin_expect(atomic_load_explicit(&mem_nactive, memory_order_relaxed) == 0, 1))
-        return a->realloc(a->ctx, p, n);
-    return c_realloc(a, p, n);
-}
-
-static __attribute__((noinline)) void c_free(PyMemAllocatorEx *a, void *p)
-{
-    if (mem_nested) {
-        a->free(a->ctx, p);
-        return;
-    }
-    pthread_mutex_lock(&mem_mu);
-    forget((uintptr_t)p);
-    pthread_mutex_unlock(&mem_mu);
-    mem_nested = true;
-    a->free(a->ctx, p);
-    mem_nested = false;
-}
-
-static void h_free(void *ctx, void *p)
-{
-    PyMemAllocatorEx *a = ctx;
-    if (__builtin_expect(atomic_load_explicit(&mem_nactive, memory_order_relaxed) == 0, 1) || !p) {
-        a->free(a->ctx, p);
-        return;
-    }
-    c_free(a, p);
-}
-
-static void mem_hook(void)
-{
-    /* Python's allocators outlive finalisation, but a new initialisation
-     * may reset them (PYTHONMALLOC): wrap whatever is installed unless it
-     * is this hook already. */
-    for (int d = 0; d < 3; d++) {
-        PyMemAllocatorEx cur;
-        pys__api.PyMem_GetAllocator(d, &cur);
-        if (cur.malloc == h_malloc)
-            continue;
-        prev[d] = cur;
-        PyMemAllocatorEx h = {&prev[d], h_malloc, h_calloc, h_realloc, h_free};
-        pys__api.PyMem_SetAllocator(d, &h);
-    }
-}
-
-static void mem_begin(memrun *m, size_t cap)
-{
-    *m = (memrun){.cap = cap};
-    pthread_mutex_lock(&mem_mu);
-    m->next = mem_active;
-    mem_active = m;
-    pthread_mutex_unlock(&mem_mu);
-    atomic_fetch_add(&mem_nactive, 1);
-    cur_mem = m;
-}
-
-static void mem_end(memrun *m)
-{
-    cur_mem = NULL;
-    pthread_mutex_lock(&mem_mu);
-    for (memrun **pp = &mem_active; *pp; pp = &(*pp)->next)
-        if (*pp == m) {
-            *pp = m->next;
-            break;
-        }
-    pthread_mutex_unlock(&mem_mu);
-    atomic_fetch_sub(&mem_nactive, 1);
-    free(m->tab);
-}
-
 /* ---- open ------------------------------------------------------------------------ */
 
 static void policy_close(pys_runtime *rt)
@@ -817,7 +543,7 @@ static void policy_close(pys_runtime *rt)
 void pys__policy_open(pys_runtime *rt, const pys_options *o)
 {
     if (o->memory_caps)
-        mem_hook();
+        pys__memcap_hook();
     if (hook_opens != rt->opens) {
         /* Finalisation clears the hooks; each open adds ours again. */
         if (pys__api.PySys_AddAuditHook(audit_hook, NULL) < 0)
@@ -1021,23 +747,11 @@ static void name_memory_error(size_t cap)
         pys__api.Py_DecRef(tb);
 }
 
-/* The counting allocator is in place (pys_options.memory_caps). */
-static bool mem_hooked(void)
-{
-    PyMemAllocatorEx cur;
-    for (int d = 0; d < 3; d++) {
-        pys__api.PyMem_GetAllocator(d, &cur);
-        if (cur.malloc != h_malloc)
-            return false;
-    }
-    return true;
-}
-
 static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy *p,
                        const char *F)
 {
     int rc = PYS_OK;
-    if (p->mem_limit && !mem_hooked())
+    if (p->mem_limit && !pys__memcap_hooked())
         return pys__fail(F, PYS_E_STATE,
                          "%s: the policy caps memory, which needs pys_options.memory_caps at "
                          "pys_open",
@@ -1093,13 +807,12 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     }
     prun run = {rs, code};
     prun *outer = cur_run;
-    memrun mem;
-    memrun *outer_mem = cur_mem;
+    pys__memrun mem;
     int outer_depth = import_depth;
     import_depth = 0;
     cur_run = &run;
     if (p->mem_limit)
-        mem_begin(&mem, p->mem_limit);
+        pys__memcap_begin(&mem, p->mem_limit);
     PyObject *r = pys__api.PyEval_EvalCode(code, g, g);
     if (r)
         pys__api.Py_DecRef(r);
@@ -1108,13 +821,8 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
         pys__api.Py_DecRef(g);
         g = NULL;
     }
-    if (p->mem_limit) {
-        bool hit = mem.hit;
-        mem_end(&mem);
-        if (!r && hit)
-            name_memory_error(p->mem_limit);
-    }
-    cur_mem = outer_mem;
+    if (p->mem_limit && pys__memcap_end(&mem) && !r)
+        name_memory_error(p->mem_limit);
     cur_run = outer;
     import_depth = outer_depth;
     if ((tok && pys__rcp_unroute(h, tok) < 0) || !r)

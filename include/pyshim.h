@@ -135,9 +135,11 @@ typedef struct pys_error {
  * refer to stay alive until this thread's next failure, pys_clear_error,
  * thread exit or pys_close); the first pys_last_error() after it formats
  * the traceback, entering the runtime as a call does (it may wait for the
- * GIL, runs Python's traceback.format_exception as it was at pys_open,
- * and is subject to this thread's deadline and to pys_interrupt). If that
- * fails, a traceback without source lines is built from the frames. The
+ * GIL, runs the traceback module's own format_exception, imported the
+ * first time (a replacement that Python code put in its place is never
+ * called), and is subject to this thread's deadline and to pys_interrupt).
+ * If that fails, a traceback without source lines is built from the
+ * frames. The
  * text is at most PYS_TRACEBACK_MAX_BYTES (a longer one keeps its first
  * quarter and its end, with a line saying what was left out). If the
  * runtime was closed first, the traceback reads "". Failing calls thus

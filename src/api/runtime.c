@@ -503,19 +503,7 @@ static int post_init(pys_runtime *rt, const pys_options *o)
             pys__api.Py_IncRef(rt->current_frames);
         pys__api.PyErr_Clear();
     }
-    /* Tracebacks are formatted (lazily, error.c) with the real
-     * traceback.format_exception, taken before any of the application's
-     * Python code could replace it. Without it the C formatter serves. */
-    PyObject *tbm = pys__api.PyImport_ImportModule("traceback");
-    PyObject *fmt = tbm ? pys__api.PyObject_GetAttrString(tbm, "format_exception") : NULL;
-    if (tbm)
-        pys__api.Py_DecRef(tbm);
-    if (!fmt) {
-        pys__api.PyErr_Clear();
-        pys__log(rt, PYS_LOG_WARN, "traceback.format_exception is not available: tracebacks "
-                                   "are formatted without source lines");
-    }
-    atomic_store(&rt->tb_format, fmt);
+    atomic_store(&rt->tb_format, NULL); /* imported with the first traceback (error.c) */
     rt->s_executable = sys_str("executable");
     rt->s_prefix = sys_str("prefix");
     rt->s_base_prefix = sys_str("base_prefix");

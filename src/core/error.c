@@ -9,8 +9,9 @@
  * Tracebacks are formatted lazily: the failing call keeps the exception
  * (a "kept" node holding type, value and traceback) and pys_last_error()
  * formats it the first time it is asked, taking the GIL as a call does,
- * with the traceback.format_exception captured at open (what Python code
- * later puts in its place is never called), its output bounded to
+ * with the traceback module's own format_exception (imported then, not at
+ * open: that import is as long as the rest of pys_open; what Python code
+ * puts in its place is never called), its output bounded to
  * PYS_TRACEBACK_MAX_BYTES. When that fails (3.8 and 3.9 give up on a long
  * exception chain) a C formatter walks the traceback and the chain itself,
  * bounded. Kept nodes are on one list (kept_mu): a node its thread no
@@ -680,12 +681,72 @@ static char *join_bounded(PyObject *lines)
     return pys__sb_take(&b);
 }
 
-/* The traceback of (type, value, tb), GIL held: format_exception as
- * captured at open, else (or if that fails) the C formatter. */
+/* 1 if attribute `attr` of o is the str `want`. o must be of a type whose
+ * attributes run no Python code (a function, a code object). */
+static int attr_is(PyObject *o, const char *attr, const char *want)
+{
+    PyObject *v = pys__api.PyObject_GetAttrString(o, attr);
+    Py_ssize_t n = 0;
+    const char *u = v && pys__is(v, pys__api.PyUnicode_Type)
+                        ? pys__api.PyUnicode_AsUTF8AndSize(v, &n) : NULL;
+    int r = u && (size_t)n == strlen(want) && memcmp(u, want, (size_t)n) == 0;
+    pys__api.Py_DecRef(v);
+    return r;
+}
+
+/* traceback.format_exception, GIL held: taken the first time a traceback
+ * is formatted and kept until close, or NULL (no exception left). It is
+ * taken only while it is still the module's own function: a function (a
+ * type no Python code can subclass or change) whose globals are the
+ * module's and whose name and code are format_exception's. Anything that
+ * Python code put in its place is never called (not even its attributes
+ * are read), and the C formatter serves. */
+static PyObject *tb_format_get(pys_runtime *rt)
+{
+    PyObject *fmt = atomic_load(&rt->tb_format);
+    if (fmt)
+        return fmt;
+    PyObject *m = pys__api.PyImport_ImportModule("traceback");
+    PyObject *md = m && pys__is(m, pys__api.PyModule_Type) ? pys__api.PyModule_GetDict(m) : NULL;
+    PyObject *f = NULL; /* from the dict: a module __getattr__ is not called */
+    if (md && pys__api.PyDict_GetItemStringRef) {
+        if (pys__api.PyDict_GetItemStringRef(md, "format_exception", &f) < 0)
+            f = NULL;
+    } else if (md) {
+        PyObject *key = pys__api.PyUnicode_FromString("format_exception");
+        f = key ? pys__api.PyDict_GetItemWithError(md, key) : NULL;
+        pys__api.Py_IncRef(f);
+        pys__api.Py_DecRef(key);
+    }
+    PyObject *g = f && pys__is(f, pys__api.PyFunction_Type)
+                      ? pys__api.PyObject_GetAttrString(f, "__globals__") : NULL;
+    PyObject *code = g && g == md ? pys__api.PyObject_GetAttrString(f, "__code__") : NULL;
+    bool real = code && pys__is(code, pys__api.PyCode_Type) &&
+                attr_is(f, "__qualname__", "format_exception") &&
+                attr_is(code, "co_name", "format_exception");
+    pys__api.Py_DecRef(code);
+    pys__api.Py_DecRef(g);
+    pys__api.Py_DecRef(m);
+    if (pys__api.PyErr_Occurred())
+        pys__api.PyErr_Clear();
+    if (!real) {
+        pys__api.Py_DecRef(f);
+        return NULL;
+    }
+    PyObject *none = NULL;
+    if (!atomic_compare_exchange_strong(&rt->tb_format, &none, f)) {
+        pys__api.Py_DecRef(f); /* another thread took it first */
+        f = none;
+    }
+    return f;
+}
+
+/* The traceback of (type, value, tb), GIL held: the traceback module's
+ * format_exception, else (or if that fails) the C formatter. */
 static char *format_traceback(pys_runtime *rt, PyObject *type, PyObject *value, PyObject *tb,
                               const char *line)
 {
-    PyObject *fmt = rt->tb_format;
+    PyObject *fmt = tb_format_get(rt);
     char *r = NULL;
     if (fmt) {
         PyObject *args[3] = {type, value, tb};

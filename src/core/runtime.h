@@ -130,7 +130,7 @@ struct pys_runtime {
 
     PyObject *main_dict;         /* __main__.__dict__ (strong) */
     PyObject *builtins;          /* builtins module (strong) */
-    PyObject *_Atomic tb_format; /* traceback.format_exception as at open (strong), or NULL */
+    PyObject *_Atomic tb_format; /* traceback.format_exception once taken (strong), or NULL */
     PyObject *exc_timeout;       /* pyshim.DeadlineExceeded (BaseException) */
     PyObject *exc_interrupt;     /* pyshim.Interrupted (BaseException) */
     PyObject *current_frames;    /* sys._current_frames as at open (free-threaded only) */

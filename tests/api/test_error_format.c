@@ -1,6 +1,6 @@
 /* Tracebacks in the error detail: formatted lazily (a failing call does no
  * formatting; pys_last_error() does, once), with the traceback functions
- * pyshim captured at open (not whatever Python code put in their place),
+ * of Python's traceback module (not whatever Python code put in their place),
  * bounded in size, and complete for exception chains Python's own
  * formatter gives up on. Every PYS_TEST runs once per supported Python. */
 #include <pthread.h>
@@ -80,9 +80,9 @@ PYS_TEST(error_format, brief_detail_does_not_format)
 }
 #endif
 
-/* Replacements of traceback.format_exception made by Python code: one
- * that never ends, one that sleeps, one that returns no list. The real
- * one, captured at open, is what pyshim calls. */
+/* Replacements of traceback.format_exception made by Python code before
+ * the first traceback: one that never ends, ones that sleep, one that
+ * returns no list. None is called: the frames are formatted by pyshim. */
 PYS_TEST(error_format, replaced_format_exception_is_not_called, .timeout = 60)
 {
     static const char *const hostile[] = {
@@ -92,6 +92,23 @@ PYS_TEST(error_format, replaced_format_exception_is_not_called, .timeout = 60)
         "traceback.format_exception = lambda *a, **k: time.sleep(3600)\n",
         "import traceback\n"
         "traceback.format_exception = lambda *a, **k: 42\n",
+        /* Its name, but not the module's function. */
+        "import traceback, time\n"
+        "def format_exception(*a, **k):\n"
+        "    time.sleep(3600)\n"
+        "traceback.format_exception = format_exception\n",
+        /* Not a function: reading its attributes would run this. */
+        "import traceback, time\n"
+        "class Hang:\n"
+        "    def __getattr__(self, name):\n"
+        "        time.sleep(3600)\n"
+        "    def __call__(self, *a, **k):\n"
+        "        time.sleep(3600)\n"
+        "traceback.format_exception = Hang()\n",
+        /* Gone, with a module __getattr__ that would stand in for it. */
+        "import traceback, time\n"
+        "del traceback.format_exception\n"
+        "traceback.__getattr__ = lambda name: time.sleep(3600)\n",
     };
     pyt_assert_ok(pys_exec(rt, "def boom():\n    raise ValueError('bad value 7')\n"));
     for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
@@ -101,6 +118,23 @@ PYS_TEST(error_format, replaced_format_exception_is_not_called, .timeout = 60)
         cr_assert(strstr(tb, "in boom") && strstr(tb, "ValueError: bad value 7"),
                   "replacement %zu: %s", i, tb);
     }
+}
+
+/* The traceback module is imported by the first traceback formatted, not
+ * by pys_open (its import costs as much as the rest of the open), and
+ * then formats with source lines. */
+PYS_TEST(error_format, traceback_module_imported_on_first_format)
+{
+    cr_assert_eq(pyt_eval_i64(rt, "int('traceback' in __import__('sys').modules)"), 0,
+                 "pys_open imported traceback");
+    /* Frames of a stdlib file: their source lines are shown. */
+    cr_assert_eq(pys_exec(rt, "import json\njson.loads('{')"), PYS_E_PYTHON);
+    cr_assert_eq(pyt_eval_i64(rt, "int('traceback' in __import__('sys').modules)"), 0,
+                 "a failing call imported traceback");
+    const char *tb = pys_last_error()->traceback;
+    cr_assert(strstr(tb, "in loads") && strstr(tb, "return _default_decoder.decode(s)"),
+              "no source line: %s", tb);
+    cr_assert_eq(pyt_eval_i64(rt, "int('traceback' in __import__('sys').modules)"), 1);
 }
 
 /* A long exception chain: 3.8 and 3.9's traceback module recurse once per

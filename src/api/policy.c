@@ -1,28 +1,7 @@
 /* Policed runs: one call's code under a policy of allowed audit events
  * (PEP 578), curated builtins, and memory, output and time caps.
  *
- * Layers, each closing what the others cannot see:
- * - The source is parsed and refused (PermissionError) if it spells an
- *   attribute with a leading underscore (but a few harmless dunders) or
- *   one that leads to frames (gi_frame, f_back, tb_frame, ...), or a name
- *   with two leading underscores: `().__class__.__base__.__subclasses__()`
- *   and `f.__globals__` never run. compile/exec/eval/vars/globals are not
- *   offered, and the "compile" and "exec" events are denied unless
- *   allowed, so no source reaches the interpreter unchecked.
- * - __builtins__ holds only the names the policy lists; __import__ is a
- *   wrapper that imports listed modules only and hands out copies of
- *   their public names (submodules only where listed), so no module
- *   object of the host is reachable to walk from.
- * - One audit hook, added at pys_open (hooks cannot be removed), denies
- *   every event the policy does not allow while this thread runs a
- *   policed call (a thread-local pointer: unpoliced calls pay one load
- *   per event), and also when the current frame's builtins are a policed
- *   run's (code a policed run left behind, called later). Imports the
- *   wrapper let through run with events allowed: that is trusted code.
- * - A counting allocator (api/memcap.c; opt-in, pys_options.memory_caps)
- *   fails allocations of a thread's capped run beyond its cap, which
- *   Python turns into MemoryError: 2-3% on allocation-heavy code.
- * This is not an OS sandbox: see pyshim_run.h for what is guaranteed. */
+ * Design notes: docs/internals.md, "src/api/policy.c". */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

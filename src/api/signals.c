@@ -1,25 +1,6 @@
 /* Signals: the host's signal dispositions survive a runtime.
  *
- * pys_open saves every signal's disposition before Python initialises (the
- * host's), and again right after (what initialisation changed: SIGPIPE and
- * SIGXFSZ ignored, SIGINT handled, with install_signal_handlers). pys_close
- * then decides, with the GIL, right before Py_FinalizeEx, which signals
- * Python changed:
- * - those initialisation changed and nobody changed since;
- * - those changed since initialisation to what Python's signal module says
- *   it installed (_signal.getsignal, if Python code imported the module:
- *   importing it installs the SIGINT handler, so pyshim does not; only the
- *   builtin function is called, so no Python code runs): SIG_DFL, SIG_IGN,
- *   or a Python handler, which is Python's C handler inside libpython;
- * - those Py_FinalizeEx itself changed (it sets signals with Python
- *   handlers to SIG_DFL; atexit code may call signal.signal).
- * After Py_FinalizeEx it puts back the host's disposition of exactly those.
- * A disposition the host set with sigaction while the runtime was open is
- * the host's and is kept. Without finalisation (skip_finalize) nothing is
- * restored: Python stays initialised and its handlers stay in force, and
- * the saved dispositions stay the host's for a later finalising close.
- *
- * Only pys_open and pys_close use this state, under their open_lock. */
+ * Design notes: docs/internals.md, "src/api/signals.c". */
 #include <dlfcn.h>
 #include <signal.h>
 #include <stdbool.h>

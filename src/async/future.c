@@ -1,22 +1,6 @@
 /* Futures: the C side of a coroutine running on a loop thread.
  *
- * A future is reference-counted (refs, under f->mu): the owner's reference
- * (dropped by pys_future_free), the Python side's (dropped when it
- * completes) and, while the submitting call is still on its way out, the
- * submitter's (dropped by pys__fut_submitted). The completion callback may
- * free the future on the loop thread before the submitting call has
- * returned (fire and forget): the submitter's reference keeps the memory
- * alive until it is done with it, and whoever drops the last one frees. The Python side is a
- * PyCFunction whose self is a capsule pointing at the future; the helper's
- * Job calls it on the loop thread with (kind, value). Completing "disarms"
- * the capsule (points it at a static marker), so a stray later call, or a
- * capsule that outlives the future, never touches freed memory. A future
- * that is pending when its loop shuts down is completed by the loop
- * thread's final sweep, so every handed-out future completes exactly once.
- *
- * The value is kept as a strong reference and dropped with the GIL: by the
- * last reference holder, or by the close hook (pys__fut_close_all), after
- * which it is simply forgotten. Waiting never holds the GIL. */
+ * Design notes: docs/internals.md, "src/async/future.c". */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

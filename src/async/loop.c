@@ -10,26 +10,7 @@
  * callback. Cancel schedules Job.cancel (Task.cancel) the same way. So
  * every outcome, and every user callback, happens on the loop thread.
  *
- * The loop thread holds the GIL through the tls like a batch (gil_depth 1),
- * so pyshim calls made from coroutines and callbacks nest; asyncio's
- * selector gives the GIL up while it waits. It does not count as a call in
- * progress, so pys_close can reach its close hook, which stops and joins
- * every loop with the GIL released.
- *
- * Stopping: stop is scheduled on the loop; when run_forever returns, the
- * thread closes submissions (waiting for submitters that passed the check
- * to finish enqueueing), runs what was queued, cancels every task and waits
- * for them (two rounds of a grace period), shuts down async generators and
- * the default executor, closes the loop, then completes as cancelled any
- * future still pending. Every future handed out therefore completes.
- *
- * Fork: a child has only the thread that forked, so no loop thread. At the
- * fork g_async.mu is held (the lists are whole); in the child every loop
- * of the parent stops accepting and counts as joined (pys_loop_stop and
- * the close hook do not wait for a thread that is not there), its pending
- * futures complete as cancelled without their callbacks (nothing runs
- * them), and the leaf locks are made new (a parent thread may have held
- * one). The helper's Python objects are dropped by the close hook. */
+ * Design notes: docs/internals.md, "src/async/loop.c". */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

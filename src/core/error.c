@@ -1,24 +1,6 @@
 /* Per-thread error detail and the translation of Python exceptions.
  *
- * The detail lives in this thread's pys__tls; its strings are replaced on
- * the next failure and freed at thread exit (pthread key destructor). A
- * Python exception is fetched (3.12+: PyErr_GetRaisedException; before:
- * PyErr_Fetch + normalise + attach the traceback) and cleared, so nothing
- * stays pending; its type name and message are read at once.
- *
- * Tracebacks are formatted lazily: the failing call keeps the exception
- * (a "kept" node holding type, value and traceback) and pys_last_error()
- * formats it the first time it is asked, taking the GIL as a call does,
- * with the traceback module's own format_exception (imported then, not at
- * open: that import is as long as the rest of pys_open; what Python code
- * puts in its place is never called), its output bounded to
- * PYS_TRACEBACK_MAX_BYTES. When that fails (3.8 and 3.9 give up on a long
- * exception chain) a C formatter walks the traceback and the chain itself,
- * bounded. Kept nodes are on one list (kept_mu): a node its thread no
- * longer needs (the next failure, pys_clear_error, thread exit) is marked
- * an orphan there, without the GIL, and dropped by the next failure that
- * holds the GIL; pys_close drops them all before finalising (a traceback
- * asked for after that reads ""). */
+ * Design notes: docs/internals.md, "src/core/error.c". */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>

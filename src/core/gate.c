@@ -1,62 +1,7 @@
 /* The gate: entering and leaving the library, batches, kept thread states,
  * in-flight accounting and pys_close's fences, fork.
  *
- * Batches. pys_gil_acquire is pys__begin plus a per-thread mark; while this
- * thread's gil_depth > 0, pys__begin/pys__end only count (inline, in
- * core/gate.h: no atomic, no GILState call). batch_at[] remembers gil_depth
- * after each acquire, so a release from inside a call made in the batch is
- * refused instead of dropping the GIL under that call.
- *
- * In flight. pys_close must not finalise while a call is between its entry
- * and its PyGILState_Release. The outermost level of each call (a batch is
- * one) sets its thread record's `busy` flag on entry and clears it after
- * giving the GIL back; pys_close stores CLOSING, then scans the records
- * and waits for every flag to drop. The entry is a store of `busy` then a
- * load of rt->state, the close a store of the state then loads of `busy`:
- * a Dekker pair that needs a full fence on both sides. pys_close pays for
- * it with membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which runs a full
- * barrier on every thread of the process, so the entry needs only a
- * compiler barrier (an "asymmetric fence"); where membarrier is missing,
- * the entry uses a real fence. A thread without a record (out of memory)
- * and a bridge callback entered from Python count in rt->inflight instead.
- *
- * Thread records (core/watchdog.h). Each thread that calls pyshim owns
- * one, claimed on its first call, handed back at thread exit for reuse,
- * never freed, on a lock-free list. Besides `busy`, its `armed` word
- * (seq << 2 | state) is what deadlines and interrupts (core/watchdog.c)
- * aim at: the thread stores ACTIVE on its depth 0 -> 1 transition (before
- * taking the GIL) and CASes back to IDLE on 1 -> 0 (holding it), clearing
- * an exception that was posted but not raised.
- *
- * Free-threaded builds: PYS__LOCK takes rt->lock around the handle table
- * and the compile cache (forced on GIL builds by PYSHIM_FORCE_LOCKING=1 or
- * pys__test_force_locking, to test that path).
- *
- * Fork. A child has only the thread that forked (CPython's
- * PyOS_AfterFork_Child discipline): pthread_atfork holds the watchdog's
- * lock across the fork, and in the child resets what belonged to the
- * other threads: their records (busy flags, calls in flight, hand them
- * back), rt->inflight
- * (only this thread's own count stays), the watchdog (its thread is not
- * there: it is started again on demand), and rt->lock. Once CPython has
- * made its own state consistent (os.register_at_fork's after_in_child
- * hook, registered at open), the watchdog is started again if the call
- * that forked has a deadline or an interrupt pending.
- *
- * Thread-state births and os.fork() on free-threaded builds: making a
- * thread state can stop the world of the interpreter (3.13t immortalises
- * objects when the first non-main thread state is made, and grows the
- * QSBR array when it is full). A per-interpreter stop-the-world takes the
- * interpreter's stop-the-world mutex, then waits for the runtime's
- * rwlock; if os.fork()'s global stop-the-world wins that race, fork()
- * happens with the mutex held by a thread the child does not have, and
- * CPython does not make that mutex new in the child, so the child's
- * next collection hangs for ever. pyshim's own births (its first
- * PyGILState_Ensure or PyThreadState_New on a thread) therefore hold
- * birth_lock for reading, and an os.register_at_fork `before` hook takes
- * it for writing (thread state detached while it waits) before CPython
- * stops the world; `after_in_parent` gives it back, and the child makes
- * it new (pthread_atfork). */
+ * Design notes: docs/internals.md, "src/core/gate.c". */
 #include <stdlib.h>
 #if defined(__linux__)
 #include <linux/membarrier.h>

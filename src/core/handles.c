@@ -1,21 +1,6 @@
 /* Handles and scopes.
  *
- * A handle id packs the slot index (bits 0-27) and the slot's generation
- * (bits 28-52, never 0), so every id is below 2^53 and id 0 is never
- * issued. A release moves the slot's generation on, so stale, doubly
- * released and never-issued ids are recognised and refused with
- * PYS_E_HANDLE; a slot whose generations are used up is retired instead
- * of wrapping (one per 2^25 - 1 reuses of a slot: 16 bytes, never
- * reissued). The table is kept across pys_close (its live slots are
- * released) and reused by the next open, so ids of an earlier runtime stay
- * refused however often the runtime is reopened; a side array remembers
- * each slot's first generation of the current open, to say so. Slots live
- * in fixed 4096-entry chunks that never move (no malloc per handle; a
- * chunk per 4096). All table access happens with the GIL held;
- * free-threaded builds add rt->lock.
- *
- * Scopes are per thread: a stack of marks into a list of ids made since.
- * Entering and leaving (pys__begin/pys__end) are in core/gate.h and core/gate.c. */
+ * Design notes: docs/internals.md, "src/core/handles.c". */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,29 +1,11 @@
 /* Deadlines and interrupts: the watchdog thread that stops Python code.
  *
- * Interrupts and deadlines raise an exception in the target thread with
- * PyThreadState_SetAsyncExc (needs the GIL; the eval loop checks at loop
- * back-edges and calls). The target is a thread record (core/watchdog.h):
- * the gate arms it on the thread's depth 0 -> 1 transition and disarms it
- * on 1 -> 0 (core/gate.c); a poster here CASes ACTIVE/POSTED -> POSTING for
- * the seq it saw, so an exception can only land in the call it was meant
- * for, never in a later one. All of this is correct with real parallelism
- * (free-threaded builds): no GIL is assumed, only the atomics.
- *
- * One watchdog thread (started on the first pys_set_deadline or
- * pys_interrupt, joined by pys_close before finalising) posts: at a call's
- * deadline, after pys_interrupt, and again every PYS_INTERRUPT_REPEAT_MS
- * until the call returns (so catching BaseException once does not swallow
- * it). It holds off while the target thread is inside importlib's own code
- * (see in_importlib). It sleeps until the earliest time it has work;
- * `wd.next_wake` is that time (0 while it scans, INT64_MAX when it has
- * none), and a call with a deadline wakes it only when its deadline is
- * earlier: with seq_cst on both sides, either the scan sees the call's
- * ACTIVE or the call sees a value that makes it wake the watchdog.
- *
  * Lock order: the GIL, then wd.mu. The watchdog never waits for the GIL
  * while holding wd.mu, and never posts while holding it. A fork holds
  * wd.mu across it (core/gate.c's pthread_atfork handlers call the
- * pys__wd_fork_* parts below). */
+ * pys__wd_fork_* parts below).
+ *
+ * Design notes: docs/internals.md, "src/core/watchdog.c". */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>

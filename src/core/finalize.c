@@ -16,6 +16,8 @@
 #include "core/finalize.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "core/call.h"
+#include "core/pymod.h"
 
 /* threading._shutdown() (run by Py_FinalizeEx) waits on 3.9-3.12 for the
  * tstate lock of threading's "main thread" when it runs on another thread.
@@ -83,23 +85,19 @@ static PyObject *left_report(PyObject *self, PyObject *args)
 static PyMethodDef left_report_def = {"pyshim_threads_left", left_report, PYS__METH_VARARGS,
                                       "Records the Python threads left at finalisation."};
 
-/* Runs src in a fresh namespace (with `report` bound to fn if given). */
-static bool run_private(const char *src, PyMethodDef *fn)
+/* Runs a helper of this folder in a private namespace (core/pymod.c); with
+ * report, calls its arm(report). No exception is left. */
+static bool run_helper(pys_runtime *rt, const char *src, const char *name, PyMethodDef *report)
 {
-    PyObject *g = pys__api.PyDict_New();
-    PyObject *f = g && fn ? pys__api.PyCFunction_NewEx(fn, NULL, NULL) : NULL;
-    bool ok = false;
-    if (g && (!fn || (f && pys__api.PyDict_SetItemString(g, "report", f) == 0)) &&
-        pys__api.PyDict_SetItemString(g, "__builtins__", pys__api.PyEval_GetBuiltins()) == 0) {
-        PyObject *r = pys__api.PyRun_StringFlags(src, PYS__Py_file_input, g, g, NULL);
-        ok = r != NULL;
-        if (r)
-            pys__api.Py_DecRef(r);
-    }
-    if (f)
-        pys__api.Py_DecRef(f);
-    if (g)
-        pys__api.Py_DecRef(g);
+    PyObject *arm = NULL, *f = NULL, *r = NULL;
+    static const char *const names[] = {"arm"};
+    PyObject *ns = pys__pymod_run(rt, src, name, name, names, &arm, report ? 1 : 0);
+    if (ns && report && (f = pys__api.PyCFunction_NewEx(report, NULL, NULL)))
+        r = pys__call_raw(arm, &f, 1, NULL);
+    bool ok = ns && (!report || r);
+    pys__api.Py_DecRef(r);
+    pys__api.Py_DecRef(f);
+    pys__api.Py_DecRef(ns);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     return ok;
@@ -204,10 +202,10 @@ void pys__threads_after_finalize(pys_runtime *rt)
 
 void pys__threads_before_finalize(pys_runtime *rt)
 {
-    if (rt->version >= 0x0309 && rt->version <= 0x030c && !run_private(shutdown_fix, NULL))
+    if (rt->version >= 0x0309 && rt->version <= 0x030c && !run_helper(rt, shutdown_fix, "pyshim._shutdown_fix", NULL))
         pys__log(rt, PYS_LOG_WARN, "pys_close: could not prepare threading for finalisation");
     left.reported = false;
-    left.armed = run_private(left_src, &left_report_def);
+    left.armed = run_helper(rt, left_src, "pyshim._threads_left", &left_report_def);
     if (!left.armed)
         pys__log(rt, PYS_LOG_WARN, "pys_close: cannot see which Python threads will outlive "
                                    "finalisation");

@@ -15,7 +15,10 @@ PyObject *pys__pymod_run(pys_runtime *rt, const char *src, const char *modname,
     if (!ns)
         return NULL;
     PyObject *name = NULL, *code = NULL, *r = NULL;
-    if (pys__api.PyDict_SetItemString(ns, "__builtins__", rt->builtins) < 0 ||
+    /* The real builtins: the module taken at open; late in pys_close,
+     * once it is dropped, the interpreter's (no frame runs then). */
+    PyObject *b = rt->builtins ? rt->builtins : pys__api.PyEval_GetBuiltins();
+    if (pys__api.PyDict_SetItemString(ns, "__builtins__", b) < 0 ||
         !(name = pys__api.PyUnicode_FromString(modname)) ||
         pys__api.PyDict_SetItemString(ns, "__name__", name) < 0 ||
         !(code = pys__api.Py_CompileString(src, filename, PYS__Py_file_input)) ||

@@ -10,7 +10,8 @@
 #include "core/runtime.h"
 
 /* Compiles src as the file `filename` and runs it in a new namespace whose
- * __name__ is modname and whose __builtins__ are the real ones; then looks
+ * __name__ is modname and whose __builtins__ are the real ones (those of
+ * the open, or the interpreter's once pys_close dropped them); then looks
  * up names[0..n) in it. Returns the namespace (a new reference) with
  * out[i] set to each name's object, borrowed from the namespace (valid
  * while the caller holds it); or NULL with a Python exception set

@@ -516,15 +516,10 @@ static void prepare_log(const pys_options *ro, pys_log_level level, const char *
     PYS__PRINTF(3, 4);
 static void prepare_log(const pys_options *ro, pys_log_level level, const char *fmt, ...)
 {
-    if (!ro->logger)
-        return;
     va_list ap;
     va_start(ap, fmt);
-    char *s = pys__vasprintf(fmt, ap);
+    pys__vlog(ro->logger, ro->logger_userdata, level, fmt, ap);
     va_end(ap);
-    if (s)
-        ro->logger(level, s, ro->logger_userdata);
-    free(s);
 }
 
 /* Chooses and loads the Python for the resolved options *ro (pys_open,

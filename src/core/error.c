@@ -909,15 +909,22 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
     return code;
 }
 
+void pys__vlog(pys_log_fn logger, void *ud, pys_log_level level, const char *fmt, va_list ap)
+{
+    if (!logger)
+        return;
+    char *s = pys__vasprintf(fmt, ap);
+    if (s)
+        logger(level, s, ud);
+    free(s);
+}
+
 void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...)
 {
     if (!rt || !rt->logger)
         return;
     va_list ap;
     va_start(ap, fmt);
-    char *s = pys__vasprintf(fmt, ap);
+    pys__vlog(rt->logger, rt->logger_ud, level, fmt, ap);
     va_end(ap);
-    if (s)
-        rt->logger(level, s, rt->logger_ud);
-    free(s);
 }

@@ -3,6 +3,8 @@
 #ifndef PYS_CORE_ERROR_H
 #define PYS_CORE_ERROR_H
 
+#include <stdarg.h>
+
 #include "core/runtime.h"
 #include "loader/loader.h"
 
@@ -67,7 +69,10 @@ const char *pys__type_name(PyObject *o, char *buf, size_t size);
 /* Raises a Python TypeError-like exception `exc` with a printf message. */
 void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
 
-/* Log through the user's logger, if any. */
+/* Log through the user's logger, if any: the runtime's, or (before the
+ * runtime exists) the one given. */
 void pys__log(pys_runtime *rt, pys_log_level level, const char *fmt, ...) PYS__PRINTF(3, 4);
+void pys__vlog(pys_log_fn logger, void *ud, pys_log_level level, const char *fmt, va_list ap)
+    PYS__PRINTF(4, 0);
 
 #endif

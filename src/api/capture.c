@@ -33,8 +33,7 @@ int pys_redirect(pys_runtime *rt, int streams, pys_write_fn fn, void *ud)
             pys__api.Py_IncRef(args[1] = PYS__None);
         PyObject *r = args[0] && args[1] ? pys__rcp_call(h->redirect, args, 2) : NULL;
         for (int i = 0; i < 2; i++)
-            if (args[i])
-                pys__api.Py_DecRef(args[i]);
+            pys__api.Py_DecRef(args[i]);
         if (r)
             pys__api.Py_DecRef(r);
         else
@@ -68,13 +67,11 @@ int pys_exec_captured(pys_runtime *rt, const char *src, pys_obj ns, int streams,
         goto out;
     }
     PyObject *r = pys__run_src(rt, src, PYS__Py_file_input, g);
-    if (r)
-        pys__api.Py_DecRef(r);
+    pys__api.Py_DecRef(r);
     if (pys__rcp_unroute(h, tok) < 0 || !r)
         rc = pys__fail_py(rt, F);
 out:
-    if (g)
-        pys__api.Py_DecRef(g);
+    pys__api.Py_DecRef(g);
     pys__end(rt);
     return rc;
 }

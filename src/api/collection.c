@@ -312,10 +312,8 @@ static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char
             rc = pys__fail_py(rt, fn);
         pys__api.Py_DecRef(ko);
     }
-    if (v)
-        pys__api.Py_DecRef(v);
-    if (obj)
-        pys__api.Py_DecRef(obj);
+    pys__api.Py_DecRef(v);
+    pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -390,8 +388,7 @@ static int contains(pys_obj o, const key *k, const char *fn)
             rc = pys__fail_py(rt, fn);
         pys__api.Py_DecRef(ko);
     }
-    if (obj)
-        pys__api.Py_DecRef(obj);
+    pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -429,10 +426,8 @@ static int add(pys_obj c, pys_obj item, bool set, const char *fn)
             rc = pys__fail_py(rt, fn);
         }
     }
-    if (io)
-        pys__api.Py_DecRef(io);
-    if (co)
-        pys__api.Py_DecRef(co);
+    pys__api.Py_DecRef(io);
+    pys__api.Py_DecRef(co);
     pys__end(rt);
     return rc;
 }
@@ -465,10 +460,8 @@ static pys_obj view(pys_obj m, const char *method, const char *fn)
             PyObject *f = pys__api.PyObject_GetAttrString(obj, method);
             PyObject *v = f ? pys__call3(f, NULL, NULL, NULL) : NULL;
             r = v ? pys__api.PySequence_List(v) : NULL;
-            if (f)
-                pys__api.Py_DecRef(f);
-            if (v)
-                pys__api.Py_DecRef(v);
+            pys__api.Py_DecRef(f);
+            pys__api.Py_DecRef(v);
         }
         if (!r)
             pys__fail_py(rt, fn);
@@ -558,8 +551,7 @@ int pys_iter_next_into(pys_obj it, pys_obj *slot)
         *slot = PYS_NULL;
     }
 out:
-    if (i)
-        pys__api.Py_DecRef(i);
+    pys__api.Py_DecRef(i);
     pys__end_t(rt, t);
     return rc;
 }
@@ -590,8 +582,7 @@ int pys_iter_next(pys_obj it, pys_obj *item)
             rc = 0;
         }
     }
-    if (i)
-        pys__api.Py_DecRef(i);
+    pys__api.Py_DecRef(i);
     pys__end(rt);
     return rc;
 }

@@ -253,10 +253,8 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
     if (r)
         out = pys__h_new(rt, r, name);
 out:
-    if (kw)
-        pys__api.Py_DecRef(kw);
-    if (f)
-        pys__api.Py_DecRef(f);
+    pys__api.Py_DecRef(kw);
+    pys__api.Py_DecRef(f);
     pys__end(rt);
     return out;
 }
@@ -328,8 +326,7 @@ pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...)
         /* still consume the arguments so 'N' handles are released */
         pys__fmt_consume(rt, __func__, fmt, &ap);
     }
-    if (m)
-        pys__api.Py_DecRef(m);
+    pys__api.Py_DecRef(m);
     va_end(ap);
     pys__end(rt);
     return out;
@@ -352,10 +349,8 @@ int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
         if (rc < 0)
             rc = pys__fail_py(rt, __func__);
     }
-    if (x)
-        pys__api.Py_DecRef(x);
-    if (y)
-        pys__api.Py_DecRef(y);
+    pys__api.Py_DecRef(x);
+    pys__api.Py_DecRef(y);
     pys__end(rt);
     return rc;
 }
@@ -419,8 +414,7 @@ static int predicate(pys_obj o, int (*f)(pys_runtime *, PyObject *), const char 
     int rc = obj ? f(rt, obj) : PYS_E_HANDLE;
     if (rc < 0 && obj)
         rc = pys__fail_py(rt, name);
-    if (obj)
-        pys__api.Py_DecRef(obj);
+    pys__api.Py_DecRef(obj);
     pys__end(rt);
     return rc;
 }
@@ -468,10 +462,8 @@ int pys_isinstance(pys_obj o, pys_obj cls)
         if (rc < 0)
             rc = pys__fail_py(rt, __func__);
     }
-    if (x)
-        pys__api.Py_DecRef(x);
-    if (c)
-        pys__api.Py_DecRef(c);
+    pys__api.Py_DecRef(x);
+    pys__api.Py_DecRef(c);
     pys__end(rt);
     return rc;
 }
@@ -531,8 +523,7 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
             const pys_error *e = pys_last_error();
             PyObject *msg = pys__api.PyUnicode_FromString(e->message);
             exc = msg ? pys__call_raw(PYS__EXC(RuntimeError), &msg, 1, NULL) : NULL;
-            if (msg)
-                pys__api.Py_DecRef(msg);
+            pys__api.Py_DecRef(msg);
             if (!exc)
                 pys__api.PyErr_Clear();
         }
@@ -564,14 +555,10 @@ int pys_with(pys_obj manager, pys_with_fn body, void *ud)
     }
     pys__api.Py_DecRef(value);
 out:
-    if (type)
-        pys__api.Py_DecRef(type);
-    if (enter)
-        pys__api.Py_DecRef(enter);
-    if (exit_)
-        pys__api.Py_DecRef(exit_);
-    if (mgr)
-        pys__api.Py_DecRef(mgr);
+    pys__api.Py_DecRef(type);
+    pys__api.Py_DecRef(enter);
+    pys__api.Py_DecRef(exit_);
+    pys__api.Py_DecRef(mgr);
     pys__end(rt);
     return rc;
 }
@@ -680,10 +667,8 @@ pys_obj pys_bound_names(pys_bound *b)
     if (list)
         out = pys__h_new(rt, list, __func__);
 out:
-    if (names)
-        pys__api.Py_DecRef(names);
-    if (m)
-        pys__api.Py_DecRef(m);
+    pys__api.Py_DecRef(names);
+    pys__api.Py_DecRef(m);
     pys__end(rt);
     return out;
 }

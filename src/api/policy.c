@@ -512,10 +512,8 @@ static int audit_hook(const char *event, PyObject *args, void *ud)
 static void policy_close(pys_runtime *rt)
 {
     (void)rt;
-    if (real_bdict)
-        pys__api.Py_DecRef(real_bdict);
-    if (policy_key)
-        pys__api.Py_DecRef(policy_key);
+    pys__api.Py_DecRef(real_bdict);
+    pys__api.Py_DecRef(policy_key);
     real_bdict = policy_key = NULL;
 }
 
@@ -572,8 +570,7 @@ static PyObject *strv_list(char *const *v, size_t n)
     for (size_t i = 0; l && i < n; i++) {
         PyObject *s = pys__api.PyUnicode_FromString(v[i]);
         if (!s || pys__api.PyList_Append(l, s) < 0) {
-            if (s)
-                pys__api.Py_DecRef(s);
+            pys__api.Py_DecRef(s);
             pys__api.Py_DecRef(l);
             return NULL;
         }
@@ -655,8 +652,7 @@ static int policy_build(pys_runtime *rt, pys__rcp *h, pys_policy *p, const char 
     if (args[0] && args[1] && args[2] && args[3])
         d = pys__rcp_call(h->make_builtins, args, 5);
     for (int i = 0; i < 5; i++)
-        if (args[i])
-            pys__api.Py_DecRef(args[i]);
+        pys__api.Py_DecRef(args[i]);
     if (!d) {
         /* ValueError: a refused or unknown builtin name. */
         if (pys__api.PyErr_ExceptionMatches(PYS__EXC(ValueError))) {
@@ -667,14 +663,10 @@ static int policy_build(pys_runtime *rt, pys__rcp *h, pys_policy *p, const char 
             pys__fail(fn, PYS_E_ARG, "%s: %s", fn, m ? m : "bad builtins");
             if (!m)
                 pys__api.PyErr_Clear();
-            if (s)
-                pys__api.Py_DecRef(s);
-            if (t)
-                pys__api.Py_DecRef(t);
-            if (v)
-                pys__api.Py_DecRef(v);
-            if (tb)
-                pys__api.Py_DecRef(tb);
+            pys__api.Py_DecRef(s);
+            pys__api.Py_DecRef(t);
+            pys__api.Py_DecRef(v);
+            pys__api.Py_DecRef(tb);
         } else {
             pys__fail_py(rt, fn);
         }
@@ -718,12 +710,9 @@ static void name_memory_error(size_t cap)
     if (v2 && tb)
         pys__api.PyException_SetTraceback(v2, tb);
     pys__api.PyErr_Restore(t2, v2, tb2 ? tb2 : (tb ? (pys__api.Py_IncRef(tb), tb) : NULL));
-    if (t)
-        pys__api.Py_DecRef(t);
-    if (v)
-        pys__api.Py_DecRef(v);
-    if (tb)
-        pys__api.Py_DecRef(tb);
+    pys__api.Py_DecRef(t);
+    pys__api.Py_DecRef(v);
+    pys__api.Py_DecRef(tb);
 }
 
 static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy *p,
@@ -750,8 +739,7 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     if (args[0] && args[1])
         code = pys__rcp_call(h->check_compile, args, 2);
     for (int i = 0; i < 2; i++)
-        if (args[i])
-            pys__api.Py_DecRef(args[i]);
+        pys__api.Py_DecRef(args[i]);
     if (!code) {
         pys__api.Py_DecRef(bdict);
         return pys__fail_py(rt, F);
@@ -771,8 +759,7 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     bool fresh = !pys_ok(ns);
     PyObject *nk = pys__api.PyUnicode_FromString("__name__");
     int has_name = nk ? pys__api.PySequence_Contains(g, nk) : -1;
-    if (nk)
-        pys__api.Py_DecRef(nk);
+    pys__api.Py_DecRef(nk);
     if (!nm || has_name < 0 || pys__api.PyDict_SetItemString(g, "__builtins__", bdict) < 0 ||
         (!has_name && pys__api.PyDict_SetItemString(g, "__name__", nm) < 0)) {
         rc = pys__fail_py(rt, F);
@@ -793,8 +780,7 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     if (p->mem_limit)
         pys__memcap_begin(&mem, p->mem_limit);
     PyObject *r = pys__api.PyEval_EvalCode(code, g, g);
-    if (r)
-        pys__api.Py_DecRef(r);
+    pys__api.Py_DecRef(r);
     if (fresh) {
         /* Its objects die while the policy is still in force. */
         pys__api.Py_DecRef(g);
@@ -807,10 +793,8 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     if ((tok && pys__rcp_unroute(h, tok) < 0) || !r)
         rc = pys__fail_py(rt, F);
 out:
-    if (nm)
-        pys__api.Py_DecRef(nm);
-    if (g)
-        pys__api.Py_DecRef(g);
+    pys__api.Py_DecRef(nm);
+    pys__api.Py_DecRef(g);
     pys__api.Py_DecRef(code);
     pys__api.Py_DecRef(bdict);
     return rc;

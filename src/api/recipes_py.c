@@ -23,8 +23,7 @@ static void rcp_close(pys_runtime *rt)
 {
     (void)rt;
     atomic_store_explicit(&rcp_opens, 0, memory_order_relaxed);
-    if (rcp.ns)
-        pys__api.Py_DecRef(rcp.ns);
+    pys__api.Py_DecRef(rcp.ns);
     rcp = (pys__rcp){0};
 }
 
@@ -122,8 +121,7 @@ PyObject *pys__rcp_route(pys_runtime *rt, pys__rcp *h, int streams, pys_write_fn
     if (args[0] && args[1] && args[2])
         tok = pys__rcp_call(h->enter, args, 3);
     for (int i = 0; i < 3; i++)
-        if (args[i])
-            pys__api.Py_DecRef(args[i]);
+        pys__api.Py_DecRef(args[i]);
     if (!tok)
         pys__fail_py(rt, fn_name);
     return tok;

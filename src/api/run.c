@@ -90,8 +90,7 @@ void pys__cc_clear(pys_runtime *rt)
 {
     for (size_t i = 0; i < PYS__CC_SIZE; i++) {
         PyObject *code = cc_take(rt, &rt->cc[i]);
-        if (code)
-            pys__api.Py_DecRef(code);
+        pys__api.Py_DecRef(code);
     }
     rt->cc_bytes = 0;
     rt->cc_hand = 0;
@@ -131,8 +130,7 @@ PyObject *pys__namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
         int has = key ? pys__api.PySequence_Contains(d, key) : -1;
         if (has == 0)
             has = pys__api.PyDict_SetItem(d, key, rt->builtins) < 0 ? -1 : 1;
-        if (key)
-            pys__api.Py_DecRef(key);
+        pys__api.Py_DecRef(key);
         if (has < 0) {
             pys__fail_py(rt, fn);
             pys__api.Py_DecRef(d);

@@ -390,8 +390,7 @@ static int argv_set(pys_runtime *rt, const char *const *argv, const char *fn)
         PyObject *s = pys__api.PyUnicode_DecodeUTF8(argv[i], (Py_ssize_t)strlen(argv[i]),
                                                     "surrogateescape");
         if (!s || pys__api.PyList_Append(list, s) < 0) {
-            if (s)
-                pys__api.Py_DecRef(s);
+            pys__api.Py_DecRef(s);
             pys__api.Py_DecRef(list);
             list = NULL;
             break;
@@ -405,8 +404,7 @@ static int argv_set(pys_runtime *rt, const char *const *argv, const char *fn)
     }
     if (!list || pys__api.PySys_SetObject("argv", list) < 0)
         rc = pys__fail_py(rt, fn);
-    if (list)
-        pys__api.Py_DecRef(list);
+    pys__api.Py_DecRef(list);
     return rc;
 }
 
@@ -436,8 +434,7 @@ static size_t find_type_off(void)
             found = offs[k];
     }
     for (size_t i = 0; i < 3; i++)
-        if (objs[i])
-            pys__api.Py_DecRef(objs[i]);
+        pys__api.Py_DecRef(objs[i]);
     pys__api.PyErr_Clear();
     return found;
 }
@@ -486,12 +483,9 @@ static int post_init(pys_runtime *rt, const pys_options *o)
     PyObject *res = fn ? pys__api.PyObject_CallNoArgs(fn) : NULL;
     if (res)
         rt->gil_enabled = pys__api.PyObject_IsTrue(res) != 0;
-    if (res)
-        pys__api.Py_DecRef(res);
-    if (fn)
-        pys__api.Py_DecRef(fn);
-    if (sys_mod)
-        pys__api.Py_DecRef(sys_mod);
+    pys__api.Py_DecRef(res);
+    pys__api.Py_DecRef(fn);
+    pys__api.Py_DecRef(sys_mod);
     pys__api.PyErr_Clear();
     /* The watchdog of a free-threaded build reads other threads' frames
      * through sys._current_frames (core/watchdog.c): the real one, taken now,
@@ -754,10 +748,8 @@ static char *flush_std(void)
             continue;
         PyObject *flush = pys__api.PyObject_GetAttrString(f, "flush");
         PyObject *r = flush ? pys__call3(flush, NULL, NULL, NULL) : NULL;
-        if (r)
-            pys__api.Py_DecRef(r);
-        if (flush)
-            pys__api.Py_DecRef(flush);
+        pys__api.Py_DecRef(r);
+        pys__api.Py_DecRef(flush);
         if (!pys__api.PyErr_Occurred())
             continue;
         PyObject *t = NULL, *v = NULL, *tb = NULL;
@@ -770,15 +762,12 @@ static char *flush_std(void)
             const char *vss = vs ? pys__api.PyUnicode_AsUTF8AndSize(vs, NULL) : NULL;
             failure = pys__asprintf("sys.%s: %s: %s", names[i], tns ? tns : "exception",
                                     vss ? vss : "");
-            if (tn)
-                pys__api.Py_DecRef(tn);
-            if (vs)
-                pys__api.Py_DecRef(vs);
+            pys__api.Py_DecRef(tn);
+            pys__api.Py_DecRef(vs);
         }
         PyObject *drop[] = {t, v, tb};
         for (size_t k = 0; k < 3; k++)
-            if (drop[k])
-                pys__api.Py_DecRef(drop[k]);
+            pys__api.Py_DecRef(drop[k]);
         pys__api.PyErr_Clear();
     }
     return failure;
@@ -824,8 +813,7 @@ int pys_close(pys_runtime *rt)
     }
     pys__errors_close();
     PyObject *tb_format = atomic_exchange(&rt->tb_format, NULL);
-    if (tb_format)
-        pys__api.Py_DecRef(tb_format);
+    pys__api.Py_DecRef(tb_format);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     int rc = PYS_OK;

@@ -133,8 +133,7 @@ static int script_reload(pys_runtime *rt, PyObject *s, bool force, const char *f
     if (sig && !force) {
         PyObject *cur = pys__api.PyObject_GetAttrString(s, "sig");
         int same = cur ? pys__api.PyObject_RichCompareBool(cur, sig, 2 /* Py_EQ */) : -1;
-        if (cur)
-            pys__api.Py_DecRef(cur);
+        pys__api.Py_DecRef(cur);
         if (same < 0)
             goto out;
         if (same) {
@@ -153,17 +152,12 @@ static int script_reload(pys_runtime *rt, PyObject *s, bool force, const char *f
                          pys__api.PyLong_FromLongLong(err)};
     if (m && args[3])
         r = pys__rcp_call(m, args, 4);
-    if (m)
-        pys__api.Py_DecRef(m);
-    if (args[3])
-        pys__api.Py_DecRef(args[3]);
+    pys__api.Py_DecRef(m);
+    pys__api.Py_DecRef(args[3]);
 out:
-    if (po)
-        pys__api.Py_DecRef(po);
-    if (sig)
-        pys__api.Py_DecRef(sig);
-    if (data)
-        pys__api.Py_DecRef(data);
+    pys__api.Py_DecRef(po);
+    pys__api.Py_DecRef(sig);
+    pys__api.Py_DecRef(data);
     if (!r) {
         pys__fail_py(rt, fn);
         return -1;
@@ -201,8 +195,7 @@ pys_obj pys_script_load(pys_runtime *rt, const char *path, pys_obj globals_or_nu
     }
     PyObject *args[2] = {pys__api.PyUnicode_FromString(path), tmpl};
     if (!args[0] || !(s = pys__rcp_call(h->script_class, args, 2))) {
-        if (args[0])
-            pys__api.Py_DecRef(args[0]);
+        pys__api.Py_DecRef(args[0]);
         pys__fail_py(rt, F);
         goto done;
     }
@@ -212,10 +205,8 @@ pys_obj pys_script_load(pys_runtime *rt, const char *path, pys_obj globals_or_nu
     pys__api.Py_IncRef(s);
     out = pys__h_new(rt, s, F);
 done:
-    if (s)
-        pys__api.Py_DecRef(s);
-    if (tmpl)
-        pys__api.Py_DecRef(tmpl);
+    pys__api.Py_DecRef(s);
+    pys__api.Py_DecRef(tmpl);
     pys__end(rt);
     return out;
 }
@@ -260,17 +251,14 @@ pys_obj pys_script_get(pys_obj script, const char *name)
         PyObject *m = pys__api.PyObject_GetAttrString(s, "get");
         PyObject *nm = pys__api.PyUnicode_FromString(name);
         PyObject *r = m && nm ? pys__rcp_call(m, &nm, 1) : NULL;
-        if (m)
-            pys__api.Py_DecRef(m);
-        if (nm)
-            pys__api.Py_DecRef(nm);
+        pys__api.Py_DecRef(m);
+        pys__api.Py_DecRef(nm);
         if (!r)
             pys__fail_py(rt, F);
         else
             out = pys__h_new(rt, r, F);
     }
-    if (s)
-        pys__api.Py_DecRef(s);
+    pys__api.Py_DecRef(s);
     pys__end(rt);
     return out;
 }
@@ -294,10 +282,8 @@ int pys_script_version(pys_obj script, uint64_t *version)
         rc = pys__fail_py(rt, F);
     else
         *version = pys__api.PyLong_AsUnsignedLongLong(v);
-    if (v)
-        pys__api.Py_DecRef(v);
-    if (s)
-        pys__api.Py_DecRef(s);
+    pys__api.Py_DecRef(v);
+    pys__api.Py_DecRef(s);
     pys__end(rt);
     return rc;
 }
@@ -472,10 +458,8 @@ out:
         free(w->base);
         free(w);
     }
-    if (po)
-        pys__api.Py_DecRef(po);
-    if (s)
-        pys__api.Py_DecRef(s);
+    pys__api.Py_DecRef(po);
+    pys__api.Py_DecRef(s);
     pys__end(rt);
     return rc;
 }

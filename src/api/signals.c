@@ -66,8 +66,7 @@ static PyObject *find_getsignal(void)
     bool builtin = gt && gt == lt;
     PyObject *objs[] = {key, b, len, gt, lt};
     for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        if (objs[i])
-            pys__api.Py_DecRef(objs[i]);
+        pys__api.Py_DecRef(objs[i]);
     if (g && !builtin) {
         pys__api.Py_DecRef(g);
         g = NULL;
@@ -113,8 +112,7 @@ static bool python_set(int s, const struct sigaction *cur)
             r = h != (void *)SIG_DFL && h != (void *)SIG_IGN && in_libpython(h);
         }
     }
-    if (v)
-        pys__api.Py_DecRef(v);
+    pys__api.Py_DecRef(v);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     return r;
@@ -122,8 +120,7 @@ static bool python_set(int s, const struct sigaction *cur)
 
 static void drop_getsignal(void)
 {
-    if (sg.getsignal)
-        pys__api.Py_DecRef(sg.getsignal);
+    pys__api.Py_DecRef(sg.getsignal);
     sg.getsignal = NULL;
 }
 

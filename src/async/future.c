@@ -89,8 +89,7 @@ static void fut_drop_refs(pys_future *f, bool have_gil)
     if (objs[2])
         pys__fut_disarm(objs[2]);
     for (int i = 0; i < 3; i++)
-        if (objs[i])
-            pys__api.Py_DecRef(objs[i]);
+        pys__api.Py_DecRef(objs[i]);
     if (!have_gil)
         pys__end(&pys__the_runtime);
 }
@@ -184,8 +183,7 @@ void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, 
                  : kind == 1 ? PYS_FUTURE_FAILED
                              : PYS_FUTURE_CANCELLED;
     if (atomic_load(&f->status) != PYS_FUTURE_PENDING) {
-        if (value)
-            pys__api.Py_DecRef(value);
+        pys__api.Py_DecRef(value);
         return;
     }
     /* Error detail first: it may run Python (str(), traceback). */
@@ -229,8 +227,7 @@ void pys__fut_complete(pys_future *f, int kind, PyObject *value, PyObject *exc, 
         pys__fut_disarm(capsule);
         pys__api.Py_DecRef(capsule);
     }
-    if (job)
-        pys__api.Py_DecRef(job);
+    pys__api.Py_DecRef(job);
     if (cb) {
         cb(f, (pys_future_status)status, ud);
         if (pys__api.PyErr_Occurred())

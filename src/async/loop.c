@@ -269,8 +269,7 @@ static void *loop_main(void *arg)
 
     PyObject *grace = pys__api.PyFloat_FromDouble(GRACE_SECONDS);
     r = grace ? pys__call3(st->loop_shutdown, L->pyloop, grace, NULL) : NULL;
-    if (grace)
-        pys__api.Py_DecRef(grace);
+    pys__api.Py_DecRef(grace);
     if (r)
         pys__api.Py_DecRef(r);
     else
@@ -291,8 +290,7 @@ static void *loop_main(void *arg)
     PyObject *pl = L->pyloop;
     L->pyloop = NULL;
     pthread_mutex_unlock(&L->mu);
-    if (pl)
-        pys__api.Py_DecRef(pl);
+    pys__api.Py_DecRef(pl);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     pys__held_drop(t, 1);
@@ -334,10 +332,8 @@ static pys_loop *loop_create(pys_runtime *rt, pys__async *st, bool internal, con
         registry_remove(L);
         PyObject *close = pys__api.PyObject_GetAttrString(L->pyloop, "close");
         PyObject *r = close ? pys__call3(close, NULL, NULL, NULL) : NULL;
-        if (r)
-            pys__api.Py_DecRef(r);
-        if (close)
-            pys__api.Py_DecRef(close);
+        pys__api.Py_DecRef(r);
+        pys__api.Py_DecRef(close);
         pys__api.PyErr_Clear();
         pys__api.Py_DecRef(L->pyloop);
         L->pyloop = NULL;
@@ -468,8 +464,7 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
         job = NULL;
     }
     pthread_mutex_unlock(&f->mu);
-    if (job)
-        pys__api.Py_DecRef(job);
+    pys__api.Py_DecRef(job);
     /* Last touch: the callback may have freed the owner's reference
      * already; then this frees f, and the caller gets a pointer it may
      * only compare with NULL (fire and forget). */
@@ -477,8 +472,7 @@ pys_future *pys__async_submit(pys_runtime *rt, pys__async *st, pys_loop *L, PyOb
     return f;
 
 fail:
-    if (meth)
-        pys__api.Py_DecRef(meth);
+    pys__api.Py_DecRef(meth);
     pys__async_discard(st, coro);
     pys__api.Py_DecRef(coro);
     pys__fut_destroy_unarmed(f); /* disarms the capsule */
@@ -656,10 +650,8 @@ pys_future *pys_loop_submitf(pys_loop *loop, pys_future_fn cb, void *ud, pys_obj
     if (coro)
         f = pys__async_submit(rt, st, loop, coro, cb, ud, __func__);
 out:
-    if (args)
-        pys__api.Py_DecRef(args);
-    if (kwargs)
-        pys__api.Py_DecRef(kwargs);
+    pys__api.Py_DecRef(args);
+    pys__api.Py_DecRef(kwargs);
     pys__end(rt);
     va_end(ap);
     return f;

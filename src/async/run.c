@@ -108,8 +108,7 @@ pys_obj pys_await(pys_obj awaitable)
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *aw = st ? pys__h_ref(rt, awaitable, __func__) : NULL;
     PyObject *coro = aw ? pys__async_to_coro(rt, st, aw, __func__) : NULL;
-    if (aw)
-        pys__api.Py_DecRef(aw);
+    pys__api.Py_DecRef(aw);
     if (coro)
         out = run_coro(rt, st, coro, __func__);
     pys__end(rt);

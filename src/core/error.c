@@ -52,8 +52,7 @@ static void kept_release(struct pys__kept *n)
 {
     pys__api.Py_DecRef(n->type);
     pys__api.Py_DecRef(n->value);
-    if (n->tb)
-        pys__api.Py_DecRef(n->tb);
+    pys__api.Py_DecRef(n->tb);
     free(n);
 }
 
@@ -378,10 +377,8 @@ const char *pys__type_name(PyObject *o, char *buf, size_t size)
     }
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-    if (mod)
-        pys__api.Py_DecRef(mod);
-    if (qn)
-        pys__api.Py_DecRef(qn);
+    pys__api.Py_DecRef(mod);
+    pys__api.Py_DecRef(qn);
     pys__api.Py_DecRef(t);
     return buf;
 }
@@ -468,8 +465,7 @@ static void c_format_entry(pys__sb *b, PyObject *tb)
     pys__sb_add(b, "\n");
     PyObject *all[] = {frame, lineno, code, file, name};
     for (size_t i = 0; i < 5; i++)
-        if (all[i])
-            pys__api.Py_DecRef(all[i]);
+        pys__api.Py_DecRef(all[i]);
 }
 
 static void c_format_tb(pys__sb *b, PyObject *tb)
@@ -502,8 +498,7 @@ static bool is_exc(PyObject *o)
 {
     PyObject *t = pys__api.PyObject_Type(o);
     bool r = t && pys__api.PyType_IsSubtype(t, PYS__EXC(BaseException));
-    if (t)
-        pys__api.Py_DecRef(t);
+    pys__api.Py_DecRef(t);
     return r;
 }
 
@@ -567,8 +562,7 @@ static char *c_format(PyObject *value, PyObject *tb, const char *line)
             by_cause = false;
             PyObject *sup = attr(e, "__suppress_context__");
             int suppressed = sup ? pys__api.PyObject_IsTrue(sup) : 0;
-            if (sup)
-                pys__api.Py_DecRef(sup);
+            pys__api.Py_DecRef(sup);
             if (suppressed < 0)
                 pys__api.PyErr_Clear();
             next = suppressed > 0 ? NULL : pys__api.PyException_GetContext(e);
@@ -776,8 +770,7 @@ static void format_pending(pys__tls *t)
             free(text);
         pys__api.Py_DecRef(type);
         pys__api.Py_DecRef(value);
-        if (tb)
-            pys__api.Py_DecRef(tb);
+        pys__api.Py_DecRef(tb);
         if (pys__api.PyErr_Occurred())
             pys__api.PyErr_Clear();
     }
@@ -842,10 +835,8 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
         }
     }
     if (!type) {
-        if (value)
-            pys__api.Py_DecRef(value);
-        if (tb)
-            pys__api.Py_DecRef(tb);
+        pys__api.Py_DecRef(value);
+        pys__api.Py_DecRef(tb);
         return pys__fail(fn, PYS_E_INTERNAL, "a Python call failed without setting an exception");
     }
     if (!value) {
@@ -877,8 +868,7 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
         code = PYS_E_INTERRUPTED;
     }
     if (t->capture_depth > 0 && value != PYS__None) {
-        if (t->captured_exc)
-            pys__api.Py_DecRef(t->captured_exc);
+        pys__api.Py_DecRef(t->captured_exc);
         pys__api.Py_IncRef(value);
         t->captured_exc = value;
     }

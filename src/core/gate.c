@@ -637,8 +637,7 @@ void pys__threads_open(pys_runtime *rt)
     for (size_t i = 0; ok && i < n; i++) {
         PyObject *fn = pys__api.PyCFunction_NewEx(hooks[i].def, NULL, NULL);
         ok = fn && pys__api.PyDict_SetItemString(kw, hooks[i].key, fn) == 0;
-        if (fn)
-            pys__api.Py_DecRef(fn);
+        pys__api.Py_DecRef(fn);
     }
     PyObject *r = ok ? pys__api.PyObject_Call(reg, args, kw) : NULL;
     if (!r)
@@ -650,8 +649,7 @@ void pys__threads_open(pys_runtime *rt)
                                    : "");
     PyObject *objs[] = {r, args, kw, reg, os};
     for (size_t i = 0; i < sizeof objs / sizeof objs[0]; i++)
-        if (objs[i])
-            pys__api.Py_DecRef(objs[i]);
+        pys__api.Py_DecRef(objs[i]);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
 }

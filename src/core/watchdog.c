@@ -174,8 +174,7 @@ static PyObject *all_frames(pys_runtime *rt)
         return NULL;
     PyObject *frames = pys__call3(rt->current_frames, NULL, NULL, NULL);
     if (!frames || pys__type_of(frames) != (PyObject *)pys__api.PyDict_Type) {
-        if (frames)
-            pys__api.Py_DecRef(frames);
+        pys__api.Py_DecRef(frames);
         frames = NULL;
         pys__api.PyErr_Clear();
     }
@@ -200,8 +199,7 @@ static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
         f = key ? pys__api.PyDict_GetItemWithError(frames, key) : NULL; /* borrowed */
         if (f)
             pys__api.Py_IncRef(f);
-        if (key)
-            pys__api.Py_DecRef(key);
+        pys__api.Py_DecRef(key);
     } else if (!rt->free_threaded) {
         f = frame_of(r);
     }
@@ -213,12 +211,9 @@ static bool in_importlib(pys_runtime *rt, PyObject *frames, struct pys__thr *r)
                         ? pys__api.PyUnicode_AsUTF8AndSize(name, NULL)
                         : NULL;
     bool in = s && strncmp(s, "<frozen importlib._bootstrap", 28) == 0;
-    if (name)
-        pys__api.Py_DecRef(name);
-    if (code)
-        pys__api.Py_DecRef(code);
-    if (f)
-        pys__api.Py_DecRef(f);
+    pys__api.Py_DecRef(name);
+    pys__api.Py_DecRef(code);
+    pys__api.Py_DecRef(f);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     return in;
@@ -256,8 +251,7 @@ static void wd_post(pys_runtime *rt)
         r->wd_exc = exc;
         r->wd_again = now + (n > 0 ? PYS_INTERRUPT_REPEAT_MS * 1000000LL : RETRY_NS);
     }
-    if (frames)
-        pys__api.Py_DecRef(frames);
+    pys__api.Py_DecRef(frames);
     pys__api.PyGILState_Release(gs);
 }
 

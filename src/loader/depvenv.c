@@ -58,110 +58,12 @@
 
 #include "loader/loader.h"
 #include "loader/parse.h"
+#include "loader/sha256.h"
 #include "pyshim.h"
 
 #define MANIFEST_FORMAT 1
 #define NAME_LEN 32      /* hex digits of the key used as the entry's name */
 #define ERR_TAIL 4096    /* bytes of a tool's output kept in an error */
-
-/* ---- SHA-256 (FIPS 180-4) ------------------------------------------------ */
-
-typedef struct sha256 {
-    uint32_t h[8];
-    uint64_t len;
-    uint8_t buf[64];
-    size_t n;
-} sha256;
-
-static const uint32_t sha_k[64] = {
-    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-    0xc67178f2};
-
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-
-static void sha_block(sha256 *s, const uint8_t *p)
-{
-    uint32_t w[64];
-    for (int i = 0; i < 16; i++)
-        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
-               (uint32_t)p[4 * i + 2] << 8 | (uint32_t)p[4 * i + 3];
-    for (int i = 16; i < 64; i++) {
-        uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-        uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-        w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    uint32_t a = s->h[0], b = s->h[1], c = s->h[2], d = s->h[3], e = s->h[4], f = s->h[5],
-             g = s->h[6], h = s->h[7];
-    for (int i = 0; i < 64; i++) {
-        uint32_t t1 = h + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
-                      sha_k[i] + w[i];
-        uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-        h = g;
-        g = f;
-        f = e;
-        e = d + t1;
-        d = c;
-        c = b;
-        b = a;
-        a = t1 + t2;
-    }
-    s->h[0] += a;
-    s->h[1] += b;
-    s->h[2] += c;
-    s->h[3] += d;
-    s->h[4] += e;
-    s->h[5] += f;
-    s->h[6] += g;
-    s->h[7] += h;
-}
-
-static void sha_init(sha256 *s)
-{
-    static const uint32_t iv[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                   0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-    memcpy(s->h, iv, sizeof iv);
-    s->len = 0;
-    s->n = 0;
-}
-
-static void sha_update(sha256 *s, const void *data, size_t len)
-{
-    const uint8_t *p = data;
-    s->len += len;
-    while (len > 0) {
-        size_t k = 64 - s->n < len ? 64 - s->n : len;
-        memcpy(s->buf + s->n, p, k);
-        s->n += k;
-        p += k;
-        len -= k;
-        if (s->n == 64) {
-            sha_block(s, s->buf);
-            s->n = 0;
-        }
-    }
-}
-
-static void sha_final_hex(sha256 *s, char hex[65])
-{
-    uint64_t bits = s->len * 8;
-    uint8_t pad = 0x80, zero = 0, lenb[8];
-    sha_update(s, &pad, 1);
-    while (s->n != 56)
-        sha_update(s, &zero, 1);
-    for (int i = 0; i < 8; i++)
-        lenb[i] = (uint8_t)(bits >> (56 - 8 * i));
-    sha_update(s, lenb, 8);
-    for (int i = 0; i < 8; i++)
-        snprintf(hex + 8 * i, 9, "%08x", (unsigned)s->h[i]);
-}
 
 /* ---- the key ------------------------------------------------------------- */
 
@@ -194,20 +96,20 @@ static void key_free(key_in *k)
     *k = (key_in){0};
 }
 
-static void sha_field(sha256 *s, const char *tag, const char *value)
+static void sha_field(pys__sha256 *s, const char *tag, const char *value)
 {
     char len[32];
     snprintf(len, sizeof len, ":%zu:", strlen(value));
-    sha_update(s, tag, strlen(tag));
-    sha_update(s, len, strlen(len));
-    sha_update(s, value, strlen(value));
+    pys__sha256_update(s, tag, strlen(tag));
+    pys__sha256_update(s, len, strlen(len));
+    pys__sha256_update(s, value, strlen(value));
 }
 
 static void key_hash(const key_in *k, char hex[65])
 {
-    sha256 s;
+    pys__sha256 s;
     char py[32];
-    sha_init(&s);
+    pys__sha256_init(&s);
     snprintf(py, sizeof py, "%d.%d%s", k->major, k->minor, k->ft ? "t" : "");
     sha_field(&s, "pyshim-deps", "1");
     sha_field(&s, "python", py);
@@ -219,7 +121,7 @@ static void key_hash(const key_in *k, char hex[65])
     if (k->index_url)
         sha_field(&s, "index-url", k->index_url);
     sha_field(&s, "no-index", k->no_index ? "1" : "0");
-    sha_final_hex(&s, hex);
+    pys__sha256_final_hex(&s, hex);
 }
 
 static int cmp_str(const void *a, const void *b)

@@ -1,4 +1,4 @@
-/* Dependency requirements (src/loader/depvenv.c, pys__deps_key): the
+/* Dependency requirements (src/loader/deps_cache.c, pys__deps_key): the
  * validation and cache key of pys_options.dependencies, find_links and
  * index_url. Nothing is built or installed.
  *

@@ -1,5 +1,5 @@
 /* The loader layer: choose a libpython (discover.c), build dependency venvs
- * (depvenv.c, spawn.c), dlopen it and fill the C-API table (capi.c), and
+ * (deps_*.c, spawn.c), dlopen it and fill the C-API table (capi.c), and
  * initialise the interpreter (init.c).
  *
  * This layer knows nothing about handles. Failures are reported through a
@@ -154,7 +154,7 @@ unsigned long pys__spawn_count(void);
 /* Finds an executable on PATH; malloc'd path or NULL. */
 char *pys__which(const char *name);
 
-/* ---- dependency venvs and uv (depvenv.c) ------------------------------- */
+/* ---- dependency venvs and uv (deps_cache.c, deps_build.c, deps_admin.c) - */
 
 typedef struct pys__deps_req {
     const char *python_executable; /* the chosen base interpreter */

@@ -1,4 +1,4 @@
-/* ld.so.cache (src/loader/discover.c, pys__ldcache_parse): any bytes as the
+/* ld.so.cache (src/loader/ldcache.c via discover.c, pys__ldcache_parse): any bytes as the
  * cache file, in the old, new or combined glibc format; its libpython
  * entries are judged as the probe judges them.
  *

@@ -34,28 +34,23 @@
 #include <string.h>
 #include <strings.h>
 
+#include "loader/ldcache.h"
 #include "loader/loader.h"
 #include "loader/parse.h"
 #include "pyshim.h"
 #include "loader/pyversion_file.h"
 
-/* Debian-style multiarch dir and the ld.so.cache "required" flag bits of
- * this ABI (glibc's FLAG_*_LIB64 values; -1 = do not filter). */
+/* Debian-style multiarch dir of this ABI. */
 #if defined(__x86_64__) && defined(__ILP32__)
 #define MULTIARCH "x86_64-linux-gnux32"
-#define LDCACHE_ARCH 0x0800
 #elif defined(__x86_64__)
 #define MULTIARCH "x86_64-linux-gnu"
-#define LDCACHE_ARCH 0x0300
 #elif defined(__i386__)
 #define MULTIARCH "i386-linux-gnu"
-#define LDCACHE_ARCH 0x0000
 #elif defined(__aarch64__) && defined(__AARCH64EB__)
 #define MULTIARCH "aarch64_be-linux-gnu"
-#define LDCACHE_ARCH 0x0a00
 #elif defined(__aarch64__)
 #define MULTIARCH "aarch64-linux-gnu"
-#define LDCACHE_ARCH 0x0a00
 #elif defined(__arm__) && defined(__ARM_PCS_VFP)
 #define MULTIARCH "arm-linux-gnueabihf"
 #elif defined(__arm__)
@@ -70,9 +65,6 @@
 #define MULTIARCH "riscv64-linux-gnu"
 #elif defined(__loongarch64)
 #define MULTIARCH "loongarch64-linux-gnu"
-#endif
-#ifndef LDCACHE_ARCH
-#define LDCACHE_ARCH (-1)
 #endif
 
 typedef struct strset {
@@ -1157,82 +1149,31 @@ static void do_pyenv(ctx *c)
 
 /* ---- the dynamic linker's cache ---------------------------------------- */
 
-#define LDC_OLD_MAGIC "ld.so-1.7.0"
-#define LDC_NEW_MAGIC "glibc-ld.so.cache1.1"
-#define LDC_OLD_HDR 16   /* magic[11], pad, uint32 nlibs */
-#define LDC_OLD_ENTRY 12 /* int32 flags, uint32 key, value */
-#define LDC_NEW_HDR 48   /* magic+version[20], nlibs, len_strings, flags, pad, ext, unused[3] */
-#define LDC_NEW_ENTRY 24 /* flags, key, value, osversion, uint64 hwcap */
+typedef struct ldc_ud {
+    ctx *c;
+    size_t *nlib;
+} ldc_ud;
 
-static uint32_t rd32(const unsigned char *p)
+static void ldc_entry(void *ud, uint32_t flags, const char *key, const char *value)
 {
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-/* The NUL-terminated string at `off` in [base, base+len), or NULL. */
-static const char *ldc_str(const unsigned char *base, size_t len, uint32_t off)
-{
-    if (off >= len || !memchr(base + off, '\0', len - off))
-        return NULL;
-    return (const char *)base + off;
-}
-
-static void ldc_entry(ctx *c, uint32_t flags, const char *key, const char *value, size_t *nlib)
-{
-    if (!key || !value || strncmp(key, "libpython", 9) != 0)
+    ldc_ud *u = ud;
+    if (strncmp(key, "libpython", 9) != 0)
         return;
-    (*nlib)++;
-    if (LDCACHE_ARCH >= 0 && (flags & 0xff00u) != (uint32_t)LDCACHE_ARCH) {
-        pys__diag_searched(&c->log, "skipped %s (ldconfig): built for another architecture (flags 0x%04x)",
+    (*u->nlib)++;
+    if (!pys__ldcache_flags_match(flags)) {
+        pys__diag_searched(&u->c->log, "skipped %s (ldconfig): built for another architecture (flags 0x%04x)",
                            value, (unsigned)flags);
         return;
     }
-    add_lib(c, value, NULL, PYS__SRC_LDCONFIG);
+    add_lib(u->c, value, NULL, PYS__SRC_LDCONFIG);
 }
 
-/* glibc's formats: the new one ("glibc-ld.so.cache1.1", string offsets
- * relative to its header), alone or after the old one ("ld.so-1.7.0",
- * string offsets relative to the end of its entry array). Every offset is
- * bounds-checked. Returns false when the format is not recognised. */
+/* Adds the cache's libpython entries; false when the format is not
+ * recognised. */
 static bool ldc_parse(ctx *c, const unsigned char *buf, size_t len, size_t *nlib)
 {
-    size_t off = 0;
-    if (len >= LDC_OLD_HDR && memcmp(buf, LDC_OLD_MAGIC, sizeof LDC_OLD_MAGIC - 1) == 0) {
-        uint64_t n = rd32(buf + 12);
-        uint64_t end = LDC_OLD_HDR + n * LDC_OLD_ENTRY;
-        if (end > len)
-            return false;
-        /* The new format follows, aligned to its struct (8, or 4 on i386). */
-        off = SIZE_MAX;
-        for (uint64_t a = 8; a >= 4 && off == SIZE_MAX; a /= 2) {
-            uint64_t o = (end + a - 1) & ~(a - 1);
-            if (o + LDC_NEW_HDR <= len && memcmp(buf + o, LDC_NEW_MAGIC, sizeof LDC_NEW_MAGIC - 1) == 0)
-                off = (size_t)o;
-        }
-        if (off == SIZE_MAX) {
-            const unsigned char *strs = buf + end;
-            for (uint64_t i = 0; i < n; i++) {
-                const unsigned char *e = buf + LDC_OLD_HDR + i * LDC_OLD_ENTRY;
-                ldc_entry(c, rd32(e), ldc_str(strs, len - end, rd32(e + 4)),
-                          ldc_str(strs, len - end, rd32(e + 8)), nlib);
-            }
-            return true;
-        }
-    }
-    if (len - off < LDC_NEW_HDR || memcmp(buf + off, LDC_NEW_MAGIC, sizeof LDC_NEW_MAGIC - 1) != 0)
-        return false;
-    const unsigned char *h = buf + off;
-    size_t hlen = len - off;
-    uint64_t n = rd32(h + 20);
-    if (LDC_NEW_HDR + n * LDC_NEW_ENTRY > hlen)
-        return false;
-    for (uint64_t i = 0; i < n; i++) {
-        const unsigned char *e = h + LDC_NEW_HDR + i * LDC_NEW_ENTRY;
-        ldc_entry(c, rd32(e), ldc_str(h, hlen, rd32(e + 4)), ldc_str(h, hlen, rd32(e + 8)), nlib);
-    }
-    return true;
+    ldc_ud u = {c, nlib};
+    return pys__ldcache_foreach(buf, len, ldc_entry, &u) >= 0;
 }
 
 bool pys__ldcache_parse(const unsigned char *buf, size_t len, pys__probe *out, size_t *nlib)

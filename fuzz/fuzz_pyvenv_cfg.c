@@ -1,4 +1,4 @@
-/* pyvenv.cfg (src/loader/discover.c, pys__venv_cfg_get): any bytes as the
+/* pyvenv.cfg (src/loader/pyvenv_cfg.c, pys__venv_cfg_get): any bytes as the
  * file, read for the keys the probe asks for.
  *
  * Checks beyond the sanitizers: a value found is non-empty, has no

@@ -28,17 +28,18 @@
  * PYSHIM_LDCONFIG_CACHE replaces /etc/ld.so.cache and PYSHIM_SYSTEM_LIBDIRS
  * (colon-separated, may be empty) replaces the standard library dirs. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "loader/ldcache.h"
 #include "loader/loader.h"
 #include "loader/parse.h"
 #include "pyshim.h"
 #include "loader/pyversion_file.h"
+#include "loader/pyvenv_cfg.h"
 
 /* Debian-style multiarch dir of this ABI. */
 #if defined(__x86_64__) && defined(__ILP32__)
@@ -791,41 +792,6 @@ static int do_explicit(ctx *c, const char *lib, const char *from, pys__diag *d)
 
 /* ---- venv --------------------------------------------------------------- */
 
-/* The value of `key = value` in pyvenv.cfg (keys are case-insensitive). */
-static char *cfg_get(ctx *c, const char *text, const char *key)
-{
-    size_t klen = strlen(key);
-    for (const char *line = text; line && *line;) {
-        const char *end = strchr(line, '\n');
-        size_t len = end ? (size_t)(end - line) : strlen(line);
-        const char *p = line;
-        while (p < line + len && (*p == ' ' || *p == '\t'))
-            p++;
-        if ((size_t)(line + len - p) > klen && strncasecmp(p, key, klen) == 0) {
-            const char *q = p + klen;
-            while (q < line + len && (*q == ' ' || *q == '\t'))
-                q++;
-            if (q < line + len && *q == '=') {
-                q++;
-                const char *e = line + len;
-                while (q < e && (*q == ' ' || *q == '\t'))
-                    q++;
-                while (e > q && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-                    e--;
-                return e > q ? chk(c, pys__strndup(q, (size_t)(e - q))) : NULL;
-            }
-        }
-        line = end ? end + 1 : NULL;
-    }
-    return NULL;
-}
-
-char *pys__venv_cfg_get(const char *text, const char *key)
-{
-    ctx c = {0};
-    return cfg_get(&c, text, key);
-}
-
 static bool is_python_dir_name(const char *n)
 {
     if (strncmp(n, "python3.", 8) != 0)
@@ -872,8 +838,13 @@ static int venv_resolve(ctx *c, const char *dir, const char *from, pys__diag *d)
     if (!cfgpath)
         return PYS_E_NOMEM;
     place(c, "%s", cfgpath);
-    char *cfg = pys__read_file(cfgpath, NULL);
-    if (!cfg) {
+    pys__venv_cfg cfg;
+    if (pys__venv_cfg_read(cfgpath, &cfg) != 0) {
+        if (errno == ENOMEM) {
+            c->oom = true;
+            free(cfgpath);
+            return PYS_E_NOMEM;
+        }
         int rc = fail(c, d, PYS_E_NOTFOUND,
                       "venv %s (from %s) has no readable pyvenv.cfg (looked for %s): not a "
                       "virtual environment",
@@ -881,12 +852,9 @@ static int venv_resolve(ctx *c, const char *dir, const char *from, pys__diag *d)
         free(cfgpath);
         return rc;
     }
-    c->venv_home = cfg_get(c, cfg, "home");
-    c->venv_base_prefix = cfg_get(c, cfg, "base-prefix");
-    char *ver = cfg_get(c, cfg, "version");
-    if (!ver)
-        ver = cfg_get(c, cfg, "version_info");
-    free(cfg);
+    c->venv_home = cfg.home;
+    c->venv_base_prefix = cfg.base_prefix;
+    char *ver = cfg.version;
     c->venv_minor = -1;
     int mi;
     bool ft = false;
@@ -2000,11 +1968,12 @@ static int do_project_venv(ctx *c, pys__diag *d)
         free(cfgp);
         return 1;
     }
-    char *cfg = pys__read_file(cfgp, NULL);
-    char *ver = cfg ? cfg_get(c, cfg, "version") : NULL;
-    if (!ver && cfg)
-        ver = cfg_get(c, cfg, "version_info");
-    free(cfg);
+    pys__venv_cfg cfg;
+    if (pys__venv_cfg_read(cfgp, &cfg) != 0 && errno == ENOMEM)
+        c->oom = true;
+    char *ver = cfg.version;
+    cfg.version = NULL;
+    pys__venv_cfg_free(&cfg);
     int mi = -1, ma = 3, micro = -1;
     bool ft = false;
     if (ver) {

@@ -9,11 +9,9 @@
 #include <stddef.h>
 
 #include "loader/loader.h"
+#include "loader/pyvenv_cfg.h"
 
-/* The value of `key = value` in pyvenv.cfg text (keys case-insensitive,
- * the first line wins, blanks trimmed), malloc'd; NULL when absent or
- * empty (or out of memory). */
-char *pys__venv_cfg_get(const char *text, const char *key);
+/* pys__venv_cfg_get (pyvenv.cfg text): loader/pyvenv_cfg.h. */
 
 /* Parses an ld.so.cache image of len bytes (any content) and adds its
  * libpython entries to *out as the probe does (judged against the file

@@ -1,6 +1,7 @@
-/* ld.so.cache (src/loader/ldcache.c via discover.c, pys__ldcache_parse): any bytes as the
- * cache file, in the old, new or combined glibc format; its libpython
- * entries are judged as the probe judges them.
+/* ld.so.cache (src/loader/ldcache.c, through discover_sources.c's
+ * pys__ldcache_parse): any bytes as the cache file, in the old, new or
+ * combined glibc format; its libpython entries are judged as the probe
+ * judges them.
  *
  * Checks beyond the sanitizers: every candidate kept came from the image
  * (its path is a NUL-terminated string inside it) and has a reason. */

@@ -1,6 +1,7 @@
-/* The reader of the dynamic linker's cache (/etc/ld.so.cache), internal to
- * src/loader (discover.c asks it for libpython entries). Pure C: works on a
- * buffer, no allocation, no I/O; testable and fuzzable alone. */
+/* The reader of the dynamic linker's cache (/etc/ld.so.cache), internal
+ * to src/loader (discover_sources.c asks it for libpython entries). Pure
+ * C: works on a buffer, no allocation, no I/O; testable and fuzzable
+ * alone. */
 #ifndef PYS_LOADER_LDCACHE_H
 #define PYS_LOADER_LDCACHE_H
 

@@ -1,4 +1,4 @@
-/* The loader layer: choose a libpython (discover.c), build dependency venvs
+/* The loader layer: choose a libpython (discover*.c), build dependency venvs
  * (deps_*.c, spawn.c), dlopen it and fill the C-API table (capi.c), and
  * initialise the interpreter (init.c).
  *

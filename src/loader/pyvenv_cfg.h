@@ -1,6 +1,6 @@
-/* The reader of a venv's pyvenv.cfg, internal to src/loader (discover.c
- * finds a venv's base Python with it). No probe or Python around it:
- * testable and fuzzable alone. */
+/* The reader of a venv's pyvenv.cfg, internal to src/loader
+ * (discover_sources.c finds a venv's base Python with it). No probe or
+ * Python around it: testable and fuzzable alone. */
 #ifndef PYS_LOADER_PYVENV_CFG_H
 #define PYS_LOADER_PYVENV_CFG_H
 

@@ -67,10 +67,16 @@ def check_includes(src):
     return bad
 
 
-def nm(obj, *flags):
-    out = subprocess.run(["nm", "-P", *flags, obj], check=True, capture_output=True,
+def nm(objs, *flags):
+    """{object: [symbol, ...]} for every object, from one nm run."""
+    out = subprocess.run(["nm", "-P", "-A", *flags, *objs], check=True, capture_output=True,
                          text=True).stdout
-    return [ln.split()[0] for ln in out.splitlines() if ln.strip()]
+    syms = {o: [] for o in objs}
+    for ln in out.splitlines():
+        obj, sep, rest = ln.partition(": ")
+        if sep and rest.split() and obj in syms:
+            syms[obj].append(rest.split()[0])
+    return syms
 
 
 def object_layer(obj):
@@ -98,15 +104,16 @@ def objects(build):
 
 def check_symbols(objs):
     defined = {}
-    for o in objs:
-        for s in nm(o, "--defined-only", "-g"):
+    for o, syms in nm(objs, "--defined-only", "-g").items():
+        for s in syms:
             defined[s] = o
+    undefined = nm(objs, "-u")
     bad = []
     for o in objs:
         mine = object_layer(o)
         if mine is None:
             continue
-        for s in nm(o, "-u"):
+        for s in undefined[o]:
             d = defined.get(s)
             if d is None:
                 continue

@@ -4,6 +4,17 @@
 #define PYS_API_H
 
 #include "core/runtime.h"
+#include "loader/loader.h"
+
+/* options.c: every default of pys_options filled in (*out a copy of *in,
+ * NULL: all zero); the runtime's own copy of the resolved options, made by
+ * pys_open (PYS_E_NOMEM, error set) and dropped by close, under open_lock;
+ * and the search those options ask for. */
+void pys__options_resolve(const pys_options *in, pys_options *out);
+int pys__options_keep(const pys_options *ro);
+void pys__options_drop(void);
+const pys_options *pys__options_kept(void);
+pys__probe_opts pys__probe_opts_of(const pys_options *ro);
 
 /* signals.c: the host's signal dispositions, saved by pys_open and put
  * back by pys_close where Python changed them (see there). Called with

@@ -65,287 +65,6 @@ static void open_fork_register(void)
 }
 static bool main_ran; /* pys_main finalised Python: no runtime after it */
 
-/* ---- options ---------------------------------------------------------------------- */
-
-/* Every default of pys_options, in one place (sokol's _sg_desc_defaults):
- * *out is a copy of *in (NULL: all zero) with each zero field that has a
- * default given it. pys_open, pys_main and pys_probe use only this copy;
- * pys_get_options returns it. Fields whose zero means "Python decides"
- * (utf8_mode, coerce_c_locale) or "search" (library_path, python, venv:
- * the choice is pys_get_info's) stay as given. */
-static void options_resolve(const pys_options *in, pys_options *out)
-{
-    static const char *const default_argv[] = {"", NULL};
-    *out = in ? *in : (pys_options){0};
-    if (!out->bridge_module)
-        out->bridge_module = "c_bridge";
-    if (!out->argv)
-        out->argv = default_argv;
-    if (!out->refuse_untested && !out->ignore_environment) {
-        const char *ru = getenv("PYSHIM_REFUSE_UNTESTED");
-        out->refuse_untested = ru && *ru && strcmp(ru, "0") != 0;
-    }
-}
-
-/* The resolved options of the open runtime (pys_get_options): their
- * strings and arrays live in one block owned here, made by pys_open and
- * freed with the runtime's strings. Written only under open_lock while
- * the runtime is OPENING or CLOSING. */
-static pys_options open_opts;
-static char *open_opts_mem;
-
-/* Copies into one block in two passes over the same code: the first
- * (buf NULL) only counts the bytes. */
-typedef struct copier {
-    char *buf;
-    size_t used;
-} copier;
-
-static void *cp_take(copier *c, size_t n, size_t align)
-{
-    size_t at = (c->used + align - 1) / align * align;
-    c->used = at + n;
-    return c->buf ? c->buf + at : NULL;
-}
-
-static const char *cp_str(copier *c, const char *s)
-{
-    if (!s)
-        return NULL;
-    size_t n = strlen(s) + 1;
-    char *p = cp_take(c, n, 1);
-    if (p)
-        memcpy(p, s, n);
-    return p;
-}
-
-static const char *const *cp_strv(copier *c, const char *const *v)
-{
-    if (!v)
-        return NULL;
-    size_t n = 0;
-    while (v[n])
-        n++;
-    const char **p = cp_take(c, (n + 1) * sizeof *p, _Alignof(const char *));
-    for (size_t i = 0; i < n; i++) {
-        const char *s = cp_str(c, v[i]);
-        if (p)
-            p[i] = s;
-    }
-    if (p)
-        p[n] = NULL;
-    return p;
-}
-
-static void cp_options(copier *c, const pys_options *from, pys_options *to)
-{
-    *to = *from;
-    to->library_path = cp_str(c, from->library_path);
-    to->python = cp_str(c, from->python);
-    to->venv = cp_str(c, from->venv);
-    to->uv_project = cp_str(c, from->uv_project);
-    to->dependencies = cp_strv(c, from->dependencies);
-    to->find_links = cp_strv(c, from->find_links);
-    to->index_url = cp_str(c, from->index_url);
-    to->bridge_module = cp_str(c, from->bridge_module);
-    to->argv = cp_strv(c, from->argv);
-    to->project_dir = cp_str(c, from->project_dir);
-    if (!from->bridge_funcs)
-        return;
-    pys_bridge_func *f = cp_take(c, from->nbridge_funcs * sizeof *f, _Alignof(pys_bridge_func));
-    for (size_t i = 0; i < from->nbridge_funcs; i++) {
-        pys_bridge_func g = from->bridge_funcs[i];
-        g.name = cp_str(c, g.name);
-        g.signature = cp_str(c, g.signature);
-        g.doc = cp_str(c, g.doc);
-        g.text_signature = cp_str(c, g.text_signature);
-        if (f)
-            f[i] = g;
-    }
-    to->bridge_funcs = f;
-}
-
-/* Makes open_opts the owned copy of the resolved options *ro. Under
- * open_lock, while opening. PYS_OK or PYS_E_NOMEM (error set). */
-static int options_keep(const pys_options *ro)
-{
-    copier c = {0};
-    pys_options counted;
-    cp_options(&c, ro, &counted);
-    c.buf = malloc(c.used ? c.used : 1);
-    if (!c.buf)
-        return pys__fail("pys_open", PYS_E_NOMEM, "pys_open: out of memory");
-    c.used = 0;
-    cp_options(&c, ro, &open_opts);
-    open_opts_mem = c.buf;
-    return PYS_OK;
-}
-
-static void options_drop(void)
-{
-    free(open_opts_mem);
-    open_opts_mem = NULL;
-    open_opts = (pys_options){0};
-}
-
-int pys_get_options(pys_runtime *rt, pys_options *out)
-{
-    if (!out)
-        return pys__fail(__func__, PYS_E_ARG, "pys_get_options: out is NULL");
-    if (!rt || rt != &pys__the_runtime)
-        return pys__fail(__func__, PYS_E_ARG, "pys_get_options: not a pyshim runtime");
-    if (atomic_load(&rt->state) != PYS__ST_OPEN)
-        return pys__fail(__func__, PYS_E_CLOSED, "pys_get_options: the runtime is not open");
-    *out = open_opts;
-    return PYS_OK;
-}
-
-/* ---- the public probe ------------------------------------------------------------------ */
-
-struct pys_probe_result {
-    pys__probe probe;
-    pys_candidate *c;
-    pys_probe_step *steps;
-};
-
-/* The search that resolved options *ro ask for. */
-static pys__probe_opts probe_opts(const pys_options *ro)
-{
-    return (pys__probe_opts){
-        .library_path = ro->library_path,
-        .python = ro->python,
-        .venv = ro->venv,
-        .prefer_uv = ro->prefer_uv,
-        .use_env = !ro->ignore_environment,
-        .refuse_untested = ro->refuse_untested,
-        .project_dir = ro->project_dir,
-        .project_venv = ro->project_venv,
-        .prefer_newest = ro->prefer_newest,
-    };
-}
-
-int pys_probe(const pys_options *opts, pys_probe_result **out)
-{
-    if (!out)
-        return pys__fail(__func__, PYS_E_ARG, "pys_probe: out is NULL");
-    *out = NULL;
-    pys_probe_result *r = calloc(1, sizeof *r);
-    if (!r)
-        return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
-    pys_options ro;
-    options_resolve(opts, &ro);
-    pys__probe_opts po = probe_opts(&ro);
-    pys__diag d = {0};
-    int rc = pys__probe_run(&po, &r->probe, &d);
-    if (rc != PYS_OK && rc != PYS_E_NOTFOUND) {
-        pys__fail_diag(__func__, &d);
-        pys__diag_free(&d);
-        pys__probe_free(&r->probe);
-        free(r);
-        return rc;
-    }
-    if (rc == PYS_E_NOTFOUND)
-        pys__fail_diag(__func__, &d);
-    pys__diag_free(&d);
-    r->c = calloc(r->probe.n ? r->probe.n : 1, sizeof *r->c);
-    r->steps = calloc(r->probe.nsteps ? r->probe.nsteps : 1, sizeof *r->steps);
-    if (!r->c || !r->steps) {
-        free(r->c);
-        free(r->steps);
-        pys__probe_free(&r->probe);
-        free(r);
-        return pys__fail(__func__, PYS_E_NOMEM, "pys_probe: out of memory");
-    }
-    for (size_t i = 0; i < r->probe.n; i++) {
-        const pys__candidate *s = &r->probe.v[i];
-        r->c[i] = (pys_candidate){
-            .path = s->path ? s->path : "",
-            .realpath = s->realpath ? s->realpath : "",
-            .executable = s->executable ? s->executable : "",
-            .prefix = s->prefix ? s->prefix : "",
-            .source = pys__source_name(s->source),
-            .reason = s->reason ? s->reason : "",
-            .major = s->major,
-            .minor = s->minor,
-            .free_threaded = s->free_threaded,
-            .accepted = s->accepted,
-            .chosen = (int)i == r->probe.chosen,
-            .debug = s->debug,
-            .untested = s->untested,
-            .full_version = s->full_version,
-            .abiflags = s->free_threaded ? (s->debug ? "td" : "t") : (s->debug ? "d" : ""),
-            .micro = s->micro,
-            .reason_code = s->code ? s->code : "",
-        };
-    }
-    for (size_t i = 0; i < r->probe.nsteps; i++) {
-        const pys__step *s = &r->probe.steps[i];
-        r->steps[i] = (pys_probe_step){
-            .source = s->source,
-            .status = s->status,
-            .detail = s->detail ? s->detail : "",
-            .file = s->file ? s->file : "",
-        };
-    }
-    *out = r;
-    return PYS_OK;
-}
-
-size_t pys_probe_count(const pys_probe_result *p)
-{
-    return p ? p->probe.n : 0;
-}
-
-const pys_candidate *pys_probe_get(const pys_probe_result *p, size_t i)
-{
-    return p && i < p->probe.n ? &p->c[i] : NULL;
-}
-
-int pys_probe_chosen(const pys_probe_result *p)
-{
-    return p ? p->probe.chosen : -1;
-}
-
-const char *pys_probe_venv(const pys_probe_result *p)
-{
-    return p ? p->probe.venv : NULL;
-}
-
-size_t pys_probe_step_count(const pys_probe_result *p)
-{
-    return p ? p->probe.nsteps : 0;
-}
-
-const pys_probe_step *pys_probe_step_get(const pys_probe_result *p, size_t i)
-{
-    return p && i < p->probe.nsteps ? &p->steps[i] : NULL;
-}
-
-const char *pys_probe_decided_by(const pys_probe_result *p)
-{
-    return p && p->probe.chosen >= 0 && p->probe.decided_source ? p->probe.decided_source : "";
-}
-
-const char *pys_probe_decided_file(const pys_probe_result *p)
-{
-    return p && p->probe.chosen >= 0 && p->probe.decided_file ? p->probe.decided_file : "";
-}
-
-const char *pys_probe_decision(const pys_probe_result *p)
-{
-    return p && p->probe.chosen >= 0 && p->probe.decision ? p->probe.decision : "";
-}
-
-void pys_probe_free(pys_probe_result *p)
-{
-    if (!p)
-        return;
-    pys__probe_free(&p->probe);
-    free(p->c);
-    free(p->steps);
-    free(p);
-}
-
 /* ---- open ------------------------------------------------------------------------ */
 
 static void free_strings(pys_runtime *rt)
@@ -362,7 +81,7 @@ static void free_strings(pys_runtime *rt)
     free(rt->bridge_module);
     rt->s_version = rt->s_library = rt->s_executable = rt->s_prefix = rt->s_base_prefix =
         rt->s_venv = rt->s_source = rt->bridge_module = NULL;
-    options_drop();
+    pys__options_drop();
 }
 
 static char *sys_str(const char *name)
@@ -523,7 +242,7 @@ static void prepare_log(const pys_options *ro, pys_log_level level, const char *
 static int choose_python(const pys_options *ro, pys__choice *ch, pys__diag *d)
 {
     pys__choose_in in = {
-        .probe = probe_opts(ro),
+        .probe = pys__probe_opts_of(ro),
         .uv_project = ro->uv_project,
         .dependencies = ro->dependencies,
         .find_links = ro->find_links,
@@ -647,7 +366,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     if (pys__tls_get()->gil_depth > 0)
         return pys__fail(__func__, PYS_E_STATE, "pys_open: called inside a pyshim call or batch");
     pys_options ro;
-    options_resolve(opts, &ro);
+    pys__options_resolve(opts, &ro);
     if (pys__bridge_check(&ro) != PYS_OK)
         return pys_last_error()->code;
     pys_runtime *rt = &pys__the_runtime;
@@ -661,9 +380,9 @@ int pys_open(const pys_options *opts, pys_runtime **out)
     PyThreadState *main_ts = NULL;
     bool was_init = false;
     free_strings(rt);
-    if ((rc = options_keep(&ro)) != PYS_OK)
+    if ((rc = pys__options_keep(&ro)) != PYS_OK)
         goto done;
-    rc = choose_python(&open_opts, &ch, &d);
+    rc = choose_python(pys__options_kept(), &ch, &d);
     if (rc == PYS_OK && rt->finalises > 0 && !pys__api.Py_IsInitialized() &&
         (rc = pys__reinit_check(__func__, ch.li.version, ch.li.micro)) != PYS_OK)
         goto done;
@@ -675,7 +394,7 @@ int pys_open(const pys_options *opts, pys_runtime **out)
         pys__fail_diag(__func__, &d);
         goto done;
     }
-    if ((rc = open_fill(rt, &open_opts, &ch, was_init ? NULL : main_ts)) != PYS_OK)
+    if ((rc = open_fill(rt, pys__options_kept(), &ch, was_init ? NULL : main_ts)) != PYS_OK)
         goto done;
     open_publish(rt);
 
@@ -703,7 +422,7 @@ int pys_main(const pys_options *opts, int argc, char **argv, int *exit_status)
     if (!argv || !exit_status || argc < 1)
         return pys__fail(__func__, PYS_E_ARG, "pys_main: argv and exit_status are needed (argc >= 1)");
     pys_options ro;
-    options_resolve(opts, &ro);
+    pys__options_resolve(opts, &ro);
     open_lock_take();
     pys_runtime *rt = &pys__the_runtime;
     if (atomic_load(&rt->state) != PYS__ST_CLOSED || main_ran) {

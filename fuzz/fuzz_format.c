@@ -23,8 +23,16 @@
 #include <string.h>
 
 #include "common.h"
+#include "convert/codes.h"
 
-enum kind { K_I64, K_U64, K_INT, K_DBL, K_BOOL, K_STR, K_STRN, K_BYTES, K_O, K_N };
+/* One kind per scalar code of the table (src/convert/codes.h), then the
+ * others. */
+enum kind {
+#define KIND(L, ...) K_##L,
+    PYS__SCALAR_CODES(KIND)
+#undef KIND
+    K_STR, K_STRN, K_BYTES, K_O, K_N
+};
 
 typedef struct plan {
     enum kind *k;
@@ -91,11 +99,9 @@ static void item(plan *p, const char **s)
 {
     char ch = *(*s)++;
     switch (ch) {
-    case 'q': add(p, K_I64); break;
-    case 'Q': add(p, K_U64); break;
-    case 'i': add(p, K_INT); break;
-    case 'd': add(p, K_DBL); break;
-    case 'b': add(p, K_BOOL); break;
+#define CASE(L, ch_, ...) case ch_: add(p, K_##L); break;
+    PYS__SCALAR_CODES(CASE)
+#undef CASE
     case 's':
         if (**s == '#') {
             (*s)++;
@@ -148,10 +154,22 @@ static void walk(plan *p, const char *s, bool call)
 
 /* ---- the pools ---------------------------------------------------------- */
 
-static const int64_t pool_i64[] = {0, 1, -1, 42, INT64_MIN, INT64_MAX, (int64_t)1 << 53};
-static const uint64_t pool_u64[] = {0, 1, UINT64_MAX, (uint64_t)1 << 63, 4294967296u};
-static const int pool_int[] = {0, 1, -1, 7, INT32_MIN, INT32_MAX};
+/* Integer codes draw from their range's edges and a few values inside
+ * (lo, hi from the table), d from these doubles, b from -1, 0, 1. */
 static const double pool_dbl[] = {0.0, -0.0, 1.5, -2.25, 1e308, 5e-324, DBL_MAX};
+
+/* The c-th value of an integer code's pool, as its bits. */
+static uint64_t pool_int(int kind, int64_t lo, uint64_t hi, unsigned c)
+{
+    if (kind == PYS__CK_BOOL)
+        return (uint64_t)((int64_t)(c % 3) - 1);
+    if (kind == PYS__CK_UINT) {
+        const uint64_t v[] = {0, 1, hi, hi / 2 + 1, hi > 4294967296u ? 4294967296u : hi - 1};
+        return v[c % 5];
+    }
+    const int64_t v[] = {0, 1, -1, 42, lo, (int64_t)hi, hi > ((uint64_t)1 << 53) ? (int64_t)1 << 53 : 7};
+    return (uint64_t)v[c % 7];
+}
 static const char *const pool_str[] = {"", "abc", "h\xc3\xa9llo", "\xff\xfe", "\xed\xa0\x80",
                                        "a\xe2\x82", NULL, "0123456789abcdef0123456789abcdef"};
 typedef struct span {
@@ -216,11 +234,29 @@ typedef union slot {
     int64_t i64;
     uint64_t u64;
     int i;
+    unsigned u;
+    long l;
+    unsigned long ul;
+    long long ll;
+    unsigned long long ull;
     double d;
     const void *ptr;
     size_t n;
     pys_obj h;
 } slot;
+
+/* The libffi type of a va_arg type, and storing v (bits or a double) in
+ * a slot as that type. */
+#define FFI_TYPE_OF(T)                                                                             \
+    _Generic((T)0, int: &ffi_type_sint, unsigned: &ffi_type_uint, long: &ffi_type_slong,          \
+             unsigned long: &ffi_type_ulong, long long: &ffi_type_sint64,                          \
+             unsigned long long: &ffi_type_uint64, double: &ffi_type_double)
+#define SLOT_SET(sl, T, v)                                                                         \
+    _Generic((T)0, int: ((sl)->i = (int)(v)), unsigned: ((sl)->u = (unsigned)(v)),                 \
+             long: ((sl)->l = (long)(v)), unsigned long: ((sl)->ul = (unsigned long)(v)),          \
+             long long: ((sl)->ll = (long long)(v)),                                               \
+             unsigned long long: ((sl)->ull = (unsigned long long)(v)),                            \
+             double: ((sl)->d = (double)(v)))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -261,23 +297,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t j = 0; j < p.n; j++) {
         unsigned c = j < nchoice ? choice[j] : 0;
         switch (p.k[j]) {
-        case K_I64:
-            types[na] = &ffi_type_sint64, slots[na++].i64 = pool_i64[c % COUNT(pool_i64)];
-            break;
-        case K_U64:
-            types[na] = &ffi_type_uint64, slots[na++].u64 = pool_u64[c % COUNT(pool_u64)];
-            break;
-        case K_INT:
-            types[na] = &ffi_type_sint, slots[na++].i = pool_int[c % COUNT(pool_int)];
-            break;
-        case K_BOOL:
-            types[na] = &ffi_type_sint, slots[na++].i = (int)(c % 3) - 1;
-            break;
-        case K_DBL: {
-            double v = c % 9 == 7 ? NAN : c % 9 == 8 ? -INFINITY : pool_dbl[c % 9];
-            types[na] = &ffi_type_double, slots[na++].d = v;
-            break;
-        }
+#define SCALAR(L, ch_, ctype, vatype, regtype, pytype, kind, lo, hi, ...)                          \
+    case K_##L:                                                                                    \
+        types[na] = FFI_TYPE_OF(vatype);                                                           \
+        if (kind == PYS__CK_REAL) {                                                                \
+            double v = c % 9 == 7 ? NAN : c % 9 == 8 ? -INFINITY : pool_dbl[c % 9];                \
+            SLOT_SET(&slots[na], vatype, v);                                                       \
+        } else {                                                                                   \
+            uint64_t v = pool_int(kind, (int64_t)(lo), (uint64_t)(hi), c);                         \
+            if (kind == PYS__CK_SINT || kind == PYS__CK_BOOL)                                      \
+                SLOT_SET(&slots[na], vatype, (int64_t)v);                                          \
+            else                                                                                   \
+                SLOT_SET(&slots[na], vatype, v);                                                   \
+        }                                                                                          \
+        na++;                                                                                      \
+        break;
+        PYS__SCALAR_CODES(SCALAR)
+#undef SCALAR
         case K_STR:
             types[na] = &ffi_type_pointer, slots[na++].ptr = pool_str[c % COUNT(pool_str)];
             break;

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "bridge/internal.h"
+#include "convert/codes.h"
 
 /* The process-wide list of registrations that have a capsule. */
 static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -241,9 +242,9 @@ int pys__br_reg_build(const pys_bridge_func *f, const char *modname, const char 
         int ni = 0, nd = 0;
         for (int i = 0; i < r->sig->np; i++) {
             char code = r->sig->p[i].code;
-            fast &= code && strchr("qiQdb", code);
+            fast &= pys__code_is_scalar(code);
             r->fcode[i] = code;
-            r->fidx[i] = (uint8_t)(code == 'd' ? nd++ : ni++);
+            r->fidx[i] = (uint8_t)(pys__code_is_dbl(code) ? nd++ : ni++);
         }
         if (fast && r->sig->npos == r->sig->np) { /* no keyword-only ones */
             r->nfast = r->sig->np;

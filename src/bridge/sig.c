@@ -9,6 +9,7 @@
 
 #include "bridge/bridge_sig.h"
 #include "core/error.h"
+#include "convert/codes.h"
 
 void pys__br_sig_free(br_sig *s)
 {
@@ -23,25 +24,7 @@ void pys__br_sig_free(br_sig *s)
 
 const char *pys__br_code_type(char c)
 {
-    switch (c) {
-    case 'q':
-    case 'Q':
-    case 'i':
-        return "int";
-    case 'd':
-        return "float";
-    case 'b':
-        return "bool";
-    case 's':
-        return "str";
-    case 'y':
-        return "bytes";
-    case 'O':
-        return "object";
-    case 'n':
-        return "None";
-    }
-    return "?";
+    return pys__code_pytype(c);
 }
 
 typedef struct sig_parser {
@@ -240,43 +223,45 @@ static int check_default(sig_parser *sp, br_param *pa)
 {
     br_lit *l = &pa->def;
     bool ok = false;
-    switch (pa->code) {
-    case 'q':
-        ok = l->kind == LIT_INT;
+    switch (pys__code_kind(pa->code)) {
+    case PYS__CK_SINT:
+        ok = l->kind == LIT_INT && l->i >= pys__code_lo(pa->code) &&
+             (l->i < 0 || (uint64_t)l->i <= pys__code_hi(pa->code));
         break;
-    case 'Q':
-        ok = (l->kind == LIT_INT && l->i >= 0) || l->kind == LIT_UINT;
+    case PYS__CK_UINT:
+        ok = (l->kind == LIT_INT && l->i >= 0 && (uint64_t)l->i <= pys__code_hi(pa->code)) ||
+             (l->kind == LIT_UINT && l->u <= pys__code_hi(pa->code));
         if (ok && l->kind == LIT_INT) {
             l->kind = LIT_UINT;
             l->u = (uint64_t)l->i;
         }
         break;
-    case 'i':
-        ok = l->kind == LIT_INT && l->i >= INT32_MIN && l->i <= INT32_MAX;
-        break;
-    case 'd':
+    case PYS__CK_REAL:
         ok = l->kind == LIT_FLOAT || l->kind == LIT_INT;
         if (ok && l->kind == LIT_INT) {
             l->kind = LIT_FLOAT;
             l->d = (double)l->i;
         }
         break;
-    case 'b':
+    case PYS__CK_BOOL:
         ok = l->kind == LIT_BOOL || (l->kind == LIT_INT && (l->i == 0 || l->i == 1));
         if (ok && l->kind == LIT_INT) {
             l->kind = LIT_BOOL;
             l->b = l->i != 0;
         }
         break;
-    case 's':
-    case 'y':
-        ok = l->kind == LIT_STR || l->kind == LIT_NONE;
-        if (ok && pa->code == 's' && l->kind == LIT_STR && strlen(l->s) != l->n)
-            ok = false;
-        break;
-    case 'O':
-        ok = true;
-        break;
+    default:
+        switch (pa->code) {
+        case 's':
+        case 'y':
+            ok = l->kind == LIT_STR || l->kind == LIT_NONE;
+            if (ok && pa->code == 's' && l->kind == LIT_STR && strlen(l->s) != l->n)
+                ok = false;
+            break;
+        case 'O':
+            ok = true;
+            break;
+        }
     }
     if (ok && l->kind == LIT_STR && pa->code != 'y' && !utf8_valid(l->s, l->n)) {
         char what[128];
@@ -317,7 +302,7 @@ int pys__br_sig_parse(const char *sig, const char *fn, const char *fname, br_sig
                 sig_fail(&sp, PYS_E_ARG, "missing return code after '>'");
                 break;
             }
-            if (strchr("qQidbsOn", r))
+            if (pys__code_where(r) & PYS__CW_RET)
                 s->ret = r;
             else if (r == 'y')
                 sig_fail(&sp, PYS_E_UNSUPPORTED, "return code 'y' is not supported (use O)");
@@ -369,7 +354,7 @@ int pys__br_sig_parse(const char *sig, const char *fn, const char *fname, br_sig
                 c = *sp.p;
             }
         }
-        if (!c || !strchr("qQidbsyO", c)) {
+        if (!c || !(pys__code_where(c) & PYS__CW_PARAM)) {
             free(name);
             char what[64];
             if (c == 'f')
@@ -422,7 +407,7 @@ int pys__br_sig_parse(const char *sig, const char *fn, const char *fname, br_sig
         }
         if (c == 'y')
             s->ni += 2;
-        else if (c == 'd')
+        else if (pys__code_is_dbl(c))
             s->nd++;
         else
             s->ni++;

@@ -21,6 +21,7 @@
 #include "core/handles.h"
 #include "core/call.h"
 #include "convert/convert.h"
+#include "convert/scalar.h"
 
 typedef struct fmt_ctx {
     pys_runtime *rt;
@@ -154,6 +155,19 @@ static PyObject *utf8(fmt_ctx *c, const char *s, size_t n)
 }
 
 static PyObject *item(fmt_ctx *c);
+
+/* The C type a scalar code names, for messages. */
+static const char *code_doc(char ch)
+{
+    switch (ch) {
+#define DOC(L, ch_, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range, doc)   \
+    case ch_:                                                                                      \
+        return #ctype;
+        PYS__SCALAR_CODES(DOC)
+#undef DOC
+    }
+    return "?";
+}
 
 /* After a failure at the depth limit: walks the container at c->p to its
  * end without recursing, reading (and dropping) the values inside, so the
@@ -312,39 +326,29 @@ static PyObject *item(fmt_ctx *c)
     if (ch != '[' && ch != '(' && ch != '{' && ch != 'n')
         c->argno++;
     switch (ch) {
-    case 'q': {
-        int64_t v = c->vals ? next_int(c) : va_arg(*c->ap, int64_t);
-        return failed(c) ? NULL : check(c, pys__api.PyLong_FromLongLong(v));
+#define FFI_INTS(L, v)                                                                             \
+    do {                                                                                           \
+        int64_t w_ = next_int(c);                                                                  \
+        if (!pys__fit_##L(w_, &v) && !failed(c))                                                   \
+            c->rc = pys__fail(c->fn, PYS_E_OVERFLOW,                                               \
+                              "%s: argument %d (%lld) does not fit in %s ('%c')", c->fn, c->argno,   \
+                              (long long)w_, code_doc(ch), ch);                                    \
+    } while (0)
+#define FFI_DBLS(L, v) (v = next_double(c))
+#define SCALAR(L, ch_, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range,     \
+               doc)                                                                                \
+    case ch_: {                                                                                    \
+        ctype v = 0;                                                                               \
+        if (c->vals)                                                                               \
+            FFI_##ffi(L, v);                                                                       \
+        else                                                                                       \
+            v = (ctype)va_arg(*c->ap, vatype);                                                     \
+        return failed(c) ? NULL : check(c, pys__api.to_py(v));                                     \
     }
-    case 'Q': {
-        uint64_t v = c->vals ? (uint64_t)next_int(c) : va_arg(*c->ap, uint64_t);
-        return failed(c) ? NULL : check(c, pys__api.PyLong_FromUnsignedLongLong(v));
-    }
-    case 'i': {
-        int v;
-        if (c->vals) {
-            int64_t w = next_int(c);
-            if (w < INT_MIN || w > INT_MAX) {
-                if (!failed(c))
-                    c->rc = pys__fail(c->fn, PYS_E_OVERFLOW,
-                                      "%s: argument %d (%lld) does not fit an int ('i')", c->fn,
-                                      c->argno, (long long)w);
-                return NULL;
-            }
-            v = (int)w;
-        } else {
-            v = va_arg(*c->ap, int);
-        }
-        return failed(c) ? NULL : check(c, pys__api.PyLong_FromLongLong(v));
-    }
-    case 'd': {
-        double v = c->vals ? next_double(c) : va_arg(*c->ap, double);
-        return failed(c) ? NULL : check(c, pys__api.PyFloat_FromDouble(v));
-    }
-    case 'b': {
-        int v = c->vals ? next_int(c) != 0 : va_arg(*c->ap, int);
-        return failed(c) ? NULL : check(c, pys__api.PyBool_FromLong(v != 0));
-    }
+        PYS__SCALAR_CODES(SCALAR)
+#undef SCALAR
+#undef FFI_INTS
+#undef FFI_DBLS
     case 's': {
         size_t n = 0;
         bool has_len = *c->p == '#';

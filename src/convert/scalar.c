@@ -16,6 +16,7 @@
 #include "core/handles.h"
 #include "core/types.h"
 #include "convert/convert.h"
+#include "convert/scalar.h"
 
 #define BEGIN_H(errval)                                                                            \
     pys__tls *t_ = pys__tls_get();                                                                 \
@@ -151,33 +152,24 @@ static int type_err(PyObject *o, const char *want, const char *fn)
 }
 
 
-/* The failure half of as_int64: v and overflow as PyLong_AsLongLongAndOverflow
- * gave them for an int (type_ok), or a wrong type. */
-static __attribute__((noinline)) int as_int64_fail(PyObject *o, bool type_ok, int overflow,
-                                                   const char *fn)
+/* The error of a read that pys__sc_* refused (s), named after fn; range
+ * is the text of an out-of-range value. */
+static __attribute__((noinline)) int sc_fail(PyObject *o, pys__sc s, const char *want,
+                                             const char *range, const char *fn)
 {
-    if (!type_ok)
-        return type_err(o, "int", fn);
-    if (overflow)
-        return pys__fail(fn, PYS_E_OVERFLOW, "%s: int does not fit in int64_t", fn);
-    if (pys__api.PyErr_Occurred())
-        return pys__fail_py(&pys__the_runtime, fn);
-    return PYS_OK; /* -1 itself */
+    if (s == PYS__SC_TYPE)
+        return type_err(o, want, fn);
+    if (s == PYS__SC_RANGE)
+        return pys__fail(fn, PYS_E_OVERFLOW, "%s: %s", fn, range);
+    return pys__fail_py(&pys__the_runtime, fn);
 }
 
 static inline __attribute__((always_inline)) int as_int64(PyObject *o, int64_t *out,
                                                           const char *fn)
 {
-    if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
-        return as_int64_fail(o, false, 0, fn);
-    int overflow = 0;
-    long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
-    if (__builtin_expect(v == -1, 0)) {
-        int rc = as_int64_fail(o, true, overflow, fn);
-        if (rc != PYS_OK)
-            return rc;
-    }
-    *out = (int64_t)v;
+    pys__sc s = pys__sc_q(o, out);
+    if (__builtin_expect(s != PYS__SC_OK, 0))
+        return sc_fail(o, s, "int", "int does not fit in int64_t", fn);
     return PYS_OK;
 }
 
@@ -186,32 +178,11 @@ int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
     return as_int64(o, out, fn);
 }
 
-/* Whether o is a float or an int (subclasses included). */
-static bool float_or_int(PyObject *o)
-{
-    PyObject *t = pys__api.PyObject_Type(o);
-    bool ok = t == (PyObject *)pys__api.PyFloat_Type || t == (PyObject *)pys__api.PyLong_Type ||
-              (pys__api.PyType_GetFlags(t) & PYS__Py_TPFLAGS_LONG_SUBCLASS) ||
-              pys__api.PyType_IsSubtype(t, (PyObject *)pys__api.PyFloat_Type);
-    pys__api.Py_DecRef(t);
-    return ok;
-}
-
 int pys__as_double(PyObject *o, double *out, const char *fn)
 {
-    PyObject *ty = pys__type_of(o);
-    if (ty != (PyObject *)pys__api.PyFloat_Type && ty != (PyObject *)pys__api.PyLong_Type &&
-        !float_or_int(o))
-        return type_err(o, "float or int", fn);
-    double v = pys__api.PyFloat_AsDouble(o);
-    if (v == -1.0 && pys__api.PyErr_Occurred()) {
-        if (pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError))) {
-            pys__api.PyErr_Clear();
-            return pys__fail(fn, PYS_E_OVERFLOW, "%s: int too large to convert to double", fn);
-        }
-        return pys__fail_py(&pys__the_runtime, fn);
-    }
-    *out = v;
+    pys__sc s = pys__sc_d(o, out);
+    if (__builtin_expect(s != PYS__SC_OK, 0))
+        return sc_fail(o, s, "float or int", "int too large to convert to double", fn);
     return PYS_OK;
 }
 
@@ -232,12 +203,15 @@ int pys_to_int32(pys_obj h, int32_t *out)
         return pys__fail(__func__, PYS_E_ARG, "pys_to_int32: out is NULL");
     BEGIN_H(pys_last_error()->code);
     PyObject *o = pys__h_get(rt, h, __func__);
-    int64_t v = 0;
-    int rc = o ? pys__as_int64(o, &v, __func__) : PYS_E_HANDLE;
-    if (rc == PYS_E_OVERFLOW || (rc == PYS_OK && (v < INT32_MIN || v > INT32_MAX)))
-        rc = pys__fail(__func__, PYS_E_OVERFLOW, "pys_to_int32: int does not fit in int32_t");
-    else if (rc == PYS_OK)
-        *out = (int32_t)v;
+    int rc = PYS_E_HANDLE;
+    if (o) {
+        int v = 0;
+        pys__sc s = pys__sc_i(o, &v);
+        rc = s == PYS__SC_OK ? PYS_OK
+                             : sc_fail(o, s, "int", "int does not fit in int32_t", __func__);
+        if (rc == PYS_OK)
+            *out = (int32_t)v;
+    }
     END_H();
     return rc;
 }
@@ -247,25 +221,13 @@ int pys_to_uint64(pys_obj h, uint64_t *out)
     if (!out)
         return pys__fail(__func__, PYS_E_ARG, "pys_to_uint64: out is NULL");
     BEGIN_H(pys_last_error()->code);
-    int rc = PYS_OK;
     PyObject *o = pys__h_get(rt, h, __func__);
-    if (!o) {
-        rc = PYS_E_HANDLE;
-    } else if (!(pys__tp_flags(o) & PYS__Py_TPFLAGS_LONG_SUBCLASS)) {
-        rc = type_err(o, "int", __func__);
-    } else {
-        unsigned long long v = pys__api.PyLong_AsUnsignedLongLong(o);
-        if (v == (unsigned long long)-1 && pys__api.PyErr_Occurred()) {
-            if (pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError))) {
-                pys__api.PyErr_Clear();
-                rc = pys__fail(__func__, PYS_E_OVERFLOW,
-                               "pys_to_uint64: int is negative or does not fit in uint64_t");
-            } else {
-                rc = pys__fail_py(rt, __func__);
-            }
-        } else {
-            *out = (uint64_t)v;
-        }
+    int rc = PYS_E_HANDLE;
+    if (o) {
+        pys__sc s = pys__sc_Q(o, out);
+        rc = s == PYS__SC_OK ? PYS_OK
+                             : sc_fail(o, s, "int",
+                                       "int is negative or does not fit in uint64_t", __func__);
     }
     END_H();
     return rc;
@@ -287,16 +249,12 @@ int pys_to_bool(pys_obj h, bool *out)
     if (!out)
         return pys__fail(__func__, PYS_E_ARG, "pys_to_bool: out is NULL");
     BEGIN_H(pys_last_error()->code);
-    int rc = PYS_OK;
     PyObject *o = pys__h_get(rt, h, __func__);
-    if (!o)
-        rc = PYS_E_HANDLE;
-    else if (o == PYS__True)
-        *out = true;
-    else if (o == PYS__False)
-        *out = false;
-    else
-        rc = type_err(o, "bool", __func__);
+    int rc = PYS_E_HANDLE;
+    if (o) {
+        pys__sc s = pys__sc_b(o, out);
+        rc = s == PYS__SC_OK ? PYS_OK : sc_fail(o, s, "bool", "not a bool", __func__);
+    }
     END_H();
     return rc;
 }

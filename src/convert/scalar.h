@@ -1,0 +1,149 @@
+/* One acceptance rule per scalar value code (convert/codes.h), for every
+ * reader of a Python value into a C scalar: pys_to_int64 and friends
+ * (scalar.c), the bridge's typed arguments (bridge/call.c), and whatever
+ * else reads a value for a code. The callers differ only in how they
+ * report (a pyshim error or a Python exception), never in what they take.
+ *
+ * The rules (the ones include/pyshim.h promises for pys_to_*):
+ *   q i Q   an int, subclasses (and so bool) included; never __index__
+ *           (the real type decides, never isinstance); out of the code's
+ *           range is RANGE, never a wrap
+ *   d       a float or an int, subclasses included (an int subclass's
+ *           __float__ runs, and what it raises stays pending: PY); an int
+ *           beyond a double is RANGE
+ *   b       True or False only (an int is TYPE: truthiness is pys_truthy)
+ * pys__sc_L(o, &out) returns PYS__SC_OK with *out set, PYS__SC_TYPE or
+ * PYS__SC_RANGE with no exception pending and *out untouched, or
+ * PYS__SC_PY with the Python exception pending. Needs the GIL.
+ *
+ * pys__fit_L(v, &out) is the C-side rule of the FFI face, whose integer
+ * values all arrive as int64_t: true with *out set when v is a value of
+ * the code's C type (Q takes v's bits; b is v != 0). */
+#ifndef PYS_CONVERT_SCALAR_H
+#define PYS_CONVERT_SCALAR_H
+
+#include "core/runtime.h"
+#include "core/types.h"
+#include "convert/codes.h"
+
+typedef enum pys__sc { PYS__SC_OK = 0, PYS__SC_TYPE, PYS__SC_RANGE, PYS__SC_PY } pys__sc;
+
+static inline __attribute__((always_inline)) pys__sc pys__sc_q(PyObject *o, int64_t *out)
+{
+    if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
+        return PYS__SC_TYPE;
+    int overflow = 0;
+    long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (__builtin_expect(v == -1, 0)) {
+        if (overflow)
+            return PYS__SC_RANGE;
+        if (pys__api.PyErr_Occurred())
+            return PYS__SC_PY;
+    }
+    *out = (int64_t)v;
+    return PYS__SC_OK;
+}
+
+/* A signed code of range lo..hi, read as int64_t first. */
+static inline __attribute__((always_inline)) pys__sc pys__sc_sint(PyObject *o, int64_t lo,
+                                                                  int64_t hi, int64_t *out)
+{
+    int64_t v = 0;
+    pys__sc s = pys__sc_q(o, &v);
+    if (s == PYS__SC_OK && __builtin_expect(v < lo || v > hi, 0))
+        return PYS__SC_RANGE;
+    if (s == PYS__SC_OK)
+        *out = v;
+    return s;
+}
+
+static inline pys__sc pys__sc_i(PyObject *o, int *out)
+{
+    int64_t v = 0;
+    pys__sc s = pys__sc_sint(o, INT_MIN, INT_MAX, &v);
+    if (s == PYS__SC_OK)
+        *out = (int)v;
+    return s;
+}
+
+static inline pys__sc pys__sc_Q(PyObject *o, uint64_t *out)
+{
+    if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
+        return PYS__SC_TYPE;
+    unsigned long long v = pys__api.PyLong_AsUnsignedLongLong(o);
+    if (__builtin_expect(v == (unsigned long long)-1, 0) && pys__api.PyErr_Occurred()) {
+        if (!pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError)))
+            return PYS__SC_PY;
+        pys__api.PyErr_Clear();
+        return PYS__SC_RANGE; /* negative, or beyond 64 bits */
+    }
+    *out = (uint64_t)v;
+    return PYS__SC_OK;
+}
+
+/* Whether o is a float or an int, subclasses included (the slow half of
+ * pys__sc_d's type check). */
+static __attribute__((noinline, unused)) bool pys__sc_float_or_int(PyObject *o)
+{
+    return pys__is(o, pys__api.PyFloat_Type) || pys__is(o, pys__api.PyLong_Type);
+}
+
+static inline pys__sc pys__sc_d(PyObject *o, double *out)
+{
+    PyObject *t = pys__type_of(o);
+    if (t != (PyObject *)pys__api.PyFloat_Type && t != (PyObject *)pys__api.PyLong_Type &&
+        !pys__sc_float_or_int(o))
+        return PYS__SC_TYPE;
+    double v = pys__api.PyFloat_AsDouble(o);
+    if (__builtin_expect(v == -1.0, 0) && pys__api.PyErr_Occurred()) {
+        if (!pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError)))
+            return PYS__SC_PY;
+        pys__api.PyErr_Clear();
+        return PYS__SC_RANGE;
+    }
+    *out = v;
+    return PYS__SC_OK;
+}
+
+static inline pys__sc pys__sc_b(PyObject *o, bool *out)
+{
+    if (o == PYS__True)
+        *out = true;
+    else if (o == PYS__False)
+        *out = false;
+    else
+        return PYS__SC_TYPE;
+    return PYS__SC_OK;
+}
+
+/* ---- the FFI face's int64_t values ---------------------------------------------------- */
+
+static inline bool pys__fit_q(int64_t v, int64_t *out)
+{
+    *out = v;
+    return true;
+}
+static inline bool pys__fit_Q(int64_t v, uint64_t *out)
+{
+    *out = (uint64_t)v;
+    return true;
+}
+static inline bool pys__fit_i(int64_t v, int *out)
+{
+    if (v < INT_MIN || v > INT_MAX)
+        return false;
+    *out = (int)v;
+    return true;
+}
+static inline bool pys__fit_b(int64_t v, bool *out)
+{
+    *out = v != 0;
+    return true;
+}
+static inline bool pys__fit_d(int64_t v, double *out)
+{
+    *out = (double)v; /* not used: d values come from the double array */
+    return true;
+}
+
+#endif

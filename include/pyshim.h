@@ -707,8 +707,11 @@ PYS_API pys_obj pys_none(pys_runtime *rt);
 
 /* Range-checked reads: PYS_E_TYPE (message names the expected and actual
  * types) or PYS_E_OVERFLOW; *out is untouched on failure.
- * to_int64/to_uint64 accept int (and bool); to_double accepts float and int;
- * to_bool accepts bool only (use pys_truthy for truthiness). Return
+ * to_int64/to_uint64/to_int32 accept int (and bool); to_double accepts
+ * float and int; to_bool accepts bool only (use pys_truthy for
+ * truthiness); subclasses count, __index__ and __float__ alone do not.
+ * These are the rules of the value codes q Q i d b everywhere: a typed
+ * bridge parameter (pyshim_bridge.h) takes what these take. Return
  * PYS_OK, or PYS_E_TYPE / PYS_E_OVERFLOW, PYS_E_ARG (NULL out), or another
  * common error (to_double of an int subclass calls its __float__).
  * Thread-safe. */

@@ -18,7 +18,12 @@
  * clearing its attributes does not affect the function.
  *
  * Signatures (typed functions). Parameter codes, as in the call formats:
- *   q int64_t   Q uint64_t   i int   d double   b bool (int/bool accepted)
+ *   q int64_t   Q uint64_t   i int   d double   b bool
+ * A parameter takes exactly what pys_to_int64 / pys_to_uint64 /
+ * pys_to_int32 / pys_to_double / pys_to_bool take for its code (one rule
+ * per code): q Q i an int (bool included), d a float or an int (an int
+ * subclass's __float__ runs; what it raises reaches the caller), b True or
+ * False only (an int is a TypeError; use O and pys_truthy for truthiness).
  *   s const char * (str, UTF-8, valid during the call)
  *   y const void *, size_t (any bytes-like object; two C parameters)
  *   O pys_obj (any object; the handle is valid during the call)

@@ -8,7 +8,7 @@
  * skip GIL handling, and counted in flight (pys__enter_outer) when it
  * entered from pure Python (a Python thread), so pys_close waits for it.
  * Each call pushes a frame on this thread's stack (raise.c). Calls of
- * q i Q d b signatures with every argument by position try a short path
+ * scalar-code signatures (convert/codes.h) with every argument by position try a short path
  * first (call_fast: exact ints and floats, True and False, converted
  * without running Python code); anything else, and every error, takes the
  * full path, which binds keywords and defaults and reports. */
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "bridge/internal.h"
+#include "convert/scalar.h"
 
 /* GIL builds: the capsule of the last function called and its
  * registration, so that repeated calls skip PyCapsule_GetPointer. Read and
@@ -339,6 +340,19 @@ typedef struct br_conv {
     int nh;
 } br_conv;
 
+/* Raises what the value rule (convert/scalar.h) refused o for as
+ * parameter j; range is the text of an out-of-range value. Returns -1. */
+static __attribute__((noinline)) int conv_fail(br_reg *r, int j, PyObject *o, pys__sc s,
+                                               const char *range)
+{
+    if (s == PYS__SC_TYPE)
+        bad_type(r, j, o);
+    else if (s == PYS__SC_RANGE)
+        pys__br_raise_sig(r, PYS__EXC(OverflowError), "argument '%s' %s", r->sig->p[j].name,
+                          range);
+    return -1; /* PYS__SC_PY: the exception is pending */
+}
+
 /* Converts parameter j (value o, or its default when o is NULL). -1 with
  * an exception set. */
 static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
@@ -347,81 +361,31 @@ static int convert(pys_runtime *rt, br_reg *r, int j, PyObject *o, br_conv *c)
     const br_lit *def = &pa->def;
     bool none = o == PYS__None && def->kind == LIT_NONE;
     switch (pa->code) {
-    case 'q':
-    case 'i': {
-        int64_t v = def->i;
-        if (o) {
-            if (!pys__is(o, pys__api.PyLong_Type)) {
-                bad_type(r, j, o);
-                return -1;
-            }
-            int ovf = 0;
-            v = pys__api.PyLong_AsLongLongAndOverflow(o, &ovf);
-            if (v == -1 && pys__api.PyErr_Occurred())
-                return -1;
-            if (ovf || (pa->code == 'i' && (v < INT32_MIN || v > INT32_MAX))) {
-                pys__br_raise_sig(r, PYS__EXC(OverflowError),
-                                  "argument '%s' is out of range for %s", pa->name,
-                                  pa->code == 'i' ? "a C int" : "int64");
-                return -1;
-            }
-        }
-        c->u[c->ni++] = (uint64_t)v;
-        return 0;
+#define DEF_PYS__CK_SINT def->i
+#define DEF_PYS__CK_UINT def->u
+#define DEF_PYS__CK_REAL def->d
+#define DEF_PYS__CK_BOOL def->b
+#define STORE_U(v) c->u[c->ni++] = (uint64_t)(v)
+#define STORE_D(v) c->d[c->nd++] = (v)
+#define SCALAR(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range, doc) \
+    case ch: {                                                                                     \
+        ctype v = (ctype)DEF_##kind;                                                               \
+        if (o) {                                                                                   \
+            pys__sc s = pys__sc_##L(o, &v);                                                        \
+            if (__builtin_expect(s != PYS__SC_OK, 0))                                              \
+                return conv_fail(r, j, o, s, range);                                               \
+        }                                                                                          \
+        STORE_##reg(v);                                                                            \
+        return 0;                                                                                  \
     }
-    case 'Q': {
-        uint64_t v = def->u;
-        if (o) {
-            if (!pys__is(o, pys__api.PyLong_Type)) {
-                bad_type(r, j, o);
-                return -1;
-            }
-            v = pys__api.PyLong_AsUnsignedLongLong(o);
-            if (v == (uint64_t)-1 && pys__api.PyErr_Occurred()) {
-                if (!pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError)))
-                    return -1;
-                pys__api.PyErr_Clear();
-                pys__br_raise_sig(r, PYS__EXC(OverflowError),
-                                  "argument '%s' is out of range for uint64", pa->name);
-                return -1;
-            }
-        }
-        c->u[c->ni++] = v;
-        return 0;
-    }
-    case 'b': {
-        bool v = def->b;
-        if (o) {
-            if (!pys__is(o, pys__api.PyLong_Type)) { /* bool is an int */
-                bad_type(r, j, o);
-                return -1;
-            }
-            int t = pys__api.PyObject_IsTrue(o);
-            if (t < 0)
-                return -1;
-            v = t != 0;
-        }
-        c->u[c->ni++] = v ? 1u : 0u;
-        return 0;
-    }
-    case 'd': {
-        double v = def->d;
-        if (o) {
-            if (!pys__is(o, pys__api.PyFloat_Type) && !pys__is(o, pys__api.PyLong_Type)) {
-                bad_type(r, j, o);
-                return -1;
-            }
-            v = pys__api.PyFloat_AsDouble(o);
-            if (v == -1.0 && pys__api.PyErr_Occurred()) {
-                pys__api.PyErr_Clear();
-                pys__br_raise_sig(r, PYS__EXC(OverflowError),
-                                  "argument '%s' is too large for a double", pa->name);
-                return -1;
-            }
-        }
-        c->d[c->nd++] = v;
-        return 0;
-    }
+        PYS__SCALAR_CODES(SCALAR)
+#undef SCALAR
+#undef STORE_U
+#undef STORE_D
+#undef DEF_PYS__CK_SINT
+#undef DEF_PYS__CK_UINT
+#undef DEF_PYS__CK_REAL
+#undef DEF_PYS__CK_BOOL
     case 's': {
         const char *v = def->kind == LIT_STR ? def->s : NULL;
         if (o && !none) {
@@ -517,16 +481,19 @@ static __attribute__((noinline)) void conv_release(pys_runtime *rt, br_conv *c)
         pys__h_release(rt, c->h[i], NULL);
 }
 
-/* convert_fast's exact int for Q, or for d. */
+/* convert_fast's exact int for an unsigned code, or for d; false when it
+ * does not fit (the full path then reports). */
 static __attribute__((noinline)) bool convert_fast_int(char code, PyObject *o, uint64_t *u,
                                                        double *d)
 {
-    if (code == 'Q') {
+    if (pys__code_kind(code) == PYS__CK_UINT) {
         unsigned long long v = pys__api.PyLong_AsUnsignedLongLong(o);
         if (v == (unsigned long long)-1 && pys__api.PyErr_Occurred()) {
             pys__api.PyErr_Clear();
             return false;
         }
+        if (v > pys__code_hi(code))
+            return false;
         *u = v;
         return true;
     }
@@ -540,8 +507,8 @@ static __attribute__((noinline)) bool convert_fast_int(char code, PyObject *o, u
 }
 
 /* The common case of a typed call (r->nfast >= 0, that many arguments,
- * all by position): an int for q i Q d, a float for d, True or False for
- * b, each converted without running Python code. Returns false when that
+ * all by position): an exact int for an integer code or d, a float for d,
+ * True or False for b (a subset of convert/scalar.h's rules), each converted without running Python code. Returns false when that
  * does not apply, having done nothing that needs undoing: the full path
  * then binds, converts and reports. */
 static inline bool convert_fast(const br_reg *r, PyObject *const *args, uint64_t *u, double *d)
@@ -567,11 +534,13 @@ static inline bool convert_fast(const br_reg *r, PyObject *const *args, uint64_t
         }
         if (__builtin_expect(type != pys__api.PyLong_Type, 0))
             return false;
-        if (code == 'q' || code == 'i') {
+        if (code == 'q' || pys__code_kind(code) == PYS__CK_SINT) {
             int ovf = 0;
             long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &ovf);
             /* an exact int: overflow is the only failure */
-            if (__builtin_expect(ovf || (code == 'i' && (v < INT32_MIN || v > INT32_MAX)), 0))
+            if (__builtin_expect(ovf || (code != 'q' && (v < pys__code_lo(code) ||
+                                                         v > (int64_t)pys__code_hi(code))),
+                                 0))
                 return false;
             u[r->fidx[j]] = (uint64_t)v;
         } else if (!convert_fast_int(code, o, &u[r->fidx[j]], &d[r->fidx[j]])) {
@@ -587,16 +556,15 @@ static inline PyObject *scalar_result(char code, br_ret ret)
 {
     uint64_t ru = ret.u;
     switch (code) {
-    case 'q':
-        return pys__api.PyLong_FromLongLong((long long)(int64_t)ru);
-    case 'Q':
-        return pys__api.PyLong_FromUnsignedLongLong(ru);
-    case 'i':
-        return pys__api.PyLong_FromLongLong((int32_t)(uint32_t)ru);
-    case 'b':
-        return pys__api.PyBool_FromLong((uint8_t)ru != 0);
-    case 'd':
-        return pys__api.PyFloat_FromDouble(ret.d);
+#define RET_U(ctype, regtype) ((ctype)(regtype)ru)
+#define RET_D(ctype, regtype) ((ctype)ret.d)
+#define SCALAR(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range, doc) \
+    case ch:                                                                                       \
+        return pys__api.to_py(RET_##reg(ctype, regtype));
+        PYS__SCALAR_CODES(SCALAR)
+#undef SCALAR
+#undef RET_U
+#undef RET_D
     case 's': {
         const char *sv = (const char *)(uintptr_t)ru;
         if (sv)

@@ -45,6 +45,8 @@ static bool eval_true(pys_runtime *rt, const char *expr)
 }
 
 #define assert_py(rt, expr) cr_assert(eval_true((rt), (expr)), "not true in Python: %s", (expr))
+static void expect_raise(pys_runtime *rt, const char *call, const char *exc,
+                         const char *const *parts);
 
 /* ---- C functions under test ------------------------------------------------------ */
 
@@ -368,7 +370,9 @@ PYS_TEST(bridge, typed_scalars)
     cr_assert_str_eq(eval_str(rt, "c.fmt('ünï', 2)"), "ünï=2.00");
     assert_py(rt, "c.u(2**64 - 1) == 2**64 - 1");
     cr_assert_eq(pyt_eval_i64(rt, "c.twice(-21)"), -42);
-    assert_py(rt, "c.neg(False) is True and c.neg(True) is False and c.neg(5) is False");
+    assert_py(rt, "c.neg(False) is True and c.neg(True) is False");
+    /* b takes True and False only, as pys_to_bool (an int is a TypeError). */
+    expect_raise(rt, "c.neg(5)", "TypeError", (const char *[]){"must be bool, not int", NULL});
     assert_py(rt, "c.store(77) is None");
     cr_assert_eq(t_side, 77);
     assert_py(rt, "c.pi() == 3.25");
@@ -539,7 +543,8 @@ PYS_TEST(bridge, typed_fast_path_edges)
     assert_py(rt, "c.mix(1, 2, 3, 4) == 1000 + 200 + 30 + 4");
     assert_py(rt, "c.mix(I(1), G(2.0), True, 4.5) == 1000 + 200 + 10 + 4.5");
     assert_py(rt, "c.add(I(40), 2) == 42 and c.u(I(7)) == 7 and c.u(2**63) == 2**63");
-    assert_py(rt, "c.neg(0) is True and c.neg(I(3)) is False");
+    expect_raise(rt, "c.neg(0)", "TypeError", (const char *[]){"must be bool, not int", NULL});
+    expect_raise(rt, "c.neg(I(3))", "TypeError", (const char *[]){"must be bool, not", NULL});
     assert_py(rt, "c.mix(0, F(9), 0, 0) == 50.0 and calls == ['float']");
     expect_raise(rt, "c.add(Idx(), 1)", "TypeError",
                  (const char *[]){"argument 'arg1' must be int, not", NULL});
@@ -551,6 +556,104 @@ PYS_TEST(bridge, typed_fast_path_edges)
     expect_raise(rt, "c.add(-2**63 - 1, 0)", "OverflowError",
                  (const char *[]){"'arg1' is out of range for int64", NULL});
     cr_assert_eq(pyt_eval_i64(rt, "c.add(-2**63, 0)"), INT64_MIN);
+}
+
+/* Identity functions for the value-rule test below. */
+static int64_t t_id_q(int64_t x)
+{
+    return x;
+}
+static int t_id_i(int x)
+{
+    return x;
+}
+static double t_id_d(double x)
+{
+    return x;
+}
+static bool t_id_b(bool x)
+{
+    return x;
+}
+
+/* What pys_to_* gives for a value, as the bridge's probe words it. */
+static const char *to_word(int rc)
+{
+    return rc == PYS_OK ? "ok" : rc == PYS_E_TYPE ? "type" : rc == PYS_E_OVERFLOW ? "range" : "py";
+}
+
+/* One acceptance rule per value code (convert/scalar.h): a typed bridge
+ * parameter takes, refuses as a type or as out of range, or lets an
+ * exception through exactly where pys_to_* does for the same code, by
+ * position (the fast path) and by keyword (the full path). The old bridge
+ * took any int for b (pys_to_bool takes True and False only) and turned
+ * every error of d's conversion into OverflowError. */
+PYS_TEST(bridge, typed_value_rules_match_to_scalar)
+{
+    pyt_assert_ok(pys_register_typed(rt, "id_q", "x:q>q", PYS_CFUNC(t_id_q)));
+    pyt_assert_ok(pys_register_typed(rt, "id_Q", "x:Q>Q", PYS_CFUNC(t_u)));
+    pyt_assert_ok(pys_register_typed(rt, "id_i", "x:i>i", PYS_CFUNC(t_id_i)));
+    pyt_assert_ok(pys_register_typed(rt, "id_d", "x:d>d", PYS_CFUNC(t_id_d)));
+    pyt_assert_ok(pys_register_typed(rt, "id_b", "x:b>b", PYS_CFUNC(t_id_b)));
+    run(rt, "import c_bridge as c\n"
+            "class I(int): pass\n"
+            "class G(float): pass\n"
+            "class BadF(int):\n"
+            "    def __float__(self):\n"
+            "        raise ValueError('no float')\n"
+            "class Idx:\n"
+            "    def __index__(self):\n"
+            "        return 3\n"
+            "class Fl:\n"
+            "    def __float__(self):\n"
+            "        return 2.0\n"
+            "def probe(f, v, kw):\n"
+            "    try:\n"
+            "        f(x=v) if kw else f(v)\n"
+            "        return 'ok'\n"
+            "    except TypeError:\n"
+            "        return 'type'\n"
+            "    except OverflowError:\n"
+            "        return 'range'\n"
+            "    except Exception:\n"
+            "        return 'py'\n");
+    static const char *const vals[] = {
+        "0",        "1",           "-1",       "5",        "True",      "False",
+        "2**31 - 1", "2**31",      "-2**31",   "-2**31 - 1", "2**63 - 1", "2**63",
+        "-2**63",   "-2**63 - 1",  "2**64 - 1", "2**64",   "10**400",   "1.5",
+        "-0.0",     "float('inf')", "'1'",     "None",     "I(5)",      "I(-1)",
+        "G(2.5)",   "Idx()",       "Fl()",     "BadF(7)",  "1 + 0j",    "b'1'",
+    };
+    static const char codes[] = "qQidb";
+    for (size_t k = 0; k < sizeof vals / sizeof vals[0]; k++) {
+        for (const char *cp = codes; *cp; cp++) {
+            pys_obj v = pys_eval(rt, vals[k]);
+            pyt_assert_h(v);
+            int64_t q;
+            uint64_t u;
+            int32_t i;
+            double d;
+            bool b;
+            int rc = *cp == 'q'   ? pys_to_int64(v, &q)
+                     : *cp == 'Q' ? pys_to_uint64(v, &u)
+                     : *cp == 'i' ? pys_to_int32(v, &i)
+                     : *cp == 'd' ? pys_to_double(v, &d)
+                                  : pys_to_bool(v, &b);
+            const char *want = to_word(rc);
+            pys_release(v);
+            for (int kw = 0; kw < 2; kw++) {
+                char expr[128];
+                snprintf(expr, sizeof expr, "probe(c.id_%c, %s, %d)", *cp, vals[k], kw);
+                const char *got = eval_str(rt, expr);
+                cr_expect_str_eq(got, want, "code %c, value %s, %s: bridge says %s, pys_to_* %s",
+                                 *cp, vals[k], kw ? "by keyword" : "by position", got, want);
+            }
+        }
+    }
+    /* The exception d's rule lets through is the one __float__ raised. */
+    expect_raise(rt, "c.id_d(BadF(7))", "ValueError", (const char *[]){"no float", NULL});
+    expect_raise(rt, "c.id_b(1)", "TypeError",
+                 (const char *[]){"argument 'x' must be bool, not int", NULL});
 }
 
 PYS_TEST(bridge, registration_errors)

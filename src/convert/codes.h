@@ -23,9 +23,9 @@
  *
  * PYS__OTHER_CODES(X) lists the rest: X(ch, pytype, where, doc), where is
  * the places the code may appear (PYS__CW_*); scalar codes appear in all.
- * Adding a scalar code: a line here, its pys__sc_L and pys__fit_L in
- * scalar.h, the docs (pyshim.h Formats, pyshim_bridge.h Signatures,
- * pyshim_ffi.h) and tests. */
+ * Adding an integer code: a line here (scalar.h derives its rule from
+ * kind and range), the docs (pyshim.h Formats, pyshim_bridge.h
+ * Signatures, pyshim_ffi.h) and tests. */
 #ifndef PYS_CONVERT_CODES_H
 #define PYS_CONVERT_CODES_H
 

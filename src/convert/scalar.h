@@ -18,7 +18,9 @@
  *
  * pys__fit_L(v, &out) is the C-side rule of the FFI face, whose integer
  * values all arrive as int64_t: true with *out set when v is a value of
- * the code's C type (Q takes v's bits; b is v != 0). */
+ * the code's C type (Q takes v's bits; b is v != 0).
+ * The rules of integer codes are generated from the table's kind and
+ * range (PYS__SC_RULE_*); d and b are written out. */
 #ifndef PYS_CONVERT_SCALAR_H
 #define PYS_CONVERT_SCALAR_H
 
@@ -28,7 +30,8 @@
 
 typedef enum pys__sc { PYS__SC_OK = 0, PYS__SC_TYPE, PYS__SC_RANGE, PYS__SC_PY } pys__sc;
 
-static inline __attribute__((always_inline)) pys__sc pys__sc_q(PyObject *o, int64_t *out)
+/* Any int (subclasses included) as int64_t. */
+static inline __attribute__((always_inline)) pys__sc pys__sc_int64(PyObject *o, int64_t *out)
 {
     if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
         return PYS__SC_TYPE;
@@ -44,12 +47,13 @@ static inline __attribute__((always_inline)) pys__sc pys__sc_q(PyObject *o, int6
     return PYS__SC_OK;
 }
 
-/* A signed code of range lo..hi, read as int64_t first. */
+/* A signed code of range lo..hi (constants: the check folds away for
+ * int64_t's own range). */
 static inline __attribute__((always_inline)) pys__sc pys__sc_sint(PyObject *o, int64_t lo,
                                                                   int64_t hi, int64_t *out)
 {
     int64_t v = 0;
-    pys__sc s = pys__sc_q(o, &v);
+    pys__sc s = pys__sc_int64(o, &v);
     if (s == PYS__SC_OK && __builtin_expect(v < lo || v > hi, 0))
         return PYS__SC_RANGE;
     if (s == PYS__SC_OK)
@@ -57,16 +61,9 @@ static inline __attribute__((always_inline)) pys__sc pys__sc_sint(PyObject *o, i
     return s;
 }
 
-static inline pys__sc pys__sc_i(PyObject *o, int *out)
-{
-    int64_t v = 0;
-    pys__sc s = pys__sc_sint(o, INT_MIN, INT_MAX, &v);
-    if (s == PYS__SC_OK)
-        *out = (int)v;
-    return s;
-}
-
-static inline pys__sc pys__sc_Q(PyObject *o, uint64_t *out)
+/* An unsigned code of range 0..hi: negative ints are out of range. */
+static inline __attribute__((always_inline)) pys__sc pys__sc_uint(PyObject *o, uint64_t hi,
+                                                                  uint64_t *out)
 {
     if (__builtin_expect(!pys__is(o, pys__api.PyLong_Type), 0))
         return PYS__SC_TYPE;
@@ -77,9 +74,63 @@ static inline pys__sc pys__sc_Q(PyObject *o, uint64_t *out)
         pys__api.PyErr_Clear();
         return PYS__SC_RANGE; /* negative, or beyond 64 bits */
     }
+    if (__builtin_expect(v > hi, 0))
+        return PYS__SC_RANGE;
     *out = (uint64_t)v;
     return PYS__SC_OK;
 }
+
+/* pys__sc_L and pys__fit_L of every integer code, from its kind and range
+ * in the table; d and b are written out below. */
+#define PYS__SC_RULE_PYS__CK_SINT(L, ctype, lo, hi)                                                \
+    static inline __attribute__((always_inline)) pys__sc pys__sc_##L(PyObject *o, ctype *out)      \
+    {                                                                                              \
+        int64_t v = 0;                                                                             \
+        pys__sc s = pys__sc_sint(o, (int64_t)(lo), (int64_t)(hi), &v);                             \
+        if (s == PYS__SC_OK)                                                                       \
+            *out = (ctype)v;                                                                       \
+        return s;                                                                                  \
+    }                                                                                              \
+    static inline bool pys__fit_##L(int64_t v, ctype *out)                                         \
+    {                                                                                              \
+        if (!pys__fit_range(v, (int64_t)(lo), (int64_t)(hi)))                                     \
+            return false;                                                                          \
+        *out = (ctype)v;                                                                           \
+        return true;                                                                               \
+    }
+#define PYS__SC_RULE_PYS__CK_UINT(L, ctype, lo, hi)                                                \
+    static inline __attribute__((always_inline)) pys__sc pys__sc_##L(PyObject *o, ctype *out)      \
+    {                                                                                              \
+        uint64_t v = 0;                                                                            \
+        pys__sc s = pys__sc_uint(o, (uint64_t)(hi), &v);                                           \
+        if (s == PYS__SC_OK)                                                                       \
+            *out = (ctype)v;                                                                       \
+        return s;                                                                                  \
+    }                                                                                              \
+    /* uint64_t takes the int64_t's bits; narrower ones 0..hi */                                   \
+    static inline bool pys__fit_##L(int64_t v, ctype *out)                                         \
+    {                                                                                              \
+        if (!pys__fit_urange(v, (uint64_t)(hi)))                                                   \
+            return false;                                                                          \
+        *out = (ctype)v;                                                                           \
+        return true;                                                                               \
+    }
+#define PYS__SC_RULE_PYS__CK_REAL(L, ctype, lo, hi)
+#define PYS__SC_RULE_PYS__CK_BOOL(L, ctype, lo, hi)
+
+static inline bool pys__fit_range(int64_t v, int64_t lo, int64_t hi)
+{
+    return v >= lo && v <= hi;
+}
+static inline bool pys__fit_urange(int64_t v, uint64_t hi)
+{
+    return hi == UINT64_MAX || (v >= 0 && (uint64_t)v <= hi);
+}
+
+#define PYS__SC_RULE(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ...)                      \
+    PYS__SC_RULE_##kind(L, ctype, lo, hi)
+PYS__SCALAR_CODES(PYS__SC_RULE)
+#undef PYS__SC_RULE
 
 /* Whether o is a float or an int, subclasses included (the slow half of
  * pys__sc_d's type check). */
@@ -118,23 +169,6 @@ static inline pys__sc pys__sc_b(PyObject *o, bool *out)
 
 /* ---- the FFI face's int64_t values ---------------------------------------------------- */
 
-static inline bool pys__fit_q(int64_t v, int64_t *out)
-{
-    *out = v;
-    return true;
-}
-static inline bool pys__fit_Q(int64_t v, uint64_t *out)
-{
-    *out = (uint64_t)v;
-    return true;
-}
-static inline bool pys__fit_i(int64_t v, int *out)
-{
-    if (v < INT_MIN || v > INT_MAX)
-        return false;
-    *out = (int)v;
-    return true;
-}
 static inline bool pys__fit_b(int64_t v, bool *out)
 {
     *out = v != 0;

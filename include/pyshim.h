@@ -602,7 +602,8 @@ PYS_API pys_obj pys_vcallf(pys_obj fn, const char *fmt, va_list ap);
 PYS_API pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...);
 
 /* Formats (pys_callf, pys_call_method, pys_build):
- *   q int64_t   Q uint64_t   i int   d double   b bool (passed as int)
+ *   q int64_t   Q uint64_t   i int   I uint32_t   d double
+ *   b bool (passed as int)
  *   s const char* (UTF-8, NUL-terminated; NULL gives None)
  *   s# const char*, size_t    y const void*, size_t (bytes)
  *   n None (takes no argument)   O pys_obj (borrowed by the call)
@@ -710,7 +711,8 @@ PYS_API pys_obj pys_none(pys_runtime *rt);
  * to_int64/to_uint64/to_int32 accept int (and bool); to_double accepts
  * float and int; to_bool accepts bool only (use pys_truthy for
  * truthiness); subclasses count, __index__ and __float__ alone do not.
- * These are the rules of the value codes q Q i d b everywhere: a typed
+ * These are the rules of the value codes q Q i d b everywhere (I, uint32_t,
+ * takes an int in 0..4294967295, as to_uint64 within that range): a typed
  * bridge parameter (pyshim_bridge.h) takes what these take. Return
  * PYS_OK, or PYS_E_TYPE / PYS_E_OVERFLOW, PYS_E_ARG (NULL out), or another
  * common error (to_double of an int subclass calls its __float__).

@@ -18,12 +18,13 @@
  * clearing its attributes does not affect the function.
  *
  * Signatures (typed functions). Parameter codes, as in the call formats:
- *   q int64_t   Q uint64_t   i int   d double   b bool
+ *   q int64_t   Q uint64_t   i int   I uint32_t   d double   b bool
  * A parameter takes exactly what pys_to_int64 / pys_to_uint64 /
  * pys_to_int32 / pys_to_double / pys_to_bool take for its code (one rule
- * per code): q Q i an int (bool included), d a float or an int (an int
- * subclass's __float__ runs; what it raises reaches the caller), b True or
- * False only (an int is a TypeError; use O and pys_truthy for truthiness).
+ * per code): q Q i I an int (bool included; I in 0..4294967295, else
+ * OverflowError), d a float or an int (an int subclass's __float__ runs;
+ * what it raises reaches the caller), b True or False only (an int is a
+ * TypeError; use O and pys_truthy for truthiness).
  *   s const char * (str, UTF-8, valid during the call)
  *   y const void *, size_t (any bytes-like object; two C parameters)
  *   O pys_obj (any object; the handle is valid during the call)
@@ -32,7 +33,7 @@
  * keyword-only parameters, `/` makes the named ones before it
  * positional-only. `=literal` gives a default: an integer, a float, True,
  * False, None (s, y and O only, see below) or a quoted string ('a' or "a",
- * with \\ escapes). After `>` comes the return code: q Q i d b, s (a UTF-8
+ * with \\ escapes). After `>` comes the return code: q Q i I d b, s (a UTF-8
  * string copied before the function's memory could change; NULL gives
  * None), O (a new handle that pyshim releases; PYS_NULL means failure) or
  * n (void; the default when there is no `>`). Spaces and commas between
@@ -44,7 +45,7 @@
  * A None default for s / y / O means the C function receives NULL (NULL, 0)
  * or a handle to None when the argument is omitted or passed as None.
  * Limits (the call goes through fixed typed trampolines, see src/bridge/call.c): at
- * most 6 integer-class C parameters (q Q i b s O; y counts 2) and 8 double
+ * most 6 integer-class C parameters (q Q i I b s O; y counts 2) and 8 double
  * parameters. Larger signatures are PYS_E_UNSUPPORTED at registration.
  * A wrong argument count or type raises TypeError (OverflowError for
  * out-of-range ints, ValueError for strings with NUL) in Python, naming the

@@ -130,8 +130,9 @@ int64_t pys_ffi_bytes_read(uint64_t o, char *buf, size_t cap);
 
 /* The format language of pyshim.h (pys_callf, pys_build) with the values
  * taken from one array per kind instead of varargs, each read in order:
- *   q Q i b   from ints (int64_t; Q reinterprets the bits as uint64_t;
- *             i must fit an int: PYS_FFI_E_OVERFLOW otherwise)
+ *   q Q i I b from ints (int64_t; Q reinterprets the bits as uint64_t;
+ *             i must fit an int, I 0..4294967295: PYS_FFI_E_OVERFLOW
+ *             otherwise)
  *   d         from dbls
  *   s s# y    from strs, with lens (NULL lens: s is NUL-terminated; s# and y
  *             need lens); a NULL string is None for s

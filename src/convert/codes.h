@@ -43,6 +43,8 @@ enum { PYS__CK_SINT = 1, PYS__CK_UINT, PYS__CK_REAL, PYS__CK_BOOL };
       INTS, U, PyLong_FromUnsignedLongLong, "is out of range for uint64",   "uint64_t")            \
     X(i, 'i', int,      int,      int32_t,  "int",   PYS__CK_SINT, INT_MIN,   INT_MAX,            \
       INTS, U, PyLong_FromLongLong,         "is out of range for a C int",  "int")                 \
+    X(I, 'I', uint32_t, unsigned, uint32_t, "int",   PYS__CK_UINT, 0,         UINT32_MAX,         \
+      INTS, U, PyLong_FromUnsignedLongLong, "is out of range for uint32",   "uint32_t")            \
     X(d, 'd', double,   double,   double,   "float", PYS__CK_REAL, 0,         0,                  \
       DBLS, D, PyFloat_FromDouble,          "is too large for a double",    "double")              \
     X(b, 'b', bool,     int,      uint8_t,  "bool",  PYS__CK_BOOL, 0,         1,                  \

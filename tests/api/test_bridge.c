@@ -576,6 +576,43 @@ static bool t_id_b(bool x)
     return x;
 }
 
+static uint32_t t_id_I(uint32_t x)
+{
+    return x;
+}
+/* Returns a register whose upper half is set: the result is its uint32_t. */
+static uint64_t t_wide(void)
+{
+    return UINT64_C(0xffffffff00000005);
+}
+
+/* Code I: a uint32_t, 0..4294967295; outside is OverflowError, by
+ * position and by keyword, as a default too (PYS_E_ARG at registration). */
+PYS_TEST(bridge, typed_code_I_uint32)
+{
+    pyt_assert_ok(pys_register_typed(rt, "id_I", "x:I>I", PYS_CFUNC(t_id_I)));
+    pyt_assert_ok(pys_register_typed(rt, "dflt", "x:I=4294967295>I", PYS_CFUNC(t_id_I)));
+    pyt_assert_ok(pys_register_typed(rt, "wide", ">I", PYS_CFUNC(t_wide)));
+    run(rt, "import c_bridge as c\n"
+            "class I(int): pass\n");
+    assert_py(rt, "c.id_I(0) == 0 and c.id_I(2**32 - 1) == 2**32 - 1 and c.id_I(True) == 1");
+    assert_py(rt, "c.id_I(x=I(7)) == 7 and c.dflt() == 4294967295 and c.wide() == 5");
+    expect_raise(rt, "c.id_I(2**32)", "OverflowError",
+                 (const char *[]){"argument 'x' is out of range for uint32", NULL});
+    expect_raise(rt, "c.id_I(x=-1)", "OverflowError",
+                 (const char *[]){"argument 'x' is out of range for uint32", NULL});
+    expect_raise(rt, "c.id_I(1.0)", "TypeError",
+                 (const char *[]){"argument 'x' must be int, not float",
+                                  "c_bridge.id_I(x: int) -> int", NULL});
+    cr_assert_str_eq(eval_str(rt, "c.id_I.__text_signature__"), "(x)");
+    for (int k = 0; k < 2; k++) {
+        const char *sig = k ? "x:I=-1" : "x:I=4294967296";
+        cr_assert_eq(pys_register_typed(rt, "bad", sig, PYS_CFUNC(t_id_I)), PYS_E_ARG, "%s", sig);
+        cr_assert(strstr(pys_last_error()->message, "does not suit"), "%s",
+                  pys_last_error()->message);
+    }
+}
+
 /* What pys_to_* gives for a value, as the bridge's probe words it. */
 static const char *to_word(int rc)
 {

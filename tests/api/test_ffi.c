@@ -198,7 +198,19 @@ PYS_TEST(ffi, callv_typed_arrays)
     int64_t huge[] = {INT64_C(1) << 40};
     cr_assert_eq(pys_ffi_callv(f, "i", huge, 1, NULL, 0, NULL, NULL, 0, NULL, 0), 0);
     cr_assert_eq(pys_ffi_status(), PYS_FFI_E_OVERFLOW);
+    /* 'I' must fit a uint32_t (0..4294967295), with a clear error. */
+    int64_t u32[] = {INT64_C(4294967296), -1, INT64_C(4294967295)};
+    for (int k = 0; k < 2; k++) {
+        cr_assert_eq(pys_ffi_callv(f, "I", &u32[k], 1, NULL, 0, NULL, NULL, 0, NULL, 0), 0);
+        cr_assert_eq(pys_ffi_status(), PYS_FFI_E_OVERFLOW);
+        cr_assert(strstr(pys_last_error()->message, "does not fit in uint32_t ('I')"), "%s",
+                  pys_last_error()->message);
+    }
     cr_assert_eq(eval_i64(rt, "len(calls)"), 1, "no failed call reached Python");
+    uint64_t umax = pys_ffi_buildv(rt, "I", &u32[2], 1, NULL, 0, NULL, NULL, 0, NULL, 0);
+    cr_assert_neq(umax, 0, "%s", pys_last_error()->message);
+    cr_assert_eq(pys_ffi_int64(umax), INT64_C(4294967295));
+    pys_ffi_release(umax);
 
     /* 'N' handles are released even when the call fails. */
     size_t before = pys_ffi_handle_count(rt);

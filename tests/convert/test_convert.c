@@ -44,6 +44,23 @@ PYS_TEST(scalars, int64_round_trip_and_limits)
         pys_release(all[i]);
 }
 
+/* Code I: a uint32_t, all of its range (the va_arg type is unsigned int). */
+PYS_TEST(scalars, format_code_I_uint32)
+{
+    pys_obj l = pys_build(rt, "[I, I, I, q]", (uint32_t)0, (uint32_t)UINT32_MAX, (uint32_t)7,
+                          (int64_t)-1);
+    pyt_assert_h(l);
+    pys_obj r = pys_repr(l);
+    cr_assert_str_eq(pys_str_view(r, NULL), "[0, 4294967295, 7, -1]");
+    pys_obj eq = pys_eval(rt, "lambda x, y=0: x == 4294967295 and y == 1");
+    pys_obj t = pys_callf(eq, "I y=I", (uint32_t)UINT32_MAX, (uint32_t)1);
+    pyt_assert_h(t);
+    cr_assert_eq(pys_truthy(t), 1);
+    pys_obj all[] = {l, r, eq, t};
+    for (size_t i = 0; i < 4; i++)
+        pys_release(all[i]);
+}
+
 PYS_TEST(scalars, wrong_types_name_both)
 {
     pys_obj s = pys_from_str(rt, "12");

@@ -167,7 +167,9 @@ static uint64_t pool_int(int kind, int64_t lo, uint64_t hi, unsigned c)
         const uint64_t v[] = {0, 1, hi, hi / 2 + 1, hi > 4294967296u ? 4294967296u : hi - 1};
         return v[c % 5];
     }
-    const int64_t v[] = {0, 1, -1, 42, lo, (int64_t)hi, hi > ((uint64_t)1 << 53) ? (int64_t)1 << 53 : 7};
+    const int64_t v[] = {0,  1,           -1,
+                         42, lo,          (int64_t)hi,
+                         hi > ((uint64_t)1 << 53) ? (int64_t)1 << 53 : 7};
     return (uint64_t)v[c % 7];
 }
 static const char *const pool_str[] = {"", "abc", "h\xc3\xa9llo", "\xff\xfe", "\xed\xa0\x80",

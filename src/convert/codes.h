@@ -82,7 +82,7 @@ static inline bool pys__code_is_scalar(char c)
 static inline int pys__code_kind(char c)
 {
     switch (c) {
-#define PYS__X(L, ch, ctype, vatype, regtype, pytype, kind, ...)                                    \
+#define PYS__X(L, ch, ctype, vatype, regtype, pytype, kind, ...)                                   \
     case ch:                                                                                       \
         return kind;
         PYS__SCALAR_CODES(PYS__X)
@@ -143,7 +143,7 @@ static inline unsigned pys__code_where(char c)
 static inline const char *pys__code_pytype(char c)
 {
     switch (c) {
-#define PYS__X(L, ch, ctype, vatype, regtype, pytype, ...)                                          \
+#define PYS__X(L, ch, ctype, vatype, regtype, pytype, ...)                                         \
     case ch:                                                                                       \
         return pytype;
         PYS__SCALAR_CODES(PYS__X)

@@ -331,8 +331,8 @@ static PyObject *item(fmt_ctx *c)
         int64_t w_ = next_int(c);                                                                  \
         if (!pys__fit_##L(w_, &v) && !failed(c))                                                   \
             c->rc = pys__fail(c->fn, PYS_E_OVERFLOW,                                               \
-                              "%s: argument %d (%lld) does not fit in %s ('%c')", c->fn, c->argno,   \
-                              (long long)w_, code_doc(ch), ch);                                    \
+                              "%s: argument %d (%lld) does not fit in %s ('%c')", c->fn,          \
+                              c->argno, (long long)w_, code_doc(ch), ch);                          \
     } while (0)
 #define FFI_DBLS(L, v) (v = next_double(c))
 #define SCALAR(L, ch_, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range,     \

@@ -127,7 +127,7 @@ static inline bool pys__fit_urange(int64_t v, uint64_t hi)
     return hi == UINT64_MAX || (v >= 0 && (uint64_t)v <= hi);
 }
 
-#define PYS__SC_RULE(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ...)                      \
+#define PYS__SC_RULE(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ...)                     \
     PYS__SC_RULE_##kind(L, ctype, lo, hi)
 PYS__SCALAR_CODES(PYS__SC_RULE)
 #undef PYS__SC_RULE

@@ -709,8 +709,9 @@ PYS_API pys_obj pys_none(pys_runtime *rt);
 /* Range-checked reads: PYS_E_TYPE (message names the expected and actual
  * types) or PYS_E_OVERFLOW; *out is untouched on failure.
  * to_int64/to_uint64/to_int32 accept int (and bool); to_double accepts
- * float and int; to_bool accepts bool only (use pys_truthy for
- * truthiness); subclasses count, __index__ and __float__ alone do not.
+ * float and int; to_bool accepts bool and int (nonzero is true; use
+ * pys_truthy for the truthiness of other objects); subclasses count,
+ * __index__ and __float__ alone do not.
  * These are the rules of the value codes q Q i d b everywhere (I, uint32_t,
  * takes an int in 0..4294967295, as to_uint64 within that range): a typed
  * bridge parameter (pyshim_bridge.h) takes what these take. Return

@@ -23,8 +23,9 @@
  * pys_to_int32 / pys_to_double / pys_to_bool take for its code (one rule
  * per code): q Q i I an int (bool included; I in 0..4294967295, else
  * OverflowError), d a float or an int (an int subclass's __float__ runs;
- * what it raises reaches the caller), b True or False only (an int is a
- * TypeError; use O and pys_truthy for truthiness).
+ * what it raises reaches the caller), b a bool or an int (nonzero is
+ * true; another object is a TypeError: use O and pys_truthy for
+ * truthiness).
  *   s const char * (str, UTF-8, valid during the call)
  *   y const void *, size_t (any bytes-like object; two C parameters)
  *   O pys_obj (any object; the handle is valid during the call)

@@ -253,7 +253,7 @@ int pys_to_bool(pys_obj h, bool *out)
     int rc = PYS_E_HANDLE;
     if (o) {
         pys__sc s = pys__sc_b(o, out);
-        rc = s == PYS__SC_OK ? PYS_OK : sc_fail(o, s, "bool", "not a bool", __func__);
+        rc = s == PYS__SC_OK ? PYS_OK : sc_fail(o, s, "bool or int", "not a bool", __func__);
     }
     END_H();
     return rc;

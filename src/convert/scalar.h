@@ -11,7 +11,10 @@
  *   d       a float or an int, subclasses included (an int subclass's
  *           __float__ runs, and what it raises stays pending: PY); an int
  *           beyond a double is RANGE
- *   b       True or False only (an int is TYPE: truthiness is pys_truthy)
+ *   b       a bool, or an int (subclasses included; nonzero is true, read
+ *           without running Python code, so an int subclass's __bool__
+ *           does not run); anything else is TYPE (truthiness of other
+ *           objects is pys_truthy)
  * pys__sc_L(o, &out) returns PYS__SC_OK with *out set, PYS__SC_TYPE or
  * PYS__SC_RANGE with no exception pending and *out untouched, or
  * PYS__SC_PY with the Python exception pending. Needs the GIL.
@@ -158,12 +161,19 @@ static inline pys__sc pys__sc_d(PyObject *o, double *out)
 
 static inline pys__sc pys__sc_b(PyObject *o, bool *out)
 {
-    if (o == PYS__True)
+    if (o == PYS__True) {
         *out = true;
-    else if (o == PYS__False)
+    } else if (o == PYS__False) {
         *out = false;
-    else
+    } else if (pys__is(o, pys__api.PyLong_Type)) {
+        int over = 0;
+        long long v = pys__api.PyLong_AsLongLongAndOverflow(o, &over);
+        if (v == -1 && !over && pys__api.PyErr_Occurred())
+            return PYS__SC_PY;
+        *out = v != 0 || over != 0;
+    } else {
         return PYS__SC_TYPE;
+    }
     return PYS__SC_OK;
 }
 

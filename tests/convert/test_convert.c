@@ -111,6 +111,25 @@ PYS_TEST(scalars, doubles_bools_none)
     pys_obj n = pys_none(rt);
     cr_assert_eq(pys_is_none(n), 1);
     cr_assert_eq(pys_to_bool(n, &b), PYS_E_TYPE);
+    /* An int is read as nonzero (the rule of code b, as the bridge takes
+     * it), without running an int subclass's __bool__. */
+    static const struct {
+        const char *expr;
+        bool want;
+    } ints[] = {{"0", false}, {"7", true}, {"-1", true}, {"2**100", true}, {"-2**100", true},
+                {"type('B', (int,), {'__bool__': lambda s: 1/0})(0)", false},
+                {"type('B', (int,), {'__bool__': lambda s: 1/0})(3)", true}};
+    for (size_t k = 0; k < sizeof ints / sizeof ints[0]; k++) {
+        pys_obj o = pys_eval(rt, ints[k].expr);
+        pyt_assert_h(o);
+        b = !ints[k].want;
+        pyt_assert_ok(pys_to_bool(o, &b));
+        cr_assert_eq(b, ints[k].want, "pys_to_bool(%s)", ints[k].expr);
+        pys_release(o);
+    }
+    pys_obj str = pys_from_str(rt, "1");
+    cr_assert_eq(pys_to_bool(str, &b), PYS_E_TYPE);
+    pys_release(str);
     pys_obj all[] = {f, i, inf, huge, t, fl, n};
     for (size_t k = 0; k < 7; k++)
         pys_release(all[k]);

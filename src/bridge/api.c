@@ -20,8 +20,7 @@ static int add_to(pys_runtime *rt, br_state *st, PyObject *host, const pys_bridg
     PyObject *hn = pys__api.PyObject_GetAttrString(host, "__name__");
     const char *hname = hn ? pys__api.PyUnicode_AsUTF8AndSize(hn, NULL) : NULL;
     if (!hname) {
-        if (hn)
-            pys__api.Py_DecRef(hn);
+        pys__api.Py_DecRef(hn);
         return pys__fail_py(rt, fn);
     }
     br_reg *r = NULL;
@@ -126,8 +125,7 @@ static int remove_func(pys_runtime *rt, PyObject *m, const char *name, const cha
     int rc = PYS_OK;
     if (cur && cur == func && pys__api.PyObject_SetAttrString(m, name, NULL) < 0)
         rc = pys__fail_py(rt, fn);
-    if (cur)
-        pys__api.Py_DecRef(cur);
+    pys__api.Py_DecRef(cur);
     return rc;
 }
 

@@ -102,13 +102,11 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
     }
     if (pys__br_frame_pending(fr)) {
         pys__br_frame_raise(fr);
-        if (captured)
-            pys__api.Py_DecRef(captured);
+        pys__api.Py_DecRef(captured);
     } else if (rc != PYS_OK) {
         pys__br_raise_failure(rt, r, rc, pys__br_capture_error(&cap), captured);
     } else {
-        if (captured)
-            pys__api.Py_DecRef(captured);
+        pys__api.Py_DecRef(captured);
         if (value) {
             res = value;
             value = NULL;
@@ -121,8 +119,7 @@ static __attribute__((noinline)) PyObject *call_generic(pys_runtime *rt, pys__tl
             res = PYS__None;
         }
     }
-    if (value)
-        pys__api.Py_DecRef(value);
+    pys__api.Py_DecRef(value);
 out:
     if (pys_ok(kw))
         pys__h_release(rt, kw, NULL);
@@ -604,16 +601,14 @@ static __attribute__((noinline)) PyObject *result_obj(pys_runtime *rt, br_reg *r
 {
     PyObject *v = pys_ok(h) ? pys__h_get(rt, h, r->qualname) : NULL;
     if (v) {
-        if (captured)
-            pys__api.Py_DecRef(captured);
+        pys__api.Py_DecRef(captured);
         pys__api.Py_IncRef(v);
         pys__h_release(rt, h, NULL);
         return v;
     }
     const pys_error *e = pys__br_capture_error(cap);
     if (!e || e->code == PYS_OK) {
-        if (captured)
-            pys__api.Py_DecRef(captured);
+        pys__api.Py_DecRef(captured);
         pys__raise(PYS__EXC(RuntimeError),
                    "%s returned the invalid handle without a pyshim error or "
                    "pys_bridge_raise",
@@ -646,8 +641,7 @@ static __attribute__((noinline)) PyObject *call_typed(pys_runtime *rt, pys__tls 
     if (pys__br_frame_pending(fr)) {
         if (obj_ret && ru)
             pys__h_release(rt, (pys_obj){ru}, NULL);
-        if (captured)
-            pys__api.Py_DecRef(captured);
+        pys__api.Py_DecRef(captured);
         pys__br_frame_raise(fr);
         goto out;
     }
@@ -807,8 +801,7 @@ static __attribute__((noinline)) bool stack_exhausted(pys_runtime *rt, pys__tls 
     pys__raise(exc ? exc : PYS__EXC(RuntimeError),
                "maximum recursion depth exceeded in a pyshim bridge call (the C stack of "
                "this thread is nearly used up)");
-    if (exc)
-        pys__api.Py_DecRef(exc);
+    pys__api.Py_DecRef(exc);
     return true;
 }
 

@@ -45,8 +45,7 @@ static int finder_call(br_state *st, const char *method, PyObject *a)
 
 static void unref(PyObject *o)
 {
-    if (o)
-        pys__api.Py_DecRef(o);
+    pys__api.Py_DecRef(o);
 }
 
 /* Makes st's BridgeSelf class: type('BridgeSelf', (ModuleType,), ...)
@@ -138,12 +137,9 @@ static Py_ssize_t self_slot_offset(br_state *st)
         size >= base + (long long)sizeof(PyObject *) &&
         *(PyObject *const *)((const char *)probe + base) == st->finder)
         off = (Py_ssize_t)base;
-    if (type)
-        pys__api.Py_DecRef(type);
-    if (probe)
-        pys__api.Py_DecRef(probe);
-    if (name)
-        pys__api.Py_DecRef(name);
+    pys__api.Py_DecRef(type);
+    pys__api.Py_DecRef(probe);
+    pys__api.Py_DecRef(name);
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
     return off;
@@ -237,8 +233,7 @@ PyObject *pys__br_host_of(br_state *st, PyObject *m, const char *fn)
     }
     if (pys__api.PyErr_Occurred())
         pys__api.PyErr_Clear();
-    if (name)
-        pys__api.Py_DecRef(name);
+    pys__api.Py_DecRef(name);
     if (h != m) {
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: the object (%s) is not a pyshim host module", fn,
@@ -276,8 +271,7 @@ PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, cons
         PyObject *sysmods = pys__api.PyImport_GetModuleDict(); /* borrowed */
         PyObject *k = pys__api.PyUnicode_FromString(name);
         int has = k ? pys__api.PySequence_Contains(sysmods, k) : -1;
-        if (k)
-            pys__api.Py_DecRef(k);
+        pys__api.Py_DecRef(k);
         if (has < 0) {
             pys__fail_py(rt, fn);
             return NULL;
@@ -301,8 +295,7 @@ PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, cons
     if (doc) {
         PyObject *d = pys__api.PyUnicode_FromString(doc);
         if (!d || pys__api.PyObject_SetAttrString(m, "__doc__", d) < 0) {
-            if (d)
-                pys__api.Py_DecRef(d);
+            pys__api.Py_DecRef(d);
             pys__api.Py_DecRef(m);
             pys__fail_py(rt, fn);
             return NULL;
@@ -312,8 +305,7 @@ PyObject *pys__br_host_new(pys_runtime *rt, br_state *st, const char *name, cons
     PyObject *k = pys__api.PyUnicode_FromString(name);
     PyObject *won = k ? finder_invoke(st, "install", k, m, replace ? PYS__True : PYS__False)
                       : NULL;
-    if (k)
-        pys__api.Py_DecRef(k);
+    pys__api.Py_DecRef(k);
     pys__api.Py_DecRef(m);
     if (!won)
         pys__fail_py(rt, fn);

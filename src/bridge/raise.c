@@ -16,10 +16,8 @@
 
 void pys__br_frame_clear(br_frame *f)
 {
-    if (f->exc_type)
-        pys__api.Py_DecRef(f->exc_type);
-    if (f->exc_value)
-        pys__api.Py_DecRef(f->exc_value);
+    pys__api.Py_DecRef(f->exc_type);
+    pys__api.Py_DecRef(f->exc_value);
     free(f->exc_msg);
     f->exc_type = f->exc_value = NULL;
     f->exc_msg = NULL;
@@ -104,8 +102,7 @@ void pys__br_raise_failure(pys_runtime *rt, br_reg *r, int rc, const pys_error *
         reraise(captured);
         return;
     }
-    if (captured)
-        pys__api.Py_DecRef(captured);
+    pys__api.Py_DecRef(captured);
     PyObject *type = fresh && e->type[0] ? pys__br_builtin_exc(rt, e->type) : NULL;
     if (!type) {
         type = exc_for_code(rt, rc);
@@ -164,8 +161,7 @@ int pys_bridge_raise(pys_runtime *rt, const char *exc_type, const char *fmt, ...
         PyObject *m = mod ? pys__api.PyImport_ImportModule(mod) : NULL;
         free(mod);
         PyObject *c = m ? pys__api.PyObject_GetAttrString(m, dot + 1) : NULL;
-        if (m)
-            pys__api.Py_DecRef(m);
+        pys__api.Py_DecRef(m);
         if (pys__api.PyErr_Occurred())
             pys__api.PyErr_Clear();
         if (c && (pys__tp_flags(c) & PYS__Py_TPFLAGS_TYPE_SUBCLASS) &&

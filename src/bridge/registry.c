@@ -297,11 +297,8 @@ py_fail_owned:
     rc = pys__fail_py(rt, fn);
     reg_abandon(r); /* the capsule frees it */
 out:
-    if (func)
-        pys__api.Py_DecRef(func);
-    if (self)
-        pys__api.Py_DecRef(self);
-    if (cap)
-        pys__api.Py_DecRef(cap);
+    pys__api.Py_DecRef(func);
+    pys__api.Py_DecRef(self);
+    pys__api.Py_DecRef(cap);
     return rc;
 }

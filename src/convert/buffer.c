@@ -313,10 +313,8 @@ static PyObject *exporter_type(pys_runtime *rt, const char *fn)
     PyObject *object = pys__api.PyObject_GetAttrString(rt->builtins, "object");
     PyObject *bs = object ? pys__api.PyObject_GetAttrString(object, "__basicsize__") : NULL;
     long hdr = bs ? pys__api.PyLong_AsLong(bs) : -1;
-    if (object)
-        pys__api.Py_DecRef(object);
-    if (bs)
-        pys__api.Py_DecRef(bs);
+    pys__api.Py_DecRef(object);
+    pys__api.Py_DecRef(bs);
     if (hdr <= 0 || hdr > 4096 || hdr % (long)sizeof(void *)) {
         if (pys__api.PyErr_Occurred())
             pys__api.PyErr_Clear();
@@ -486,8 +484,7 @@ pys_obj pys_memoryview_copy(pys_runtime *rt, const void *data, size_t len, const
     }
     PyObject *ba = pys__api.PyByteArray_FromStringAndSize(data ? data : "", (Py_ssize_t)len);
     PyObject *mv = ba ? pys__api.PyMemoryView_FromObject(ba) : NULL;
-    if (ba)
-        pys__api.Py_DecRef(ba);
+    pys__api.Py_DecRef(ba);
     if (mv && (L.f.code != 'B' || L.ndim != 1)) {
         /* mv.cast(format, shape): the bytearray stays the owner. */
         PyObject *cast = pys__api.PyObject_GetAttrString(mv, "cast");
@@ -510,8 +507,7 @@ pys_obj pys_memoryview_copy(pys_runtime *rt, const void *data, size_t len, const
         }
         PyObject *drop[] = {cast, args, fs, sh, mv};
         for (size_t i = 0; i < sizeof drop / sizeof drop[0]; i++)
-            if (drop[i])
-                pys__api.Py_DecRef(drop[i]);
+            pys__api.Py_DecRef(drop[i]);
         mv = r;
     }
     if (!mv)
@@ -616,8 +612,7 @@ int pys_buffer_get(pys_obj o, pys_buffer *view, int flags)
                 if (ro) {
                     PyObject *drop[] = {t, v, tb};
                     for (size_t i = 0; i < 3; i++)
-                        if (drop[i])
-                            pys__api.Py_DecRef(drop[i]);
+                        pys__api.Py_DecRef(drop[i]);
                     rc = pys__fail(fn, PYS_E_VALUE,
                                    "%s: the %s object is read-only but PYS_BUF_WRITABLE was asked",
                                    fn, pys__type_name(obj, tn, sizeof tn));

@@ -189,8 +189,7 @@ static void skip_nested(fmt_ctx *c)
             c->p++;
         } else {
             PyObject *x = item(c); /* a scalar code: no recursion */
-            if (x)
-                pys__api.Py_DecRef(x);
+            pys__api.Py_DecRef(x);
         }
     } while (open > 0);
 }
@@ -289,17 +288,14 @@ static PyObject *dict(fmt_ctx *c)
             break;
         }
         if (!*c->p) {
-            if (d)
-                pys__api.Py_DecRef(d);
+            pys__api.Py_DecRef(d);
             return fail_arg(c, "missing '}'");
         }
         PyObject *k = item(c);
         skip_sep(c);
         if (*c->p != ':') {
-            if (k)
-                pys__api.Py_DecRef(k);
-            if (d)
-                pys__api.Py_DecRef(d);
+            pys__api.Py_DecRef(k);
+            pys__api.Py_DecRef(d);
             return fail_arg(c, "expected ':' after a dict key");
         }
         c->p++;
@@ -307,14 +303,11 @@ static PyObject *dict(fmt_ctx *c)
         PyObject *v = item(c);
         if (k && v && d && pys__api.PyDict_SetItem(d, k, v) < 0)
             check(c, NULL);
-        if (k)
-            pys__api.Py_DecRef(k);
-        if (v)
-            pys__api.Py_DecRef(v);
+        pys__api.Py_DecRef(k);
+        pys__api.Py_DecRef(v);
     }
     if (failed(c)) {
-        if (d)
-            pys__api.Py_DecRef(d);
+        pys__api.Py_DecRef(d);
         return NULL;
     }
     return d;
@@ -481,8 +474,7 @@ typedef struct fmt_args {
 static void args_free(fmt_args *a)
 {
     vec_free(&a->pos);
-    if (a->kw)
-        pys__api.Py_DecRef(a->kw);
+    pys__api.Py_DecRef(a->kw);
     a->kw = NULL;
 }
 
@@ -540,8 +532,7 @@ static int collect(fmt_ctx *c, fmt_args *a)
                 add_keyword(c, a, name, name_len, v);
             }
         }
-        if (v)
-            pys__api.Py_DecRef(v);
+        pys__api.Py_DecRef(v);
         if (failed(c) && c->rc == PYS_E_ARG && !*c->p)
             break;
     }
@@ -623,15 +614,13 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
          * earlier failure (fail_arg keeps the first one) */
         while (*c.p) {
             PyObject *x = item(&c);
-            if (x)
-                pys__api.Py_DecRef(x);
+            pys__api.Py_DecRef(x);
             skip_sep(&c);
         }
     }
     vals_done(&c);
     if (failed(&c)) {
-        if (v)
-            pys__api.Py_DecRef(v);
+        pys__api.Py_DecRef(v);
         *rc = c.rc;
         return NULL;
     }

@@ -74,8 +74,7 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
         for (const cJSON *c = j->child; o && c; c = c->next) {
             PyObject *v = from_json(rt, c, depth + 1, fn);
             if (!v || pys__api.PyList_Append(o, v) < 0) {
-                if (v)
-                    pys__api.Py_DecRef(v);
+                pys__api.Py_DecRef(v);
                 pys__api.Py_DecRef(o);
                 return NULL;
             }
@@ -87,10 +86,8 @@ static PyObject *from_json(pys_runtime *rt, const cJSON *j, int depth, const cha
             PyObject *k = utf8(c->string ? c->string : "", "a JSON object key", fn);
             PyObject *v = k ? from_json(rt, c, depth + 1, fn) : NULL;
             int rc = v ? pys__api.PyDict_SetItem(o, k, v) : -1;
-            if (k)
-                pys__api.Py_DecRef(k);
-            if (v)
-                pys__api.Py_DecRef(v);
+            pys__api.Py_DecRef(k);
+            pys__api.Py_DecRef(v);
             if (rc < 0) {
                 pys__api.Py_DecRef(o);
                 return NULL;
@@ -235,8 +232,7 @@ static cJSON *seq_to_json(walk *w, PyObject *o)
     PyObject *it = pys__api.PyObject_GetIter(o);
     if (!arr || !it) {
         cJSON_Delete(arr);
-        if (it)
-            pys__api.Py_DecRef(it);
+        pys__api.Py_DecRef(it);
         pys__fail_py(w->rt, w->fn);
         return NULL;
     }

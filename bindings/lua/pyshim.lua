@@ -306,7 +306,7 @@ local function fill(fmt, ...)
   local ni, nd, ns, no, k = 0, 0, 0, 0, 1
   local nv = select("#", ...)
   local body = fmt:gsub("[%a_][%w_]*=", "")
-  for code in body:gmatch("[qQibdsyON]#?") do
+  for code in body:gmatch("[qQiIbdsyON]#?") do
     if k > nv then break end
     local v = select(k, ...)
     k = k + 1

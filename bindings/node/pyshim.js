@@ -183,7 +183,7 @@ function withObj(id, fn) {
 
 function fill(fmt, vals) {
   const v = { ints: [], dbls: [], strs: [], lens: [], objs: [] };
-  const codes = fmt.replace(/[A-Za-z_]\w*=/g, '').match(/[qQibdsyON]#?/g) || [];
+  const codes = fmt.replace(/[A-Za-z_]\w*=/g, '').match(/[qQiIbdsyON]#?/g) || [];
   if (vals.length > codes.length) throw new TypeError(`more values than the format '${fmt}' uses`);
   codes.slice(0, vals.length).forEach((code, i) => {
     const x = vals[i];

@@ -18,6 +18,7 @@ test('exec, eval, import, call, callf', () => {
   py.exec('import math');
   assert.strictEqual(py.eval('math.gcd').call(84, 36).value(), 12);
   assert.strictEqual(py.import('math').attr('gcd').callf('q q', 84, 36).value(), 12);
+  assert.strictEqual(py.eval('lambda a, b: a + b').callf('I b', 4294967295, true).value(), 4294967296);
   assert.strictEqual(py.eval("__import__('sys').argv[0]").value(), 'node-test');
 });
 

@@ -139,12 +139,11 @@ typedef struct pys_error {
  * first time (a replacement that Python code put in its place is never
  * called), and is subject to this thread's deadline and to pys_interrupt).
  * If that fails, a traceback without source lines is built from the
- * frames. The
- * text is at most PYS_TRACEBACK_MAX_BYTES (a longer one keeps its first
- * quarter and its end, with a line saying what was left out). If the
- * runtime was closed first, the traceback reads "". Failing calls thus
- * cost no formatting; pys_last_error_brief() reads the rest of the detail
- * without formatting at all. */
+ * frames. The text is at most PYS_TRACEBACK_MAX_BYTES (a longer one
+ * keeps its first quarter and its end, with a line saying what was left
+ * out). If the runtime was closed first, the traceback reads "". Failing
+ * calls thus cost no formatting; pys_last_error_brief() reads the rest of
+ * the detail without formatting at all. */
 PYS_API const pys_error *pys_last_error(void);
 #define PYS_TRACEBACK_MAX_BYTES (1u << 20)
 /* The same detail as pys_last_error(), but a traceback that is not

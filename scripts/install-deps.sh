@@ -18,7 +18,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
-    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev cmake \
+    gcc pkg-config meson ninja-build libcjson-dev libcriterion-dev cmake dpkg-dev \
     python3 python3-venv python3-pip python3-setuptools python3-wheel python3-numpy \
     python3-dev g++ pybind11-dev \
     clang libclang-rt-dev libffi-dev \

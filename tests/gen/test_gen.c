@@ -38,6 +38,14 @@ static const char *env(const char *name)
     return v;
 }
 
+/* What a driver needs besides the library: nothing for the shared one;
+ * for a static-only build, the libraries libpyshim.a uses. */
+static const char *ldlibs(void)
+{
+    const char *l = getenv("PYSHIM_TEST_GEN_LDLIBS");
+    return l ? l : "";
+}
+
 static char *tmpdir(void)
 {
     static char dir[256];
@@ -131,9 +139,9 @@ PYS_TEST_NOOPEN(gen, bindings_compile_and_run, .timeout = 300)
     int st = sh(dir,
                 "%s -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes "
                 "%s -I'%s/include' -I. -o driver '%s/tests/gen/driver.c' *.c '%s' -Wl,-rpath,'%s' "
-                "-lpthread",
+                "-lpthread %s",
                 env("PYSHIM_TEST_GEN_CC"), getenv("PYSHIM_TEST_GEN_CFLAGS") ? getenv("PYSHIM_TEST_GEN_CFLAGS") : "",
-                src, src, lib, libdir);
+                src, src, lib, libdir, ldlibs());
     cr_assert_eq(st, 0, "compiling the bindings on %s:\n%s", pyt_name(py), logtext);
     const char *cxx = getenv("PYSHIM_TEST_GEN_CXX");
     if (cxx && *cxx) {
@@ -293,9 +301,10 @@ PYS_TEST_NOOPEN(gen, typeshed_math_statistics, .timeout = 300)
     dir_of(lib, libdir, sizeof libdir);
     int st = sh(dir,
                 "%s -std=c11 -Wall -Wextra -Werror -DPY_MINOR=%d %s -I'%s/include' -I. -o driver "
-                "'%s/tests/gen/driver_typeshed.c' tsmath.c tsstats.c '%s' -Wl,-rpath,'%s' -lpthread -lm",
+                "'%s/tests/gen/driver_typeshed.c' tsmath.c tsstats.c '%s' -Wl,-rpath,'%s' -lpthread -lm %s",
                 env("PYSHIM_TEST_GEN_CC"), py->minor,
-                getenv("PYSHIM_TEST_GEN_CFLAGS") ? getenv("PYSHIM_TEST_GEN_CFLAGS") : "", src, src, lib, libdir);
+                getenv("PYSHIM_TEST_GEN_CFLAGS") ? getenv("PYSHIM_TEST_GEN_CFLAGS") : "", src, src, lib, libdir,
+                ldlibs());
     cr_assert_eq(st, 0, "compiling on %s:\n%s", pyt_name(py), logtext);
     st = sh(dir, "./driver '%s'", py->path);
     cr_assert_eq(st, 0, "driver on %s (status %d):\n%s", pyt_name(py), st, logtext);

@@ -1,24 +1,6 @@
 /* Zero-copy buffers in both directions.
  *
- * C memory -> Python. Without a release callback the memoryview is made by
- * PyMemoryView_FromBuffer from a Py_buffer filled here: CPython copies shape
- * and strides into the memoryview but keeps the format pointer, so formats
- * are canonicalised to static strings (the table below) and nothing of ours
- * has to outlive the call. With a callback (3.9+) the memoryview is made
- * over a small exporter object of a heap type built with PyType_FromSpec
- * (Py_bf_getbuffer): every slice, cast or numpy array made from the view
- * keeps the exporter alive through the memoryview's managed buffer, and the
- * exporter's finaliser calls the callback once the last one is gone. Its
- * state sits right after the object header, whose size is read at run time
- * (object.__basicsize__), so no struct layout is compiled in. 3.8's
- * PyType_FromSpec does not know the buffer slots (it writes them over the
- * type's refcount), hence no callbacks there.
- *
- * Python -> C. pys_buffer_get keeps the Py_buffer in a heap block owned by
- * a capsule whose destructor releases the export, and holds the capsule as
- * an ordinary handle: double release, scopes and pys_close then follow the
- * handle rules, and the public struct may be copied (its shape and strides
- * point into the heap block, never into the struct). */
+ * Design notes: docs/internals.md, "src/convert/buffer.c". */
 #include <stdlib.h>
 #include <string.h>
 

@@ -2,36 +2,7 @@
  * is accepted or rejected, and choose one, without loading anything and
  * without starting a process (this runs at every pys_open).
  *
- * The choice follows the user's own, in this order: an explicit library; an
- * active environment (venv, conda / mamba / micromamba, pixi); a version
- * request (the pin, else the nearest .python-version upward from
- * project_dir, its later lines as fallbacks), with the project's .venv when
- * asked for; the interpreter the user's shell would run for that request
- * (the first python3 / python3.X on PATH, pyenv shims resolved the way pyenv
- * resolves them, its libpython read from its ELF), when it has a shared
- * libpython; then the search (PATH, pyenv, ld.so.cache, standard dirs; uv's
- * with prefer_uv, or when nothing else is found), where the newest minor
- * wins, then a GIL build, then a known patch release, then source
- * precedence, then discovery order. An explicit library or an active
- * environment ends the search: the user named what to use, so failing to use
- * it is an error, never a silent fall-back to another Python. Candidates are
- * unique by realpath (the first source to reach a file owns it). Every
- * source leaves a line in the probe's account (pys__step), and the choice
- * names the file or variable behind it.
- *
- * Versions come from file names (libpython3.12.so.1.0, libpython3.13t.so), the
- * patch release from the install (patchlevel.h, its dir name, conda-meta);
- * the loader checks the real version after dlopen. 3.7 and older, the
- * libpython3.so stable-ABI stub are listed and rejected; minors newer than
- * the tested range are accepted marked untested (rejected with
- * refuse_untested / PYSHIM_REFUSE_UNTESTED). Test hooks, read only with use_env:
- * PYSHIM_LDCONFIG_CACHE replaces /etc/ld.so.cache and PYSHIM_SYSTEM_LIBDIRS
- * (colon-separated, may be empty) replaces the standard library dirs.
- *
- * This file holds the probe's order of steps, the version requests and the
- * account; the candidates (naming, judging, ranking) are
- * discover_candidate.c's, the sources discover_sources.c's, the shell's
- * interpreter discover_shell.c's; they share discover_internal.h. */
+ * Design notes: docs/internals.md, "src/loader/discover.c". */
 #include <dirent.h>
 #include <errno.h>
 #include <stdint.h>

@@ -1,29 +1,11 @@
 /* Initialising CPython without its headers.
  *
- * The one thing that makes sys.prefix, the stdlib and sys.executable right
- * on every kind of install (distro /usr, pyenv, relocated standalone builds)
- * is to hand CPython the real interpreter path as the program name: its path
- * calculation then works from that file exactly as for `python` itself,
- * including a venv's pyvenv.cfg. For plain installs we also pin `home` to
- * the prefix we found, so a compiled-in prefix that does not exist (uv's
- * relocatable builds) never matters; on 3.14+ venvs get their base prefix
- * as home as well (see init_pep741).
- *
- * 3.8-3.13: Py_PreInitialize with the Python configuration's pre-config
- * (PEP 538/540 locale coercion and UTF-8 mode, as `python` has them; the
- * only struct written, ten ints whose defaults are checked first), then
- * Py_SetProgramName / Py_SetPythonHome + Py_InitializeEx(initsigs).
- * 3.14+: PEP 741 PyInitConfig (no struct layouts). Before any of it we check
- * that the stdlib exists, because CPython answers a missing stdlib with a
- * fatal error that exit()s the host.
- *
  * The strings handed to the setters are our own malloc copies: whatever
  * Py_DecodeLocale allocated is freed at once, with the allocator that made
  * it, because pre-initialisation may switch the raw allocator
  * (PYTHONMALLOC=debug, PYTHONDEVMODE) and freeing across that aborts.
  *
- * The interpreter's own main (pys__py_main) is Py_BytesMain itself: the
- * command line is parsed, run and exited by CPython exactly as by `python`. */
+ * Design notes: docs/internals.md, "src/loader/init.c". */
 #include "loader/init.h"
 
 #include <locale.h>

@@ -277,11 +277,11 @@ static char *join_bounded(PyObject *lines)
     return pys__sb_take(&b);
 }
 
-/* 1 if attribute `attr` of o is the str `want`. o must be of a type whose
+/* 1 if attribute `name` of o is the str `want`. o must be of a type whose
  * attributes run no Python code (a function, a code object). */
-static int attr_is(PyObject *o, const char *attr, const char *want)
+static int attr_is(PyObject *o, const char *name, const char *want)
 {
-    PyObject *v = pys__api.PyObject_GetAttrString(o, attr);
+    PyObject *v = attr(o, name);
     Py_ssize_t n = 0;
     const char *u = v && pys__is(v, pys__api.PyUnicode_Type)
                         ? pys__api.PyUnicode_AsUTF8AndSize(v, &n) : NULL;

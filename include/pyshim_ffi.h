@@ -128,6 +128,22 @@ int64_t pys_ffi_bytes_read(uint64_t o, char *buf, size_t cap);
 
 /* ---- calls and builds with typed value arrays ----------------------------------- */
 
+/* The typed value arrays of the calls below, for pys_ffi_format_codes. */
+enum pys_ffi_array {
+    PYS_FFI_ARRAY_INTS = 0, /* ints: int64_t */
+    PYS_FFI_ARRAY_DBLS = 1, /* dbls: double */
+    PYS_FFI_ARRAY_STRS = 2, /* strs and lens: const char *, size_t */
+    PYS_FFI_ARRAY_OBJS = 3  /* objs: uint64_t handles */
+};
+/* The format letters whose values come from one array (a PYS_FFI_ARRAY_*
+ * value), as a static NUL-terminated string the library keeps (never
+ * freed): "qQiIb" for ints, "d" for dbls, "sy" for strs, "ON" for objs in
+ * this version. A binding that sorts a format's values into the arrays
+ * reads its letters here, so a value code added to the library needs no
+ * change in the binding. Returns "" for an unknown array. Thread-safe; no
+ * errors; does not touch the status. */
+const char *pys_ffi_format_codes(int32_t array);
+
 /* The format language of pyshim.h (pys_callf, pys_build) with the values
  * taken from one array per kind instead of varargs, each read in order:
  *   q Q i I b from ints (int64_t; Q reinterprets the bits as uint64_t;

@@ -293,28 +293,39 @@ function Object.callkw(o, args, kw)
   return wrap(r)
 end
 
--- o(values) with a pyshim format: numbers for q Q i b d, strings for s y,
--- Objects for O. No handle is made per argument.
+-- o(values) with a pyshim format: numbers (or booleans) for the integer
+-- codes and d, strings for s y, Objects for O N. Which array each letter's
+-- value goes to is the library's own table (pys_ffi_format_codes), so a
+-- value code added to libpyshim needs no change here. No handle is made per
+-- argument.
 local fints = ffi.new("int64_t[64]")
 local fdbls = ffi.new("double[64]")
 local fstrs = ffi.new("const char *[64]")
 local flens = ffi.new("size_t[64]")
 local fobjs = ffi.new("uint64_t[64]")
+local code_array, code_class = {}, ""
+for _, a in ipairs({ C.PYS_FFI_ARRAY_INTS, C.PYS_FFI_ARRAY_DBLS, C.PYS_FFI_ARRAY_STRS,
+                     C.PYS_FFI_ARRAY_OBJS }) do
+  local letters = ffi.string(C.pys_ffi_format_codes(a))
+  for c in letters:gmatch(".") do code_array[c] = a end
+  code_class = code_class .. letters
+end
+local code_pattern = "[" .. code_class .. "]#?"
 -- Values missing for the format are left out (pyshim then refuses the
 -- call with PYS_E_ARG); more values than the format uses is an error.
 local function fill(fmt, ...)
   local ni, nd, ns, no, k = 0, 0, 0, 0, 1
   local nv = select("#", ...)
   local body = fmt:gsub("[%a_][%w_]*=", "")
-  for code in body:gmatch("[qQiIbdsyON]#?") do
+  for code in body:gmatch(code_pattern) do
     if k > nv then break end
     local v = select(k, ...)
     k = k + 1
-    local c = code:sub(1, 1)
-    if c == "d" then fdbls[nd] = v; nd = nd + 1
-    elseif c == "s" or c == "y" then fstrs[ns] = v; flens[ns] = v and #v or 0; ns = ns + 1
-    elseif c == "O" or c == "N" then fobjs[no] = v.id; no = no + 1
-    elseif c == "b" then fints[ni] = v and 1 or 0; ni = ni + 1
+    local a = code_array[code:sub(1, 1)]
+    if a == C.PYS_FFI_ARRAY_DBLS then fdbls[nd] = v; nd = nd + 1
+    elseif a == C.PYS_FFI_ARRAY_STRS then fstrs[ns] = v; flens[ns] = v and #v or 0; ns = ns + 1
+    elseif a == C.PYS_FFI_ARRAY_OBJS then fobjs[no] = v.id; no = no + 1
+    elseif type(v) == "boolean" then fints[ni] = v and 1 or 0; ni = ni + 1
     else fints[ni] = v; ni = ni + 1 end
   end
   if k <= nv then error("pyshim: more values than the format '" .. fmt .. "' uses", 3) end

@@ -181,21 +181,29 @@ function withObj(id, fn) {
   try { return fn(o); } finally { o.close(); }
 }
 
+// Which typed array each format letter's value goes to, from the
+// library's own table (pys_ffi_format_codes): a value code added to
+// libpyshim needs no change here.
+const codeArray = new Map();
+for (const a of ['INTS', 'DBLS', 'STRS', 'OBJS']) {
+  for (const c of C.pys_ffi_format_codes(K[`PYS_FFI_ARRAY_${a}`])) codeArray.set(c, a);
+}
+const codeRe = new RegExp(`[${[...codeArray.keys()].join('')}]#?`, 'g');
+
 function fill(fmt, vals) {
   const v = { ints: [], dbls: [], strs: [], lens: [], objs: [] };
-  const codes = fmt.replace(/[A-Za-z_]\w*=/g, '').match(/[qQiIbdsyON]#?/g) || [];
+  const codes = fmt.replace(/[A-Za-z_]\w*=/g, '').match(codeRe) || [];
   if (vals.length > codes.length) throw new TypeError(`more values than the format '${fmt}' uses`);
   codes.slice(0, vals.length).forEach((code, i) => {
     const x = vals[i];
-    switch (code[0]) {
-      case 'd': v.dbls.push(x); break;
-      case 's': case 'y': {
+    switch (codeArray.get(code[0])) {
+      case 'DBLS': v.dbls.push(x); break;
+      case 'STRS': {
         const b = Buffer.isBuffer(x) ? x : Buffer.from(String(x), 'utf8');
         v.strs.push(b); v.lens.push(b.length); break;
       }
-      case 'O': case 'N': v.objs.push(x.id); break;
-      case 'b': v.ints.push(x ? 1 : 0); break;
-      default: v.ints.push(x);
+      case 'OBJS': v.objs.push(x.id); break;
+      default: v.ints.push(typeof x === 'boolean' ? (x ? 1 : 0) : x);
     }
   });
   return v;

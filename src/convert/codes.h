@@ -21,8 +21,10 @@
  * From Python every scalar code has ONE acceptance rule, pys__sc_L in
  * convert/scalar.h, used by pys_to_*, the bridge and everything else.
  *
- * PYS__OTHER_CODES(X) lists the rest: X(ch, pytype, where, doc), where is
- * the places the code may appear (PYS__CW_*); scalar codes appear in all.
+ * PYS__OTHER_CODES(X) lists the rest: X(ch, pytype, where, ffi, doc), where
+ * is the places the code may appear (PYS__CW_*; scalar codes appear in
+ * all) and ffi the typed array of the FFI face its value comes from (STRS,
+ * OBJS, or NONE for a code without a value).
  * Adding an integer code: a line here (scalar.h derives its rule from
  * kind and range), the docs (pyshim.h Formats, pyshim_bridge.h
  * Signatures, pyshim_ffi.h) and tests. */
@@ -57,11 +59,11 @@ enum { PYS__CK_SINT = 1, PYS__CK_UINT, PYS__CK_REAL, PYS__CK_BOOL };
 #define PYS__CW_ALL 7u
 
 #define PYS__OTHER_CODES(X)                                                                        \
-    X('s', "str",    PYS__CW_ALL,                   "const char * (UTF-8)")                        \
-    X('y', "bytes",  PYS__CW_FMT | PYS__CW_PARAM,   "const void *, size_t")                        \
-    X('n', "None",   PYS__CW_FMT | PYS__CW_RET,     "None, no C value")                            \
-    X('O', "object", PYS__CW_ALL,                   "pys_obj (borrowed)")                          \
-    X('N', "object", PYS__CW_FMT,                   "pys_obj (released by the call)")
+    X('s', "str",    PYS__CW_ALL,                 STRS, "const char * (UTF-8)")                    \
+    X('y', "bytes",  PYS__CW_FMT | PYS__CW_PARAM, STRS, "const void *, size_t")                    \
+    X('n', "None",   PYS__CW_FMT | PYS__CW_RET,   NONE, "None, no C value")                        \
+    X('O', "object", PYS__CW_ALL,                 OBJS, "pys_obj (borrowed)")                      \
+    X('N', "object", PYS__CW_FMT,                 OBJS, "pys_obj (released by the call)")
 /* clang-format on */
 
 _Static_assert(sizeof(int) == 4, "code 'i' is a 32-bit int (the bridge's 'i' is int32)");
@@ -130,7 +132,7 @@ static inline unsigned pys__code_where(char c)
         PYS__SCALAR_CODES(PYS__X)
 #undef PYS__X
         return PYS__CW_ALL;
-#define PYS__X(ch, pytype, where, doc)                                                             \
+#define PYS__X(ch, pytype, where, ...)                                                             \
     case ch:                                                                                       \
         return where;
         PYS__OTHER_CODES(PYS__X)
@@ -148,7 +150,7 @@ static inline const char *pys__code_pytype(char c)
         return pytype;
         PYS__SCALAR_CODES(PYS__X)
 #undef PYS__X
-#define PYS__X(ch, pytype, where, doc)                                                             \
+#define PYS__X(ch, pytype, ...)                                                                    \
     case ch:                                                                                       \
         return pytype;
         PYS__OTHER_CODES(PYS__X)

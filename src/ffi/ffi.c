@@ -18,10 +18,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <pthread.h>
+
 #include <cJSON.h>
 
 #include "core/runtime.h"
 #include "core/error.h"
+#include "convert/codes.h"
 #include "convert/convert.h"
 #include "ffi/ffi.h"
 
@@ -30,6 +33,44 @@ _Thread_local pys__ffi_tls pys__ffi_state;
 int32_t pys_ffi_abi_version(void)
 {
     return PYS_FFI_ABI_VERSION;
+}
+
+/* The format letters whose values each typed array holds, collected once
+ * from the value code table (convert/codes.h). */
+#define ARR_INTS PYS_FFI_ARRAY_INTS
+#define ARR_DBLS PYS_FFI_ARRAY_DBLS
+#define ARR_STRS PYS_FFI_ARRAY_STRS
+#define ARR_OBJS PYS_FFI_ARRAY_OBJS
+#define ARR_NONE (-1)
+enum { N_ARRAYS = PYS_FFI_ARRAY_OBJS + 1, MAX_LETTERS = 16 };
+static char arr_letters[N_ARRAYS][MAX_LETTERS];
+static pthread_once_t arr_once = PTHREAD_ONCE_INIT;
+
+static void arr_add(int arr, char ch)
+{
+    if (arr < 0)
+        return;
+    size_t n = strlen(arr_letters[arr]);
+    if (n + 1 < MAX_LETTERS)
+        arr_letters[arr][n] = ch;
+}
+
+static void arr_collect(void)
+{
+#define SCALAR(L, ch, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, ...) arr_add(ARR_##ffi, ch);
+#define OTHER(ch, pytype, where, ffi, ...) arr_add(ARR_##ffi, ch);
+    PYS__SCALAR_CODES(SCALAR)
+    PYS__OTHER_CODES(OTHER)
+#undef SCALAR
+#undef OTHER
+}
+
+const char *pys_ffi_format_codes(int32_t array)
+{
+    if (array < 0 || array >= N_ARRAYS)
+        return "";
+    pthread_once(&arr_once, arr_collect);
+    return arr_letters[array];
 }
 
 int32_t pys_ffi_status(void)

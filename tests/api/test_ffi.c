@@ -159,6 +159,60 @@ PYS_TEST(ffi, strings_with_nul)
 
 /* ---- calls with typed arrays ------------------------------------------------------ */
 
+/* pys_ffi_format_codes names exactly the letters the format reader takes
+ * from each array: every such letter builds a value from one value of its
+ * array and is refused with the value in any other array; every other
+ * letter but 'n' (no value) is refused whatever the arrays hold. */
+PYS_TEST(ffi, format_codes_name_each_arrays_letters)
+{
+    const char *arr[4];
+    for (int32_t a = 0; a < 4; a++) {
+        arr[a] = pys_ffi_format_codes(a);
+        cr_assert(arr[a] && *arr[a], "array %d has letters", (int)a);
+    }
+    cr_assert_str_eq(pys_ffi_format_codes(-1), "");
+    cr_assert_str_eq(pys_ffi_format_codes(4), "");
+    cr_assert(strchr(arr[PYS_FFI_ARRAY_INTS], 'q') && strchr(arr[PYS_FFI_ARRAY_INTS], 'I'));
+    cr_assert_str_eq(arr[PYS_FFI_ARRAY_DBLS], "d");
+    uint64_t obj = pys_ffi_from_int64(rt, 1);
+    int64_t iv[] = {1};
+    double dv[] = {0.5};
+    const char *sv[] = {"x"};
+    size_t lv[] = {1};
+    for (int c = 'A'; c <= 'z'; c++) {
+        if (c > 'Z' && c < 'a')
+            continue;
+        char fmt[2] = {(char)c, 0};
+        int home = -1;
+        for (int a = 0; a < 4; a++)
+            if (strchr(arr[a], c))
+                home = a;
+        for (int a = 0; a < 4; a++) {
+            /* N releases its handle: give it a fresh one each time. */
+            uint64_t ov[] = {c == 'N' ? pys_ffi_dup(obj) : obj};
+            uint64_t r = pys_ffi_buildv(rt, fmt, iv, a == PYS_FFI_ARRAY_INTS, dv,
+                                        a == PYS_FFI_ARRAY_DBLS, sv, lv, a == PYS_FFI_ARRAY_STRS,
+                                        ov, a == PYS_FFI_ARRAY_OBJS);
+            if (a == home) {
+                cr_assert_neq(r, 0, "'%c' from array %d: %s", c, a, pys_last_error()->message);
+                pys_ffi_release(r);
+            } else {
+                cr_assert_eq(r, 0, "'%c' with a value in array %d (its array: %d)", c, a, home);
+                cr_assert_eq(pys_ffi_status(), PYS_FFI_E_ARG, "'%c', array %d", c, a);
+                if (c == 'N' && a != PYS_FFI_ARRAY_OBJS)
+                    pys_ffi_release(ov[0]);
+            }
+        }
+        if (home < 0) {
+            uint64_t r = pys_ffi_buildv(rt, fmt, NULL, 0, NULL, 0, NULL, NULL, 0, NULL, 0);
+            cr_assert_eq(r != 0, c == 'n', "'%c' with no values", c);
+            if (r)
+                pys_ffi_release(r);
+        }
+    }
+    pys_ffi_release(obj);
+}
+
 PYS_TEST(ffi, callv_typed_arrays)
 {
     uint64_t gcd = pys_ffi_eval(rt, "__import__('math').gcd");

@@ -62,26 +62,7 @@ bool pys__bfmt_parse(const char *fmt, pys__bfmt *out)
     bool native = prefix <= 1;
     Py_ssize_t size;
     char kind;
-    switch (*s) {
-    case 'b': size = 1, kind = 'i'; break;
-    case 'B': size = 1, kind = 'u'; break;
-    case 'h': size = 2, kind = 'i'; break;
-    case 'H': size = 2, kind = 'u'; break;
-    case 'i': size = 4, kind = 'i'; break;
-    case 'I': size = 4, kind = 'u'; break;
-    case 'l': size = native ? (Py_ssize_t)sizeof(long) : 4, kind = 'i'; break;
-    case 'L': size = native ? (Py_ssize_t)sizeof(long) : 4, kind = 'u'; break;
-    case 'q': size = 8, kind = 'i'; break;
-    case 'Q': size = 8, kind = 'u'; break;
-    case 'n': size = (Py_ssize_t)sizeof(Py_ssize_t), kind = 'i'; break;
-    case 'N': size = (Py_ssize_t)sizeof(size_t), kind = 'u'; break;
-    case 'e': size = 2, kind = 'o'; break;
-    case 'f': size = 4, kind = 'f'; break;
-    case 'd': size = 8, kind = 'f'; break;
-    case '?': size = 1, kind = 'b'; break;
-    case 'c': size = 1, kind = 'o'; break;
-    default: size = (Py_ssize_t)sizeof(void *), kind = 'o'; break; /* 'P' */
-    }
+    pys__bfmt_code(*s, native, &size, &kind);
     if (!native && (*s == 'n' || *s == 'N' || *s == 'P'))
         return false; /* struct: native-only codes */
     bool big = prefix == 4 || prefix == 5;

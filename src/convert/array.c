@@ -1,6 +1,7 @@
-/* Bulk numeric conversions between C arrays (double, float, int64_t,
- * int32_t) and Python lists, tuples, sequences and buffers, without a
- * handle per element.
+/* Bulk numeric conversions between C arrays of the element types of
+ * convert/elems.h (whose table every per-type part below is expanded from)
+ * and Python lists, tuples, sequences and buffers, without a handle per
+ * element.
  *
  * Building uses PyList_New/PyTuple_New and the SetItem functions (the
  * macros are struct layouts). Reading a list or tuple uses the borrowed
@@ -22,14 +23,36 @@
 #include "core/handles.h"
 #include "core/types.h"
 #include "convert/buffer.h"
+#include "convert/elems.h"
 
-static const size_t elem_size[] = {sizeof(double), sizeof(float), sizeof(int64_t),
-                                   sizeof(int32_t)};
-static const char *const elem_name[] = {"double", "float", "int64_t", "int32_t"};
+/* What the code looks up of an element type, by pys_elem value. */
+static const struct elem {
+    size_t size;
+    const char *name; /* as errors name it */
+    int kind;         /* PYS__CK_* */
+} elems[] = {
+#define PYS__X(E, ctype, name, kind, ...) [PYS_ELEM_##E] = {sizeof(ctype), name, kind},
+    PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+};
 
+/* An unsigned type is read as a long long, so it ends at INT64_MAX. */
+#define PYS__X(E, ctype, name, kind, lo, hi, ...)                                                  \
+    _Static_assert(kind != PYS__CK_UINT || (uint64_t)(hi) <= INT64_MAX,                            \
+                   "PYS_ELEM_" #E ": an unsigned type beyond INT64_MAX needs its own reader");
+PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+
+/* Whether t is an element type (a gap in the values has size 0). */
 static bool elem_ok(pys_elem t)
 {
-    return (unsigned)t <= PYS_ELEM_INT32;
+    return (unsigned)t < sizeof elems / sizeof *elems && elems[t].size != 0;
+}
+
+/* Whether type t holds doubles (read through __float__; else ints). */
+static inline bool elem_real(pys_elem t)
+{
+    return elems[t].kind == PYS__CK_REAL;
 }
 
 /* ---- C -> Python ------------------------------------------------------------------------ */
@@ -44,15 +67,6 @@ static bool elem_ok(pys_elem t)
             set(seq, (Py_ssize_t)i, x);                                                            \
         }                                                                                          \
     } while (0)
-
-static PyObject *mk_double(double d)
-{
-    return pys__api.PyFloat_FromDouble(d);
-}
-static PyObject *mk_int(long long x)
-{
-    return pys__api.PyLong_FromLongLong(x);
-}
 
 static pys_obj seq_from(pys_runtime *rt, pys_elem t, const void *v, size_t n, bool tuple,
                         const char *fn)
@@ -80,10 +94,12 @@ static pys_obj seq_from(pys_runtime *rt, pys_elem t, const void *v, size_t n, bo
     int (*set)(PyObject *, Py_ssize_t, PyObject *) =
         tuple ? pys__api.PyTuple_SetItem : pys__api.PyList_SetItem;
     switch (t) {
-    case PYS_ELEM_DOUBLE: FILL(double, mk_double); break;
-    case PYS_ELEM_FLOAT: FILL(float, mk_double); break;
-    case PYS_ELEM_INT64: FILL(int64_t, mk_int); break;
-    case PYS_ELEM_INT32: FILL(int32_t, mk_int); break;
+#define PYS__X(E, ctype, name, kind, lo, hi, fmt, make, ...)                                       \
+    case PYS_ELEM_##E:                                                                             \
+        FILL(ctype, pys__api.make);                                                                \
+        break;
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
     }
     out = pys__h_new(rt, seq, fn);
     goto out;
@@ -103,50 +119,19 @@ pys_obj pys_tuple_from_array(pys_runtime *rt, pys_elem t, const void *v, size_t 
 {
     return seq_from(rt, t, v, n, true, __func__);
 }
-pys_obj pys_list_from_doubles(pys_runtime *rt, const double *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_DOUBLE, v, n, false, __func__);
-}
-pys_obj pys_list_from_floats(pys_runtime *rt, const float *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_FLOAT, v, n, false, __func__);
-}
-pys_obj pys_list_from_int64s(pys_runtime *rt, const int64_t *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_INT64, v, n, false, __func__);
-}
-pys_obj pys_list_from_int32s(pys_runtime *rt, const int32_t *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_INT32, v, n, false, __func__);
-}
-pys_obj pys_tuple_from_doubles(pys_runtime *rt, const double *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_DOUBLE, v, n, true, __func__);
-}
-pys_obj pys_tuple_from_floats(pys_runtime *rt, const float *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_FLOAT, v, n, true, __func__);
-}
-pys_obj pys_tuple_from_int64s(pys_runtime *rt, const int64_t *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_INT64, v, n, true, __func__);
-}
-pys_obj pys_tuple_from_int32s(pys_runtime *rt, const int32_t *v, size_t n)
-{
-    return seq_from(rt, PYS_ELEM_INT32, v, n, true, __func__);
-}
 
 /* ---- storing one value ------------------------------------------------------------------ */
 
 /* The per-element helpers are forced inline into the loops (the element
- * loop is the whole cost of a bulk conversion); their error paths are not. */
+ * loop is the whole cost of a bulk conversion), with t a constant in each
+ * loop; their error paths are not. */
 #define HOT static inline __attribute__((always_inline))
 #define COLD static __attribute__((noinline, cold))
 
 COLD int overflow_at(const char *fn, Py_ssize_t i, const char *what, pys_elem t)
 {
     return pys__fail(fn, PYS_E_OVERFLOW, "%s: item %zd: %s does not fit in %s", fn, i, what,
-                     elem_name[t]);
+                     elems[t].name);
 }
 
 COLD int float_overflow(const char *fn, Py_ssize_t i, double d, pys_elem t)
@@ -156,48 +141,81 @@ COLD int float_overflow(const char *fn, Py_ssize_t i, double d, pys_elem t)
     return overflow_at(fn, i, what, t);
 }
 
-COLD int int32_overflow(const char *fn, Py_ssize_t i, long long x, pys_elem t)
+COLD int int_overflow(const char *fn, Py_ssize_t i, long long x, pys_elem t)
 {
     char what[32];
     snprintf(what, sizeof what, "%lld", x);
     return overflow_at(fn, i, what, t);
 }
 
-HOT int put_double(void *out, pys_elem t, Py_ssize_t i, double d, const char *fn)
+/* Whether lo <= x <= hi (constants: the test folds away for int64_t's own
+ * range). */
+HOT bool fits(long long x, int64_t lo, int64_t hi)
 {
-    if (t == PYS_ELEM_DOUBLE) {
-        ((double *)out)[i] = d;
-        return PYS_OK;
-    }
-    float f = (float)d;
-    if (__builtin_expect(isinf(f) && !isinf(d), 0))
-        return float_overflow(fn, i, d, t);
-    ((float *)out)[i] = f;
-    return PYS_OK;
+    return x >= lo && x <= hi;
 }
 
+/* The store of one value as row E, by kind: a REAL row takes d (a finite d
+ * that becomes infinite as ctype does not fit), an integer row takes x
+ * (lo..hi). Each expands to a case of its kind's put_* and to nothing in
+ * the other one. */
+#define PUT_REAL(E, ctype, lo, hi)                                                                 \
+    case PYS_ELEM_##E: {                                                                           \
+        ctype y = (ctype)d;                                                                        \
+        if (__builtin_expect(isinf(y) && !isinf(d), 0))                                            \
+            return float_overflow(fn, i, d, t);                                                    \
+        ((ctype *)out)[i] = y;                                                                     \
+        return PYS_OK;                                                                             \
+    }
+#define PUT_INT(E, ctype, lo, hi)                                                                  \
+    case PYS_ELEM_##E:                                                                             \
+        if (__builtin_expect(!fits(x, (int64_t)(lo), (int64_t)(hi)), 0))                          \
+            return int_overflow(fn, i, x, t);                                                      \
+        ((ctype *)out)[i] = (ctype)x;                                                              \
+        return PYS_OK;
+#define PUT_D_PYS__CK_REAL PUT_REAL
+#define PUT_D_PYS__CK_SINT(...)
+#define PUT_D_PYS__CK_UINT(...)
+#define PUT_X_PYS__CK_REAL(...)
+#define PUT_X_PYS__CK_SINT PUT_INT
+#define PUT_X_PYS__CK_UINT PUT_INT
+
+/* out[i] = d for a REAL type t. Returns PYS_OK or PYS_E_OVERFLOW (error
+ * set). */
+HOT int put_double(void *out, pys_elem t, Py_ssize_t i, double d, const char *fn)
+{
+    switch (t) {
+#define PYS__X(E, ctype, name, kind, lo, hi, ...) PUT_D_##kind(E, ctype, lo, hi)
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+    default: break;
+    }
+    return PYS_OK; /* not reached: the callers pass a REAL t */
+}
+
+/* out[i] = x for an integer type t. Returns PYS_OK or PYS_E_OVERFLOW
+ * (error set). */
 HOT int put_int(void *out, pys_elem t, Py_ssize_t i, long long x, const char *fn)
 {
-    if (t == PYS_ELEM_INT64)
-        ((int64_t *)out)[i] = x;
-    else if (__builtin_expect(x < INT32_MIN || x > INT32_MAX, 0))
-        return int32_overflow(fn, i, x, t);
-    else
-        ((int32_t *)out)[i] = (int32_t)x;
-    return PYS_OK;
+    switch (t) {
+#define PYS__X(E, ctype, name, kind, lo, hi, ...) PUT_X_##kind(E, ctype, lo, hi)
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+    default: break;
+    }
+    return PYS_OK; /* not reached: the callers pass an integer t */
 }
 
 /* The pending exception of converting item i (x) as an error naming i. */
 COLD int item_error(pys_runtime *rt, PyObject *x, pys_elem t, Py_ssize_t i, const char *fn)
 {
     char tn[128];
-    bool want_float = t == PYS_ELEM_DOUBLE || t == PYS_ELEM_FLOAT;
     if (pys__api.PyErr_ExceptionMatches(PYS__EXC(TypeError))) {
         pys__api.PyErr_Clear();
         return pys__fail(fn, PYS_E_TYPE, "%s: item %zd: expected %s, got %s", fn, i,
-                         want_float ? "a number" : "an int", pys__type_name(x, tn, sizeof tn));
+                         elem_real(t) ? "a number" : "an int", pys__type_name(x, tn, sizeof tn));
     }
-    if (want_float && pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError))) {
+    if (elem_real(t) && pys__api.PyErr_ExceptionMatches(PYS__EXC(OverflowError))) {
         pys__api.PyErr_Clear();
         return overflow_at(fn, i, "int", t);
     }
@@ -208,7 +226,7 @@ COLD int item_error(pys_runtime *rt, PyObject *x, pys_elem t, Py_ssize_t i, cons
 HOT int put_obj(pys_runtime *rt, PyObject *x, pys_elem t, void *out, Py_ssize_t i,
                 const char *fn)
 {
-    if (t == PYS_ELEM_DOUBLE || t == PYS_ELEM_FLOAT) {
+    if (elem_real(t)) {
         double d = pys__api.PyFloat_AsDouble(x);
         if (__builtin_expect(d == -1.0, 0) && pys__api.PyErr_Occurred())
             return item_error(rt, x, t, i, fn);
@@ -233,7 +251,9 @@ HOT int put_obj(pys_runtime *rt, PyObject *x, pys_elem t, void *out, Py_ssize_t 
 
 /* ---- reading a buffer ------------------------------------------------------------------- */
 
-static void load(void *dst, const char *src, Py_ssize_t size, bool swap)
+/* Copies one element of size bytes at src into dst, reversing its bytes when
+ * swap. */
+HOT void load(void *dst, const char *src, Py_ssize_t size, bool swap)
 {
     if (!swap) {
         memcpy(dst, src, (size_t)size);
@@ -244,10 +264,10 @@ static void load(void *dst, const char *src, Py_ssize_t size, bool swap)
 }
 
 /* One buffer element (format f at p) into out[i]. */
-static int put_raw(const pys__bfmt *f, const char *p, pys_elem t, void *out, Py_ssize_t i,
-                   const char *fn)
+HOT int put_raw(const pys__bfmt *f, const char *p, pys_elem t, void *out, Py_ssize_t i,
+                const char *fn)
 {
-    bool want_float = t == PYS_ELEM_DOUBLE || t == PYS_ELEM_FLOAT;
+    bool want_float = elem_real(t);
     switch (f->kind) {
     case 'f': {
         if (!want_float)
@@ -297,21 +317,84 @@ static int put_raw(const pys__bfmt *f, const char *p, pys_elem t, void *out, Py_
     }
 }
 
-/* True when the format is read natively as the target (memcpy). */
-static bool same_repr(const pys__bfmt *f, pys_elem t)
+/* The kind (as in pys__bfmt) of the buffer format that type t is copied
+ * from, 0 for an unknown t. Folds to constants. */
+HOT char fmt_kind(pys_elem t)
 {
-    if (f->swap || (size_t)f->itemsize != elem_size[t])
-        return false;
-    return (t == PYS_ELEM_DOUBLE || t == PYS_ELEM_FLOAT) ? f->kind == 'f' : f->kind == 'i';
+    Py_ssize_t size;
+    char k = 0;
+    switch (t) {
+#define PYS__X(E, ctype, name, kind, lo, hi, fmt, ...)                                             \
+    case PYS_ELEM_##E:                                                                             \
+        pys__bfmt_code(fmt, true, &size, &k);                                                      \
+        break;
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+    }
+    return k;
+}
+
+/* True when buffer format f holds t's values as t does, so that they are
+ * copied with one memcpy: native, of t's size, and of the kind of t's
+ * format (so 'l' and 'n' are int64_t's 'q' too). */
+HOT bool same_repr(const pys__bfmt *f, pys_elem t)
+{
+    return !f->swap && (size_t)f->itemsize == elems[t].size && f->kind == fmt_kind(t);
+}
+
+/* Converts the n elements of buffer b (format f) into out[0..n) as type t,
+ * walking them in C order with an index per dimension. Returns PYS_OK or an
+ * error (set). */
+HOT int walk_as(const Py_buffer *b, const pys__bfmt *f, Py_ssize_t n, pys_elem t, void *out,
+                const char *fn)
+{
+    Py_ssize_t idx[PYS_BUFFER_MAX_NDIM];
+    memset(idx, 0, (size_t)b->ndim * sizeof *idx); /* the dimensions used only */
+    Py_ssize_t one_shape = b->len / b->itemsize, one_stride = b->itemsize;
+    const Py_ssize_t *shape = b->shape ? b->shape : &one_shape;
+    const Py_ssize_t *strides = b->strides ? b->strides : &one_stride;
+    int last = b->ndim - 1;
+    const char *p = b->buf;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int rc = put_raw(f, p, t, out, i, fn);
+        if (rc != PYS_OK)
+            return rc;
+        int k = last;
+        p += strides[k];
+        while (++idx[k] == shape[k] && k > 0) {
+            p -= strides[k] * shape[k];
+            idx[k] = 0;
+            k--;
+            p += strides[k];
+        }
+    }
+    return PYS_OK;
+}
+
+/* walk_as with one loop per type, so that t is a constant in each; out of
+ * line, so that the loops do not share their registers with to_array.
+ * Returns what walk_as returns. */
+static __attribute__((noinline)) int walk(const Py_buffer *b, const pys__bfmt *f, Py_ssize_t n,
+                                          pys_elem t, void *out, const char *fn)
+{
+    switch (t) {
+#define PYS__X(E, ...)                                                                             \
+    case PYS_ELEM_##E:                                                                             \
+        return walk_as(b, f, n, PYS_ELEM_##E, out, fn);
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
+    }
+    return PYS_OK; /* not reached: t is checked */
 }
 
 enum { NOT_A_BUFFER = 1 };
 
 /* Reads s through the buffer protocol. Returns PYS_OK, an error, or
  * NOT_A_BUFFER (no exporter or a non-numeric format: use the sequence
- * protocol instead; no error set). */
-static int from_buffer(pys_runtime *rt, PyObject *s, pys_elem t, void *out, size_t cap,
-                       size_t *n_out, const char *fn)
+ * protocol instead; no error set). Inlined into its one caller: for a short
+ * array a call costs more than the memcpy. */
+HOT int from_buffer(pys_runtime *rt, PyObject *s, pys_elem t, void *out, size_t cap,
+                    size_t *n_out, const char *fn)
 {
     Py_buffer b;
     memset(&b, 0, sizeof b);
@@ -343,35 +426,42 @@ static int from_buffer(pys_runtime *rt, PyObject *s, pys_elem t, void *out, size
     }
     if (n == 0)
         goto out;
-    if (same_repr(&f, t) && pys__api.PyBuffer_IsContiguous(&b, 'C')) {
-        memcpy(out, b.buf, (size_t)n * elem_size[t]);
-        goto out;
-    }
-    /* Walk in C order with an index per dimension. */
-    Py_ssize_t idx[PYS_BUFFER_MAX_NDIM] = {0};
-    Py_ssize_t one_shape = b.len / b.itemsize, one_stride = b.itemsize;
-    const Py_ssize_t *shape = b.shape ? b.shape : &one_shape;
-    const Py_ssize_t *strides = b.strides ? b.strides : &one_stride;
-    int last = b.ndim - 1;
-    const char *p = b.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if ((rc = put_raw(&f, p, t, out, i, fn)) != PYS_OK)
-            goto out;
-        int k = last;
-        p += strides[k];
-        while (++idx[k] == shape[k] && k > 0) {
-            p -= strides[k] * shape[k];
-            idx[k] = 0;
-            k--;
-            p += strides[k];
-        }
-    }
+    if (same_repr(&f, t) && pys__api.PyBuffer_IsContiguous(&b, 'C'))
+        memcpy(out, b.buf, (size_t)n * elems[t].size);
+    else
+        rc = walk(&b, &f, n, t, out, fn);
 out:
     pys__api.PyBuffer_Release(&b);
     return rc;
 }
 
 /* ---- Python -> C ------------------------------------------------------------------------- */
+
+/* Converts the n items of sequence s (a list, a tuple or another sequence)
+ * into out[0..n) as type t. Inlined once per type, so that t is a
+ * constant in the element loop. Returns PYS_OK or an error (set). */
+HOT int from_items(pys_runtime *rt, PyObject *s, bool list, bool tuple, Py_ssize_t n, pys_elem t,
+                   void *out, const char *fn)
+{
+    PyObject *(*get)(PyObject *, Py_ssize_t) = list    ? pys__api.PyList_GetItem
+                                               : tuple ? pys__api.PyTuple_GetItem
+                                                       : pys__api.PySequence_GetItem;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (list && i >= pys__api.PyList_Size(s))
+            return pys__fail(fn, PYS_E_STATE, "%s: the list changed size while it was converted",
+                             fn);
+        PyObject *x = get(s, i); /* borrowed for lists and tuples */
+        if (!x)
+            return pys__fail_py(rt, fn);
+        if (list || tuple)
+            pys__api.Py_IncRef(x);
+        int rc = put_obj(rt, x, t, out, i, fn);
+        pys__api.Py_DecRef(x);
+        if (rc != PYS_OK)
+            return rc;
+    }
+    return PYS_OK;
+}
 
 static int to_array(pys_obj o, pys_elem t, void *out, size_t cap, size_t *n_out, const char *fn)
 {
@@ -416,26 +506,13 @@ static int to_array(pys_obj o, pys_elem t, void *out, size_t cap, size_t *n_out,
                        n, cap);
         goto out;
     }
-    PyObject *(*get)(PyObject *, Py_ssize_t) = list    ? pys__api.PyList_GetItem
-                                               : tuple ? pys__api.PyTuple_GetItem
-                                                       : pys__api.PySequence_GetItem;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (list && i >= pys__api.PyList_Size(s)) {
-            rc = pys__fail(fn, PYS_E_STATE, "%s: the list changed size while it was converted",
-                           fn);
-            goto out;
-        }
-        PyObject *x = get(s, i); /* borrowed for lists and tuples */
-        if (!x) {
-            rc = pys__fail_py(rt, fn);
-            goto out;
-        }
-        if (list || tuple)
-            pys__api.Py_IncRef(x);
-        rc = put_obj(rt, x, t, out, i, fn);
-        pys__api.Py_DecRef(x);
-        if (rc != PYS_OK)
-            goto out;
+    switch (t) {
+#define PYS__X(E, ...)                                                                             \
+    case PYS_ELEM_##E:                                                                             \
+        rc = from_items(rt, s, list, tuple, n, PYS_ELEM_##E, out, fn);                             \
+        break;
+        PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X
     }
 out:
     pys__api.Py_DecRef(s);
@@ -447,19 +524,22 @@ int pys_to_array(pys_obj o, pys_elem t, void *out, size_t cap, size_t *n_out)
 {
     return to_array(o, t, out, cap, n_out, __func__);
 }
-int pys_to_doubles(pys_obj seq, double *out, size_t cap, size_t *n_out)
-{
-    return to_array(seq, PYS_ELEM_DOUBLE, out, cap, n_out, __func__);
-}
-int pys_to_floats(pys_obj seq, float *out, size_t cap, size_t *n_out)
-{
-    return to_array(seq, PYS_ELEM_FLOAT, out, cap, n_out, __func__);
-}
-int pys_to_int64s(pys_obj seq, int64_t *out, size_t cap, size_t *n_out)
-{
-    return to_array(seq, PYS_ELEM_INT64, out, cap, n_out, __func__);
-}
-int pys_to_int32s(pys_obj seq, int32_t *out, size_t cap, size_t *n_out)
-{
-    return to_array(seq, PYS_ELEM_INT32, out, cap, n_out, __func__);
-}
+
+/* The typed shorthands, three per type (for double: pys_list_from_doubles,
+ * pys_tuple_from_doubles, pys_to_doubles). Each is the call with t fixed,
+ * and its errors name it. */
+#define PYS__X(E, ctype, name, kind, lo, hi, fmt, make, sfx)                                       \
+    pys_obj pys_list_from_##sfx(pys_runtime *rt, const ctype *v, size_t n)                         \
+    {                                                                                              \
+        return seq_from(rt, PYS_ELEM_##E, v, n, false, __func__);                                  \
+    }                                                                                              \
+    pys_obj pys_tuple_from_##sfx(pys_runtime *rt, const ctype *v, size_t n)                        \
+    {                                                                                              \
+        return seq_from(rt, PYS_ELEM_##E, v, n, true, __func__);                                   \
+    }                                                                                              \
+    int pys_to_##sfx(pys_obj o, ctype *out, size_t cap, size_t *n_out)                             \
+    {                                                                                              \
+        return to_array(o, PYS_ELEM_##E, out, cap, n_out, __func__);                               \
+    }
+PYS__ELEM_TYPES(PYS__X)
+#undef PYS__X

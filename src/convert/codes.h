@@ -27,7 +27,12 @@
  * OBJS, or NONE for a code without a value).
  * Adding an integer code: a line here (scalar.h derives its rule from
  * kind and range), the docs (pyshim.h Formats, pyshim_bridge.h
- * Signatures, pyshim_ffi.h) and tests. */
+ * Signatures, pyshim_ffi.h) and tests.
+ *
+ * The element types of the bulk arrays (pys_to_array) are a table of their
+ * own, convert/elems.h, with a documented wider rule than these codes':
+ * they take __float__ / __index__ objects such as numpy scalars, because
+ * bulk data mostly comes from numerical code that hands out those. */
 #ifndef PYS_CONVERT_CODES_H
 #define PYS_CONVERT_CODES_H
 

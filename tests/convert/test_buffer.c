@@ -2,8 +2,10 @@
  * exporters) and bulk array conversions. Every PYS_TEST runs once per
  * supported Python found; numpy parts skip when numpy is not installed for
  * that Python. */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -577,6 +579,106 @@ PYS_TEST(bulk, reads_buffer_exporters)
     pys_obj all[] = {ad, aq, au, ah, by, strided, m2, mv};
     for (size_t k = 0; k < 8; k++)
         pys_release(all[k]);
+}
+
+/* Every element type as pyshim_buffer.h documents it: C size, the buffer
+ * format read as is, the name errors use, and its range (integer types) or
+ * largest finite value (float types). A new pys_elem gets a row here. */
+static const struct elem_row {
+    pys_elem t;
+    size_t size;
+    const char *fmt, *swapped; /* native, and the other byte order */
+    const char *name;
+    bool real;
+    const char *lo, *hi; /* as Python expressions */
+} elem_rows[] = {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define OTHER "<"
+#else
+#define OTHER ">"
+#endif
+    {PYS_ELEM_DOUBLE, sizeof(double), "d", OTHER "d", "double", true, "-1.7976931348623157e308",
+     "1.7976931348623157e308"},
+    {PYS_ELEM_FLOAT, sizeof(float), "f", OTHER "f", "float", true, "-3.4028234663852886e38",
+     "3.4028234663852886e38"},
+    {PYS_ELEM_INT64, sizeof(int64_t), "q", OTHER "q", "int64_t", false, "-2**63", "2**63 - 1"},
+    {PYS_ELEM_INT32, sizeof(int32_t), "i", OTHER "i", "int32_t", false, "-2**31", "2**31 - 1"},
+#undef OTHER
+};
+#define N_ELEM_ROWS (sizeof elem_rows / sizeof *elem_rows)
+
+/* Evaluates a Python expression made with printf-style arguments. */
+static pys_obj evalf(pys_runtime *rt, const char *fmt, const char *a, const char *b)
+{
+    char src[256];
+    snprintf(src, sizeof src, fmt, a, b);
+    pys_obj o = pys_eval(rt, src);
+    cr_assert(pys_ok(o), "%s: %s", src, pys_last_error()->message);
+    return o;
+}
+
+PYS_TEST(bulk, every_elem_type_round_trips_and_keeps_its_range)
+{
+    for (size_t r = 0; r < N_ELEM_ROWS; r++) {
+        const struct elem_row *e = &elem_rows[r];
+        unsigned char raw[4 * 8], back[4 * 8], swapped[4 * 8];
+        size_t n = 0;
+        /* Python values -> C: the ends of the range, and zero. */
+        pys_obj src = evalf(rt, "[%s, 0, %s, 1]", e->lo, e->hi);
+        pyt_assert_ok(pys_to_array(src, e->t, raw, 4, &n));
+        cr_assert_eq(n, 4, "%s", e->name);
+        /* C -> list and tuple, and back. */
+        pys_obj l = pys_list_from_array(rt, e->t, raw, 4), t = pys_tuple_from_array(rt, e->t, raw, 4);
+        pyt_assert_h(l);
+        pyt_assert_h(t);
+        bind(rt, "src", src);
+        bind(rt, "l", l);
+        bind(rt, "t", t);
+        py_ok(rt, e->real ? "assert type(l) is list and all(type(x) is float for x in l)\n"
+                            "assert tuple(l) == t and l[1] == 0.0 and l[3] == 1.0"
+                          : "assert l == src and tuple(src) == t and type(l[0]) is int");
+        memset(back, 0, sizeof back);
+        pyt_assert_ok(pys_to_array(t, e->t, back, 4, &n));
+        cr_assert_eq(memcmp(raw, back, 4 * e->size), 0, "%s", e->name);
+        /* A buffer of the type's own format (one memcpy), and the same
+         * values byte-swapped (read element by element). */
+        pys_obj mv = pys_memoryview(rt, raw, 4 * e->size, e->fmt, NULL, 0, true);
+        memset(back, 0, sizeof back);
+        pyt_assert_ok(pys_to_array(mv, e->t, back, 4, &n));
+        cr_assert_eq(memcmp(raw, back, 4 * e->size), 0, "%s", e->name);
+        for (size_t i = 0; i < 4; i++)
+            for (size_t k = 0; k < e->size; k++)
+                swapped[i * e->size + k] = raw[i * e->size + e->size - 1 - k];
+        pys_obj sw = pys_memoryview(rt, swapped, 4 * e->size, e->swapped, NULL, 0, true);
+        memset(back, 0, sizeof back);
+        pyt_assert_ok(pys_to_array(sw, e->t, back, 4, &n));
+        cr_assert_eq(memcmp(raw, back, 4 * e->size), 0, "%s", e->name);
+        /* Just past either end does not fit, and the error names the type
+         * (float types: beyond the largest finite value; a double has none
+         * past its own). */
+        const char *past[2] = {e->real ? "[0.0, (%s) * 2.0]" : "[0, (%s) - 1]",
+                               e->real ? "[0.0, (%s) * 2.0]" : "[0, (%s) + 1]"};
+        for (int end = 0; end < 2; end++) {
+            if (e->real && e->size == sizeof(double))
+                break;
+            pys_obj o = evalf(rt, past[end], end ? e->hi : e->lo, NULL);
+            cr_assert_eq(pys_to_array(o, e->t, back, 4, &n), PYS_E_OVERFLOW, "%s %d", e->name, end);
+            cr_assert(strstr(pys_last_error()->message, "item 1: "), "%s", pys_last_error()->message);
+            cr_assert(strstr(pys_last_error()->message, e->name), "%s", pys_last_error()->message);
+            pys_release(o);
+        }
+        pys_obj all[] = {src, l, t, mv, sw};
+        for (size_t k = 0; k < 5; k++)
+            pys_release(all[k]);
+    }
+    /* The value after the last type is none. */
+    double d[1] = {0};
+    size_t n = 0;
+    cr_assert(!pys_ok(pys_list_from_array(rt, (pys_elem)N_ELEM_ROWS, d, 1)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    pys_obj l = pys_list_from_array(rt, PYS_ELEM_DOUBLE, d, 1);
+    cr_assert_eq(pys_to_array(l, (pys_elem)N_ELEM_ROWS, d, 1, &n), PYS_E_ARG);
+    pys_release(l);
 }
 
 PYS_TEST(bulk, large_round_trip)

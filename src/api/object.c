@@ -88,18 +88,44 @@ static bool valid_name(const char *name, const char *fn)
     return true;
 }
 
+/* obj.name (dotted) as a new reference, or NULL with the error set. obj is
+ * a handle's borrowed object, or NULL (the handle's error set). */
+static PyObject *lookup(pys_runtime *rt, PyObject *obj, const char *name, const char *fn)
+{
+    if (!obj || !valid_name(name, fn))
+        return NULL;
+    PyObject *r = walk(obj, name, NULL);
+    if (!r)
+        pys__fail_py(rt, fn);
+    return r;
+}
+
+/* Whether obj.name (dotted) exists, and with `callable` is callable: 1 or
+ * 0 (an AttributeError on the way is a 0), or a negative code with the
+ * error set. obj as for lookup. */
+static int has_name(pys_runtime *rt, PyObject *obj, const char *name, bool callable,
+                    const char *fn)
+{
+    if (!obj || !valid_name(name, fn))
+        return pys_last_error()->code;
+    PyObject *r = walk(obj, name, NULL);
+    if (r) {
+        int rc = !callable || pys__api.PyCallable_Check(r) ? 1 : 0;
+        pys__api.Py_DecRef(r);
+        return rc;
+    }
+    if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
+        pys__api.PyErr_Clear();
+        return 0;
+    }
+    return pys__fail_py(rt, fn);
+}
+
 pys_obj pys_getattr(pys_obj o, const char *name)
 {
     BEGIN_H(PYS_NULL);
-    pys_obj out = PYS_NULL;
-    PyObject *obj = pys__h_get(rt, o, __func__);
-    if (obj && valid_name(name, __func__)) {
-        PyObject *r = walk(obj, name, NULL);
-        if (!r)
-            pys__fail_py(rt, __func__);
-        else
-            out = pys__h_new(rt, r, __func__);
-    }
+    PyObject *r = lookup(rt, pys__h_get(rt, o, __func__), name, __func__);
+    pys_obj out = r ? pys__h_new(rt, r, __func__) : PYS_NULL;
     pys__end(rt);
     return out;
 }
@@ -155,22 +181,7 @@ int pys_delattr(pys_obj o, const char *name)
 int pys_hasattr(pys_obj o, const char *name)
 {
     BEGIN_H(pys_last_error()->code);
-    int rc;
-    PyObject *obj = pys__h_get(rt, o, __func__);
-    if (!obj || !valid_name(name, __func__)) {
-        rc = pys_last_error()->code;
-    } else {
-        PyObject *r = walk(obj, name, NULL);
-        if (r) {
-            pys__api.Py_DecRef(r);
-            rc = 1;
-        } else if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
-            pys__api.PyErr_Clear();
-            rc = 0;
-        } else {
-            rc = pys__fail_py(rt, __func__);
-        }
-    }
+    int rc = has_name(rt, pys__h_get(rt, o, __func__), name, false, __func__);
     pys__end(rt);
     return rc;
 }
@@ -334,25 +345,35 @@ pys_obj pys_call_method(pys_obj o, const char *name, const char *fmt, ...)
 
 /* ---- comparison, text, types ------------------------------------------------- */
 
-int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
+/* The predicates of two objects: a's and b's compared by op (cmp), or
+ * isinstance(a, b) (!cmp, op unused). 1 or 0, or a negative code with the
+ * error set. */
+static int binary(pys_obj a, pys_obj b, bool cmp, int op, const char *fn)
 {
-    BEGIN_H(pys_last_error()->code);
+    pys_runtime *rt = pys__begin_h(fn);
+    if (!rt)
+        return pys_last_error()->code;
     int rc;
-    PyObject *x = pys__h_ref(rt, a, __func__);
-    PyObject *y = x ? pys__h_ref(rt, b, __func__) : NULL;
+    PyObject *x = pys__h_ref(rt, a, fn);
+    PyObject *y = x ? pys__h_ref(rt, b, fn) : NULL;
     if (!x || !y) {
         rc = PYS_E_HANDLE;
-    } else if ((int)op < PYS_LT || (int)op > PYS_GE) {
-        rc = pys__fail(__func__, PYS_E_ARG, "pys_compare: unknown operator %d", (int)op);
+    } else if (cmp && (op < PYS_LT || op > PYS_GE)) {
+        rc = pys__fail(fn, PYS_E_ARG, "pys_compare: unknown operator %d", op);
     } else {
-        rc = pys__api.PyObject_RichCompareBool(x, y, (int)op);
+        rc = cmp ? pys__api.PyObject_RichCompareBool(x, y, op) : pys__api.PyObject_IsInstance(x, y);
         if (rc < 0)
-            rc = pys__fail_py(rt, __func__);
+            rc = pys__fail_py(rt, fn);
     }
     pys__api.Py_DecRef(x);
     pys__api.Py_DecRef(y);
     pys__end(rt);
     return rc;
+}
+
+int pys_compare(pys_obj a, pys_obj b, pys_cmp op)
+{
+    return binary(a, b, true, (int)op, __func__);
 }
 
 static pys_obj unary(pys_obj o, PyObject *(*f)(PyObject *), const char *name)
@@ -451,21 +472,7 @@ int pys_callable(pys_obj o)
 
 int pys_isinstance(pys_obj o, pys_obj cls)
 {
-    BEGIN_H(pys_last_error()->code);
-    int rc;
-    PyObject *x = pys__h_ref(rt, o, __func__);
-    PyObject *c = x ? pys__h_ref(rt, cls, __func__) : NULL;
-    if (!x || !c) {
-        rc = PYS_E_HANDLE;
-    } else {
-        rc = pys__api.PyObject_IsInstance(x, c);
-        if (rc < 0)
-            rc = pys__fail_py(rt, __func__);
-    }
-    pys__api.Py_DecRef(x);
-    pys__api.Py_DecRef(c);
-    pys__end(rt);
-    return rc;
+    return binary(o, cls, false, 0, __func__);
 }
 
 /* ---- context managers ------------------------------------------------------------ */
@@ -613,22 +620,7 @@ int pys_bound_has(pys_bound *b, const char *name)
     if (!b)
         return pys__fail(__func__, PYS_E_ARG, "pys_bound_has: NULL");
     BEGIN_H(pys_last_error()->code);
-    int rc;
-    PyObject *m = pys__h_get(rt, b->module, __func__);
-    if (!m || !valid_name(name, __func__)) {
-        rc = pys_last_error()->code;
-    } else {
-        PyObject *f = walk(m, name, NULL);
-        if (f) {
-            rc = pys__api.PyCallable_Check(f) ? 1 : 0;
-            pys__api.Py_DecRef(f);
-        } else if (pys__api.PyErr_ExceptionMatches(PYS__EXC(AttributeError))) {
-            pys__api.PyErr_Clear();
-            rc = 0;
-        } else {
-            rc = pys__fail_py(rt, __func__);
-        }
-    }
+    int rc = has_name(rt, pys__h_get(rt, b->module, __func__), name, true, __func__);
     pys__end(rt);
     return rc;
 }
@@ -688,13 +680,7 @@ pys_obj pys_bound_call(pys_bound *b, const char *name, const char *fmt, ...)
         return PYS_NULL;
     }
     pys_obj out = PYS_NULL;
-    PyObject *m = pys__h_get(rt, b->module, __func__);
-    PyObject *f = NULL;
-    if (m && valid_name(name, __func__)) {
-        f = walk(m, name, NULL);
-        if (!f)
-            pys__fail_py(rt, __func__);
-    }
+    PyObject *f = lookup(rt, pys__h_get(rt, b->module, __func__), name, __func__);
     if (f) {
         out = call_fmt(rt, f, fmt, &ap, __func__);
         pys__api.Py_DecRef(f);

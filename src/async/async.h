@@ -98,8 +98,9 @@ void pys__async_discard(pys__async *st, PyObject *coro);
 /* Sends a cancel request for f to its loop (GIL held). PYS_OK when sent
  * or when the loop is stopping anyway; PYS_E_STATE when f completed. */
 int pys__async_cancel(pys_runtime *rt, pys__async *st, pys_future *f, const char *fn);
-/* Calls fn(*args, **kwargs) or takes an awaitable and returns a coroutine
- * (new ref), or NULL with the error set (PYS_E_TYPE when not awaitable). */
+/* The coroutine of aw, an awaitable (a new reference the call takes; NULL:
+ * the caller's error is set, and NULL is returned), as a new reference, or
+ * NULL with the error set (PYS_E_TYPE when aw is not awaitable). */
 PyObject *pys__async_to_coro(pys_runtime *rt, pys__async *st, PyObject *aw, const char *fn);
 
 /* ---- futures (future.c) ------------------------------------------------------ */

@@ -393,18 +393,19 @@ pys_loop *pys__async_bg_loop(pys_runtime *rt, pys__async *st, const char *fn)
 
 PyObject *pys__async_to_coro(pys_runtime *rt, pys__async *st, PyObject *aw, const char *fn)
 {
+    if (!aw)
+        return NULL;
     PyObject *c = pys__call3(st->as_coro, aw, NULL, NULL);
     if (!c) {
         pys__fail_py(rt, fn);
-        return NULL;
-    }
-    if (c == PYS__None) {
+    } else if (c == PYS__None) {
         pys__api.Py_DecRef(c);
+        c = NULL;
         char tn[128];
         pys__fail(fn, PYS_E_TYPE, "%s: expected a coroutine or another awaitable, not %s", fn,
                   pys__type_name(aw, tn, sizeof tn));
-        return NULL;
     }
+    pys__api.Py_DecRef(aw);
     return c;
 }
 
@@ -569,12 +570,7 @@ static PyObject *coro_of(pys_runtime *rt, pys__async *st, PyObject *o, const pys
                   "function, not %s", fn, pys__type_name(o, tn, sizeof tn));
         return NULL;
     }
-    PyObject *r = pys__call_handles(rt, o, args, nargs, NULL, fn);
-    if (!r)
-        return NULL;
-    PyObject *c = pys__async_to_coro(rt, st, r, fn);
-    pys__api.Py_DecRef(r);
-    return c;
+    return pys__async_to_coro(rt, st, pys__call_handles(rt, o, args, nargs, NULL, fn), fn);
 }
 
 /* coro_of on the object of aw_or_fn, held while Python code runs with it
@@ -646,7 +642,6 @@ pys_future *pys_loop_submitf(pys_loop *loop, pys_future_fn cb, void *ud, pys_obj
         goto out;
     }
     PyObject *coro = pys__async_to_coro(rt, st, r, __func__);
-    pys__api.Py_DecRef(r);
     if (coro)
         f = pys__async_submit(rt, st, loop, coro, cb, ud, __func__);
 out:

@@ -35,9 +35,12 @@ static int fail_run(pys_runtime *rt, pys__async *st, const char *fn)
     return code;
 }
 
-/* Runs coro (stolen) with asyncio.run; new handle or PYS_NULL. */
+/* Runs coro (stolen; NULL: the caller's error is set) with asyncio.run;
+ * new handle or PYS_NULL. */
 static pys_obj run_coro(pys_runtime *rt, pys__async *st, PyObject *coro, const char *fn)
 {
+    if (!coro)
+        return PYS_NULL;
     PyObject *r = pys__call3(st->run, coro, NULL, NULL);
     if (!r) {
         fail_run(rt, st, fn);
@@ -50,6 +53,22 @@ static pys_obj run_coro(pys_runtime *rt, pys__async *st, PyObject *coro, const c
     return pys__h_new(rt, r, fn);
 }
 
+/* Submits coro (stolen; NULL: the caller's error is set) to the runtime's
+ * background loop: the future, or NULL with the error set (cb is then
+ * never called). */
+static pys_future *submit_bg(pys_runtime *rt, pys__async *st, PyObject *coro, pys_future_fn cb,
+                             void *ud, const char *fn)
+{
+    if (!coro)
+        return NULL;
+    pys_loop *L = pys__async_bg_loop(rt, st, fn);
+    if (L)
+        return pys__async_submit(rt, st, L, coro, cb, ud, fn);
+    pys__async_discard(st, coro);
+    pys__api.Py_DecRef(coro);
+    return NULL;
+}
+
 /* Evaluates expr in __main__ and returns its coroutine (new ref), or NULL
  * with the error set. */
 static PyObject *eval_coro(pys_runtime *rt, pys__async *st, const char *expr, const char *fn)
@@ -59,13 +78,9 @@ static PyObject *eval_coro(pys_runtime *rt, pys__async *st, const char *expr, co
         return NULL;
     }
     PyObject *aw = pys__run_src(rt, expr, PYS__Py_eval_input, rt->main_dict);
-    if (!aw) {
+    if (!aw)
         pys__fail_py(rt, fn);
-        return NULL;
-    }
-    PyObject *coro = pys__async_to_coro(rt, st, aw, fn);
-    pys__api.Py_DecRef(aw);
-    return coro;
+    return pys__async_to_coro(rt, st, aw, fn);
 }
 
 /* fn(*args) from handles, then its coroutine (new ref), or NULL + error. */
@@ -77,11 +92,7 @@ static PyObject *call_coro(pys_runtime *rt, pys__async *st, pys_obj fn_h, const 
         return NULL;
     PyObject *r = pys__call_handles(rt, f, args, nargs, NULL, fn);
     pys__api.Py_DecRef(f);
-    if (!r)
-        return NULL;
-    PyObject *coro = pys__async_to_coro(rt, st, r, fn);
-    pys__api.Py_DecRef(r);
-    return coro;
+    return pys__async_to_coro(rt, st, r, fn);
 }
 
 /* ---- blocking ------------------------------------------------------------------ */
@@ -90,11 +101,9 @@ pys_obj pys_run_async(pys_runtime *rt, const char *expr)
 {
     if (!pys__begin(rt, __func__))
         return PYS_NULL;
-    pys_obj out = PYS_NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *coro = st ? eval_coro(rt, st, expr, __func__) : NULL;
-    if (coro)
-        out = run_coro(rt, st, coro, __func__);
+    pys_obj out = run_coro(rt, st, coro, __func__);
     pys__end(rt);
     return out;
 }
@@ -104,13 +113,9 @@ pys_obj pys_await(pys_obj awaitable)
     pys_runtime *rt = pys__begin_h(__func__);
     if (!rt)
         return PYS_NULL;
-    pys_obj out = PYS_NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *aw = st ? pys__h_ref(rt, awaitable, __func__) : NULL;
-    PyObject *coro = aw ? pys__async_to_coro(rt, st, aw, __func__) : NULL;
-    pys__api.Py_DecRef(aw);
-    if (coro)
-        out = run_coro(rt, st, coro, __func__);
+    pys_obj out = run_coro(rt, st, pys__async_to_coro(rt, st, aw, __func__), __func__);
     pys__end(rt);
     return out;
 }
@@ -120,11 +125,9 @@ pys_obj pys_call_async(pys_obj fn, const pys_obj *args, size_t nargs)
     pys_runtime *rt = pys__begin_h(__func__);
     if (!rt)
         return PYS_NULL;
-    pys_obj out = PYS_NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *coro = st ? call_coro(rt, st, fn, args, nargs, __func__) : NULL;
-    if (coro)
-        out = run_coro(rt, st, coro, __func__);
+    pys_obj out = run_coro(rt, st, coro, __func__);
     pys__end(rt);
     return out;
 }
@@ -136,7 +139,6 @@ pys_obj pys_vcall_asyncf(pys_obj fn, const char *fmt, va_list ap)
         return PYS_NULL;
     va_list aq;
     va_copy(aq, ap);
-    pys_obj out = PYS_NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *f = st ? pys__h_ref(rt, fn, __func__) : NULL;
     PyObject *r = NULL;
@@ -151,10 +153,7 @@ pys_obj pys_vcall_asyncf(pys_obj fn, const char *fmt, va_list ap)
         pys__fmt_consume(rt, __func__, fmt, &aq);
         pys__err_unstash(&saved);
     }
-    PyObject *coro = r ? pys__async_to_coro(rt, st, r, __func__) : NULL;
-    pys__api.Py_DecRef(r);
-    if (coro)
-        out = run_coro(rt, st, coro, __func__);
+    pys_obj out = run_coro(rt, st, pys__async_to_coro(rt, st, r, __func__), __func__);
     va_end(aq);
     pys__end(rt);
     return out;
@@ -175,18 +174,9 @@ pys_future *pys_run_async_bg(pys_runtime *rt, const char *expr, pys_future_fn cb
 {
     if (!pys__begin(rt, __func__))
         return NULL;
-    pys_future *f = NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *coro = st ? eval_coro(rt, st, expr, __func__) : NULL;
-    if (coro) {
-        pys_loop *L = pys__async_bg_loop(rt, st, __func__);
-        if (L) {
-            f = pys__async_submit(rt, st, L, coro, cb, ud, __func__);
-        } else {
-            pys__async_discard(st, coro);
-            pys__api.Py_DecRef(coro);
-        }
-    }
+    pys_future *f = submit_bg(rt, st, coro, cb, ud, __func__);
     pys__end(rt);
     return f;
 }
@@ -197,18 +187,9 @@ pys_future *pys_call_async_bg(pys_obj fn, const pys_obj *args, size_t nargs, pys
     pys_runtime *rt = pys__begin_h(__func__);
     if (!rt)
         return NULL;
-    pys_future *f = NULL;
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *coro = st ? call_coro(rt, st, fn, args, nargs, __func__) : NULL;
-    if (coro) {
-        pys_loop *L = pys__async_bg_loop(rt, st, __func__);
-        if (L) {
-            f = pys__async_submit(rt, st, L, coro, cb, ud, __func__);
-        } else {
-            pys__async_discard(st, coro);
-            pys__api.Py_DecRef(coro);
-        }
-    }
+    pys_future *f = submit_bg(rt, st, coro, cb, ud, __func__);
     pys__end(rt);
     return f;
 }

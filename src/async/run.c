@@ -141,18 +141,10 @@ pys_obj pys_vcall_asyncf(pys_obj fn, const char *fmt, va_list ap)
     va_copy(aq, ap);
     pys__async *st = pys__async_get(rt, __func__);
     PyObject *f = st ? pys__h_ref(rt, fn, __func__) : NULL;
-    PyObject *r = NULL;
-    if (f) {
-        r = pys__fmt_call(rt, __func__, f, fmt, &aq);
-        pys__api.Py_DecRef(f);
-    } else {
-        /* 'N' handles are released whatever else fails; the error stays
-         * the one above. */
-        pys__err_saved saved;
-        pys__err_stash(&saved);
-        pys__fmt_consume(rt, __func__, fmt, &aq);
-        pys__err_unstash(&saved);
-    }
+    /* 'N' handles are released whatever else fails; without f the error
+     * stays the one above. */
+    PyObject *r = pys__fmt_call_or_drop(rt, __func__, f, fmt, &aq, true);
+    pys__api.Py_DecRef(f);
     pys_obj out = run_coro(rt, st, pys__async_to_coro(rt, st, r, __func__), __func__);
     va_end(aq);
     pys__end(rt);

@@ -4,6 +4,7 @@
 #define PYS_CONVERT_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include "core/runtime.h"
 
 /* Builds a Python value from one format item (format.c); see pyshim.h. */
@@ -43,9 +44,23 @@ PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_li
 PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char *fmt,
                         va_list *ap);
 /* Reads fmt's values and drops them, releasing 'N' handles as promised
- * (for calls that fail before they can call). Returns PYS_OK, or the
- * format's error (set). */
-int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap);
+ * (for calls that fail before they can call). With keep_error the error
+ * the caller has set stays whatever the format holds; without, a
+ * malformed format's error replaces it. */
+void pys__fmt_drop(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, bool keep_error);
+/* The one way a format call ends: f(values of fmt) when the caller got its
+ * callee f (borrowed), else (f NULL, the caller's error set) the values
+ * dropped as pys__fmt_drop does, so 'N' handles are released in every case.
+ * Returns a new reference, or NULL with the error set. Inline so that the
+ * callf fast path pays no call and no test for the drop. */
+static inline PyObject *pys__fmt_call_or_drop(pys_runtime *rt, const char *fn, PyObject *f,
+                                              const char *fmt, va_list *ap, bool keep_error)
+{
+    if (__builtin_expect(f != NULL, 1))
+        return pys__fmt_call(rt, fn, f, fmt, ap);
+    pys__fmt_drop(rt, fn, fmt, ap, keep_error);
+    return NULL;
+}
 
 /* Range-checked reads of one object (scalar.c), shared with array.c and
  * json.c. Error set on failure. Need the GIL. */

@@ -586,15 +586,18 @@ PyObject *pys__fmt_call(pys_runtime *rt, const char *fn, PyObject *f, const char
     return r;
 }
 
-int pys__fmt_consume(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap)
+void pys__fmt_drop(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, bool keep_error)
 {
+    pys__err_saved saved;
+    if (keep_error)
+        pys__err_stash(&saved);
     fmt_ctx c = {.rt = rt, .fn = fn, .start = fmt ? fmt : "", .p = fmt ? fmt : "", .ap = ap,
                  .vals = vals_take()};
     fmt_args a;
-    int rc = collect(&c, &a);
-    if (rc == PYS_OK)
+    if (collect(&c, &a) == PYS_OK)
         args_free(&a);
-    return rc;
+    if (keep_error)
+        pys__err_unstash(&saved);
 }
 
 PyObject *pys__fmt_build(pys_runtime *rt, const char *fn, const char *fmt, va_list *ap, int *rc)

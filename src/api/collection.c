@@ -295,21 +295,30 @@ int pys_getitem_index_double(pys_obj o, int64_t index, double *out)
     return get_item_as(o, &kk, 1, out, __func__);
 }
 
-static int set_item(pys_obj o, const key *k, pys_obj value, bool del, const char *fn)
+enum { OP_SET, OP_DEL, OP_CONTAINS };
+
+/* obj[k] = value, del obj[k] or k in obj (op), for o's object: PYS_OK (set,
+ * del), 1 or 0 (contains), or a negative code with the error set. value
+ * is read for OP_SET only. */
+static int keyed_op(pys_obj o, const key *k, pys_obj value, int op, const char *fn)
 {
     pys_runtime *rt = pys__begin_h(fn);
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
     PyObject *obj = pys__h_ref(rt, o, fn);
-    PyObject *v = obj && !del ? pys__h_ref(rt, value, fn) : NULL;
-    PyObject *ko = obj && (del || v) ? key_obj(rt, k, fn) : NULL;
+    PyObject *v = obj && op == OP_SET ? pys__h_ref(rt, value, fn) : NULL;
+    PyObject *ko = obj && (op != OP_SET || v) ? key_obj(rt, k, fn) : NULL;
     if (!ko) {
         rc = pys_last_error()->code;
     } else {
-        int r = del ? pys__api.PyObject_DelItem(obj, ko) : pys__api.PyObject_SetItem(obj, ko, v);
+        int r = op == OP_SET   ? pys__api.PyObject_SetItem(obj, ko, v)
+                : op == OP_DEL ? pys__api.PyObject_DelItem(obj, ko)
+                               : pys__api.PySequence_Contains(obj, ko);
         if (r < 0)
             rc = pys__fail_py(rt, fn);
+        else if (op == OP_CONTAINS)
+            rc = r;
         pys__api.Py_DecRef(ko);
     }
     pys__api.Py_DecRef(v);
@@ -339,70 +348,49 @@ pys_obj pys_getitem_str(pys_obj o, const char *k)
 int pys_setitem(pys_obj o, pys_obj k, pys_obj value)
 {
     key kk = {.h = k, .kind = 0};
-    return set_item(o, &kk, value, false, __func__);
+    return keyed_op(o, &kk, value, OP_SET, __func__);
 }
 
 int pys_setitem_index(pys_obj o, int64_t index, pys_obj value)
 {
     key kk = {.index = index, .kind = 2};
-    return set_item(o, &kk, value, false, __func__);
+    return keyed_op(o, &kk, value, OP_SET, __func__);
 }
 
 int pys_setitem_str(pys_obj o, const char *k, pys_obj value)
 {
     key kk = {.s = k, .kind = 1};
-    return set_item(o, &kk, value, false, __func__);
+    return keyed_op(o, &kk, value, OP_SET, __func__);
 }
 
 int pys_delitem(pys_obj o, pys_obj k)
 {
     key kk = {.h = k, .kind = 0};
-    return set_item(o, &kk, PYS_NULL, true, __func__);
+    return keyed_op(o, &kk, PYS_NULL, OP_DEL, __func__);
 }
 
 int pys_delitem_index(pys_obj o, int64_t index)
 {
     key kk = {.index = index, .kind = 2};
-    return set_item(o, &kk, PYS_NULL, true, __func__);
+    return keyed_op(o, &kk, PYS_NULL, OP_DEL, __func__);
 }
 
 int pys_delitem_str(pys_obj o, const char *k)
 {
     key kk = {.s = k, .kind = 1};
-    return set_item(o, &kk, PYS_NULL, true, __func__);
-}
-
-static int contains(pys_obj o, const key *k, const char *fn)
-{
-    pys_runtime *rt = pys__begin_h(fn);
-    if (!rt)
-        return pys_last_error()->code;
-    int rc;
-    PyObject *obj = pys__h_ref(rt, o, fn);
-    PyObject *ko = obj ? key_obj(rt, k, fn) : NULL;
-    if (!ko) {
-        rc = pys_last_error()->code;
-    } else {
-        rc = pys__api.PySequence_Contains(obj, ko);
-        if (rc < 0)
-            rc = pys__fail_py(rt, fn);
-        pys__api.Py_DecRef(ko);
-    }
-    pys__api.Py_DecRef(obj);
-    pys__end(rt);
-    return rc;
+    return keyed_op(o, &kk, PYS_NULL, OP_DEL, __func__);
 }
 
 int pys_contains(pys_obj o, pys_obj k)
 {
     key kk = {.h = k, .kind = 0};
-    return contains(o, &kk, __func__);
+    return keyed_op(o, &kk, PYS_NULL, OP_CONTAINS, __func__);
 }
 
 int pys_contains_str(pys_obj o, const char *k)
 {
     key kk = {.s = k, .kind = 1};
-    return contains(o, &kk, __func__);
+    return keyed_op(o, &kk, PYS_NULL, OP_CONTAINS, __func__);
 }
 
 static int add(pys_obj c, pys_obj item, bool set, const char *fn)

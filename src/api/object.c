@@ -253,12 +253,8 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
         kw = pys__h_ref(rt, kwargs, name);
         if (!kw)
             goto out;
-        if (!(pys__tp_flags(kw) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
-            char tn[128];
-            pys__fail(name, PYS_E_TYPE, "%s: kwargs must be a dict, not %s", name,
-                      pys__type_name(kw, tn, sizeof tn));
+        if (!pys__need_dict(kw, "kwargs", name))
             goto out;
-        }
     }
     PyObject *r = call_handles_impl(rt, f, args, nargs, kw, name);
     if (r)

@@ -116,10 +116,7 @@ PyObject *pys__namespace_of(pys_runtime *rt, pys_obj ns, const char *fn)
         return rt->main_dict;
     }
     PyObject *d = pys__h_ref(rt, ns, fn);
-    if (d && !(pys__tp_flags(d) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
-        char tn[128];
-        pys__fail(fn, PYS_E_TYPE, "%s: the namespace must be a dict, not %s", fn,
-                  pys__type_name(d, tn, sizeof tn));
+    if (d && !pys__need_dict(d, "the namespace", fn)) {
         pys__api.Py_DecRef(d);
         return NULL;
     }

@@ -184,12 +184,8 @@ pys_obj pys_script_load(pys_runtime *rt, const char *path, pys_obj globals_or_nu
     if (pys_ok(globals_or_null)) {
         if (!(tmpl = pys__h_ref(rt, globals_or_null, F)))
             goto done;
-        if (!(pys__tp_flags(tmpl) & PYS__Py_TPFLAGS_DICT_SUBCLASS)) {
-            char tn[128];
-            pys__fail(F, PYS_E_TYPE, "%s: globals must be a dict, not %s", F,
-                      pys__type_name(tmpl, tn, sizeof tn));
+        if (!pys__need_dict(tmpl, "globals", F))
             goto done;
-        }
     } else {
         pys__api.Py_IncRef(tmpl = PYS__None);
     }

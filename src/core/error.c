@@ -356,6 +356,13 @@ int pys__fail_diag(const char *fn, const pys__diag *d)
     return code;
 }
 
+void pys__fail_not_dict(PyObject *o, const char *what, const char *fn)
+{
+    char tn[128];
+    pys__fail(fn, PYS_E_TYPE, "%s: %s must be a dict, not %s", fn, what,
+              pys__type_name(o, tn, sizeof tn));
+}
+
 const char *pys__type_name(PyObject *o, char *buf, size_t size)
 {
     snprintf(buf, size, "?");

@@ -66,6 +66,9 @@ int pys__rt_fail(pys_runtime *rt, const char *fn);
 int pys__fail_diag(const char *fn, const pys__diag *d);
 /* Type name of o for messages ("int", "numpy.ndarray"); writes into buf. */
 const char *pys__type_name(PyObject *o, char *buf, size_t size);
+/* Sets PYS_E_TYPE "FN: WHAT must be a dict, not TYPE" for o (see
+ * pys__need_dict in core/types.h). Needs the GIL. */
+void pys__fail_not_dict(PyObject *o, const char *what, const char *fn);
 /* Raises a Python TypeError-like exception `exc` with a printf message. */
 void pys__raise(PyObject *exc, const char *fmt, ...) PYS__PRINTF(2, 3);
 

@@ -2,7 +2,10 @@
 #ifndef PYS_CORE_TYPES_H
 #define PYS_CORE_TYPES_H
 
+#include <stdbool.h>
+
 #include "core/runtime.h"
+#include "core/error.h"
 
 /* ---- helpers for typed checks (no struct layouts) ------------------------ */
 
@@ -44,6 +47,17 @@ static inline int pys__is(PyObject *o, void *type)
     if (__builtin_expect(t != NULL, 1))
         return pys__api.PyType_IsSubtype(t, (PyObject *)type) != 0;
     return pys__is_slow(o, (PyObject *)type);
+}
+/* Whether o's real type is dict or a subclass of it, as an argument that
+ * must be a mapping pyshim writes into or passes on as one (kwargs, a
+ * namespace); if not, sets PYS_E_TYPE "FN: WHAT must be a dict, not TYPE"
+ * and returns false. Needs the GIL; the check is inline, the failure not. */
+static inline bool pys__need_dict(PyObject *o, const char *what, const char *fn)
+{
+    if (pys__tp_flags(o) & PYS__Py_TPFLAGS_DICT_SUBCLASS)
+        return true;
+    pys__fail_not_dict(o, what, fn);
+    return false;
 }
 
 #endif

@@ -28,10 +28,12 @@
 #include "api/recipes.h"
 
 /* The Script object of handle s (a new reference), or NULL with the error
- * set (PYS_E_HANDLE, or PYS_E_TYPE for another object). */
-static PyObject *script_of(pys_runtime *rt, pys__rcp *h, pys_obj s, const char *fn)
+ * set (the recipes helper's, PYS_E_HANDLE, or PYS_E_TYPE for another
+ * object). */
+static PyObject *script_of(pys_runtime *rt, pys_obj s, const char *fn)
 {
-    PyObject *o = pys__h_ref(rt, s, fn);
+    pys__rcp *h = pys__rcp_get(rt, fn);
+    PyObject *o = h ? pys__h_ref(rt, s, fn) : NULL;
     if (!o)
         return NULL;
     PyObject *t = pys__api.PyObject_Type(o);
@@ -216,8 +218,7 @@ int pys_script_reload_if_changed(pys_obj script, bool *reloaded)
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
-    pys__rcp *h = pys__rcp_get(rt, F);
-    PyObject *s = h ? script_of(rt, h, script, F) : NULL;
+    PyObject *s = script_of(rt, script, F);
     if (!s) {
         rc = pys_last_error()->code;
     } else {
@@ -239,8 +240,7 @@ pys_obj pys_script_get(pys_obj script, const char *name)
     if (!rt)
         return PYS_NULL;
     pys_obj out = PYS_NULL;
-    pys__rcp *h = pys__rcp_get(rt, F);
-    PyObject *s = h ? script_of(rt, h, script, F) : NULL;
+    PyObject *s = script_of(rt, script, F);
     if (s && !name) {
         pys__fail(F, PYS_E_ARG, "%s: name is NULL", F);
     } else if (s) {
@@ -269,8 +269,7 @@ int pys_script_version(pys_obj script, uint64_t *version)
     if (!rt)
         return pys_last_error()->code;
     int rc = PYS_OK;
-    pys__rcp *h = pys__rcp_get(rt, F);
-    PyObject *s = h ? script_of(rt, h, script, F) : NULL;
+    PyObject *s = script_of(rt, script, F);
     PyObject *v = s ? pys__api.PyObject_GetAttrString(s, "version") : NULL;
     if (!s)
         rc = pys_last_error()->code;
@@ -385,8 +384,7 @@ int pys_script_watch(pys_obj script, pys_script_fn cb, void *ud)
         return pys_last_error()->code;
     int rc = PYS_OK;
     watch *w = NULL;
-    pys__rcp *h = pys__rcp_get(rt, F);
-    PyObject *s = h ? script_of(rt, h, script, F) : NULL;
+    PyObject *s = script_of(rt, script, F);
     PyObject *po = s ? pys__api.PyObject_GetAttrString(s, "path") : NULL;
     const char *path = po ? pys__api.PyUnicode_AsUTF8AndSize(po, NULL) : NULL;
     if (!s) {

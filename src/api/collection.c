@@ -64,10 +64,7 @@ static pys_obj make(pys_runtime *rt, const pys_obj *items, size_t n, int kind, c
             r = pys__api.PyFrozenSet_New(l);
         if (r != l)
             pys__api.Py_DecRef(l);
-        if (!r)
-            pys__fail_py(rt, fn);
-        else
-            out = pys__h_new(rt, r, fn);
+        out = pys__h_new_py(rt, r, fn);
     }
     pys__end(rt);
     return out;
@@ -97,10 +94,7 @@ pys_obj pys_dict_new(pys_runtime *rt)
 {
     if (!pys__begin(rt, __func__))
         return PYS_NULL;
-    PyObject *d = pys__api.PyDict_New();
-    pys_obj out = d ? pys__h_new(rt, d, __func__) : PYS_NULL;
-    if (!d)
-        pys__fail_py(rt, __func__);
+    pys_obj out = pys__h_new_py(rt, pys__api.PyDict_New(), __func__);
     pys__end(rt);
     return out;
 }
@@ -451,10 +445,7 @@ static pys_obj view(pys_obj m, const char *method, const char *fn)
             pys__api.Py_DecRef(f);
             pys__api.Py_DecRef(v);
         }
-        if (!r)
-            pys__fail_py(rt, fn);
-        else
-            out = pys__h_new(rt, r, fn);
+        out = pys__h_new_py(rt, r, fn);
         pys__api.Py_DecRef(obj);
     }
     pys__end(rt);
@@ -484,10 +475,7 @@ pys_obj pys_iter(pys_obj o)
     if (obj) {
         PyObject *it = pys__api.PyObject_GetIter(obj);
         pys__api.Py_DecRef(obj);
-        if (!it)
-            pys__fail_py(rt, __func__);
-        else
-            out = pys__h_new(rt, it, __func__);
+        out = pys__h_new_py(rt, it, __func__);
     }
     pys__end(rt);
     return out;

@@ -28,10 +28,7 @@ pys_obj pys_import(pys_runtime *rt, const char *module)
         pys__fail(__func__, PYS_E_ARG, "pys_import: module name is NULL or empty");
     } else {
         PyObject *m = pys__api.PyImport_ImportModule(module);
-        if (!m)
-            pys__fail_py(rt, __func__);
-        else
-            out = pys__h_new(rt, m, __func__);
+        out = pys__h_new_py(rt, m, __func__);
     }
     pys__end(rt);
     return out;
@@ -370,10 +367,7 @@ static pys_obj unary(pys_obj o, PyObject *(*f)(PyObject *), const char *name)
     if (obj) {
         PyObject *r = f(obj);
         pys__api.Py_DecRef(obj);
-        if (!r)
-            pys__fail_py(rt, name);
-        else
-            out = pys__h_new(rt, r, name);
+        out = pys__h_new_py(rt, r, name);
     }
     pys__end(rt);
     return out;

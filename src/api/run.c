@@ -218,10 +218,7 @@ pys_obj pys_compile(pys_runtime *rt, const char *src, const char *filename, pys_
     } else {
         int m = mode == PYS_MODE_EVAL ? PYS__Py_eval_input : PYS__Py_file_input;
         PyObject *code = pys__api.Py_CompileString(src, filename ? filename : "<pyshim>", m);
-        if (!code)
-            pys__fail_py(rt, __func__);
-        else
-            out = pys__h_new(rt, code, __func__);
+        out = pys__h_new_py(rt, code, __func__);
     }
     pys__end(rt);
     return out;
@@ -242,10 +239,7 @@ pys_obj pys_run(pys_obj code, pys_obj ns)
                       pys__type_name(c, tn, sizeof tn));
         } else {
             PyObject *r = pys__api.PyEval_EvalCode(c, g, g);
-            if (!r)
-                pys__fail_py(rt, __func__);
-            else
-                out = pys__h_new(rt, r, __func__);
+            out = pys__h_new_py(rt, r, __func__);
         }
     }
     pys__api.Py_DecRef(g);

@@ -249,10 +249,7 @@ pys_obj pys_script_get(pys_obj script, const char *name)
         PyObject *r = m && nm ? pys__rcp_call(m, &nm, 1) : NULL;
         pys__api.Py_DecRef(m);
         pys__api.Py_DecRef(nm);
-        if (!r)
-            pys__fail_py(rt, F);
-        else
-            out = pys__h_new(rt, r, F);
+        out = pys__h_new_py(rt, r, F);
     }
     pys__api.Py_DecRef(s);
     pys__end(rt);

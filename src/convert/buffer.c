@@ -473,10 +473,7 @@ pys_obj pys_memoryview_copy(pys_runtime *rt, const void *data, size_t len, const
             pys__api.Py_DecRef(drop[i]);
         mv = r;
     }
-    if (!mv)
-        pys__fail_py(rt, fn);
-    else
-        out = pys__h_new(rt, mv, fn);
+    out = pys__h_new_py(rt, mv, fn);
 out:
     pys__end(rt);
     return out;

@@ -18,6 +18,17 @@ extern _Atomic long pys__scopes_open;
  * without touching the error (the caller reports). On table exhaustion the
  * reference is dropped and PYS_E_NOMEM set. Needs the GIL. */
 pys_obj pys__h_new(pys_runtime *rt, PyObject *o, const char *fn);
+/* The handle of r, what a C-API call returned (a new reference, taken); for
+ * r NULL the pending Python exception becomes this thread's error and the
+ * result is PYS_NULL. Needs the GIL. */
+static inline pys_obj pys__h_new_py(pys_runtime *rt, PyObject *r, const char *fn)
+{
+    if (__builtin_expect(!r, 0)) {
+        pys__fail_py(rt, fn);
+        return PYS_NULL;
+    }
+    return pys__h_new(rt, r, fn);
+}
 /* The live slot of handle id, or NULL. Needs the GIL (and rt->lock when
  * locking). One bounds test and one compare: a free, retired or reissued
  * slot holds a word that differs from every id of it that is not live. */

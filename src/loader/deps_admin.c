@@ -78,17 +78,35 @@ void pys__cache_list_free(pys_cache_entry *entries, size_t n)
     free(entries);
 }
 
+/* The cache's root (malloc'd) with its names in *names, and *err 0; or
+ * the root with *err the errno of listing it (names empty); or NULL with
+ * d set to PYS_E_NOTFOUND (no cache directory; d may be NULL). */
+static char *cache_root(pys__deps_names *names, int *err, pys__diag *d)
+{
+    char *root = pys__deps_cache_dir();
+    if (!root) {
+        pys__diag_set(d, PYS_E_NOTFOUND, "no cache directory (set XDG_CACHE_HOME or HOME)");
+        return NULL;
+    }
+    *err = 0;
+    if (pys__deps_list_dir(root, names) != 0) {
+        *err = errno;
+        pys__deps_strv_free(names->v, names->n); /* what was read before a failure */
+        *names = (pys__deps_names){0};
+    }
+    return root;
+}
+
 int pys__cache_list(pys_cache_entry **out, size_t *n, pys__diag *d)
 {
     *out = NULL;
     *n = 0;
-    char *root = pys__deps_cache_dir();
-    if (!root)
-        return pys__diag_set(d, PYS_E_NOTFOUND,
-                         "no cache directory (set XDG_CACHE_HOME or HOME)");
     pys__deps_names names;
-    if (pys__deps_list_dir(root, &names) != 0) {
-        int e = errno;
+    int e;
+    char *root = cache_root(&names, &e, d);
+    if (!root)
+        return PYS_E_NOTFOUND; /* d set */
+    if (e) {
         int rc = pys__diag_set(d, e == ENOMEM ? PYS_E_NOMEM : PYS_E_DEPS,
                            "cannot read %s: %s", root, strerror(e));
         free(root);
@@ -138,13 +156,12 @@ static bool owner_of(const char *s, char out[PYS__DEPS_NAME_LEN + 1])
 
 int pys__cache_clear(pys__diag *d)
 {
-    char *root = pys__deps_cache_dir();
-    if (!root)
-        return pys__diag_set(d, PYS_E_NOTFOUND,
-                         "no cache directory (set XDG_CACHE_HOME or HOME)");
     pys__deps_names names;
-    if (pys__deps_list_dir(root, &names) != 0) {
-        int e = errno;
+    int e;
+    char *root = cache_root(&names, &e, d);
+    if (!root)
+        return PYS_E_NOTFOUND; /* d set */
+    if (e) {
         free(root);
         return pys__diag_set(d, PYS_E_DEPS, "cannot read the cache: %s",
                          strerror(e));

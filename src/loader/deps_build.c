@@ -196,8 +196,9 @@ static void av_free(argv_b *a)
     *a = (argv_b){0};
 }
 
-/* The index options and the requirements, shared by pip and uv. */
-static void av_install_args(argv_b *a, const pys__deps_key_in *k)
+/* The index options and the requirements, shared by pip and uv. Returns
+ * false when the builder ran out of memory (now or before). */
+static bool av_install_args(argv_b *a, const pys__deps_key_in *k)
 {
     if (k->no_index)
         av_add(a, "--no-index");
@@ -207,35 +208,34 @@ static void av_install_args(argv_b *a, const pys__deps_key_in *k)
         av_own(a, pys__asprintf("--index-url=%s", k->index_url));
     for (size_t i = 0; i < k->nreqs; i++)
         av_add(a, k->reqs[i]);
+    return !a->oom;
 }
 
-static int build_pip(const pys__deps_key_in *k, const char *dir, pys__diag *d)
+/* The builders: make the venv at dir, whose interpreter will be py, and
+ * install into it, building the command in a (empty; the caller frees
+ * it). Return PYS_OK, or a code with d set, but for PYS_E_NOMEM, whose
+ * message the caller sets. */
+static int build_pip(const pys__deps_key_in *k, const char *dir, const char *py, argv_b *a,
+                     pys__diag *d)
 {
-    char *py = pys__path_join(dir, "bin/python");
-    argv_b a = {0};
-    int rc = PYS_E_NOMEM;
-    if (!py)
-        goto out;
     const char *venv[] = {k->exe, "-m", "venv", "--without-pip", dir, NULL};
-    if ((rc = run_tool("creating the venv", venv, tool_env, NULL, d)) != PYS_OK)
-        goto out;
+    int rc = run_tool("creating the venv", venv, tool_env, NULL, d);
+    if (rc != PYS_OK)
+        return rc;
 
-    av_add(&a, k->exe);
-    av_add(&a, "-m");
-    av_add(&a, "pip");
-    av_add(&a, "--python");
-    av_add(&a, py);
-    av_add(&a, "install");
-    av_add(&a, "--disable-pip-version-check");
-    av_add(&a, "--no-input");
-    av_install_args(&a, k);
-    if (a.oom) {
-        rc = PYS_E_NOMEM;
-        goto out;
-    }
+    av_add(a, k->exe);
+    av_add(a, "-m");
+    av_add(a, "pip");
+    av_add(a, "--python");
+    av_add(a, py);
+    av_add(a, "install");
+    av_add(a, "--disable-pip-version-check");
+    av_add(a, "--no-input");
+    if (!av_install_args(a, k))
+        return PYS_E_NOMEM;
     char *err = NULL;
     pys__diag first = {0};
-    rc = run_tool("pip install", a.v, tool_env, &err, &first);
+    rc = run_tool("pip install", a->v, tool_env, &err, &first);
     bool old_pip = rc != PYS_OK && err &&
                    (strstr(err, "no such option: --python") || strstr(err, "No module named pip"));
     if (rc != PYS_OK && !old_pip)
@@ -243,53 +243,35 @@ static int build_pip(const pys__deps_key_in *k, const char *dir, pys__diag *d)
     pys__diag_free(&first);
     free(err);
     if (!old_pip)
-        goto out;
+        return rc;
 
     /* The base pip cannot install into another environment: give the venv
      * its own pip and use that. */
     const char *ensure[] = {py, "-m", "ensurepip", "--default-pip", NULL};
     if ((rc = run_tool("ensurepip", ensure, tool_env, NULL, d)) != PYS_OK)
-        goto out;
-    a.v[0] = py;
-    memmove(&a.v[3], &a.v[5], (a.n - 5 + 1) * sizeof *a.v); /* drop "--python PY" */
-    a.n -= 2;
-    rc = run_tool("pip install", a.v, tool_env, NULL, d);
-out:
-    if (rc == PYS_E_NOMEM)
-        pys__diag_set(d, rc, "out of memory");
-    av_free(&a);
-    free(py);
-    return rc;
+        return rc;
+    a->v[0] = py;
+    memmove(&a->v[3], &a->v[5], (a->n - 5 + 1) * sizeof *a->v); /* drop "--python PY" */
+    a->n -= 2;
+    return run_tool("pip install", a->v, tool_env, NULL, d);
 }
 
-static int build_uv(const char *uv, const pys__deps_key_in *k, const char *dir, pys__diag *d)
+static int build_uv(const char *uv, const pys__deps_key_in *k, const char *dir, const char *py,
+                    argv_b *a, pys__diag *d)
 {
-    char *py = pys__path_join(dir, "bin/python");
-    argv_b a = {0};
-    int rc = PYS_E_NOMEM;
-    if (!py)
-        goto out;
     rmdir(dir); /* uv venv wants to create it; the name stays ours (lock + pid) */
     const char *venv[] = {uv, "venv", "--python", k->exe, dir, NULL};
-    if ((rc = run_tool("uv venv", venv, tool_env, NULL, d)) != PYS_OK)
-        goto out;
-    av_add(&a, uv);
-    av_add(&a, "pip");
-    av_add(&a, "install");
-    av_add(&a, "--python");
-    av_add(&a, py);
-    av_install_args(&a, k);
-    if (a.oom) {
-        rc = PYS_E_NOMEM;
-        goto out;
-    }
-    rc = run_tool("uv pip install", a.v, tool_env, NULL, d);
-out:
-    if (rc == PYS_E_NOMEM)
-        pys__diag_set(d, rc, "out of memory");
-    av_free(&a);
-    free(py);
-    return rc;
+    int rc = run_tool("uv venv", venv, tool_env, NULL, d);
+    if (rc != PYS_OK)
+        return rc;
+    av_add(a, uv);
+    av_add(a, "pip");
+    av_add(a, "install");
+    av_add(a, "--python");
+    av_add(a, py);
+    if (!av_install_args(a, k))
+        return PYS_E_NOMEM;
+    return run_tool("uv pip install", a->v, tool_env, NULL, d);
 }
 
 int pys__deps_build_venv(const pys__deps_key_in *k, const char *dir, const char *final_dir,
@@ -297,7 +279,15 @@ int pys__deps_build_venv(const pys__deps_key_in *k, const char *dir, const char 
 {
     char *uv = prefer_uv ? pys__which("uv") : NULL;
     *backend = uv ? "uv" : "pip";
-    int rc = uv ? build_uv(uv, k, dir, d) : build_pip(k, dir, d);
+    char *py = pys__path_join(dir, "bin/python");
+    argv_b a = {0};
+    int rc = !py  ? PYS_E_NOMEM
+             : uv ? build_uv(uv, k, dir, py, &a, d)
+                  : build_pip(k, dir, py, &a, d);
+    if (rc == PYS_E_NOMEM)
+        pys__diag_set(d, rc, "out of memory");
+    av_free(&a);
+    free(py);
     if (rc == PYS_OK && relocate(dir, final_dir) != 0)
         rc = pys__diag_set(d, PYS_E_DEPS, "cannot rewrite paths in %s: %s", dir,
                            strerror(errno));

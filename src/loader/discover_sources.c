@@ -225,6 +225,26 @@ static bool is_uv_entry(const char *n)
     return strncmp(n, "cpython-", 8) == 0;
 }
 
+/* Scans each subdirectory of dir (a folder of installs) whose name keep
+ * accepts (NULL: every one) as an install's prefix from src, after noting
+ * the place: "DIR (LABEL): N NOUNs", with "no such directory, " before N
+ * when dir is missing. */
+static void scan_installs(pys__disc_ctx *c, const char *dir, bool (*keep)(const char *),
+                          const char *label, const char *noun, pys__source src)
+{
+    size_t n = 0;
+    char **names = pys__disc_list_dir(c, dir, keep, &n);
+    pys__disc_place(c, "%s (%s): %s%zu %s%s", dir, label,
+                    pys__is_dir(dir) ? "" : "no such directory, ", n, noun, n == 1 ? "" : "s");
+    for (size_t i = 0; i < n; i++) {
+        char *prefix = join(c, dir, names[i]);
+        if (pys__is_dir(prefix))
+            pys__disc_scan_prefix(c, prefix, src);
+        free(prefix);
+    }
+    pys__disc_free_list(names, n);
+}
+
 void pys__disc_do_uv(pys__disc_ctx *c)
 {
     char *dir;
@@ -241,17 +261,7 @@ void pys__disc_do_uv(pys__disc_ctx *c)
         pys__disc_place(c, "uv python dir: unknown (no HOME)");
         return;
     }
-    size_t n = 0;
-    char **names = pys__disc_list_dir(c, dir, is_uv_entry, &n);
-    pys__disc_place(c, "%s (uv): %s%zu cpython install%s", dir, pys__is_dir(dir) ? "" : "no such directory, ",
-          n, n == 1 ? "" : "s");
-    for (size_t i = 0; i < n; i++) {
-        char *prefix = join(c, dir, names[i]);
-        if (pys__is_dir(prefix))
-            pys__disc_scan_prefix(c, prefix, PYS__SRC_UV);
-        free(prefix);
-    }
-    pys__disc_free_list(names, n);
+    scan_installs(c, dir, is_uv_entry, "uv", "cpython install", PYS__SRC_UV);
     free(dir);
 }
 
@@ -356,17 +366,7 @@ void pys__disc_do_pyenv(pys__disc_ctx *c)
     char *versions = join(c, c->pyenv_root, "versions");
     if (!versions)
         return;
-    size_t n = 0;
-    char **names = pys__disc_list_dir(c, versions, NULL, &n);
-    pys__disc_place(c, "%s (pyenv): %s%zu version%s", versions,
-          pys__is_dir(versions) ? "" : "no such directory, ", n, n == 1 ? "" : "s");
-    for (size_t i = 0; i < n; i++) {
-        char *prefix = join(c, versions, names[i]);
-        if (pys__is_dir(prefix))
-            pys__disc_scan_prefix(c, prefix, PYS__SRC_PYENV);
-        free(prefix);
-    }
-    pys__disc_free_list(names, n);
+    scan_installs(c, versions, NULL, "pyenv", "version", PYS__SRC_PYENV);
     free(versions);
 }
 

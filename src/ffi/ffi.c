@@ -302,40 +302,21 @@ int64_t pys_ffi_error_json(char *buf, size_t cap)
 
 /* ---- reading values ---------------------------------------------------------- */
 
-int64_t pys_ffi_int64(uint64_t o)
-{
-    int64_t v = 0;
-    PYS__FFI_CALL(if (pys_to_int64((pys_obj){o}, &v) != PYS_OK) v = 0);
-    return v;
-}
-
-uint64_t pys_ffi_uint64(uint64_t o)
-{
-    uint64_t v = 0;
-    PYS__FFI_CALL(if (pys_to_uint64((pys_obj){o}, &v) != PYS_OK) v = 0);
-    return v;
-}
-
-double pys_ffi_double(uint64_t o)
-{
-    double v = 0;
-    PYS__FFI_CALL(if (pys_to_double((pys_obj){o}, &v) != PYS_OK) v = 0);
-    return v;
-}
-
-int32_t pys_ffi_bool(uint64_t o)
-{
-    bool v = false;
-    PYS__FFI_CALL(if (pys_to_bool((pys_obj){o}, &v) != PYS_OK) v = false);
-    return v;
-}
-
-int64_t pys_ffi_len(uint64_t o)
-{
-    size_t v = 0;
-    PYS__FFI_CALL(if (pys_len((pys_obj){o}, &v) != PYS_OK) v = 0);
-    return (int64_t)v;
-}
+/* The value reads: what TO reads from o, or 0 (false) when it fails, the
+ * error then in the status; returned as the FFI face's type RET. */
+#define READER(ret, name, ctype, to)                                                               \
+    ret name(uint64_t o)                                                                           \
+    {                                                                                              \
+        ctype v = 0;                                                                               \
+        PYS__FFI_CALL(if (to((pys_obj){o}, &v) != PYS_OK) v = 0);                                  \
+        return (ret)v;                                                                             \
+    }
+READER(int64_t, pys_ffi_int64, int64_t, pys_to_int64)
+READER(uint64_t, pys_ffi_uint64, uint64_t, pys_to_uint64)
+READER(double, pys_ffi_double, double, pys_to_double)
+READER(int32_t, pys_ffi_bool, bool, pys_to_bool)
+READER(int64_t, pys_ffi_len, size_t, pys_len)
+#undef READER
 
 int64_t pys_ffi_str_read(uint64_t o, char *buf, size_t cap)
 {

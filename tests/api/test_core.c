@@ -573,6 +573,18 @@ PYS_TEST(objects, callf_formats)
     cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
     cr_assert(strstr(pys_last_error()->message, "unknown code 'x'"));
     cr_assert_eq(pys_check(n2), PYS_E_HANDLE, "N released even on failure");
+    /* a dead function handle: N still released; the format's error wins */
+    pys_obj dead = pys_dup(f);
+    pys_release(dead);
+    pys_obj n4 = pys_from_int64(rt, 4);
+    cr_assert(!pys_ok(pys_callf(dead, "q N", (int64_t)1, n4)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_HANDLE);
+    cr_assert_str_eq(pys_last_error()->message, "pys_callf: the function handle is not live");
+    cr_assert_eq(pys_check(n4), PYS_E_HANDLE, "N released when fn is dead");
+    n4 = pys_from_int64(rt, 4);
+    cr_assert(!pys_ok(pys_callf(dead, "x N", n4)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    cr_assert_eq(pys_check(n4), PYS_E_HANDLE, "N released when fn is dead");
     cr_assert(!pys_ok(pys_callf(f, "k=q q", (int64_t)1, (int64_t)2)));
     cr_assert(strstr(pys_last_error()->message, "positional argument after a keyword"));
     cr_assert(!pys_ok(pys_callf(f, "s", "\xff\xfe")));
@@ -608,6 +620,10 @@ PYS_TEST(objects, call_method)
     pys_release(num);
     cr_assert(!pys_ok(pys_call_method(s, "nope", NULL)));
     cr_assert_str_eq(pys_last_error()->type, "AttributeError");
+    pys_obj n3 = pys_from_int64(rt, 3);
+    cr_assert(!pys_ok(pys_call_method(s, "nope", "N", n3)));
+    cr_assert_str_eq(pys_last_error()->type, "AttributeError");
+    cr_assert_eq(pys_check(n3), PYS_E_HANDLE, "N released when the method is missing");
     pys_release(rep2);
     pys_release(up);
     pys_release(parts);

@@ -154,6 +154,14 @@ PYS_TEST(async, run_value)
     pys_obj n1 = pys_from_int64(rt, 5);
     cr_assert(!pys_ok(pys_call_asyncf(nf, "N", n1)));
     cr_assert_eq(pys_check(n1), PYS_E_HANDLE);
+    /* a dead function handle: N released, the handle's error kept even
+     * over a malformed format */
+    pys_obj dead = pys_dup(nf);
+    pys_release(dead);
+    n1 = pys_from_int64(rt, 6);
+    cr_assert(!pys_ok(pys_call_asyncf(dead, "x N", n1)));
+    cr_assert_eq(pys_last_error()->code, PYS_E_HANDLE);
+    cr_assert_eq(pys_check(n1), PYS_E_HANDLE);
 
     pys_release(nf);
     pys_release(args[0]);

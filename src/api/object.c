@@ -657,12 +657,10 @@ pys_obj pys_bound_call(pys_bound *b, const char *name, const char *fmt, ...)
         va_end(ap);
         return PYS_NULL;
     }
-    pys_obj out = PYS_NULL;
     PyObject *f = lookup(rt, pys__h_get(rt, b->module, __func__), name, __func__);
-    if (f) {
-        out = call_fmt(rt, f, fmt, &ap, __func__);
-        pys__api.Py_DecRef(f);
-    }
+    /* without f still read the values, so 'N' handles are released */
+    pys_obj out = f || fmt ? call_fmt(rt, f, fmt, &ap, __func__) : PYS_NULL;
+    pys__api.Py_DecRef(f);
     va_end(ap);
     pys__end(rt);
     return out;

@@ -748,6 +748,10 @@ PYS_TEST(objects, bound_modules)
     pyt_assert_ok(pys_to_double(pi, &d));
     cr_assert_float_eq(d, 3.14159265358979, 1e-12);
     cr_assert(!pys_ok(pys_bound_call(m, "nope", NULL)));
+    pys_obj n1 = pys_from_int64(rt, 1);
+    cr_assert(!pys_ok(pys_bound_call(m, "nope", "N", n1)));
+    cr_assert_str_eq(pys_last_error()->type, "AttributeError");
+    cr_assert_eq(pys_check(n1), PYS_E_HANDLE, "N released when the function is missing");
     cr_assert_null(pys_bind(rt, "no_such_module_abc"));
     cr_assert_str_eq(pys_last_error()->type, "ModuleNotFoundError");
     pys_unbind(m);

@@ -37,7 +37,8 @@ static inline int64_t pb_now(void)
     X(numpy_1m, 4, "1M doubles -> numpy array, zero-copy")                                         \
     X(bridge, 1, "Python calls a C function (per call)")                                          \
     X(dict_get1, 1, "dict[\"key\"] -> int64, no item handle")                                        \
-    X(iter10_into, 23, "iterate a 10-list, one reused item handle")
+    X(iter10_into, 23, "iterate a 10-list, one reused item handle")                               \
+    X(iter10_int64, 13, "iterate a 10-list, items read as int64")
 
 enum {
 #define PB_ENUM(id, calls, text) PB_##id,

@@ -20,10 +20,11 @@ import tempfile
 
 OPS = ["exec", "eval", "len_call", "int_rt", "str_rt", "dict_get", "iter10", "mixed5",
        "callf3", "list_1m", "numpy_1m", "bridge", "dict_get1", "iter10_into",
+       "iter10_int64",
        "exec_vs_runstring", "eval_vs_runstring"]
-PB11_OPS = OPS[:14]
+PB11_OPS = OPS[:15]
 # pybind11 writes these rows one way only: its op of the row they vary.
-PB11_FN = {"dict_get1": "dict_get", "iter10_into": "iter10"}
+PB11_FN = {"dict_get1": "dict_get", "iter10_into": "iter10", "iter10_int64": "iter10"}
 FN = {"exec_vs_runstring": "exec_runstring", "eval_vs_runstring": "eval_runstring"}
 
 

@@ -246,6 +246,24 @@ static int capi_iter10_into(void *ud)
     return sum != 45;
 }
 
+/* pys_iter_next_int64 reads and drops the item in the same call. */
+static int capi_iter10_int64(void *ud)
+{
+    PyObject *it, *x;
+    long long v = 0, sum = 0;
+    G(it = PyObject_GetIter(g_list10));
+    if (!it)
+        return 1;
+    for (;;) {
+        G(x = PyIter_Next(it); if (x) { v = PyLong_AsLongLong(x); Py_DECREF(x); });
+        if (!x)
+            break;
+        sum += v;
+    }
+    G(Py_DECREF(it));
+    return sum != 45;
+}
+
 static int capi_exec_runstring(void *ud)
 {
     PyObject *r;
@@ -334,6 +352,7 @@ static pb_fn capi_op(int slot)
         [PB_callf3] = capi_callf3,     [PB_list_1m] = capi_list_1m,
         [PB_numpy_1m] = capi_numpy_1m, [PB_bridge] = capi_bridge,
         [PB_dict_get1] = capi_dict_get1, [PB_iter10_into] = capi_iter10_into,
+        [PB_iter10_int64] = capi_iter10_int64,
         [PB_NOPS] = capi_exec_runstring, [PB_NOPS + 1] = capi_eval_runstring,
     };
     return fns[slot];

@@ -144,9 +144,9 @@ pb_fn pb11_op(int slot)
     static const pb_fn fns[PB_NOPS] = {
         pb11_exec,  pb11_eval,   pb11_len_call, pb11_int_rt,  pb11_str_rt,   pb11_dict_get,
         pb11_iter10, pb11_mixed5, pb11_callf3,  pb11_list_1m, pb11_numpy_1m, pb11_bridge,
-        pb11_dict_get, pb11_iter10, // pybind11 has one way to write each of these
+        pb11_dict_get, pb11_iter10, pb11_iter10, // pybind11 has one way to write each of these
     };
-    static_assert(PB_NOPS == 14, "pb11_side.cpp lists every op of PB_OPS in order");
+    static_assert(PB_NOPS == 15, "pb11_side.cpp lists every op of PB_OPS in order");
     if (slot < 0 || slot >= PB_NOPS || (slot == PB_numpy_1m && (!g || !g->asarray)))
         return nullptr;
     return fns[slot];

@@ -162,6 +162,17 @@ static int shim_iter10_into(void *ud)
     return r != 0 || sum != 45;
 }
 
+static int shim_iter10_int64(void *ud)
+{
+    pys_obj it = pys_iter(h_list10);
+    int64_t v, sum = 0;
+    int r;
+    while ((r = pys_iter_next_int64(it, &v)) == 1)
+        sum += v;
+    pys_release(it);
+    return r != 0 || sum != 45;
+}
+
 static int shim_exec_runstring(void *ud)
 {
     return pys_exec(rt, "x = 1") != PYS_OK;
@@ -234,6 +245,7 @@ pb_fn shim_op(int slot)
         [PB_callf3] = shim_callf3,     [PB_list_1m] = shim_list_1m,
         [PB_numpy_1m] = shim_numpy_1m, [PB_bridge] = shim_bridge,
         [PB_dict_get1] = shim_dict_get1, [PB_iter10_into] = shim_iter10_into,
+        [PB_iter10_int64] = shim_iter10_int64,
         [PB_NOPS] = shim_exec_runstring, [PB_NOPS + 1] = shim_eval_runstring,
     };
     return slot >= 0 && slot < PB_NOPS + 2 ? fns[slot] : NULL;

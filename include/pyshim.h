@@ -831,6 +831,17 @@ PYS_API int pys_iter_next(pys_obj it, pys_obj *item);
  *   while ((rc = pys_iter_next_into(it, &x)) == 1) { ... }
  * leaves nothing to release. Thread-safe like every call (auto-GIL). */
 PYS_API int pys_iter_next_into(pys_obj it, pys_obj *slot);
+/* Next item read straight into a C value, with no handle for it: the same
+ * as pys_iter_next followed by pys_to_int64 / pys_to_double and
+ * pys_release, in one call. Returns 1 and *out, 0 at the end (*out
+ * untouched), or a negative code (*out untouched): PYS_E_ARG (out NULL),
+ * PYS_E_HANDLE (it not live), PYS_E_TYPE (it is no iterator, or the item
+ * is not an int / a number), PYS_E_OVERFLOW (out of int64_t's range),
+ * PYS_E_CLOSED, or the iterator's exception (PYS_E_PYTHON). An item that
+ * cannot be read is consumed: the next call reads the one after it.
+ * Nothing to own or free. Thread-safe like every call (auto-GIL). */
+PYS_API int pys_iter_next_int64(pys_obj it, int64_t *out);
+PYS_API int pys_iter_next_double(pys_obj it, double *out);
 
 /* ======================================================================= */
 /* Bulk arrays and JSON                                                    */

@@ -497,6 +497,10 @@ uint64_t pys_ffi_iter(uint64_t o);
 int pys_ffi_iter_next(uint64_t it, uint64_t *item);
 /* As pys_iter_next_into (pyshim.h). */
 int pys_ffi_iter_next_into(uint64_t it, uint64_t *slot);
+/* As pys_iter_next_int64 (pyshim.h). */
+int pys_ffi_iter_next_int64(uint64_t it, int64_t *out);
+/* As pys_iter_next_double (pyshim.h). */
+int pys_ffi_iter_next_double(uint64_t it, double *out);
 /* As pys_list_from_doubles (pyshim.h); 0 on failure. */
 uint64_t pys_ffi_list_from_doubles(pys_runtime *rt, const double *v, size_t n);
 /* As pys_list_from_int64s (pyshim.h); 0 on failure. */

@@ -481,6 +481,29 @@ pys_obj pys_iter(pys_obj o)
     return out;
 }
 
+/* next(it) for the iterator behind handle it: a new reference to the item,
+ * or NULL with *rc set: 0 at the end, or a negative code with the error set
+ * (PYS_E_HANDLE, PYS_E_TYPE for no iterator, the iterator's exception).
+ * fn names the public call in the messages. */
+static PyObject *iter_step(pys_runtime *rt, pys_obj it, int *rc, const char *fn)
+{
+    PyObject *i = pys__h_ref(rt, it, fn); /* __next__ may release it */
+    if (!i) {
+        *rc = PYS_E_HANDLE;
+        return NULL;
+    }
+    PyObject *v = NULL;
+    if (!pys__api.PyIter_Check(i)) {
+        char tn[128];
+        *rc = pys__fail(fn, PYS_E_TYPE, "%s: %s is not an iterator (use pys_iter first)", fn,
+                        pys__type_name(i, tn, sizeof tn));
+    } else if (!(v = pys__api.PyIter_Next(i))) {
+        *rc = pys__api.PyErr_Occurred() ? pys__fail_py(rt, fn) : 0;
+    }
+    pys__api.Py_DecRef(i);
+    return v;
+}
+
 int pys_iter_next_into(pys_obj it, pys_obj *slot)
 {
     if (!slot)
@@ -539,26 +562,43 @@ int pys_iter_next(pys_obj it, pys_obj *item)
     *item = PYS_NULL;
     BEGIN_H(pys_last_error()->code);
     int rc;
-    PyObject *i = pys__h_ref(rt, it, __func__); /* __next__ may run */
-    if (!i) {
-        rc = PYS_E_HANDLE;
-    } else if (!pys__api.PyIter_Check(i)) {
-        char tn[128];
-        rc = pys__fail(__func__, PYS_E_TYPE,
-                       "pys_iter_next: %s is not an iterator (use pys_iter first)",
-                       pys__type_name(i, tn, sizeof tn));
-    } else {
-        PyObject *v = pys__api.PyIter_Next(i);
-        if (v) {
-            *item = pys__h_new(rt, v, __func__);
-            rc = pys_ok(*item) ? 1 : PYS_E_NOMEM;
-        } else if (pys__api.PyErr_Occurred()) {
-            rc = pys__fail_py(rt, __func__);
-        } else {
-            rc = 0;
-        }
+    PyObject *v = iter_step(rt, it, &rc, __func__);
+    if (v) {
+        *item = pys__h_new(rt, v, __func__);
+        rc = pys_ok(*item) ? 1 : PYS_E_NOMEM;
     }
-    pys__api.Py_DecRef(i);
     pys__end(rt);
     return rc;
+}
+
+/* next(it) read into a C value (kind 0: int64_t, 1: double) with no handle
+ * for the item: the checks of pys_to_int64 / pys_to_double. */
+static int iter_next_as(pys_obj it, int kind, void *out, const char *fn)
+{
+    if (!out)
+        return pys__fail(fn, PYS_E_ARG, "%s: out is NULL", fn);
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc;
+    PyObject *v = iter_step(rt, it, &rc, fn);
+    if (v) {
+        rc = kind == 0 ? pys__as_int64(v, out, fn) : pys__as_double(v, out, fn);
+        if (rc == PYS_OK)
+            rc = 1;
+        pys__api.Py_DecRef(v);
+    }
+    pys__end_t(rt, t);
+    return rc;
+}
+
+int pys_iter_next_int64(pys_obj it, int64_t *out)
+{
+    return iter_next_as(it, 0, out, __func__);
+}
+
+int pys_iter_next_double(pys_obj it, double *out)
+{
+    return iter_next_as(it, 1, out, __func__);
 }

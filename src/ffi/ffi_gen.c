@@ -638,6 +638,20 @@ int pys_ffi_iter_next_into(uint64_t it, uint64_t *slot)
     return r;
 }
 
+int pys_ffi_iter_next_int64(uint64_t it, int64_t *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_iter_next_int64((pys_obj){it}, out));
+    return r;
+}
+
+int pys_ffi_iter_next_double(uint64_t it, double *out)
+{
+    int r;
+    PYS__FFI_CALL(r = pys_iter_next_double((pys_obj){it}, out));
+    return r;
+}
+
 uint64_t pys_ffi_list_from_doubles(pys_runtime *rt, const double *v, size_t n)
 {
     pys_obj r;

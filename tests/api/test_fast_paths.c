@@ -7,6 +7,9 @@
  * - pys_iter_next_into against pys_iter_next (items, end, an iterator that
  *   raises, a non-iterator, a stale iterator, a stale or foreign *slot, a
  *   *slot released while __next__ runs, scopes);
+ * - pys_iter_next_{int64,double} against pys_iter_next + pys_to_* +
+ *   pys_release, step by step (items of every kind, overflow, the end, an
+ *   iterator that raises, a non-iterator, stale handles, NULL out);
  * - the inline handle issue / release against the table-lock path.
  * Each comparison runs outside a batch, inside one (pys_gil_acquire), with
  * the free-threaded locking path forced, and on a second thread; and after
@@ -264,6 +267,112 @@ static void compare_iteration(pys_runtime *rt)
     pys_release(it);
 }
 
+/* One step of reading an iterator into a C value: the code (1, 0 or an
+ * error), the value on 1, the exception type on an error. */
+typedef struct step {
+    int rc;
+    double v;
+    char type[64];
+} step;
+
+/* Up to 12 steps of reading `expr` as int64 (dbl false) or double, with
+ * the one-call read (fast) or pys_iter_next + pys_to_* + pys_release. */
+static int read_steps(pys_runtime *rt, const char *expr, bool dbl, bool fast, step *out)
+{
+    pys_obj it = pys_eval(rt, expr);
+    pyt_assert_h(it);
+    size_t before = pys_handle_count(rt);
+    int n = 0;
+    for (; n < 12; n++) {
+        step *s = &out[n];
+        memset(s, 0, sizeof *s);
+        int64_t i = -7;
+        double d = -7;
+        if (fast) {
+            s->rc = dbl ? pys_iter_next_double(it, &d) : pys_iter_next_int64(it, &i);
+            if (s->rc != 1)
+                cr_assert(dbl ? d == -7 : i == -7, "%s: *out untouched on %d", expr, s->rc);
+        } else {
+            pys_obj x = PYS_NULL;
+            s->rc = pys_iter_next(it, &x);
+            if (s->rc == 1) {
+                int r = dbl ? pys_to_double(x, &d) : pys_to_int64(x, &i);
+                if (r != PYS_OK)
+                    s->rc = r;
+                pyt_assert_ok(pys_release(x));
+            }
+        }
+        if (s->rc == 1)
+            s->v = dbl ? d : (double)i;
+        else if (s->rc < 0 && pys_last_error()->type)
+            snprintf(s->type, sizeof s->type, "%s", pys_last_error()->type);
+        if (s->rc == 0)
+            break;
+    }
+    cr_assert_eq(pys_handle_count(rt), before, "%s: no handle left by the reads", expr);
+    pys_release(it);
+    return n;
+}
+
+static void same_reads(pys_runtime *rt, const char *expr)
+{
+    for (int dbl = 0; dbl < 2; dbl++) {
+        step a[12], b[12];
+        int na = read_steps(rt, expr, dbl, true, a), nb = read_steps(rt, expr, dbl, false, b);
+        cr_assert_eq(na, nb, "%s (%s): %d steps vs %d", expr, dbl ? "double" : "int64", na, nb);
+        for (int i = 0; i < na && i < 12; i++) {
+            cr_assert_eq(a[i].rc, b[i].rc, "%s (%s) step %d: %s vs %s", expr,
+                         dbl ? "double" : "int64", i, pys_err_name(a[i].rc),
+                         pys_err_name(b[i].rc));
+            cr_assert_eq(a[i].v, b[i].v, "%s step %d: %g vs %g", expr, i, a[i].v, b[i].v);
+            cr_assert_str_eq(a[i].type, b[i].type, "%s step %d", expr, i);
+        }
+    }
+}
+
+static void compare_iter_reads(pys_runtime *rt)
+{
+    pyt_assert_ok(pys_exec(rt, "class IntSub(int):\n"
+                               "    pass\n"
+                               "class Half:\n"
+                               "    def __float__(self):\n"
+                               "        return 0.5\n"
+                               "def gen_mixed():\n"
+                               "    yield 1\n"
+                               "    yield 'two'\n"
+                               "    yield 2**70\n"
+                               "    yield -2**63\n"
+                               "    yield 3.25\n"
+                               "    yield True\n"
+                               "    yield IntSub(9)\n"
+                               "    yield Half()\n"
+                               "    yield None\n"
+                               "    raise ValueError('mid-iteration')\n"));
+    same_reads(rt, "iter(range(5))");
+    same_reads(rt, "iter([])");
+    same_reads(rt, "gen_mixed()");
+    same_reads(rt, "range(3)"); /* not an iterator: PYS_E_TYPE every time */
+    same_reads(rt, "iter((1.5, -0.0, 10**400))");
+
+    /* A bad item is consumed: the next call reads the one after it. */
+    pys_obj it = pys_eval(rt, "iter([1, 'x', 3])");
+    int64_t v = 0;
+    cr_assert_eq(pys_iter_next_int64(it, &v), 1);
+    cr_assert_eq(v, 1);
+    cr_assert_eq(pys_iter_next_int64(it, &v), PYS_E_TYPE);
+    cr_assert_eq(pys_iter_next_int64(it, &v), 1);
+    cr_assert_eq(v, 3);
+    cr_assert_eq(pys_iter_next_int64(it, &v), 0);
+    cr_assert_eq(pys_iter_next_int64(it, NULL), PYS_E_ARG);
+    cr_assert_eq(pys_iter_next_double(it, NULL), PYS_E_ARG);
+    pyt_assert_ok(pys_release(it));
+    /* A stale and a never-issued iterator. */
+    cr_assert_eq(pys_iter_next_int64(it, &v), PYS_E_HANDLE);
+    cr_assert_eq(pys_iter_next_double((pys_obj){UINT64_C(0x123456789)}, &(double){0}),
+                 PYS_E_HANDLE);
+    cr_assert_eq(pys_iter_next_int64(PYS_NULL, &v), PYS_E_HANDLE);
+}
+
 /* Issue and release through the inline paths give the ids and the errors
  * of the locked ones. */
 static void compare_handles(pys_runtime *rt)
@@ -294,6 +403,7 @@ static void compare_all(pys_runtime *rt)
 {
     compare_reads(rt);
     compare_iteration(rt);
+    compare_iter_reads(rt);
     compare_handles(rt);
 }
 
@@ -385,6 +495,10 @@ PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
     cr_assert_eq(x.id, 0);
     pys_obj y = PYS_NULL;
     cr_assert_eq(pys_iter_next(it, &y), PYS_E_CLOSED);
+    cr_assert_eq(pys_iter_next_int64(it, &v), PYS_E_CLOSED);
+    cr_assert_eq(pys_iter_next_double(it, &dv), PYS_E_CLOSED);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(dv, 5);
     cr_assert_eq(pys_release(d), PYS_E_CLOSED);
     cr_assert_eq(pys_from_int64(rt, 1).id, 0);
     cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
@@ -397,6 +511,7 @@ PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
               pys_last_error()->message);
     x = it;
     cr_assert_eq(pys_iter_next_into(it, &x), PYS_E_HANDLE);
+    cr_assert_eq(pys_iter_next_int64(it, &v), PYS_E_HANDLE);
     cr_assert_eq(pys_release(d), PYS_E_HANDLE);
     cr_assert(strstr(pys_last_error()->message, "earlier runtime"), "%s",
               pys_last_error()->message);

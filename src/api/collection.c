@@ -515,42 +515,29 @@ int pys_iter_next_into(pys_obj it, pys_obj *slot)
         return pys_last_error()->code;
     }
     int rc;
-    PyObject *i = NULL;
     if (slot->id && !pys__h_get(rt, *slot, __func__)) {
         rc = PYS_E_HANDLE; /* *slot is not the caller's to reuse */
         *slot = PYS_NULL;
         goto out;
     }
-    i = pys__h_ref(rt, it, __func__); /* __next__ may run */
-    if (!i) {
-        rc = PYS_E_HANDLE;
-    } else if (!pys__api.PyIter_Check(i)) {
-        char tn[128];
-        rc = pys__fail(__func__, PYS_E_TYPE,
-                       "pys_iter_next_into: %s is not an iterator (use pys_iter first)",
-                       pys__type_name(i, tn, sizeof tn));
-    } else {
-        PyObject *v = pys__api.PyIter_Next(i);
-        if (v) {
-            /* __next__ may have released *slot meanwhile: then a new one. */
-            if (slot->id && pys__h_reuse(rt, slot, v)) {
-                rc = 1;
-                goto out;
-            }
-            if (slot->id)
-                pys__h_release(rt, *slot, NULL);
-            *slot = pys__h_new_fast(rt, v, __func__);
-            rc = pys_ok(*slot) ? 1 : PYS_E_NOMEM;
+    PyObject *v = iter_step(rt, it, &rc, __func__);
+    if (v) {
+        /* __next__ may have released *slot meanwhile: then a new one. */
+        if (slot->id && pys__h_reuse(rt, slot, v)) {
+            rc = 1;
             goto out;
         }
-        rc = pys__api.PyErr_Occurred() ? pys__fail_py(rt, __func__) : 0;
+        if (slot->id)
+            pys__h_release(rt, *slot, NULL);
+        *slot = pys__h_new_fast(rt, v, __func__);
+        rc = pys_ok(*slot) ? 1 : PYS_E_NOMEM;
+        goto out;
     }
     if (slot->id) {
         pys__h_release(rt, *slot, NULL); /* not live any more: nothing to do */
         *slot = PYS_NULL;
     }
 out:
-    pys__api.Py_DecRef(i);
     pys__end_t(rt, t);
     return rc;
 }

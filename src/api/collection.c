@@ -242,9 +242,17 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
     return out;
 }
 
-/* obj[k] read into a C value (kind 0: int64_t, 1: double) without a
- * handle for the item: the same lookup as get_item, the same checks as
- * pys_to_int64 / pys_to_double. */
+/* The new reference v read into *out (kind 0: int64_t, 1: double) with the
+ * checks of pys_to_int64 / pys_to_double, then dropped: PYS_OK or the code. */
+static int read_as(PyObject *v, int kind, void *out, const char *fn)
+{
+    int rc = kind == 0 ? pys__as_int64(v, out, fn) : pys__as_double(v, out, fn);
+    pys__api.Py_DecRef(v);
+    return rc;
+}
+
+/* obj[k] read into a C value (kind as read_as) without a handle for the
+ * item: the same lookup as get_item. */
 static int get_item_as(pys_obj o, const key *k, int kind, void *out, const char *fn)
 {
     if (!out)
@@ -253,14 +261,8 @@ static int get_item_as(pys_obj o, const key *k, int kind, void *out, const char 
     pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t);
     if (!rt)
         return pys_last_error()->code;
-    int rc;
     PyObject *r = item_of(rt, pys__h_get(rt, o, fn), k, fn);
-    if (!r) {
-        rc = pys_last_error()->code;
-    } else {
-        rc = kind == 0 ? pys__as_int64(r, out, fn) : pys__as_double(r, out, fn);
-        pys__api.Py_DecRef(r);
-    }
+    int rc = r ? read_as(r, kind, out, fn) : pys_last_error()->code;
     pys__end_t(rt, t);
     return rc;
 }
@@ -558,8 +560,8 @@ int pys_iter_next(pys_obj it, pys_obj *item)
     return rc;
 }
 
-/* next(it) read into a C value (kind 0: int64_t, 1: double) with no handle
- * for the item: the checks of pys_to_int64 / pys_to_double. */
+/* next(it) read into a C value (kind as read_as) with no handle for the
+ * item. */
 static int iter_next_as(pys_obj it, int kind, void *out, const char *fn)
 {
     if (!out)
@@ -570,12 +572,8 @@ static int iter_next_as(pys_obj it, int kind, void *out, const char *fn)
         return pys_last_error()->code;
     int rc;
     PyObject *v = iter_step(rt, it, &rc, fn);
-    if (v) {
-        rc = kind == 0 ? pys__as_int64(v, out, fn) : pys__as_double(v, out, fn);
-        if (rc == PYS_OK)
-            rc = 1;
-        pys__api.Py_DecRef(v);
-    }
+    if (v && (rc = read_as(v, kind, out, fn)) == PYS_OK)
+        rc = 1;
     pys__end_t(rt, t);
     return rc;
 }

@@ -487,7 +487,8 @@ pys_obj pys_iter(pys_obj o)
  * or NULL with *rc set: 0 at the end, or a negative code with the error set
  * (PYS_E_HANDLE, PYS_E_TYPE for no iterator, the iterator's exception).
  * fn names the public call in the messages. */
-static PyObject *iter_step(pys_runtime *rt, pys_obj it, int *rc, const char *fn)
+static inline __attribute__((always_inline)) PyObject *iter_step(pys_runtime *rt, pys_obj it,
+                                                             int *rc, const char *fn)
 {
     PyObject *i = pys__h_ref(rt, it, fn); /* __next__ may release it */
     if (!i) {

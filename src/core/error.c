@@ -17,6 +17,16 @@
 #include "core/tbformat.h"
 
 _Thread_local pys__tls pys__tls_state;
+#ifdef PYS__TLS_CACHE
+_Thread_local pys__tls *pys__tls_cache __attribute__((tls_model("initial-exec")));
+
+__attribute__((noinline)) pys__tls *pys__tls_first(void)
+{
+    pys__tls *t = &pys__tls_state;
+    pys__tls_cache = t;
+    return t;
+}
+#endif
 
 /* ---- kept exceptions ---------------------------------------------------------- */
 
@@ -231,7 +241,7 @@ static void format_pending(pys__tls *t);
 
 const pys_error *pys__err_peek(void)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     if (!t->err.view.context)
         tls_free_errors(t);
     return &t->err.view;
@@ -244,7 +254,7 @@ const pys_error *pys_last_error_brief(void)
 
 const pys_error *(pys_last_error)(void)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     if (!t->err.view.context)
         tls_free_errors(t);
     if (t->kept)
@@ -254,7 +264,7 @@ const pys_error *(pys_last_error)(void)
 
 void pys__err_stash(pys__err_saved *s)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     if (!t->err.view.context)
         tls_free_errors(t);
     s->err = t->err;
@@ -267,7 +277,7 @@ void pys__err_stash(pys__err_saved *s)
 
 void pys__err_unstash(pys__err_saved *s)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     tls_free_errors(t);
     t->err = s->err;
     t->kept = s->kept;
@@ -276,7 +286,7 @@ void pys__err_unstash(pys__err_saved *s)
 
 void pys_clear_error(void)
 {
-    tls_free_errors(&pys__tls_state);
+    tls_free_errors(pys__tls_get());
 }
 
 const char *pys_strerror(int code)
@@ -305,7 +315,7 @@ const char *pys_err_name(int code)
 
 static void set_error(const char *fn, int code, char *type, char *message, char *traceback)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     tls_free_errors(t);
     pys__tls_register(t); /* the strings are freed, a kept exception detached at exit */
     t->nfail++;
@@ -314,7 +324,7 @@ static void set_error(const char *fn, int code, char *type, char *message, char 
 
 int pys__fail_copy(const pys_error *e)
 {
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     tls_free_errors(t);
     pys__tls_register(t);
     t->nfail++;
@@ -352,7 +362,7 @@ int pys__fail_diag(const char *fn, const pys__diag *d)
 {
     int code = d->code ? d->code : PYS_E_INTERNAL;
     set_error(fn, code, NULL, pys__strdup(d->message ? d->message : pys_strerror(code)), NULL);
-    oerr_searched(&pys__tls_state.err, (const char *const *)d->searched, d->nsearched);
+    oerr_searched(&pys__tls_get()->err, (const char *const *)d->searched, d->nsearched);
     return code;
 }
 
@@ -503,7 +513,7 @@ int pys__fail_py(pys_runtime *rt, const char *fn)
         value = PYS__None;
         pys__api.Py_IncRef(value);
     }
-    pys__tls *t = &pys__tls_state;
+    pys__tls *t = pys__tls_get();
     /* Nothing is pending now: drop what no thread needs any more (this
      * thread's previous exception among them). */
     kept_detach(t);

@@ -188,6 +188,16 @@ typedef struct pys__owned_error {
     char **searched; /* view.nsearched entries */
 } pys__owned_error;
 
+/* The FFI face's words for this thread (their meaning: src/ffi/ffi.h),
+ * kept in the thread's record so that a pys_ffi_* call reaches them and
+ * the core's state with one fetch of the record. */
+struct pys__ffi_frame;
+typedef struct pys__ffi_tls {
+    int32_t status;
+    PyThreadState *unheld;
+    struct pys__ffi_frame *frame;
+} pys__ffi_tls;
+
 typedef struct pys__tls {
     int gil_depth;      /* >0: this thread holds the GIL through pyshim */
     int gstate;         /* PyGILState_Ensure result for depth 0 -> 1 */
@@ -246,15 +256,40 @@ typedef struct pys__tls {
     /* The outermost call was counted in rt->inflight (this thread has no
      * interrupt record: out of memory) instead of in its record. */
     bool counted;
+    pys__ffi_tls ffi; /* src/ffi */
 } pys__tls;
 
 /* The calling thread's state (the variable lives in error.c). Inline, as
- * every call reads it on entry and exit. */
+ * every call reads it on entry and exit.
+ *
+ * The record is a dynamic-TLS variable: where the library was dlopen'ed (a
+ * LuaJIT, Node or Python host loads it that way) its address costs a call
+ * of glibc's _dl_tlsdesc_dynamic, about 22 instructions, at every use. So
+ * on glibc each thread keeps that address in an 8-byte initial-exec
+ * variable (static TLS: one load off %fs), filled on the thread's first
+ * call. Both live and die with the thread, so the cache is never stale.
+ * glibc gives a dlopen'ed library's initial-exec variables room from its
+ * static-TLS surplus (8 bytes of it here); other C libraries need not, so
+ * there the plain address is taken. */
 extern _Thread_local pys__tls pys__tls_state;
+#if defined(__GLIBC__) && !defined(PYS_NO_TLS_CACHE)
+#define PYS__TLS_CACHE 1
+extern _Thread_local pys__tls *pys__tls_cache __attribute__((tls_model("initial-exec")));
+/* Fills this thread's cache; returns &pys__tls_state (core/error.c). */
+pys__tls *pys__tls_first(void);
+static inline __attribute__((always_inline)) pys__tls *pys__tls_get(void)
+{
+    pys__tls *t = pys__tls_cache;
+    if (__builtin_expect(t != NULL, 1))
+        return t;
+    return pys__tls_first();
+}
+#else
 static inline pys__tls *pys__tls_get(void)
 {
     return &pys__tls_state;
 }
+#endif
 /* Has this thread's state torn down at thread exit (core/runtime.c); cheap
  * once done. Whoever gives t heap memory, a kept thread state or a record
  * calls it. */

@@ -28,7 +28,6 @@
 #include "convert/convert.h"
 #include "ffi/ffi.h"
 
-_Thread_local pys__ffi_tls pys__ffi_state;
 
 int32_t pys_ffi_abi_version(void)
 {
@@ -75,7 +74,7 @@ const char *pys_ffi_format_codes(int32_t array)
 
 int32_t pys_ffi_status(void)
 {
-    return pys__ffi_state.status;
+    return pys__tls_get()->ffi.status;
 }
 
 void pys_ffi_free(void *p)
@@ -452,7 +451,7 @@ static ffi_call *q_head;
 
 int32_t pys_ffi_fail(const char *exc_type, const char *message)
 {
-    pys__ffi_frame *fr = pys__ffi_state.frame;
+    pys__ffi_frame *fr = pys__tls_get()->ffi.frame;
     if (!fr)
         return pys__fail(__func__, PYS_E_STATE, "pys_ffi_fail: not inside a host function");
     ffi_call *c = fr->call;
@@ -468,9 +467,10 @@ int32_t pys_ffi_fail(const char *exc_type, const char *message)
  * it go. Records what a 0 result is to raise. */
 static void run_host(ffi_call *c, bool with_gil)
 {
-    pys__ffi_tls *f = &pys__ffi_state;
+    pys__tls *t = pys__tls_get();
+    pys__ffi_tls *f = &t->ffi;
     pys__ffi_frame fr = {.prev = f->frame, .call = c};
-    uint64_t nfail = pys__tls_state.nfail;
+    uint64_t nfail = t->nfail;
     PyThreadState *unheld = f->unheld;
     f->frame = &fr;
     f->unheld = NULL;
@@ -482,7 +482,7 @@ static void run_host(ffi_call *c, bool with_gil)
         pys__ffi_rehold(f, f->unheld);
     f->unheld = unheld;
     f->frame = fr.prev;
-    if (!c->result && pys__tls_state.nfail != nfail) {
+    if (!c->result && t->nfail != nfail) {
         c->nested_failed = true;
         c->nested_code = pys__err_peek()->code;
         if (!c->exc_type[0] && !with_gil) {

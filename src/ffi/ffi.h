@@ -20,16 +20,6 @@
 #include "core/runtime.h"
 #include "core/error.h"
 
-struct pys__ffi_frame;
-
-typedef struct pys__ffi_tls {
-    int32_t status;
-    PyThreadState *unheld;
-    struct pys__ffi_frame *frame; /* the host function running, innermost */
-} pys__ffi_tls;
-
-extern _Thread_local pys__ffi_tls pys__ffi_state;
-
 static inline void pys__ffi_rehold(pys__ffi_tls *f, PyThreadState *u)
 {
     f->unheld = NULL;
@@ -42,8 +32,9 @@ static inline void pys__ffi_unhold(pys__ffi_tls *f)
 
 #define PYS__FFI_CALL_(expr, failed_now)                                                          \
     do {                                                                                           \
-        pys__ffi_tls *ffi_ = &pys__ffi_state;                                                      \
-        uint64_t nfail_ = pys__tls_state.nfail;                                                    \
+        pys__tls *t_ = pys__tls_get();                                                             \
+        pys__ffi_tls *ffi_ = &t_->ffi;                                                             \
+        uint64_t nfail_ = t_->nfail;                                                               \
         PyThreadState *unheld_ = ffi_->unheld;                                                     \
         if (__builtin_expect(unheld_ != NULL, 0))                                                  \
             pys__ffi_rehold(ffi_, unheld_);                                                        \
@@ -57,7 +48,7 @@ static inline void pys__ffi_unhold(pys__ffi_tls *f)
  * traceback): the GIL as for a call, the status untouched. */
 #define PYS__FFI_HELD(expr)                                                                       \
     do {                                                                                           \
-        pys__ffi_tls *ffi_ = &pys__ffi_state;                                                      \
+        pys__ffi_tls *ffi_ = &pys__tls_get()->ffi;                                                 \
         PyThreadState *unheld_ = ffi_->unheld;                                                     \
         if (__builtin_expect(unheld_ != NULL, 0))                                                  \
             pys__ffi_rehold(ffi_, unheld_);                                                        \
@@ -66,7 +57,7 @@ static inline void pys__ffi_unhold(pys__ffi_tls *f)
             pys__ffi_unhold(ffi_);                                                                 \
     } while (0)
 /* For calls that return anything but a handle. */
-#define PYS__FFI_CALL(expr) PYS__FFI_CALL_(expr, pys__tls_state.nfail != nfail_)
+#define PYS__FFI_CALL(expr) PYS__FFI_CALL_(expr, t_->nfail != nfail_)
 /* For calls that return a handle: id 0 is failure. */
 #define PYS__FFI_CALL_H(expr, id) PYS__FFI_CALL_(expr, (id) == 0)
 

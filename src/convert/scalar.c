@@ -90,7 +90,8 @@ pys_obj pys_none(pys_runtime *rt)
     return from(rt, mk_none, NULL, __func__);
 }
 
-static pys_obj from_buf(pys_runtime *rt, const void *s, size_t n, int kind, const char *fn)
+static inline __attribute__((always_inline)) pys_obj from_buf(pys_runtime *rt, const void *s,
+                                                             size_t n, int kind, const char *fn)
 {
     pys__tls *t = pys__tls_get();
     if (!pys__begin_t(rt, fn, t))

@@ -40,9 +40,31 @@ static bool failed(const fmt_ctx *c)
     return c->rc != PYS_OK;
 }
 
+/* Character classes of the format language, one table look-up each. */
+enum { FMT_SEP = 1, FMT_IDSTART = 2, FMT_ID = 4 };
+static const unsigned char fmt_class[256] = {
+    [' '] = FMT_SEP, [','] = FMT_SEP, ['\t'] = FMT_SEP, ['\n'] = FMT_SEP,
+#define ID_RANGE(a, z, cls)                                                                        \
+    [a] = cls, [a + 1] = cls, [a + 2] = cls, [a + 3] = cls, [a + 4] = cls, [a + 5] = cls,            \
+    [a + 6] = cls, [a + 7] = cls, [a + 8] = cls, [a + 9] = cls
+    ID_RANGE('a', 'j', FMT_IDSTART | FMT_ID), ID_RANGE('k', 't', FMT_IDSTART | FMT_ID),
+    ID_RANGE('A', 'J', FMT_IDSTART | FMT_ID), ID_RANGE('K', 'T', FMT_IDSTART | FMT_ID),
+    ID_RANGE('0', '9', FMT_ID),
+#undef ID_RANGE
+    ['u'] = FMT_IDSTART | FMT_ID, ['v'] = FMT_IDSTART | FMT_ID, ['w'] = FMT_IDSTART | FMT_ID,
+    ['x'] = FMT_IDSTART | FMT_ID, ['y'] = FMT_IDSTART | FMT_ID, ['z'] = FMT_IDSTART | FMT_ID,
+    ['U'] = FMT_IDSTART | FMT_ID, ['V'] = FMT_IDSTART | FMT_ID, ['W'] = FMT_IDSTART | FMT_ID,
+    ['X'] = FMT_IDSTART | FMT_ID, ['Y'] = FMT_IDSTART | FMT_ID, ['Z'] = FMT_IDSTART | FMT_ID,
+    ['_'] = FMT_IDSTART | FMT_ID,
+};
+static inline bool fmt_is(char ch, int cls)
+{
+    return fmt_class[(unsigned char)ch] & cls;
+}
+
 static void skip_sep(fmt_ctx *c)
 {
-    while (*c->p == ' ' || *c->p == ',' || *c->p == '\t' || *c->p == '\n')
+    while (fmt_is(*c->p, FMT_SEP))
         c->p++;
 }
 
@@ -210,22 +232,28 @@ static void vec_init(fmt_vec *a)
 }
 
 /* Takes x over: appends it, or (out of memory: error set) drops it. */
-static void vec_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
+static void vec_grow_push(fmt_ctx *c, fmt_vec *a, PyObject *x);
+static inline void vec_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
 {
-    if (a->n == a->cap) {
-        PyObject **bigger = pys__malloc_n(a->cap, 2 * sizeof *bigger);
-        if (!bigger) {
-            if (!failed(c))
-                c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
-            pys__api.Py_DecRef(x);
-            return;
-        }
-        memcpy(bigger, a->v, a->n * sizeof *a->v);
-        if (a->v != a->stack)
-            free(a->v);
-        a->v = bigger;
-        a->cap *= 2;
+    if (__builtin_expect(a->n < a->cap, 1))
+        a->v[a->n++] = x;
+    else
+        vec_grow_push(c, a, x);
+}
+static void vec_grow_push(fmt_ctx *c, fmt_vec *a, PyObject *x)
+{
+    PyObject **bigger = pys__malloc_n(a->cap, 2 * sizeof *bigger);
+    if (!bigger) {
+        if (!failed(c))
+            c->rc = pys__fail(c->fn, PYS_E_NOMEM, "%s: out of memory", c->fn);
+        pys__api.Py_DecRef(x);
+        return;
     }
+    memcpy(bigger, a->v, a->n * sizeof *a->v);
+    if (a->v != a->stack)
+        free(a->v);
+    a->v = bigger;
+    a->cap *= 2;
     a->v[a->n++] = x;
 }
 
@@ -452,10 +480,9 @@ static PyObject *item(fmt_ctx *c)
 static bool keyword(fmt_ctx *c, const char **name, size_t *len)
 {
     const char *q = c->p;
-    if (!((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '_'))
+    if (!fmt_is(*q, FMT_IDSTART))
         return false;
-    while ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
-           *q == '_')
+    while (fmt_is(*q, FMT_ID))
         q++;
     if (*q != '=')
         return false;
@@ -524,14 +551,12 @@ static int collect(fmt_ctx *c, fmt_args *a)
             break;
         }
         PyObject *v = item(c);
-        if (v && !failed(c)) {
-            if (!is_kw) {
-                vec_push(c, &a->pos, v);
-                v = NULL;
-            } else {
-                add_keyword(c, a, name, name_len, v);
-            }
+        if (__builtin_expect(v && !is_kw && !failed(c), 1)) {
+            vec_push(c, &a->pos, v); /* taken over */
+            continue;
         }
+        if (v && !failed(c))
+            add_keyword(c, a, name, name_len, v);
         pys__api.Py_DecRef(v);
         if (failed(c) && c->rc == PYS_E_ARG && !*c->p)
             break;

@@ -161,6 +161,16 @@ const char *pys_ffi_format_codes(int32_t array);
 uint64_t pys_ffi_callv(uint64_t fn, const char *fmt, const int64_t *ints, size_t nints,
                        const double *dbls, size_t ndbls, const char *const *strs,
                        const size_t *lens, size_t nstrs, const uint64_t *objs, size_t nobjs);
+/* fn(), fn(a), fn(a, b) and fn(a, b, c) with handles: as pys_ffi_call with
+ * that many handles (borrowed), for hosts where an array argument costs
+ * more than the call (koffi copies a typed array on every call). Returns a
+ * new handle, or 0 with the status (PYS_FFI_E_HANDLE for a bad fn or
+ * argument, PYS_FFI_E_PYTHON when the call raises, PYS_FFI_E_CLOSED ...).
+ * Thread-safe. */
+uint64_t pys_ffi_call0(uint64_t fn);
+uint64_t pys_ffi_call1(uint64_t fn, uint64_t a);
+uint64_t pys_ffi_call2(uint64_t fn, uint64_t a, uint64_t b);
+uint64_t pys_ffi_call3(uint64_t fn, uint64_t a, uint64_t b, uint64_t c);
 /* o.name(values of fmt); fmt NULL or "" calls without arguments. */
 uint64_t pys_ffi_call_methodv(uint64_t o, const char *name, const char *fmt,
                               const int64_t *ints, size_t nints, const double *dbls,

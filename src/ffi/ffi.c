@@ -375,6 +375,31 @@ uint64_t pys_ffi_callv(uint64_t fn, const char *fmt, VALS_PARAMS)
     return r.id;
 }
 
+/* pys_ffi_call0 ... pys_ffi_call3: the handles as a pys_obj array on the
+ * stack, then pys_call. */
+static inline uint64_t call_n(uint64_t fn, const pys_obj *args, size_t n)
+{
+    pys_obj r = PYS_NULL;
+    PYS__FFI_CALL_H(r = pys_call((pys_obj){fn}, args, n), r.id);
+    return r.id;
+}
+uint64_t pys_ffi_call0(uint64_t fn)
+{
+    return call_n(fn, NULL, 0);
+}
+uint64_t pys_ffi_call1(uint64_t fn, uint64_t a)
+{
+    return call_n(fn, (const pys_obj[]){{a}}, 1);
+}
+uint64_t pys_ffi_call2(uint64_t fn, uint64_t a, uint64_t b)
+{
+    return call_n(fn, (const pys_obj[]){{a}, {b}}, 2);
+}
+uint64_t pys_ffi_call3(uint64_t fn, uint64_t a, uint64_t b, uint64_t c)
+{
+    return call_n(fn, (const pys_obj[]){{a}, {b}, {c}}, 3);
+}
+
 uint64_t pys_ffi_call_methodv(uint64_t o, const char *name, const char *fmt, VALS_PARAMS)
 {
     pys__fmt_vals v = VALS_INIT;

@@ -122,6 +122,73 @@ PYS_TEST(ffi, status_and_reads)
         cr_assert_eq(pys_ffi_release(hs[i]), PYS_FFI_OK);
 }
 
+/* pys_ffi_call0..3 give what pys_ffi_call gives with the same handles in
+ * an array: values, Python errors, bad handles (0, stale, in any place),
+ * and after close. */
+PYS_TEST(ffi, call_n_as_call_with_array)
+{
+    uint64_t f = pys_ffi_eval(rt, "lambda *a: repr(a)");
+    uint64_t args[3] = {pys_ffi_from_int64(rt, 7), pys_ffi_from_str(rt, "x"),
+                        pys_ffi_eval(rt, "None")};
+    for (size_t n = 0; n <= 3; n++) {
+        uint64_t want = pys_ffi_call(f, args, n);
+        cr_assert_neq(want, 0);
+        uint64_t got = n == 0   ? pys_ffi_call0(f)
+                       : n == 1 ? pys_ffi_call1(f, args[0])
+                       : n == 2 ? pys_ffi_call2(f, args[0], args[1])
+                                : pys_ffi_call3(f, args[0], args[1], args[2]);
+        cr_assert_neq(got, 0, "call%zu: %s", n, pys_last_error()->message);
+        cr_assert_eq(pys_ffi_status(), PYS_FFI_OK);
+        char a[64] = {0}, b[64] = {0};
+        cr_assert_gt(pys_ffi_str_read(want, a, sizeof a - 1), 0);
+        cr_assert_gt(pys_ffi_str_read(got, b, sizeof b - 1), 0);
+        cr_assert_str_eq(a, b, "call%zu", n);
+        pys_ffi_release(want);
+        pys_ffi_release(got);
+    }
+    /* A raising call: the same status and exception type. */
+    uint64_t boom = pys_ffi_eval(rt, "lambda *a: 1 / 0");
+    cr_assert_eq(pys_ffi_call(boom, args, 2), 0);
+    int32_t st = pys_ffi_status();
+    cr_assert_eq(pys_ffi_call2(boom, args[0], args[1]), 0);
+    cr_assert_eq(pys_ffi_status(), st);
+    cr_assert_str_eq(pys_last_error()->type, "ZeroDivisionError");
+    /* Bad handles in each place: PYS_FFI_E_HANDLE, as from the array call. */
+    uint64_t stale = pys_ffi_from_int64(rt, 1);
+    pys_ffi_release(stale);
+    cr_assert_eq(pys_ffi_call0(0), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_HANDLE);
+    cr_assert_eq(pys_ffi_call1(f, stale), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_HANDLE);
+    cr_assert_eq(pys_ffi_call2(f, args[0], stale), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_HANDLE);
+    cr_assert_eq(pys_ffi_call3(f, args[0], args[1], 0), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_HANDLE);
+    cr_assert_eq(pys_ffi_call3(stale, args[0], args[1], args[2]), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_HANDLE);
+    /* A success after the failures resets the status. */
+    uint64_t ok = pys_ffi_call1(f, args[0]);
+    cr_assert_neq(ok, 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_OK);
+    cr_assert_eq(pys_ffi_release(ok), PYS_FFI_OK);
+    for (size_t i = 0; i < 3; i++)
+        pys_ffi_release(args[i]);
+    pys_ffi_release(boom);
+    pys_ffi_release(f);
+}
+
+PYS_TEST_NOOPEN(ffi, call_n_after_close)
+{
+    pys_runtime *rt = pyt_open(py);
+    uint64_t f = pys_ffi_eval(rt, "len");
+    uint64_t l = pys_ffi_eval(rt, "[1]");
+    pyt_close(rt);
+    cr_assert_eq(pys_ffi_call1(f, l), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_CLOSED);
+    cr_assert_eq(pys_ffi_call0(f), 0);
+    cr_assert_eq(pys_ffi_status(), PYS_FFI_E_CLOSED);
+}
+
 PYS_TEST(ffi, strings_with_nul)
 {
     static const char text[] = "a\0b\xc3\xa9\xe2\x82\xac"; /* a NUL b é € */

@@ -2,8 +2,9 @@
 # FFI hosts against C, in one run, on one libpython: the batched int round
 # trip (from_int64, read, release) and len() of a 3-list (call, read,
 # release), from C through pyshim.h, from C through pyshim_ffi.h, from
-# LuaJIT, from Node (koffi) and from Go (cgo), plus cgo's cost for one
-# crossing. Each number is the median of RUNS processes (thread CPU time;
+# LuaJIT, from Node (koffi) and from Go (cgo), plus the cost of one call
+# that does nothing through koffi and through cgo (a crossing). Each number
+# is the median of RUNS processes (thread CPU time; Node: process CPU time;
 # Go: go test -bench). With --callgrind, instruction counts per op for
 # C and LuaJIT (the difference between N and 0 iterations).
 #   bench/ffi/run.sh BUILDDIR LIBPYTHON [--callgrind] [RUNS]
@@ -34,6 +35,9 @@ for op in int len; do
         r[${op}_node]=$(run ${op}_node node bench/ffi/bench.js ${op}_node $((n / 4)))
     fi
 done
+if command -v node >/dev/null && [ -d bindings/node/node_modules/koffi ]; then
+    r[cross_node]=$(run noop_node node bench/ffi/bench.js noop_node $((n / 4)))
+fi
 if command -v go >/dev/null; then
     gobench=$(cd bindings/go && GOPATH="$PWD/../../$build/bindings/go-path" \
         GOPROXY=off GOFLAGS=-mod=mod CGO_LDFLAGS="-L$PWD/../../$build" PYSHIM_TEST_LIBPYTHON=$PYSHIM_LIBPYTHON \
@@ -45,13 +49,13 @@ fi
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "-"; else printf "%.2f", a / b }'; }
 echo "libpython: $PYSHIM_LIBPYTHON"
 echo
-echo "| op (batched) | C pyshim.h | C pyshim_ffi.h | LuaJIT | Node (koffi) | Go (cgo) | cgo crossing |"
-echo "|---|---|---|---|---|---|---|"
+echo "| op (batched) | C pyshim.h | C pyshim_ffi.h | LuaJIT | Node (koffi) | koffi crossing | Go (cgo) | cgo crossing |"
+echo "|---|---|---|---|---|---|---|---|"
 for op in int len; do
     label=$([ $op = int ] && echo "int round trip" || echo "len() of a 3-list")
     c=${r[${op}_c]}
-    echo "| $label, ns | $c | ${r[${op}_ffi]:--} | ${r[${op}_lua]:--} | ${r[${op}_node]:--} | ${r[${op}_go]:--} | ${r[cross_go]:--} |"
-    echo "| $label, × C | 1.00 | $(ratio "${r[${op}_ffi]:-}" "$c") | $(ratio "${r[${op}_lua]:-}" "$c") | $(ratio "${r[${op}_node]:-}" "$c") | $(ratio "${r[${op}_go]:-}" "$c") | |"
+    echo "| $label, ns | $c | ${r[${op}_ffi]:--} | ${r[${op}_lua]:--} | ${r[${op}_node]:--} | ${r[cross_node]:--} | ${r[${op}_go]:--} | ${r[cross_go]:--} |"
+    echo "| $label, × C | 1.00 | $(ratio "${r[${op}_ffi]:-}" "$c") | $(ratio "${r[${op}_lua]:-}" "$c") | $(ratio "${r[${op}_node]:-}" "$c") | | $(ratio "${r[${op}_go]:-}" "$c") | |"
 done
 if [ $cg = 1 ] && command -v valgrind >/dev/null; then
     echo

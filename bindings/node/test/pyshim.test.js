@@ -22,6 +22,21 @@ test('exec, eval, import, call, callf', () => {
   assert.strictEqual(py.eval("__import__('sys').argv[0]").value(), 'node-test');
 });
 
+test('call with 0 to 5 arguments (integer calls up to 3, the array call beyond)', () => {
+  const f = py.eval('lambda *a: list(a)');
+  for (let n = 0; n <= 5; n++) {
+    const args = Array.from({ length: n }, (_, i) => (i % 2 ? `s${i}` : i));
+    assert.deepStrictEqual(f.call(...args).value(), args);
+  }
+  const boom = py.eval('lambda *a: 1 / 0');
+  for (let n = 0; n <= 4; n++) {
+    assert.throws(() => boom.call(...Array(n).fill(1)), (e) => e.type === 'ZeroDivisionError');
+  }
+  const before = py.handleCount();
+  for (let i = 0; i < 100; i++) f.call(1, 2, 3).close();
+  assert.strictEqual(py.handleCount(), before, 'no handle left behind');
+});
+
 test('round trips: int, float, str with NUL and non-ASCII, bytes, bool, None, BigInt', () => {
   const id = py.eval('lambda x: x');
   assert.strictEqual(id.call(2 ** 52).value(), 2 ** 52);

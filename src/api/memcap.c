@@ -27,10 +27,11 @@ static PyMemAllocatorEx prev[3];
 static _Atomic int mem_nactive;
 static pthread_mutex_t mem_mu = PTHREAD_MUTEX_INITIALIZER;
 static pys__memrun *mem_active;
-static _Thread_local pys__memrun *cur_mem;
-/* Inside a counted call: the allocator it wraps may call the raw domain's
- * (pymalloc does for large blocks), which must not count the block again. */
-static _Thread_local bool mem_nested;
+/* This thread's run (pys__tls.mem_run) and whether it is inside a counted
+ * call (pys__tls.mem_nested): the allocator that call wraps may call the
+ * raw domain's (pymalloc does for large blocks), which must not count the
+ * block again. Both live in the thread's record, so the allocator hooks
+ * reach them with one fetch even where the library was dlopen'ed. */
 
 static size_t slot_of(uintptr_t p, size_t tcap)
 {
@@ -132,17 +133,17 @@ static void *commit(pys__memrun *m, void *p, size_t n)
 
 static __attribute__((noinline)) void *c_malloc(PyMemAllocatorEx *a, size_t n, size_t k)
 {
-    pys__memrun *m = cur_mem;
-    if (!m || mem_nested)
+    pys__memrun *m = pys__tls_get()->mem_run;
+    if (!m || pys__tls_get()->mem_nested)
         return k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
     size_t bytes = n;
     if (k && __builtin_mul_overflow(n, k, &bytes))
         return NULL;
     if (!reserve(m, bytes))
         return NULL;
-    mem_nested = true;
+    pys__tls_get()->mem_nested = true;
     void *q = k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
-    mem_nested = false;
+    pys__tls_get()->mem_nested = false;
     return commit(m, q, bytes);
 }
 
@@ -164,9 +165,9 @@ static void *h_calloc(void *ctx, size_t n, size_t k)
 
 static __attribute__((noinline)) void *c_realloc(PyMemAllocatorEx *a, void *p, size_t n)
 {
-    if (mem_nested)
+    if (pys__tls_get()->mem_nested)
         return a->realloc(a->ctx, p, n);
-    pys__memrun *m = cur_mem;
+    pys__memrun *m = pys__tls_get()->mem_run;
     pthread_mutex_lock(&mem_mu);
     size_t old = 0;
     if (p) {
@@ -189,9 +190,9 @@ static __attribute__((noinline)) void *c_realloc(PyMemAllocatorEx *a, void *p, s
         m->used += n;
     }
     pthread_mutex_unlock(&mem_mu);
-    mem_nested = true;
+    pys__tls_get()->mem_nested = true;
     void *q = a->realloc(a->ctx, p, n);
-    mem_nested = false;
+    pys__tls_get()->mem_nested = false;
     if (!m)
         return q;
     pthread_mutex_lock(&mem_mu);
@@ -216,16 +217,16 @@ static void *h_realloc(void *ctx, void *p, size_t n)
 
 static __attribute__((noinline)) void c_free(PyMemAllocatorEx *a, void *p)
 {
-    if (mem_nested) {
+    if (pys__tls_get()->mem_nested) {
         a->free(a->ctx, p);
         return;
     }
     pthread_mutex_lock(&mem_mu);
     forget((uintptr_t)p);
     pthread_mutex_unlock(&mem_mu);
-    mem_nested = true;
+    pys__tls_get()->mem_nested = true;
     a->free(a->ctx, p);
-    mem_nested = false;
+    pys__tls_get()->mem_nested = false;
 }
 
 static void h_free(void *ctx, void *p)
@@ -256,18 +257,18 @@ void pys__memcap_hook(void)
 
 void pys__memcap_begin(pys__memrun *m, size_t cap)
 {
-    *m = (pys__memrun){.cap = cap, .outer = cur_mem};
+    *m = (pys__memrun){.cap = cap, .outer = pys__tls_get()->mem_run};
     pthread_mutex_lock(&mem_mu);
     m->next = mem_active;
     mem_active = m;
     pthread_mutex_unlock(&mem_mu);
     atomic_fetch_add(&mem_nactive, 1);
-    cur_mem = m;
+    pys__tls_get()->mem_run = m;
 }
 
 bool pys__memcap_end(pys__memrun *m)
 {
-    cur_mem = m->outer;
+    pys__tls_get()->mem_run = m->outer;
     pthread_mutex_lock(&mem_mu);
     for (pys__memrun **pp = &mem_active; *pp; pp = &(*pp)->next)
         if (*pp == m) {

@@ -256,7 +256,7 @@ typedef struct prun {
     PyObject *code; /* the run's own code object: its "exec" event passes */
 } prun;
 
-static _Thread_local prun *cur_run;
+/* This thread's policed run in progress: pys__tls.policy_run. */
 static _Thread_local int import_depth; /* imports let through by the wrapper */
 static _Atomic bool any_policy;        /* a curated builtins dict was ever made */
 static PyObject *real_bdict;           /* builtins.__dict__ of this open (strong) */
@@ -499,7 +499,7 @@ static __attribute__((noinline)) int check_leftover(const char *event, PyObject 
 static int audit_hook(const char *event, PyObject *args, void *ud)
 {
     (void)ud;
-    prun *run = cur_run;
+    prun *run = pys__tls_get()->policy_run;
     if (__builtin_expect(run != NULL, 0))
         return check(run->rules, run, event, args);
     if (__builtin_expect(atomic_load_explicit(&any_policy, memory_order_relaxed), 0))
@@ -772,11 +772,11 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
         goto out;
     }
     prun run = {rs, code};
-    prun *outer = cur_run;
+    prun *outer = pys__tls_get()->policy_run;
     pys__memrun mem;
     int outer_depth = import_depth;
     import_depth = 0;
-    cur_run = &run;
+    pys__tls_get()->policy_run = &run;
     if (p->mem_limit)
         pys__memcap_begin(&mem, p->mem_limit);
     PyObject *r = pys__api.PyEval_EvalCode(code, g, g);
@@ -788,7 +788,7 @@ static int run_policed(pys_runtime *rt, const char *src, pys_obj ns, pys_policy 
     }
     if (p->mem_limit && pys__memcap_end(&mem) && !r)
         name_memory_error(p->mem_limit);
-    cur_run = outer;
+    pys__tls_get()->policy_run = outer;
     import_depth = outer_depth;
     if ((tok && pys__rcp_unroute(h, tok) < 0) || !r)
         rc = pys__fail_py(rt, F);

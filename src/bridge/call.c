@@ -33,12 +33,11 @@ void pys__br_forget_cap(PyObject *cap)
         last_cap = NULL;
 }
 
-/* This thread's frame stack (its innermost frame), see raise.c. */
-static _Thread_local br_frame *cur_frame;
-
+/* This thread's frame stack (its innermost frame, pys__tls.br_frame), see
+ * raise.c. */
 br_frame *pys__br_frame_current(void)
 {
-    return cur_frame;
+    return pys__tls_get()->br_frame;
 }
 
 static void no_handles(void)
@@ -810,9 +809,9 @@ PyObject *pys__br_entry(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 {
     pys_runtime *rt = &pys__the_runtime;
     pys__tls *t = pys__tls_get();
-    br_frame **cf = &cur_frame;
-    /* Keep both thread-local addresses in registers: without this the
-     * compiler asks the dynamic linker for them again after each call. */
+    br_frame **cf = &t->br_frame;
+    /* Keep the thread record's address in a register: without this the
+     * compiler fetches it again after each call. */
     __asm__("" : "+r"(t), "+r"(cf));
     uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
     if (__builtin_expect(sp < t->stack_floor || !t->stack_floor, 0) &&

@@ -76,19 +76,19 @@ static PyObject *fail_arg(fmt_ctx *c, const char *what)
     return NULL;
 }
 
-static _Thread_local pys__fmt_vals *fmt_next_vals;
-
+/* This thread's arrays for the next format: pys__tls.fmt_vals. */
 void pys__fmt_vals_set(pys__fmt_vals *v)
 {
-    fmt_next_vals = v;
+    pys__tls_get()->fmt_vals = v;
 }
 
 /* The arrays handed to this format, taken so that formats parsed while it
  * runs (a callback's own pys_callf) read their varargs. */
 static pys__fmt_vals *vals_take(void)
 {
-    pys__fmt_vals *v = fmt_next_vals;
-    fmt_next_vals = NULL;
+    pys__tls *t = pys__tls_get();
+    pys__fmt_vals *v = t->fmt_vals;
+    t->fmt_vals = NULL;
     return v;
 }
 

@@ -257,6 +257,14 @@ typedef struct pys__tls {
      * interrupt record: out of memory) instead of in its record. */
     bool counted;
     pys__ffi_tls ffi; /* src/ffi */
+    /* Per-thread words of the layers above core, here rather than in a
+     * _Thread_local of their own so that a dlopen'ed library reaches them
+     * through the one cached fetch of this record (see pys__tls_get). */
+    struct pys__fmt_vals *fmt_vals; /* convert/format.c: arrays for the next format */
+    struct br_frame *br_frame;      /* bridge/call.c: the innermost bridge frame */
+    struct prun *policy_run;        /* api/policy.c: the policed run in progress */
+    struct pys__memrun *mem_run;    /* api/memcap.c: the memory-capped run in progress */
+    bool mem_nested;                /* api/memcap.c: inside the allocator hook's own work */
 } pys__tls;
 
 /* The calling thread's state (the variable lives in error.c). Inline, as

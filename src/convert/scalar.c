@@ -30,6 +30,14 @@ static inline __attribute__((always_inline)) pys_obj from(pys_runtime *rt,
                                                          const void *arg, const char *fn)
 {
     pys__tls *t = pys__tls_get();
+    if (rt == &pys__the_runtime && pys__leaf(t)) {
+        /* Making an int, float, bool or None runs no Python code. */
+        PyObject *o = mk(arg);
+        if (__builtin_expect(o != NULL, 1))
+            return pys__h_new_fast(rt, o, fn);
+        pys__fail_py(rt, fn);
+        return PYS_NULL;
+    }
     if (!pys__begin_t(rt, fn, t))
         return PYS_NULL;
     PyObject *o = mk(arg);
@@ -94,7 +102,9 @@ static inline __attribute__((always_inline)) pys_obj from_buf(pys_runtime *rt, c
                                                              size_t n, int kind, const char *fn)
 {
     pys__tls *t = pys__tls_get();
-    if (!pys__begin_t(rt, fn, t))
+    /* Decoding or copying bytes runs no Python code: the leaf gate. */
+    bool leaf = rt == &pys__the_runtime && pys__leaf(t);
+    if (!leaf && !pys__begin_t(rt, fn, t))
         return PYS_NULL;
     pys_obj out = PYS_NULL;
     if (!s && (n > 0 || kind == 0)) {
@@ -119,7 +129,8 @@ static inline __attribute__((always_inline)) pys_obj from_buf(pys_runtime *rt, c
         else if (kind != 0)
             pys__fail_py(rt, fn);
     }
-    pys__end_t(rt, t);
+    if (!leaf)
+        pys__end_t(rt, t);
     return out;
 }
 
@@ -187,15 +198,30 @@ int pys__as_double(PyObject *o, double *out, const char *fn)
     return PYS_OK;
 }
 
-int pys_to_int64(pys_obj h, int64_t *out)
+static __attribute__((noinline)) int to_int64_full(pys_obj h, int64_t *out)
 {
     if (!out)
-        return pys__fail(__func__, PYS_E_ARG, "pys_to_int64: out is NULL");
-    BEGIN_H(pys_last_error()->code);
-    PyObject *o = pys__h_get(rt, h, __func__);
-    int rc = o ? as_int64(o, out, __func__) : PYS_E_HANDLE;
+        return pys__fail("pys_to_int64", PYS_E_ARG, "pys_to_int64: out is NULL");
+    pys__tls *t_ = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, "pys_to_int64", t_);
+    if (!rt)
+        return pys_last_error()->code;
+    PyObject *o = pys__h_get(rt, h, "pys_to_int64");
+    int rc = o ? as_int64(o, out, "pys_to_int64") : PYS_E_HANDLE;
     END_H();
     return rc;
+}
+
+int pys_to_int64(pys_obj h, int64_t *out)
+{
+    /* The leaf way: a live handle of an int in range, read with no gate;
+     * anything else (and every failure) the full way. */
+    if (pys__leaf(pys__tls_get()) && out) {
+        pys__slot *s = pys__lookup(&pys__the_runtime.ht, h.id);
+        if (__builtin_expect(s != NULL && pys__sc_q(s->obj, out) == PYS__SC_OK, 1))
+            return PYS_OK;
+    }
+    return to_int64_full(h, out);
 }
 
 int pys_to_int32(pys_obj h, int32_t *out)
@@ -262,7 +288,13 @@ int pys_to_bool(pys_obj h, bool *out)
 
 const char *pys_str_view(pys_obj h, size_t *len)
 {
-    BEGIN_H(NULL);
+    /* Viewing a str's UTF-8 (made once and cached by the str) runs no
+     * Python code: the leaf gate. */
+    pys__tls *t_ = pys__tls_get();
+    bool leaf = pys__leaf(t_);
+    pys_runtime *rt = &pys__the_runtime;
+    if (!leaf && !pys__begin_t(rt, __func__, t_))
+        return NULL;
     const char *r = NULL;
     PyObject *o = pys__h_get(rt, h, __func__);
     if (o) {
@@ -280,7 +312,8 @@ const char *pys_str_view(pys_obj h, size_t *len)
             }
         }
     }
-    END_H();
+    if (!leaf)
+        END_H();
     return r;
 }
 

@@ -65,6 +65,21 @@ static inline __attribute__((always_inline)) void pys__end(pys_runtime *rt)
 {
     pys__end_t(rt, pys__tls_get());
 }
+/* The leaf gate, for calls that run no Python code and leave nothing
+ * held: making an int, float or str, reading an int, viewing a str. Inside
+ * a batch or a callback of the open runtime (gil_depth > 0: the GIL is
+ * this thread's, and the runtime cannot close under it), with no stop
+ * pending and no table lock (GIL builds), such a call needs none of
+ * pys__begin_t's work: no nested call can happen inside it, so the depth
+ * count is not needed, and no Python code runs in it to raise a stop.
+ * True: the caller may do its work without pys__begin_t / pys__end_t. A
+ * read that fails then takes the full way, which does it again and
+ * reports (so the fast attempt must change nothing when it fails). */
+static inline __attribute__((always_inline)) bool pys__leaf(pys__tls *t)
+{
+    return __builtin_expect(t->gil_depth > 0 && t->stop_due == 0 && !pys__the_runtime.locking, 1);
+}
+
 /* Drops the objects this thread holds from call levels >= depth (see
  * pys__tls.held). Code that lowers gil_depth by hand calls it first. */
 void pys__held_drop(pys__tls *t, int depth);

@@ -399,8 +399,74 @@ static void compare_handles(pys_runtime *rt)
     pyt_assert_ok(pys_release(s));
 }
 
+/* The leaf gate (core/gate.h: inside a batch, the scalar makes and reads
+ * and the str view skip the gate): the same values and errors in every
+ * context compare_all runs in, batch or not, locked or not. */
+static void compare_leaf(pys_runtime *rt)
+{
+    int64_t v = 0;
+    pys_obj a = pys_from_int64(rt, INT64_MIN);
+    pyt_assert_h(a);
+    pyt_assert_ok(pys_to_int64(a, &v));
+    cr_assert_eq(v, INT64_MIN);
+    pys_obj m1 = pys_from_int64(rt, -1);
+    pyt_assert_ok(pys_to_int64(m1, &v));
+    cr_assert_eq(v, -1, "-1 is a value, not a failure");
+    pys_obj t = pys_eval(rt, "True");
+    pyt_assert_ok(pys_to_int64(t, &v));
+    cr_assert_eq(v, 1, "bool is an int");
+    pys_obj sub = pys_eval(rt, "type('I', (int,), {'__index__': lambda s: 0})(7)");
+    pyt_assert_ok(pys_to_int64(sub, &v));
+    cr_assert_eq(v, 7, "an int subclass's own value, never __index__");
+    v = 5;
+    pys_obj big = pys_eval(rt, "2**63");
+    cr_assert_eq(pys_to_int64(big, &v), PYS_E_OVERFLOW);
+    cr_assert_eq(v, 5, "out untouched");
+    pys_obj f = pys_from_double(rt, 2.5);
+    pyt_assert_h(f);
+    cr_assert_eq(pys_to_int64(f, &v), PYS_E_TYPE);
+    cr_assert(strstr(pys_last_error()->message, "float"), "%s", pys_last_error()->message);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(pys_to_int64(a, NULL), PYS_E_ARG);
+    cr_assert_eq(pys_from_int64(NULL, 1).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    cr_assert_eq(pys_from_double(NULL, 1).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    pyt_assert_ok(pys_release(m1));
+    cr_assert_eq(pys_to_int64(m1, &v), PYS_E_HANDLE);
+    cr_assert(strstr(pys_last_error()->message, "was released"), "%s",
+              pys_last_error()->message);
+    cr_assert_eq(pys_to_int64(PYS_NULL, &v), PYS_E_HANDLE);
+    cr_assert_eq(v, 5);
+
+    size_t n = 0;
+    pys_obj s = pys_from_str(rt, "h\xc3\xa9");
+    pyt_assert_h(s);
+    const char *view = pys_str_view(s, &n);
+    cr_assert(view && n == 3 && !memcmp(view, "h\xc3\xa9", 3));
+    cr_assert_eq(pys_from_str(rt, "\xff").id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_VALUE);
+    cr_assert_eq(pys_from_str(rt, NULL).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    cr_assert_eq(pys_from_str(NULL, "x").id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_ARG);
+    n = 9;
+    cr_assert_null(pys_str_view(a, &n));
+    cr_assert_eq(pys_last_error()->code, PYS_E_TYPE);
+    cr_assert_eq(n, 9);
+    pys_obj lone = pys_eval(rt, "'\\ud800'");
+    cr_assert_null(pys_str_view(lone, &n));
+    cr_assert_eq(pys_last_error()->code, PYS_E_VALUE);
+    cr_assert_null(pys_str_view(m1, &n));
+    cr_assert_eq(pys_last_error()->code, PYS_E_HANDLE);
+    pys_obj hs[] = {a, t, sub, big, f, s, lone};
+    for (size_t i = 0; i < sizeof hs / sizeof hs[0]; i++)
+        pyt_assert_ok(pys_release(hs[i]));
+}
+
 static void compare_all(pys_runtime *rt)
 {
+    compare_leaf(rt);
     compare_reads(rt);
     compare_iteration(rt);
     compare_iter_reads(rt);
@@ -501,6 +567,10 @@ PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
     cr_assert_eq(dv, 5);
     cr_assert_eq(pys_release(d), PYS_E_CLOSED);
     cr_assert_eq(pys_from_int64(rt, 1).id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
+    cr_assert_eq(pys_from_str(rt, "x").id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
+    cr_assert_null(pys_str_view(d, NULL));
     cr_assert_eq(pys_last_error()->code, PYS_E_CLOSED);
 
     /* Reopened: the handles of the first runtime stay refused, fast path

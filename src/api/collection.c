@@ -11,6 +11,7 @@
 #include "core/types.h"
 #include "core/call.h"
 #include "convert/convert.h"
+#include "convert/scalar.h"
 
 #define BEGIN_H(errval)                                                                            \
     pys_runtime *rt = pys__begin_h(__func__);                                                      \
@@ -244,9 +245,21 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
 
 /* The new reference v read into *out (kind 0: int64_t, 1: double) with the
  * checks of pys_to_int64 / pys_to_double, then dropped: PYS_OK or the code. */
-static int read_as(PyObject *v, int kind, void *out, const char *fn)
+static inline __attribute__((always_inline)) int read_as(PyObject *v, int kind, void *out,
+                                                        const char *fn)
 {
-    int rc = kind == 0 ? pys__as_int64(v, out, fn) : pys__as_double(v, out, fn);
+    int rc;
+    if (kind == 0) {
+        /* The int read inline; its failures reported by pys__as_int64,
+         * which reads again (a type or range failure changes nothing) or
+         * reports the pending exception. */
+        pys__sc s = pys__sc_q(v, out);
+        rc = __builtin_expect(s == PYS__SC_OK, 1) ? PYS_OK
+             : s == PYS__SC_PY                    ? pys__fail_py(&pys__the_runtime, fn)
+                                                  : pys__as_int64(v, out, fn);
+    } else {
+        rc = pys__as_double(v, out, fn);
+    }
     pys__api.Py_DecRef(v);
     return rc;
 }
@@ -563,7 +576,8 @@ int pys_iter_next(pys_obj it, pys_obj *item)
 
 /* next(it) read into a C value (kind as read_as) with no handle for the
  * item. */
-static int iter_next_as(pys_obj it, int kind, void *out, const char *fn)
+static inline __attribute__((always_inline)) int iter_next_as(pys_obj it, int kind, void *out,
+                                                             const char *fn)
 {
     if (!out)
         return pys__fail(fn, PYS_E_ARG, "%s: out is NULL", fn);

@@ -284,15 +284,18 @@ static __attribute__((noinline)) void gil_take_slow(pys_runtime *rt, pys__tls *t
     pys__tls_register(t); /* for pys__threads_tls_exit */
 }
 
-static inline void gil_take(pys_runtime *rt, pys__tls *t)
+/* Takes the GIL for an outermost call; returns the thread state then
+ * current (the kept one, attached here, needs no second look). */
+static inline PyThreadState *gil_take(pys_runtime *rt, pys__tls *t)
 {
     PyThreadState *ts = t->tstate;
     if (__builtin_expect(ts != NULL && t->tstate_gen == rt->opens, 1) && rt->tstate_now() != ts) {
         pys__api.PyEval_RestoreThread(ts);
         t->gstate = GS_KEPT;
-        return;
+        return ts;
     }
     gil_take_slow(rt, t);
+    return rt->tstate_now();
 }
 
 static inline void gil_give(pys__tls *t)
@@ -370,7 +373,7 @@ static __attribute__((noinline)) pys_runtime *begin_unrecorded(pys_runtime *rt, 
         return refused(rt, fn);
     t->counted = true;
     t->stop_due = 0;
-    gil_take(rt, t);
+    (void)gil_take(rt, t);
     t->gil_depth = 1;
     return rt;
 }
@@ -388,8 +391,7 @@ pys_runtime *pys__begin_slow(pys_runtime *rt, pys__tls *t, const char *fn)
     thr_arm(rt, t, r);
     if (__builtin_expect(!busy_and_open(rt, r), 0))
         return begin_refused(rt, r, fn);
-    gil_take(rt, t);
-    atomic_store_explicit(&r->tstate, rt->tstate_now(), memory_order_relaxed);
+    atomic_store_explicit(&r->tstate, gil_take(rt, t), memory_order_relaxed);
     t->gil_depth = 1;
     return rt;
 }

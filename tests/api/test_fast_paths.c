@@ -545,6 +545,8 @@ PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
     pys_obj it = pys_eval(rt, "iter([1, 2])");
     pys_obj x = PYS_NULL;
     cr_assert_eq(pys_iter_next_into(it, &x), 1);
+    pys_obj i1 = pys_from_int64(rt, 5);
+    pys_obj s1 = pys_from_str(rt, "old");
     pyt_close(rt);
     int64_t v = 5;
     double dv = 5;
@@ -585,5 +587,19 @@ PYS_TEST_NOOPEN(fast_paths, closed_runtime_refuses_fast_and_slow_alike)
     cr_assert_eq(pys_release(d), PYS_E_HANDLE);
     cr_assert(strstr(pys_last_error()->message, "earlier runtime"), "%s",
               pys_last_error()->message);
+    /* Inside a batch the leaf gate's reads refuse them the same way. */
+    for (int batch = 0; batch < 2; batch++) {
+        if (batch)
+            pyt_assert_ok(pys_gil_acquire(rt));
+        v = 9;
+        cr_assert_eq(pys_to_int64(i1, &v), PYS_E_HANDLE);
+        cr_assert(strstr(pys_last_error()->message, "earlier runtime"), "%s",
+                  pys_last_error()->message);
+        cr_assert_eq(v, 9);
+        cr_assert_null(pys_str_view(s1, NULL));
+        cr_assert_eq(pys_last_error()->code, PYS_E_HANDLE);
+        if (batch)
+            pyt_assert_ok(pys_gil_release(rt));
+    }
     pyt_close(rt);
 }

@@ -248,18 +248,7 @@ static pys_obj get_item(pys_obj o, const key *k, const char *fn)
 static inline __attribute__((always_inline)) int read_as(PyObject *v, int kind, void *out,
                                                         const char *fn)
 {
-    int rc;
-    if (kind == 0) {
-        /* The int read inline; its failures reported by pys__as_int64,
-         * which reads again (a type or range failure changes nothing) or
-         * reports the pending exception. */
-        pys__sc s = pys__sc_q(v, out);
-        rc = __builtin_expect(s == PYS__SC_OK, 1) ? PYS_OK
-             : s == PYS__SC_PY                    ? pys__fail_py(&pys__the_runtime, fn)
-                                                  : pys__as_int64(v, out, fn);
-    } else {
-        rc = pys__as_double(v, out, fn);
-    }
+    int rc = kind == 0 ? pys__as_int64_in(v, out, fn) : pys__as_double(v, out, fn);
     pys__api.Py_DecRef(v);
     return rc;
 }

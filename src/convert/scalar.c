@@ -176,18 +176,14 @@ static __attribute__((noinline)) int sc_fail(PyObject *o, pys__sc s, const char 
     return pys__fail_py(&pys__the_runtime, fn);
 }
 
-static inline __attribute__((always_inline)) int as_int64(PyObject *o, int64_t *out,
-                                                          const char *fn)
+int pys__as_int64_fail(PyObject *o, pys__sc s, const char *fn)
 {
-    pys__sc s = pys__sc_q(o, out);
-    if (__builtin_expect(s != PYS__SC_OK, 0))
-        return sc_fail(o, s, "int", "int does not fit in int64_t", fn);
-    return PYS_OK;
+    return sc_fail(o, s, "int", "int does not fit in int64_t", fn);
 }
 
 int pys__as_int64(PyObject *o, int64_t *out, const char *fn)
 {
-    return as_int64(o, out, fn);
+    return pys__as_int64_in(o, out, fn);
 }
 
 int pys__as_double(PyObject *o, double *out, const char *fn)
@@ -200,14 +196,15 @@ int pys__as_double(PyObject *o, double *out, const char *fn)
 
 static __attribute__((noinline)) int to_int64_full(pys_obj h, int64_t *out)
 {
+    static const char fn[] = "pys_to_int64";
     if (!out)
-        return pys__fail("pys_to_int64", PYS_E_ARG, "pys_to_int64: out is NULL");
+        return pys__fail(fn, PYS_E_ARG, "pys_to_int64: out is NULL");
     pys__tls *t_ = pys__tls_get();
-    pys_runtime *rt = pys__begin_t(&pys__the_runtime, "pys_to_int64", t_);
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, fn, t_);
     if (!rt)
         return pys_last_error()->code;
-    PyObject *o = pys__h_get(rt, h, "pys_to_int64");
-    int rc = o ? as_int64(o, out, "pys_to_int64") : PYS_E_HANDLE;
+    PyObject *o = pys__h_get(rt, h, fn);
+    int rc = o ? pys__as_int64_in(o, out, fn) : PYS_E_HANDLE;
     END_H();
     return rc;
 }

@@ -177,6 +177,22 @@ static inline pys__sc pys__sc_b(PyObject *o, bool *out)
     return PYS__SC_OK;
 }
 
+/* ---- pys__as_int64 inline ---------------------------------------------------------- */
+
+/* The error of an int64 read that pys__sc_q refused (s): PYS_E_TYPE,
+ * PYS_E_OVERFLOW, or the pending exception; the code (scalar.c). */
+int pys__as_int64_fail(PyObject *o, pys__sc s, const char *fn);
+/* pys__as_int64 (convert.h) for the hot readers: the read inline, its
+ * failures reported out of line. */
+static inline __attribute__((always_inline)) int pys__as_int64_in(PyObject *o, int64_t *out,
+                                                                  const char *fn)
+{
+    pys__sc s = pys__sc_q(o, out);
+    if (__builtin_expect(s != PYS__SC_OK, 0))
+        return pys__as_int64_fail(o, s, fn);
+    return PYS_OK;
+}
+
 /* ---- the FFI face's int64_t values ---------------------------------------------------- */
 
 static inline bool pys__fit_b(int64_t v, bool *out)

@@ -133,17 +133,18 @@ static void *commit(pys__memrun *m, void *p, size_t n)
 
 static __attribute__((noinline)) void *c_malloc(PyMemAllocatorEx *a, size_t n, size_t k)
 {
-    pys__memrun *m = pys__tls_get()->mem_run;
-    if (!m || pys__tls_get()->mem_nested)
+    pys__tls *t = pys__tls_get();
+    pys__memrun *m = t->mem_run;
+    if (!m || t->mem_nested)
         return k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
     size_t bytes = n;
     if (k && __builtin_mul_overflow(n, k, &bytes))
         return NULL;
     if (!reserve(m, bytes))
         return NULL;
-    pys__tls_get()->mem_nested = true;
+    t->mem_nested = true;
     void *q = k ? a->calloc(a->ctx, n, k) : a->malloc(a->ctx, n);
-    pys__tls_get()->mem_nested = false;
+    t->mem_nested = false;
     return commit(m, q, bytes);
 }
 
@@ -165,9 +166,10 @@ static void *h_calloc(void *ctx, size_t n, size_t k)
 
 static __attribute__((noinline)) void *c_realloc(PyMemAllocatorEx *a, void *p, size_t n)
 {
-    if (pys__tls_get()->mem_nested)
+    pys__tls *t = pys__tls_get();
+    if (t->mem_nested)
         return a->realloc(a->ctx, p, n);
-    pys__memrun *m = pys__tls_get()->mem_run;
+    pys__memrun *m = t->mem_run;
     pthread_mutex_lock(&mem_mu);
     size_t old = 0;
     if (p) {
@@ -190,9 +192,9 @@ static __attribute__((noinline)) void *c_realloc(PyMemAllocatorEx *a, void *p, s
         m->used += n;
     }
     pthread_mutex_unlock(&mem_mu);
-    pys__tls_get()->mem_nested = true;
+    t->mem_nested = true;
     void *q = a->realloc(a->ctx, p, n);
-    pys__tls_get()->mem_nested = false;
+    t->mem_nested = false;
     if (!m)
         return q;
     pthread_mutex_lock(&mem_mu);
@@ -217,16 +219,17 @@ static void *h_realloc(void *ctx, void *p, size_t n)
 
 static __attribute__((noinline)) void c_free(PyMemAllocatorEx *a, void *p)
 {
-    if (pys__tls_get()->mem_nested) {
+    pys__tls *t = pys__tls_get();
+    if (t->mem_nested) {
         a->free(a->ctx, p);
         return;
     }
     pthread_mutex_lock(&mem_mu);
     forget((uintptr_t)p);
     pthread_mutex_unlock(&mem_mu);
-    pys__tls_get()->mem_nested = true;
+    t->mem_nested = true;
     a->free(a->ctx, p);
-    pys__tls_get()->mem_nested = false;
+    t->mem_nested = false;
 }
 
 static void h_free(void *ctx, void *p)

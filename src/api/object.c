@@ -257,7 +257,8 @@ static pys_obj call_handles(pys_obj fn, const pys_obj *args, size_t nargs, pys_o
     if (r)
         out = pys__h_new(rt, r, name);
 out:
-    pys__api.Py_DecRef(kw);
+    if (kw)
+        pys__api.Py_DecRef(kw);
     pys__api.Py_DecRef(f);
     pys__end(rt);
     return out;

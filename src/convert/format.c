@@ -41,9 +41,9 @@ static bool failed(const fmt_ctx *c)
 }
 
 /* Character classes of the format language, one table look-up each. */
-enum { FMT_SEP = 1, FMT_IDSTART = 2, FMT_ID = 4 };
+enum { FMT_SEP = 1, FMT_IDSTART = 2, FMT_ID = 4, FMT_EQ = 8 };
 static const unsigned char fmt_class[256] = {
-    [' '] = FMT_SEP, [','] = FMT_SEP, ['\t'] = FMT_SEP, ['\n'] = FMT_SEP,
+    [' '] = FMT_SEP, [','] = FMT_SEP, ['\t'] = FMT_SEP, ['\n'] = FMT_SEP, ['='] = FMT_EQ,
 #define ID_RANGE(a, z, cls)                                                                        \
     [a] = cls, [a + 1] = cls, [a + 2] = cls, [a + 3] = cls, [a + 4] = cls, [a + 5] = cls,            \
     [a + 6] = cls, [a + 7] = cls, [a + 8] = cls, [a + 9] = cls
@@ -267,12 +267,91 @@ static void vec_free(fmt_vec *a)
     vec_init(a);
 }
 
+/* The common run of a format: positional values of the scalar codes,
+ * plain 's', 'O' and 'n', read from the varargs (not the FFI face's
+ * arrays), pushed onto pos. One loop with no call per value, where item()
+ * is a call each, behind a keyword scan in collect(). It stops, with c->p
+ * there, at the end, a close, or anything it leaves to the general loop:
+ * a code letter followed by an identifier character or '=' (a keyword's
+ * name, or codes run together), 's#', 'y', 'N', a container, a bad code.
+ * After a failure c->p is past the failing value and the general loop goes
+ * on in skip mode. Each value is made as item() makes it: the same
+ * objects, errors and argument numbers. Not in skip mode. */
+static inline __attribute__((always_inline)) void positional(fmt_ctx *c, fmt_vec *pos)
+{
+    for (;;) {
+        const char *p = c->p;
+        while (fmt_is(*p, FMT_SEP))
+            p++;
+        c->p = p;
+        PyObject *v;
+        /* p[1] exists when *p is a code letter; a name goes on in it. */
+#define NAME_GOES_ON (fmt_is(p[1], FMT_ID | FMT_EQ))
+        switch (*p) {
+#define FAST(L, ch_, ctype, vatype, regtype, pytype, kind, lo, hi, ffi, reg, to_py, range, doc)  \
+    case ch_:                                                                                      \
+        if (NAME_GOES_ON)                                                                          \
+            return;                                                                                \
+        c->p = p + 1;                                                                              \
+        c->argno++;                                                                                \
+        v = check(c, pys__api.to_py((ctype)va_arg(*c->ap, vatype)));                               \
+        break;
+            PYS__SCALAR_CODES(FAST)
+#undef FAST
+        case 's': {
+            if (NAME_GOES_ON || p[1] == '#')
+                return;
+            c->p = p + 1;
+            c->argno++;
+            const char *str = va_arg(*c->ap, const char *);
+            if (str) {
+                v = utf8(c, str, strlen(str));
+            } else {
+                pys__api.Py_IncRef(PYS__None);
+                v = PYS__None;
+            }
+            break;
+        }
+        case 'O': {
+            if (NAME_GOES_ON)
+                return;
+            c->p = p + 1;
+            c->argno++;
+            v = pys__h_get(c->rt, va_arg(*c->ap, pys_obj), c->fn);
+            if (!v) {
+                c->rc = PYS_E_HANDLE;
+                return;
+            }
+            pys__api.Py_IncRef(v);
+            break;
+        }
+        case 'n':
+            if (NAME_GOES_ON)
+                return;
+            c->p = p + 1;
+            pys__api.Py_IncRef(PYS__None);
+            v = PYS__None;
+            break;
+        default:
+            return;
+        }
+#undef NAME_GOES_ON
+        if (__builtin_expect(!v, 0))
+            return; /* failed(c): check() or utf8() set it */
+        vec_push(c, pos, v);
+        if (__builtin_expect(failed(c), 0))
+            return; /* out of memory: vec_push dropped v */
+    }
+}
+
 static PyObject *sequence(fmt_ctx *c, char close, bool tuple)
 {
     /* Items collect in a vector, then move into a list or tuple of the
      * exact size. */
     fmt_vec items;
     vec_init(&items);
+    if (!c->vals && !failed(c))
+        positional(c, &items);
     for (;;) {
         skip_sep(c);
         if (*c->p == close) {
@@ -537,6 +616,8 @@ static int collect(fmt_ctx *c, fmt_args *a)
 {
     vec_init(&a->pos);
     a->kw = NULL;
+    if (!c->vals)
+        positional(c, &a->pos);
     for (;;) {
         skip_sep(c);
         if (!*c->p)

@@ -10,14 +10,18 @@
  * - pys_iter_next_{int64,double} against pys_iter_next + pys_to_* +
  *   pys_release, step by step (items of every kind, overflow, the end, an
  *   iterator that raises, a non-iterator, stale handles, NULL out);
- * - the inline handle issue / release against the table-lock path.
+ * - the inline handle issue / release against the table-lock path;
+ * - the call and build formats' positional loop against the general
+ *   parser (values, errors, the skip after a failure).
  * Each comparison runs outside a batch, inside one (pys_gil_acquire), with
  * the free-threaded locking path forced, and on a second thread; and after
  * pys_close every fast call gives PYS_E_CLOSED like the slow ones. Every
  * PYS_TEST runs once per Python. */
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 
@@ -464,9 +468,117 @@ static void compare_leaf(pys_runtime *rt)
         pyt_assert_ok(pys_release(hs[i]));
 }
 
+/* The format's positional loop (convert/format.c, positional()) against
+ * the general parser: a format with its codes run together ("qds") has
+ * the same values as the spaced one ("q d s") but the loop hands it to
+ * item() from the first code (a code letter followed by a name character
+ * could start a keyword). Values, None for a NULL string, the argument
+ * numbers in errors, and the skip after a failure (a later N released)
+ * must all agree. */
+static char *call_repr(pys_obj f, int *rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    pys_obj r = pys_vcallf(f, fmt, ap);
+    va_end(ap);
+    *rc = pys_ok(r) ? PYS_OK : pys_last_error()->code;
+    if (!pys_ok(r))
+        return strdup(pys_last_error()->message);
+    size_t n = 0;
+    const char *v = pys_str_view(r, &n);
+    char *out = strndup(v ? v : "?", v ? n : 1);
+    pys_release(r);
+    return out;
+}
+
+static void same_call(const char *a, int rc_a, const char *b, int rc_b)
+{
+    cr_assert_eq(rc_a, rc_b, "%s | %s", a, b);
+    cr_assert_str_eq(a, b);
+}
+
+static void compare_formats(pys_runtime *rt)
+{
+    pys_obj f = pys_eval(rt, "lambda *a, **k: repr((a, sorted(k.items())))");
+    pyt_assert_h(f);
+    pys_obj l = pys_eval(rt, "[1]");
+    pyt_assert_h(l);
+    int ra, rb;
+    char *a = call_repr(f, &ra, "q Q i I d b s O n s", (int64_t)INT64_MIN, (uint64_t)UINT64_MAX,
+                        -7, 4000000000u, 2.5, 1, "h\xc3\xa9", l, (const char *)NULL);
+    char *b = call_repr(f, &rb, "qQiIdbsOns", (int64_t)INT64_MIN, (uint64_t)UINT64_MAX, -7,
+                        4000000000u, 2.5, 1, "h\xc3\xa9", l, (const char *)NULL);
+    cr_assert_str_eq(a, "((-9223372036854775808, 18446744073709551615, -7, 4000000000, 2.5, "
+                        "True, 'h\xc3\xa9', [1], None, None), [])");
+    same_call(a, ra, b, rb);
+    free(a);
+    free(b);
+    /* A keyword after a positional run; keywords named like codes. */
+    a = call_repr(f, &ra, "q d, k=s", (int64_t)1, 2.0, "x");
+    b = call_repr(f, &rb, "qd, k=s", (int64_t)1, 2.0, "x");
+    cr_assert_str_eq(a, "((1, 2.0), [('k', 'x')])");
+    same_call(a, ra, b, rb);
+    free(a);
+    free(b);
+    a = call_repr(f, &ra, "q=d n=q s=s", 2.5, (int64_t)3, "v");
+    cr_assert_eq(ra, PYS_OK, "%s", a);
+    cr_assert_str_eq(a, "((), [('n', 3), ('q', 2.5), ('s', 'v')])");
+    free(a);
+    /* s# and N: left to item() after a run. */
+    a = call_repr(f, &ra, "q s# d", (int64_t)1, "a\0b", (size_t)3, 0.5);
+    b = call_repr(f, &rb, "qs#d", (int64_t)1, "a\0b", (size_t)3, 0.5);
+    cr_assert_str_eq(a, "((1, 'a\\x00b', 0.5), [])");
+    same_call(a, ra, b, rb);
+    free(a);
+    free(b);
+    /* Failures: bad UTF-8 (argument 3), a stale handle (argument 2); the
+     * N after them is released either way. */
+    pys_obj n1 = pys_from_int64(rt, 1), n2 = pys_from_int64(rt, 2);
+    a = call_repr(f, &ra, "q d s N", (int64_t)1, 2.0, "\xff", n1);
+    b = call_repr(f, &rb, "qdsN", (int64_t)1, 2.0, "\xff", n2);
+    cr_assert_eq(ra, PYS_E_VALUE);
+    cr_assert(strstr(a, "argument 3"), "%s", a);
+    same_call(a, ra, b, rb);
+    cr_assert_eq(pys_check(n1), PYS_E_HANDLE, "N released after the failure");
+    cr_assert_eq(pys_check(n2), PYS_E_HANDLE);
+    free(a);
+    free(b);
+    pys_obj stale = pys_from_int64(rt, 3);
+    pyt_assert_ok(pys_release(stale));
+    n1 = pys_from_int64(rt, 1);
+    n2 = pys_from_int64(rt, 2);
+    a = call_repr(f, &ra, "q O s N", (int64_t)1, stale, "x", n1);
+    char *a_msg = strdup(a);
+    b = call_repr(f, &rb, "qOsN", (int64_t)1, stale, "x", n2);
+    cr_assert_eq(ra, PYS_E_HANDLE, "%s", a_msg);
+    same_call(a, ra, b, rb);
+    cr_assert_eq(pys_check(n1), PYS_E_HANDLE);
+    cr_assert_eq(pys_check(n2), PYS_E_HANDLE);
+    free(a_msg);
+    free(a);
+    free(b);
+    /* pys_build: a list of the loop's codes, and one that fails. */
+    pys_obj x = pys_build(rt, "[q d s b n]", (int64_t)1, 2.5, "three", 1);
+    pys_obj y = pys_build(rt, "[qdsbn]", (int64_t)1, 2.5, "three", 1);
+    pyt_assert_h(x);
+    pyt_assert_h(y);
+    cr_assert_eq(pys_compare(x, y, PYS_EQ), 1);
+    pyt_assert_ok(pys_release(x));
+    pyt_assert_ok(pys_release(y));
+    n1 = pys_from_int64(rt, 1);
+    x = pys_build(rt, "[q s N]", (int64_t)1, "\xc3", n1);
+    cr_assert_eq(x.id, 0);
+    cr_assert_eq(pys_last_error()->code, PYS_E_VALUE);
+    cr_assert(strstr(pys_last_error()->message, "argument 2"), "%s", pys_last_error()->message);
+    cr_assert_eq(pys_check(n1), PYS_E_HANDLE);
+    pyt_assert_ok(pys_release(l));
+    pyt_assert_ok(pys_release(f));
+}
+
 static void compare_all(pys_runtime *rt)
 {
     compare_leaf(rt);
+    compare_formats(rt);
     compare_reads(rt);
     compare_iteration(rt);
     compare_iter_reads(rt);

@@ -322,6 +322,14 @@ def ffi_type(t, fname, pname):
     return None
 
 
+# The hottest calls, whose wrappers run the pys_* function's inline body
+# (the same code, declared in src/) instead of calling it: one frame less.
+INLINE = {
+    "pys_from_int64": "pys__from_int64_in",
+    "pys_release": "pys__release_in",
+}
+
+
 def ffi_functions(desc):
     gen, skipped = [], []
     for f in desc["functions"]:
@@ -396,8 +404,9 @@ def gen_source(desc):
            " * once handles are plain integers: each forwards to the pys_* function",
            " * (one implementation) inside PYS__FFI_CALL, which records the call's",
            " * status for pys_ffi_status() and takes the GIL back around it while a",
-           " * callback registered with PYS_FFI_RELEASE_GIL runs (ffi.h). */",
-           '#include "ffi/ffi.h"', ""]
+           " * callback registered with PYS_FFI_RELEASE_GIL runs (ffi.h). The",
+           " * hottest run the function's inline body (INLINE in the script). */",
+           '#include "ffi/ffi.h"', '#include "core/handles.h"', '#include "convert/scalar.h"', ""]
     for f, rt, ps in gen:
         args = ", ".join(decl(t, p["name"]) for p, t in ps) or "void"
         call_args = []
@@ -417,7 +426,7 @@ def gen_source(desc):
                 call_args.append("(pys_future_fn)%s" % p["name"])
             else:
                 call_args.append(p["name"])
-        call = "%s(%s)" % (f["name"], ", ".join(call_args))
+        call = "%s(%s)" % (INLINE.get(f["name"], f["name"]), ", ".join(call_args))
         ret = norm_type(f["returns"])
         out.append("%s%s%s(%s)" % (rt, "" if rt.endswith("*") else " ",
                                    "pys_ffi_" + f["name"][4:], args))

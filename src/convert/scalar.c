@@ -73,9 +73,14 @@ static PyObject *mk_none(const void *a)
     return PYS__None;
 }
 
+pys_obj pys__from_int64_full(pys_runtime *rt, int64_t v)
+{
+    return from(rt, mk_i64, &v, "pys_from_int64");
+}
+
 pys_obj pys_from_int64(pys_runtime *rt, int64_t v)
 {
-    return from(rt, mk_i64, &v, __func__);
+    return pys__from_int64_in(rt, v);
 }
 
 pys_obj pys_from_uint64(pys_runtime *rt, uint64_t v)
@@ -194,7 +199,7 @@ int pys__as_double(PyObject *o, double *out, const char *fn)
     return PYS_OK;
 }
 
-static __attribute__((noinline)) int to_int64_full(pys_obj h, int64_t *out)
+__attribute__((noinline)) int pys__to_int64_full(pys_obj h, int64_t *out)
 {
     static const char fn[] = "pys_to_int64";
     if (!out)
@@ -211,14 +216,7 @@ static __attribute__((noinline)) int to_int64_full(pys_obj h, int64_t *out)
 
 int pys_to_int64(pys_obj h, int64_t *out)
 {
-    /* The leaf way: a live handle of an int in range, read with no gate;
-     * anything else (and every failure) the full way. */
-    if (pys__leaf(pys__tls_get()) && out) {
-        pys__slot *s = pys__lookup(&pys__the_runtime.ht, h.id);
-        if (__builtin_expect(s != NULL && pys__sc_q(s->obj, out) == PYS__SC_OK, 1))
-            return PYS_OK;
-    }
-    return to_int64_full(h, out);
+    return pys__to_int64_in(h, out);
 }
 
 int pys_to_int32(pys_obj h, int32_t *out)

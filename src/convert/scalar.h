@@ -28,6 +28,8 @@
 #define PYS_CONVERT_SCALAR_H
 
 #include "core/runtime.h"
+#include "core/gate.h"
+#include "core/handles.h"
 #include "core/types.h"
 #include "convert/codes.h"
 
@@ -204,6 +206,38 @@ static inline bool pys__fit_d(int64_t v, double *out)
 {
     *out = (double)v; /* not used: d values come from the double array */
     return true;
+}
+
+/* pys_from_int64 and pys_to_int64, inline: the library's own wrappers of
+ * them (the FFI face) call these, so that they and the public functions
+ * are one code with one frame. Same results and errors. The leaf way
+ * (core/gate.h) inline; everything else in convert/scalar.c. */
+pys_obj pys__from_int64_full(pys_runtime *rt, int64_t v);
+int pys__to_int64_full(pys_obj h, int64_t *out);
+static inline __attribute__((always_inline)) pys_obj pys__from_int64_in(pys_runtime *rt,
+                                                                        int64_t v)
+{
+    if (rt == &pys__the_runtime && pys__leaf(pys__tls_get())) {
+        /* Making an int runs no Python code. */
+        PyObject *o = pys__api.PyLong_FromLongLong(v);
+        if (__builtin_expect(o != NULL, 1))
+            return pys__h_new_fast(rt, o, "pys_from_int64");
+        pys__fail_py(rt, "pys_from_int64");
+        return PYS_NULL;
+    }
+    return pys__from_int64_full(rt, v);
+}
+static inline __attribute__((always_inline)) int pys__to_int64_in(pys_obj h, int64_t *out)
+{
+    /* The leaf way: a live handle of an int in range, read with no gate;
+     * anything else (and every failure) the full way, which reads again
+     * (pys__sc_q changes nothing when it fails). */
+    if (pys__leaf(pys__tls_get()) && out) {
+        pys__slot *s = pys__lookup(&pys__the_runtime.ht, h.id);
+        if (__builtin_expect(s != NULL && pys__sc_q(s->obj, out) == PYS__SC_OK, 1))
+            return PYS_OK;
+    }
+    return pys__to_int64_full(h, out);
 }
 
 #endif

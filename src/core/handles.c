@@ -378,13 +378,7 @@ pys_obj pys__test_handle_age(pys_obj h, uint32_t left)
 
 int pys_release(pys_obj o)
 {
-    pys__tls *t = pys__tls_get();
-    pys_runtime *rt = pys__begin_t(&pys__the_runtime, __func__, t);
-    if (!rt)
-        return pys_last_error()->code;
-    int rc = pys__h_release_fast(rt, o, __func__);
-    pys__end_t(rt, t);
-    return rc;
+    return pys__release_in(o);
 }
 
 pys_obj pys_dup(pys_obj o)

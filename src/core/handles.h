@@ -4,6 +4,7 @@
 
 #include "core/runtime.h"
 #include "core/error.h"
+#include "core/gate.h"
 
 /* ---- handles ---------------------------------------------------------------- */
 
@@ -142,5 +143,19 @@ static inline __attribute__((always_inline)) int pys__h_release_fast(pys_runtime
 }
 /* Drops every handle (close). */
 void pys__h_clear(pys_runtime *rt);
+
+/* pys_release, inline: the library's own wrappers of it (the FFI face)
+ * call this, so that they and pys_release are one code with one frame.
+ * Same results and errors as pys_release. */
+static inline __attribute__((always_inline)) int pys__release_in(pys_obj o)
+{
+    pys__tls *t = pys__tls_get();
+    pys_runtime *rt = pys__begin_t(&pys__the_runtime, "pys_release", t);
+    if (!rt)
+        return pys_last_error()->code;
+    int rc = pys__h_release_fast(rt, o, "pys_release");
+    pys__end_t(rt, t);
+    return rc;
+}
 
 #endif

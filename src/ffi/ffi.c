@@ -26,6 +26,7 @@
 #include "core/error.h"
 #include "convert/codes.h"
 #include "convert/convert.h"
+#include "convert/scalar.h"
 #include "ffi/ffi.h"
 
 
@@ -310,7 +311,7 @@ int64_t pys_ffi_error_json(char *buf, size_t cap)
         PYS__FFI_CALL(if (to((pys_obj){o}, &v) != PYS_OK) v = 0);                                  \
         return (ret)v;                                                                             \
     }
-READER(int64_t, pys_ffi_int64, int64_t, pys_to_int64)
+READER(int64_t, pys_ffi_int64, int64_t, pys__to_int64_in) /* pys_to_int64 inline */
 READER(uint64_t, pys_ffi_uint64, uint64_t, pys_to_uint64)
 READER(double, pys_ffi_double, double, pys_to_double)
 READER(int32_t, pys_ffi_bool, bool, pys_to_bool)

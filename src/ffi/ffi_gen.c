@@ -4,8 +4,11 @@
  * once handles are plain integers: each forwards to the pys_* function
  * (one implementation) inside PYS__FFI_CALL, which records the call's
  * status for pys_ffi_status() and takes the GIL back around it while a
- * callback registered with PYS_FFI_RELEASE_GIL runs (ffi.h). */
+ * callback registered with PYS_FFI_RELEASE_GIL runs (ffi.h). The
+ * hottest run the function's inline body (INLINE in the script). */
 #include "ffi/ffi.h"
+#include "core/handles.h"
+#include "convert/scalar.h"
 
 void pys_ffi_clear_error(void)
 {
@@ -104,7 +107,7 @@ void pys_ffi_probe_free(pys_probe_result *p)
 int pys_ffi_release(uint64_t o)
 {
     int r;
-    PYS__FFI_CALL(r = pys_release((pys_obj){o}));
+    PYS__FFI_CALL(r = pys__release_in((pys_obj){o}));
     return r;
 }
 
@@ -354,7 +357,7 @@ uint64_t pys_ffi_bound_module(pys_bound *b)
 uint64_t pys_ffi_from_int64(pys_runtime *rt, int64_t v)
 {
     pys_obj r;
-    PYS__FFI_CALL_H(r = pys_from_int64(rt, v), r.id);
+    PYS__FFI_CALL_H(r = pys__from_int64_in(rt, v), r.id);
     return r.id;
 }
 

@@ -44,7 +44,9 @@ static const char helpers[] =
     "async def outer():\n"
     "    await inner()\n"
     "cancel_seen = []\n"
+    "sleeping = []\n"
     "async def long_sleep(tag=0):\n"
+    "    sleeping.append(tag)\n"
     "    try:\n"
     "        await asyncio.sleep(3600)\n"
     "    except asyncio.CancelledError:\n"
@@ -813,7 +815,14 @@ PYS_TEST(async, deadline_and_interrupt)
     pthread_create(&th, NULL, blocked_runner, &c);
     while (!atomic_load(&c.started))
         pyt_sleep_ms(1);
-    pyt_sleep_ms(200);
+    /* The interrupt must find the coroutine waiting: not before the
+     * thread has started it (a loaded machine can take longer than any
+     * fixed pause for that), then a pause for it to reach its await. */
+    double t1 = now_s();
+    while (pyt_eval_i64(rt, "sleeping.count(77)") == 0 && now_s() - t1 < 10)
+        pyt_sleep_ms(5);
+    cr_assert_eq(pyt_eval_i64(rt, "sleeping.count(77)"), 1, "the coroutine started");
+    pyt_sleep_ms(100);
     cr_assert(pys_interrupt(rt) >= 1);
     pthread_join(th, NULL);
     cr_assert_eq(c.rc, PYS_E_INTERRUPTED, "%s", pys_err_name(c.rc));

@@ -267,6 +267,25 @@ static void vec_free(fmt_vec *a)
     vec_init(a);
 }
 
+/* A new reference to None: the value of 'n' and of a NULL 's'. */
+static PyObject *none_ref(void)
+{
+    pys__api.Py_IncRef(PYS__None);
+    return PYS__None;
+}
+
+/* The value of 'O' / 'N': a new reference to h's object, or NULL with
+ * c->rc = PYS_E_HANDLE (the detail set by pys__h_get). */
+static PyObject *handle_ref(fmt_ctx *c, pys_obj h)
+{
+    PyObject *o = pys__h_get(c->rt, h, c->fn);
+    if (!o)
+        c->rc = PYS_E_HANDLE;
+    else
+        pys__api.Py_IncRef(o);
+    return o;
+}
+
 /* The common run of a format: positional values of the scalar codes,
  * plain 's', 'O' and 'n', read from the varargs (not the FFI face's
  * arrays), pushed onto pos. One loop with no call per value, where item()
@@ -304,40 +323,28 @@ static inline __attribute__((always_inline)) void positional(fmt_ctx *c, fmt_vec
             c->p = p + 1;
             c->argno++;
             const char *str = va_arg(*c->ap, const char *);
-            if (str) {
-                v = utf8(c, str, strlen(str));
-            } else {
-                pys__api.Py_IncRef(PYS__None);
-                v = PYS__None;
-            }
+            v = str ? utf8(c, str, strlen(str)) : none_ref();
             break;
         }
-        case 'O': {
+        case 'O':
             if (NAME_GOES_ON)
                 return;
             c->p = p + 1;
             c->argno++;
-            v = pys__h_get(c->rt, va_arg(*c->ap, pys_obj), c->fn);
-            if (!v) {
-                c->rc = PYS_E_HANDLE;
-                return;
-            }
-            pys__api.Py_IncRef(v);
+            v = handle_ref(c, va_arg(*c->ap, pys_obj));
             break;
-        }
         case 'n':
             if (NAME_GOES_ON)
                 return;
             c->p = p + 1;
-            pys__api.Py_IncRef(PYS__None);
-            v = PYS__None;
+            v = none_ref();
             break;
         default:
             return;
         }
 #undef NAME_GOES_ON
         if (__builtin_expect(!v, 0))
-            return; /* failed(c): check() or utf8() set it */
+            return; /* failed(c): check(), utf8() or handle_ref() set it */
         vec_push(c, pos, v);
         if (__builtin_expect(failed(c), 0))
             return; /* out of memory: vec_push dropped v */
@@ -475,8 +482,7 @@ static PyObject *item(fmt_ctx *c)
         if (!s) {
             if (has_len && n > 0)
                 return fail_arg(c, "NULL string with a non-zero length");
-            pys__api.Py_IncRef(PYS__None);
-            return PYS__None;
+            return none_ref();
         }
         return utf8(c, s, has_len ? n : strlen(s));
     }
@@ -503,21 +509,11 @@ static PyObject *item(fmt_ctx *c)
         return check(c, pys__api.PyBytes_FromStringAndSize(s ? s : "", (Py_ssize_t)n));
     }
     case 'n':
-        if (failed(c))
-            return NULL;
-        pys__api.Py_IncRef(PYS__None);
-        return PYS__None;
+        return failed(c) ? NULL : none_ref();
     case 'O':
     case 'N': {
         pys_obj h = c->vals ? next_obj(c) : va_arg(*c->ap, pys_obj);
-        PyObject *o = NULL;
-        if (!failed(c)) {
-            o = pys__h_get(c->rt, h, c->fn);
-            if (!o)
-                c->rc = PYS_E_HANDLE;
-            else
-                pys__api.Py_IncRef(o);
-        }
+        PyObject *o = failed(c) ? NULL : handle_ref(c, h);
         if (ch == 'N' && pys_ok(h)) {
             /* Released whatever happens. A stale handle was reported by
              * pys__h_get above unless an earlier failure is being kept. */

@@ -25,19 +25,10 @@
         return errval;
 #define END_H() pys__end_t(rt, t_)
 
-static inline __attribute__((always_inline)) pys_obj from(pys_runtime *rt,
-                                                         PyObject *(*mk)(const void *),
-                                                         const void *arg, const char *fn)
+pys_obj pys__from_gated(pys_runtime *rt, PyObject *(*mk)(const void *), const void *arg,
+                        const char *fn)
 {
     pys__tls *t = pys__tls_get();
-    if (rt == &pys__the_runtime && pys__leaf(t)) {
-        /* Making an int, float, bool or None runs no Python code. */
-        PyObject *o = mk(arg);
-        if (__builtin_expect(o != NULL, 1))
-            return pys__h_new_fast(rt, o, fn);
-        pys__fail_py(rt, fn);
-        return PYS_NULL;
-    }
     if (!pys__begin_t(rt, fn, t))
         return PYS_NULL;
     PyObject *o = mk(arg);
@@ -50,10 +41,6 @@ static inline __attribute__((always_inline)) pys_obj from(pys_runtime *rt,
     return out;
 }
 
-static PyObject *mk_i64(const void *a)
-{
-    return pys__api.PyLong_FromLongLong(*(const int64_t *)a);
-}
 static PyObject *mk_u64(const void *a)
 {
     return pys__api.PyLong_FromUnsignedLongLong(*(const uint64_t *)a);
@@ -73,11 +60,6 @@ static PyObject *mk_none(const void *a)
     return PYS__None;
 }
 
-pys_obj pys__from_int64_full(pys_runtime *rt, int64_t v)
-{
-    return from(rt, mk_i64, &v, "pys_from_int64");
-}
-
 pys_obj pys_from_int64(pys_runtime *rt, int64_t v)
 {
     return pys__from_int64_in(rt, v);
@@ -85,22 +67,22 @@ pys_obj pys_from_int64(pys_runtime *rt, int64_t v)
 
 pys_obj pys_from_uint64(pys_runtime *rt, uint64_t v)
 {
-    return from(rt, mk_u64, &v, __func__);
+    return pys__from(rt, mk_u64, &v, __func__);
 }
 
 pys_obj pys_from_double(pys_runtime *rt, double v)
 {
-    return from(rt, mk_dbl, &v, __func__);
+    return pys__from(rt, mk_dbl, &v, __func__);
 }
 
 pys_obj pys_from_bool(pys_runtime *rt, bool v)
 {
-    return from(rt, mk_bool, &v, __func__);
+    return pys__from(rt, mk_bool, &v, __func__);
 }
 
 pys_obj pys_none(pys_runtime *rt)
 {
-    return from(rt, mk_none, NULL, __func__);
+    return pys__from(rt, mk_none, NULL, __func__);
 }
 
 static inline __attribute__((always_inline)) pys_obj from_buf(pys_runtime *rt, const void *s,

@@ -208,25 +208,41 @@ static inline bool pys__fit_d(int64_t v, double *out)
     return true;
 }
 
-/* pys_from_int64 and pys_to_int64, inline: the library's own wrappers of
- * them (the FFI face) call these, so that they and the public functions
- * are one code with one frame. Same results and errors. The leaf way
- * (core/gate.h) inline; everything else in convert/scalar.c. */
-pys_obj pys__from_int64_full(pys_runtime *rt, int64_t v);
-int pys__to_int64_full(pys_obj h, int64_t *out);
+/* pys_from_int64 and pys_to_int64, inline: the public functions and the
+ * library's own wrappers of them (the FFI face) are this one code, with
+ * one frame. The leaf way (core/gate.h) inline; pys_to_int64's full way in
+ * convert/scalar.c. */
+
+/* A handle for the new object mk(arg) (NULL: fn fails with the Python
+ * error), made under the gate: the way of pys_from_int64 and its kin
+ * outside a batch (convert/scalar.c, out of line). */
+pys_obj pys__from_gated(pys_runtime *rt, PyObject *(*mk)(const void *), const void *arg,
+                        const char *fn);
+/* The same, with the leaf gate inline: inside a batch making an int,
+ * float, bool or None runs no Python code. */
+static inline __attribute__((always_inline)) pys_obj pys__from(pys_runtime *rt,
+                                                              PyObject *(*mk)(const void *),
+                                                              const void *arg, const char *fn)
+{
+    if (rt == &pys__the_runtime && pys__leaf(pys__tls_get())) {
+        PyObject *o = mk(arg);
+        if (__builtin_expect(o != NULL, 1))
+            return pys__h_new_fast(rt, o, fn);
+        pys__fail_py(rt, fn);
+        return PYS_NULL;
+    }
+    return pys__from_gated(rt, mk, arg, fn);
+}
+static inline PyObject *pys__mk_i64(const void *a)
+{
+    return pys__api.PyLong_FromLongLong(*(const int64_t *)a);
+}
 static inline __attribute__((always_inline)) pys_obj pys__from_int64_in(pys_runtime *rt,
                                                                         int64_t v)
 {
-    if (rt == &pys__the_runtime && pys__leaf(pys__tls_get())) {
-        /* Making an int runs no Python code. */
-        PyObject *o = pys__api.PyLong_FromLongLong(v);
-        if (__builtin_expect(o != NULL, 1))
-            return pys__h_new_fast(rt, o, "pys_from_int64");
-        pys__fail_py(rt, "pys_from_int64");
-        return PYS_NULL;
-    }
-    return pys__from_int64_full(rt, v);
+    return pys__from(rt, pys__mk_i64, &v, "pys_from_int64");
 }
+int pys__to_int64_full(pys_obj h, int64_t *out);
 static inline __attribute__((always_inline)) int pys__to_int64_in(pys_obj h, int64_t *out)
 {
     /* The leaf way: a live handle of an int in range, read with no gate;
